@@ -1,0 +1,29 @@
+/**
+ * The secure-room CLI: the app's services without the HTTP server. Commands live in
+ * ./commands and are listed here; nothing in src/ imports the CLI.
+ */
+import { Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { AuditModule } from '../audit/audit.module';
+import { ChainModule } from '../chain/chain.module';
+import { pinoParams } from '../common/logging';
+import { AppConfig } from '../config/app-config';
+import { ConfigModule } from '../config/config.module';
+import { DatabaseModule } from '../database/database.module';
+import { HealthModule } from '../health/health.module';
+import { KmsModule } from '../kms/kms.module';
+import { InfoCommand } from './commands/info.command';
+
+@Module({
+  imports: [
+    ConfigModule,
+    LoggerModule.forRootAsync({ inject: [AppConfig], useFactory: (config: AppConfig) => pinoParams(config.logLevel === 'info' ? 'warn' : config.logLevel) }),
+    DatabaseModule,
+    AuditModule,
+    KmsModule,
+    ChainModule,
+    HealthModule,
+  ],
+  providers: [InfoCommand],
+})
+export class CliModule {}

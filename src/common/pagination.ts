@@ -1,0 +1,72 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { Brackets, type ObjectLiteral, type SelectQueryBuilder } from 'typeorm';
+import { ValidationError } from './app-error';
+
+export class PageQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'Opaque cursor from the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @Matches(/^[A-Za-z0-9_-]+$/, { message: 'cursor is not valid' })
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+interface CursorValue {
+  t: string;
+  id: string;
+}
+
+export function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify({ t: createdAt.toISOString(), id } satisfies CursorValue)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): CursorValue {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorValue>;
+    if (typeof v.t === 'string' && typeof v.id === 'string' && !Number.isNaN(Date.parse(v.t))) return { t: v.t, id: v.id };
+  } catch {
+    /* fall through */
+  }
+  throw new ValidationError([{ field: 'cursor', message: 'cursor is not valid' }]);
+}
+
+/**
+ * Keyset pagination, newest first, stable under concurrent inserts:
+ * ORDER BY created_at DESC, id DESC with a (created_at, id) cursor.
+ */
+export async function paginate<E extends ObjectLiteral & { id: string; createdAt: Date }, R>(
+  qb: SelectQueryBuilder<E>,
+  query: PageQuery,
+  map: (e: E) => R,
+  createdAtColumn = 'createdAt',
+): Promise<Page<R>> {
+  const limit = query.limit ?? 20;
+  const alias = qb.alias;
+  if (query.cursor) {
+    const c = decodeCursor(query.cursor);
+    qb.andWhere(
+      new Brackets((w) => {
+        w.where(`${alias}.${createdAtColumn} < :ct`, { ct: c.t }).orWhere(`${alias}.${createdAtColumn} = :ct AND ${alias}.id < :cid`, { ct: c.t, cid: c.id });
+      }),
+    );
+  }
+  const rows = await qb.orderBy(`${alias}.${createdAtColumn}`, 'DESC').addOrderBy(`${alias}.id`, 'DESC').take(limit + 1).getMany();
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+}

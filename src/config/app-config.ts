@@ -1,0 +1,195 @@
+/**
+ * Typed, validated configuration. `loadConfig(env)` is the only reader of the
+ * environment; it throws `ConfigError` with one line naming the variable at fault.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { DEFAULT_DEV_ADMIN_LOGIN_ID, EXAMPLE_ADMIN_PASSWORD, rawSchema } from './config.schema';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`config: ${variable} ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type NodeEnv = 'development' | 'test' | 'production';
+
+export class AppConfig {
+  readonly nodeEnv!: NodeEnv;
+  readonly port!: number;
+  readonly host!: string;
+  readonly dataDir!: string;
+  readonly anvilPort!: number;
+  readonly databaseUrl!: string;
+  readonly kms!: {
+    provider: 'aws' | 'local';
+    keyId: string;
+    endpoint: string | undefined;
+    region: string | undefined;
+    cacheMaxAgeMs: number;
+    cacheMaxUses: number;
+  };
+  readonly chain!: { rpcUrl: string; chainId: number | undefined; confirmations: number; governanceAddress: `0x${string}` | undefined };
+  readonly auth!: {
+    jwtSigningKey: string;
+    accessTokenTtlSeconds: number;
+    adminLoginId: string | undefined;
+    adminPassword: string | undefined;
+    argon2: { memoryCost: number; timeCost: number };
+    rateLimitPerMinute: number;
+  };
+  readonly mail!: { smtpUrl: string | undefined; from: string; opsRecipients: string[] };
+  readonly walletHttpIssuance!: boolean;
+  readonly devGasFunding!: boolean;
+  readonly tls!: { certFile: string; keyFile: string } | undefined;
+  readonly trustProxy!: boolean | number | string;
+  readonly logLevel!: string;
+  readonly docsEnabled!: boolean;
+  readonly metricsEnabled!: boolean;
+  readonly bodyLimit!: string;
+  /** CLI --help only: build the module graph without connecting to anything. */
+  readonly offline?: boolean;
+
+  get isProduction(): boolean {
+    return this.nodeEnv === 'production';
+  }
+
+  /** HTTP wallet issuance answers only in development/test and when switched on. */
+  get walletHttpIssuanceActive(): boolean {
+    return this.walletHttpIssuance && (this.nodeEnv === 'development' || this.nodeEnv === 'test');
+  }
+
+  static of(values: Omit<AppConfig, 'isProduction' | 'walletHttpIssuanceActive'>): AppConfig {
+    return Object.assign(new AppConfig(), values);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  // Empty strings count as unset, as in most .env tooling.
+  const cleaned: Env = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') cleaned[k] = v;
+
+  const parsed = rawSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'configuration');
+    const value = cleaned[variable];
+    throw new ConfigError(variable, `${value === undefined ? 'is missing or invalid' : 'is invalid'}: ${issue?.message ?? 'invalid'}`);
+  }
+  const c = parsed.data;
+  const prod = c.NODE_ENV === 'production';
+  const devLike = !prod;
+  const dataDir = isAbsolute(c.DATA_DIR) ? c.DATA_DIR : resolve(process.cwd(), c.DATA_DIR);
+
+  const kmsProvider = c.KMS_PROVIDER ?? (devLike ? 'local' : undefined);
+  if (!kmsProvider) throw new ConfigError('KMS_PROVIDER', 'is required: set KMS_PROVIDER=aws (with KMS_KEY_ID) in production');
+
+  if (prod) {
+    if (kmsProvider === 'local') throw new ConfigError('KMS_PROVIDER', '=local is refused in production: set KMS_PROVIDER=aws and KMS_KEY_ID');
+    if (c.DEV_GAS_FUNDING) throw new ConfigError('DEV_GAS_FUNDING', 'is refused in production: unset it or set DEV_GAS_FUNDING=false');
+    if (c.WALLET_HTTP_ISSUANCE)
+      throw new ConfigError('WALLET_HTTP_ISSUANCE', 'is refused in production: issue wallets with the secure-room CLI and set WALLET_HTTP_ISSUANCE=false');
+    if (!c.JWT_SIGNING_KEY) throw new ConfigError('JWT_SIGNING_KEY', 'is required in production: set a random secret of at least 32 characters');
+    if (c.CHAIN_ID === undefined) throw new ConfigError('CHAIN_ID', 'is required in production: set the chain id of CHAIN_RPC_URL');
+    if (!c.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production: set a postgres:// URL');
+    if (!c.CHAIN_RPC_URL) throw new ConfigError('CHAIN_RPC_URL', 'is required in production: set the JSON-RPC URL of the chain');
+    if (c.PLATFORM_ADMIN_PASSWORD === EXAMPLE_ADMIN_PASSWORD)
+      throw new ConfigError('PLATFORM_ADMIN_PASSWORD', 'is the example password from .env.example, refused in production: choose another');
+  }
+  if (!c.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is missing: set a postgres:// URL (npm run dev sets the embedded one)');
+  if ((c.TLS_CERT_FILE === undefined) !== (c.TLS_KEY_FILE === undefined))
+    throw new ConfigError(c.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'is missing: set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
+  for (const v of ['TLS_CERT_FILE', 'TLS_KEY_FILE'] as const) {
+    const f = c[v];
+    if (f !== undefined && !existsSync(f)) throw new ConfigError(v, `points to a file that does not exist: ${f}`);
+  }
+  if (c.KMS_ENDPOINT) {
+    const u = new URL(c.KMS_ENDPOINT);
+    const loopback = ['127.0.0.1', 'localhost', '[::1]', '::1'].includes(u.hostname) || u.hostname.startsWith('127.');
+    if (u.protocol === 'http:' && !loopback) throw new ConfigError('KMS_ENDPOINT', 'uses plain http:// to a non-loopback host: use https://');
+  }
+
+  return AppConfig.of({
+    nodeEnv: c.NODE_ENV,
+    port: c.PORT,
+    host: c.HOST,
+    dataDir,
+    anvilPort: c.ANVIL_PORT,
+    databaseUrl: c.DATABASE_URL,
+    kms: {
+      provider: kmsProvider,
+      keyId: c.KMS_KEY_ID,
+      endpoint: c.KMS_ENDPOINT,
+      region: c.AWS_REGION,
+      cacheMaxAgeMs: c.KMS_DATA_KEY_CACHE_MAX_AGE_MS,
+      cacheMaxUses: c.KMS_DATA_KEY_CACHE_MAX_USES,
+    },
+    chain: {
+      rpcUrl: c.CHAIN_RPC_URL ?? `http://127.0.0.1:${c.ANVIL_PORT}`,
+      chainId: c.CHAIN_ID,
+      confirmations: c.CHAIN_CONFIRMATIONS,
+      governanceAddress: c.GOVERNANCE_ADDRESS,
+    },
+    auth: {
+      jwtSigningKey: c.JWT_SIGNING_KEY ?? devJwtKey(dataDir),
+      accessTokenTtlSeconds: c.ACCESS_TOKEN_TTL,
+      adminLoginId: c.PLATFORM_ADMIN_LOGIN_ID ?? (devLike ? DEFAULT_DEV_ADMIN_LOGIN_ID : undefined),
+      adminPassword: c.PLATFORM_ADMIN_PASSWORD ?? (devLike ? EXAMPLE_ADMIN_PASSWORD : undefined),
+      argon2: { memoryCost: c.ARGON2_MEMORY_KIB, timeCost: c.ARGON2_ITERATIONS },
+      rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
+    },
+    mail: { smtpUrl: c.SMTP_URL, from: c.SMTP_FROM, opsRecipients: c.OPS_NOTIFY_EMAILS },
+    walletHttpIssuance: c.WALLET_HTTP_ISSUANCE,
+    devGasFunding: c.DEV_GAS_FUNDING,
+    tls: c.TLS_CERT_FILE && c.TLS_KEY_FILE ? { certFile: c.TLS_CERT_FILE, keyFile: c.TLS_KEY_FILE } : undefined,
+    trustProxy: c.TRUST_PROXY,
+    logLevel: c.LOG_LEVEL,
+    docsEnabled: c.DOCS_ENABLED,
+    metricsEnabled: c.METRICS_ENABLED,
+    bodyLimit: c.BODY_LIMIT,
+  });
+}
+
+/** Development only: a random JWT key kept under DATA_DIR so tokens survive a restart. */
+function devJwtKey(dataDir: string): string {
+  const file = join(dataDir, 'jwt-signing-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const key = randomBytes(48).toString('base64url');
+  writeFileSync(file, key + '\n', { mode: 0o600, flag: 'wx' });
+  return key;
+}
+
+/** For `cli --help`: a configuration that lets the module graph build with no database. */
+export function loadOfflineConfig(): AppConfig {
+  const c = loadConfig({
+    ...process.env,
+    NODE_ENV: 'development',
+    DATABASE_URL: 'postgres://offline@127.0.0.1:1/offline',
+    KMS_PROVIDER: 'local',
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'kagi-cli-help-')),
+    LOG_LEVEL: 'silent',
+  });
+  return Object.assign(c, { offline: true });
+}
+
+/**
+ * Development convenience: `npm run dev` writes DATA_DIR/dev.env (DATABASE_URL,
+ * CHAIN_RPC_URL of the embedded services) so the CLI on the same machine finds them.
+ * Never read in production.
+ */
+export function loadDevEnvFile(): void {
+  if (process.env.NODE_ENV === 'production' || process.env.DATABASE_URL) return;
+  const dataDir = resolve(process.cwd(), process.env.DATA_DIR ?? '.data');
+  const file = join(dataDir, 'dev.env');
+  if (existsSync(file)) process.loadEnvFile(file);
+  process.env.NODE_ENV ??= 'development';
+}

@@ -1,0 +1,90 @@
+/**
+ * The one configuration schema of kagi. Every variable of the API contract's
+ * Configuration table is read here, once, at boot; nothing else reads process.env.
+ * A bad or missing value stops start-up with one line naming the variable.
+ */
+import { z } from 'zod';
+import { getAddress, isAddress } from 'viem';
+
+/** The admin password shipped in .env.example: fine for a laptop, refused in production. */
+export const EXAMPLE_ADMIN_PASSWORD = 'kagi-dev-admin-password';
+export const DEFAULT_DEV_ADMIN_LOGIN_ID = 'admin';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const port = z.coerce.number({ message: 'expected a port number' }).int().min(1).max(65535);
+
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h)?$/, 'expected a duration such as 900, 900s, 15m or 1h')
+  .transform((v) => {
+    const m = /^(\d+)(ms|s|m|h)?$/.exec(v);
+    const n = Number(m?.[1]);
+    const unit = m?.[2] ?? 's';
+    const factor = unit === 'ms' ? 0.001 : unit === 's' ? 1 : unit === 'm' ? 60 : 3600;
+    return Math.floor(n * factor);
+  })
+  .refine((s) => s >= 30 && s <= 86_400, 'must be between 30 s and 24 h');
+
+const url = (protocols: string[]) =>
+  z.string().refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, `expected a ${protocols.join(' or ')} URL`);
+
+const address = z
+  .string()
+  .refine((v) => isAddress(v, { strict: false }), 'expected a 0x-prefixed 20-byte address')
+  .transform((v) => getAddress(v));
+
+export const rawSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('production'),
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('.data'),
+  ANVIL_PORT: port.default(8545),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  KMS_PROVIDER: z.enum(['aws', 'local']).optional(),
+  KMS_KEY_ID: z.string().min(1).default('alias/kagi'),
+  KMS_ENDPOINT: url(['http:', 'https:']).optional(),
+  AWS_REGION: z.string().min(1).optional(),
+  KMS_DATA_KEY_CACHE_MAX_AGE_MS: z.coerce.number().int().min(0).max(3_600_000).default(0),
+  KMS_DATA_KEY_CACHE_MAX_USES: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  CHAIN_RPC_URL: url(['http:', 'https:', 'ws:', 'wss:']).optional(),
+  CHAIN_ID: z.coerce.number().int().positive().optional(),
+  CHAIN_CONFIRMATIONS: z.coerce.number().int().min(1).max(1000).default(1),
+  GOVERNANCE_ADDRESS: address.optional(),
+  JWT_SIGNING_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  ACCESS_TOKEN_TTL: duration.default(900),
+  PLATFORM_ADMIN_LOGIN_ID: z.string().min(3).max(64).optional(),
+  PLATFORM_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  SMTP_URL: url(['smtp:', 'smtps:']).optional(),
+  SMTP_FROM: z.string().min(3).default('kagi <no-reply@kagi.local>'),
+  OPS_NOTIFY_EMAILS: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []))
+    .refine((list) => list.every((e) => /^[^@\s]+@[^@\s]+$/.test(e)), 'expected a comma-separated list of e-mail addresses'),
+  WALLET_HTTP_ISSUANCE: bool.default('false'),
+  DEV_GAS_FUNDING: bool.default('false'),
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === '' || v === 'false' ? false : v === 'true' ? true : /^\d+$/.test(v) ? Number(v) : v)),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DOCS_ENABLED: bool.default('true'),
+  METRICS_ENABLED: bool.default('true'),
+  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/, 'expected a size such as 100kb').default('100kb'),
+  ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).max(1_048_576).default(19_456),
+  ARGON2_ITERATIONS: z.coerce.number().int().min(1).max(20).default(2),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+});
+
+export type RawConfig = z.infer<typeof rawSchema>;

