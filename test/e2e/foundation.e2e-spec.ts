@@ -4,7 +4,7 @@ import { createTestApp, http, type TestApp } from '../support/app';
 describe('foundation: problem+json, health, metrics, docs', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp();
+    t = await createTestApp({ env: { KMS_PROVIDER: 'local' } });
   });
   afterAll(async () => {
     await t?.close();
