@@ -1,0 +1,148 @@
+/**
+ * `npm run dev` as a newcomer uses it: the built supervisor starts embedded PostgreSQL,
+ * Anvil and the API, prints the ready line, keeps data across restarts (also after
+ * kill -9), cleans up stale children, stops everything on SIGTERM, and names a busy port.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/dev/processes';
+
+const root = process.cwd();
+const supervisorJs = join(root, 'dist', 'src', 'dev', 'supervisor.js');
+
+interface Run {
+  child: ChildProcess;
+  ready: Promise<{ api: string; chain: string; db: string }>;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function startDev(env: Record<string, string>): Run {
+  const child = spawn(process.execPath, [supervisorJs], { env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const ready = new Promise<{ api: string; chain: string; db: string }>((res, rej) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /^ready (\S+) chain=(\S+) db=(\S+)$/m.exec(out);
+      if (m?.[1] && m[2] && m[3]) res({ api: m[1], chain: m[2], db: m[3] });
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void exited.then((code) => rej(new Error(`supervisor exited (${code}) before ready:\n${out.slice(-2000)}`)));
+  });
+  ready.catch(() => undefined);
+  return { child, ready, exited, output: () => out };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function rpc(url: string, method: string, params: unknown[] = []): Promise<any> {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+  return ((await r.json()) as { result: unknown }).result;
+}
+
+describe('npm run dev (supervisor)', () => {
+  let dataDir: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    // The supervisor runs from the build, as `npm run dev` does.
+    execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'ignore' });
+    dataDir = mkdtempSync(join(tmpdir(), 'kagi-dev-e2e-'));
+    env = { DATA_DIR: dataDir, PORT: String(await freePort()), ANVIL_PORT: String(await freePort()) };
+  }, 120_000);
+
+  afterAll(() => {
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts everything, keeps data across restarts and kill -9, and stops every child on SIGTERM', async () => {
+    // First run: ready line, health, docs.
+    const first = startDev(env);
+    const r1 = await first.ready;
+    expect(r1.api).toBe(`http://127.0.0.1:${env.PORT}`);
+    expect(r1.chain).toBe(`http://127.0.0.1:${env.ANVIL_PORT}`);
+    expect((await fetch(`${r1.api}/health/ready`)).status).toBe(200);
+    expect((await fetch(`${r1.api}/docs`)).status).toBe(200);
+
+    // Leave a mark in the database and on the chain.
+    const db = new Client({ connectionString: r1.db });
+    await db.connect();
+    await db.query('CREATE TABLE IF NOT EXISTS dev_marker (v text)');
+    await db.query("INSERT INTO dev_marker VALUES ('kept')");
+    await db.end();
+    const [acct] = (await rpc(r1.chain, 'eth_accounts')) as string[];
+    await rpc(r1.chain, 'eth_sendTransaction', [{ from: acct, to: '0x000000000000000000000000000000000000dEaD', value: '0x1234' }]);
+    const balance1 = await rpc(r1.chain, 'eth_getBalance', ['0x000000000000000000000000000000000000dEaD', 'latest']);
+
+    // The API killed with -9: the supervisor brings it back.
+    const pids1 = JSON.parse(readFileSync(join(dataDir, 'dev-pids.json'), 'utf8')) as Array<{ name: string; pid: number }>;
+    const api1 = pids1.find((p) => p.name === 'api');
+    expect(api1).toBeDefined();
+    process.kill(api1!.pid, 'SIGKILL');
+    await expect.poll(async () => (await fetch(`${r1.api}/health/ready`).catch(() => ({ status: 0 }))).status, { timeout: 60_000, interval: 500 }).toBe(200);
+
+    // SIGTERM: every child stops.
+    const pids = (JSON.parse(readFileSync(join(dataDir, 'dev-pids.json'), 'utf8')) as Array<{ pid: number }>).map((p) => p.pid);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+    expect(existsSync(join(dataDir, 'dev-pids.json'))).toBe(false);
+
+    // Second run: data kept; then the supervisor itself is killed -9, leaving orphans.
+    const second = startDev(env);
+    const r2 = await second.ready;
+    const db2 = new Client({ connectionString: r2.db });
+    await db2.connect();
+    expect((await db2.query('SELECT v FROM dev_marker')).rows).toEqual([{ v: 'kept' }]);
+    await db2.end();
+    expect(await rpc(r2.chain, 'eth_getBalance', ['0x000000000000000000000000000000000000dEaD', 'latest'])).toBe(balance1);
+    // Let Anvil's periodic state dump (every 5 s) include the chain state before the hard kill.
+    await new Promise((r) => setTimeout(r, 6000));
+    const orphans = (JSON.parse(readFileSync(join(dataDir, 'dev-pids.json'), 'utf8')) as Array<{ pid: number }>).map((p) => p.pid);
+    second.child.kill('SIGKILL');
+    await second.exited;
+    expect(orphans.some(alive)).toBe(true);
+
+    // Third run cleans the stale children up and still has the data.
+    const third = startDev(env);
+    const r3 = await third.ready;
+    expect(third.output()).toMatch(/stopping stale/);
+    for (const pid of orphans) expect(alive(pid)).toBe(false);
+    const db3 = new Client({ connectionString: r3.db });
+    await db3.connect();
+    expect((await db3.query('SELECT v FROM dev_marker')).rows).toEqual([{ v: 'kept' }]);
+    await db3.end();
+    expect(await rpc(r3.chain, 'eth_getBalance', ['0x000000000000000000000000000000000000dEaD', 'latest'])).toBe(balance1);
+    third.child.kill('SIGINT');
+    expect(await third.exited).toBe(0);
+  }, 300_000);
+
+  it('names the busy port in one line when PORT is taken', async () => {
+    const blocker = createServer();
+    const port = await freePort();
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
+    try {
+      const run = startDev({ ...env, PORT: String(port) });
+      expect(await run.exited).toBe(1);
+      const lines = run.output().trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`port ${port} (PORT) is already in use`);
+    } finally {
+      blocker.close();
+    }
+  }, 60_000);
+});
