@@ -70,8 +70,8 @@ export const rawSchema = z.object({
     .optional()
     .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []))
     .refine((list) => list.every((e) => /^[^@\s]+@[^@\s]+$/.test(e)), 'expected a comma-separated list of e-mail addresses'),
-  WALLET_HTTP_ISSUANCE: bool.default('false'),
-  DEV_GAS_FUNDING: bool.default('false'),
+  WALLET_HTTP_ISSUANCE: bool.default(false),
+  DEV_GAS_FUNDING: bool.default(false),
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
   TRUST_PROXY: z
@@ -79,8 +79,8 @@ export const rawSchema = z.object({
     .optional()
     .transform((v) => (v === undefined || v === '' || v === 'false' ? false : v === 'true' ? true : /^\d+$/.test(v) ? Number(v) : v)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DOCS_ENABLED: bool.default('true'),
-  METRICS_ENABLED: bool.default('true'),
+  DOCS_ENABLED: bool.default(true),
+  METRICS_ENABLED: bool.default(true),
   BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/, 'expected a size such as 100kb').default('100kb'),
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).max(1_048_576).default(19_456),
   ARGON2_ITERATIONS: z.coerce.number().int().min(1).max(20).default(2),

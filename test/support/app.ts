@@ -3,7 +3,7 @@
  * (moto/LocalStack) and Anvil, listening on a loopback port, so tests talk HTTP to it
  * exactly as a client would. Log lines are captured for secret scans.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -73,11 +73,15 @@ export async function createTestApp(
     .useValue(config);
   if (opts.customize) builder = opts.customize(builder);
   const moduleRef = await builder.compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, bufferLogs: true });
+  const app = moduleRef.createNestApplication<NestExpressApplication>({
+    bodyParser: false,
+    bufferLogs: true,
+    httpsOptions: config.tls ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } : undefined,
+  });
   configureApp(app);
   await app.listen(0, '127.0.0.1');
   const server = app.getHttpServer() as { address(): { port: number } };
-  const url = `http://127.0.0.1:${server.address().port}`;
+  const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}`;
   return {
     app,
     url,

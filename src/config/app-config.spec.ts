@@ -1,0 +1,98 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './app-config';
+import { EXAMPLE_ADMIN_PASSWORD } from './config.schema';
+
+const dataDir = () => mkdtempSync(join(tmpdir(), 'kagi-config-spec-'));
+
+const production = (over: Record<string, string | undefined> = {}) => ({
+  NODE_ENV: 'production',
+  DATA_DIR: dataDir(),
+  DATABASE_URL: 'postgres://kagi:secret@db.internal:5432/kagi',
+  KMS_PROVIDER: 'aws',
+  KMS_KEY_ID: 'alias/kagi',
+  CHAIN_RPC_URL: 'https://rpc.example.com',
+  CHAIN_ID: '1',
+  JWT_SIGNING_KEY: 'x'.repeat(48),
+  PLATFORM_ADMIN_LOGIN_ID: 'platform-admin',
+  PLATFORM_ADMIN_PASSWORD: 'a-real-production-password',
+  ...over,
+});
+
+function refusal(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('accepts a complete production configuration', () => {
+    const c = loadConfig(production());
+    expect(c.isProduction).toBe(true);
+    expect(c.kms.provider).toBe('aws');
+    expect(c.walletHttpIssuanceActive).toBe(false);
+    expect(c.auth.accessTokenTtlSeconds).toBe(900);
+  });
+
+  it.each([
+    ['KMS_PROVIDER', { KMS_PROVIDER: 'local' }],
+    ['DEV_GAS_FUNDING', { DEV_GAS_FUNDING: 'true' }],
+    ['WALLET_HTTP_ISSUANCE', { WALLET_HTTP_ISSUANCE: 'true' }],
+    ['JWT_SIGNING_KEY', { JWT_SIGNING_KEY: undefined }],
+    ['CHAIN_ID', { CHAIN_ID: undefined }],
+    ['PLATFORM_ADMIN_PASSWORD', { PLATFORM_ADMIN_PASSWORD: EXAMPLE_ADMIN_PASSWORD }],
+    ['DATABASE_URL', { DATABASE_URL: undefined }],
+    ['KMS_PROVIDER', { KMS_PROVIDER: undefined }],
+  ])('refuses unsafe production setting %s with one line naming it', (variable, over) => {
+    const e = refusal(production(over));
+    expect(e.variable).toBe(variable);
+    expect(e.message).toMatch(new RegExp(`^config: ${variable}`));
+    expect(e.message).not.toContain('\n');
+  });
+
+  it.each([
+    ['PORT', { PORT: 'eighty' }],
+    ['CHAIN_CONFIRMATIONS', { CHAIN_CONFIRMATIONS: '0' }],
+    ['ACCESS_TOKEN_TTL', { ACCESS_TOKEN_TTL: 'forever' }],
+    ['KMS_PROVIDER', { KMS_PROVIDER: 'vault' }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
+    ['OPS_NOTIFY_EMAILS', { OPS_NOTIFY_EMAILS: 'ops@example.com,not-an-address' }],
+    ['GOVERNANCE_ADDRESS', { GOVERNANCE_ADDRESS: '0x123' }],
+    ['TLS_KEY_FILE', { TLS_CERT_FILE: '/etc/hosts' }],
+    ['KMS_ENDPOINT', { KMS_ENDPOINT: 'http://kms.example.com' }],
+  ])('names %s when its value is bad', (variable, over) => {
+    expect(refusal(production(over)).variable).toBe(variable);
+  });
+
+  it('does not echo a secret value in the error line', () => {
+    const e = refusal(production({ JWT_SIGNING_KEY: 'short-secret-value' }));
+    expect(e.variable).toBe('JWT_SIGNING_KEY');
+    expect(e.message).not.toContain('short-secret-value');
+  });
+
+  it('uses the embedded defaults in development and generates a persistent JWT key', () => {
+    const dir = dataDir();
+    const a = loadConfig({ NODE_ENV: 'development', DATA_DIR: dir, DATABASE_URL: 'postgres://localhost/kagi' });
+    expect(a.kms.provider).toBe('local');
+    expect(a.chain.rpcUrl).toBe('http://127.0.0.1:8545');
+    expect(a.auth.jwtSigningKey.length).toBeGreaterThanOrEqual(32);
+    const b = loadConfig({ NODE_ENV: 'development', DATA_DIR: dir, DATABASE_URL: 'postgres://localhost/kagi' });
+    expect(b.auth.jwtSigningKey).toBe(a.auth.jwtSigningKey);
+  });
+
+  it('allows loopback http KMS endpoints (moto, LocalStack)', () => {
+    const c = loadConfig(production({ KMS_ENDPOINT: 'http://127.0.0.1:4566' }));
+    expect(c.kms.endpoint).toBe('http://127.0.0.1:4566');
+  });
+
+  it('parses durations', () => {
+    expect(loadConfig(production({ ACCESS_TOKEN_TTL: '15m' })).auth.accessTokenTtlSeconds).toBe(900);
+    expect(loadConfig(production({ ACCESS_TOKEN_TTL: '1h' })).auth.accessTokenTtlSeconds).toBe(3600);
+  });
+});
