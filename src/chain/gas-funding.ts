@@ -27,12 +27,12 @@ export class GasFunding {
   async fund(address: Address): Promise<void> {
     if (!this.enabled) return;
     try {
-      const [funder] = await this.chain.client.request({ method: 'eth_accounts' } as never) as Address[];
+      const [funder] = await this.chain.client.request<{ Method: 'eth_accounts'; Parameters: undefined; ReturnType: Address[] }>({ method: 'eth_accounts' });
       if (!funder) throw new Error('the node has no unlocked dev account');
-      const hash = await this.chain.client.request({
+      const hash = await this.chain.client.request<{ Method: 'eth_sendTransaction'; Parameters: [{ from: Address; to: Address; value: `0x${string}` }]; ReturnType: `0x${string}` }>({
         method: 'eth_sendTransaction',
         params: [{ from: funder, to: address, value: `0x${FUNDING.toString(16)}` }],
-      } as never) as `0x${string}`;
+      });
       await this.chain.client.waitForTransactionReceipt({ hash, timeout: 30_000 });
       this.logger.log(`funded ${address} with 100 ETH from ${funder}`);
     } catch (e) {

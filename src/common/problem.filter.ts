@@ -88,7 +88,8 @@ function detailFor(code: ErrorCode, err: unknown): string {
 export function sendProblem(res: Response, req: Request, err: unknown, logger: Logger): void {
   const { problem, headers } = toProblem(err);
   if (problem.status >= 500) {
-    const reqId = String((req as { id?: unknown }).id ?? '');
+    const id = (req as { id?: unknown }).id;
+    const reqId = typeof id === 'string' ? id : '';
     // The error's own message may name internals: it goes to the log, never to the client.
     const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     logger.error({ reqId, code: problem.code, err: msg.slice(0, 2000) }, 'request failed');

@@ -1,8 +1,8 @@
-/** Data source for the TypeORM CLI (migration:generate/run/revert). */
+/** Data source for the TypeORM CLI (migration:run/revert); dev finds the embedded database via DATA_DIR/dev.env. */
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { loadConfig } from '../config/app-config';
+import { loadConfig, loadDevEnvFile } from '../config/app-config';
 import { dataSourceOptions } from './data-source-options';
 
-const env = { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' };
-export default new DataSource(dataSourceOptions(loadConfig(env).databaseUrl));
+loadDevEnvFile();
+export default new DataSource(dataSourceOptions(loadConfig().databaseUrl));
