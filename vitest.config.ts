@@ -26,8 +26,9 @@ export default defineConfig({
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],
           // One PostgreSQL, one KMS API and one Anvil per run; files run one after another
-          // so that a 2-core machine measures behaviour, not contention.
-          fileParallelism: false,
+          // in one worker (still isolated per file) so a 2-core machine tests behaviour, not contention.
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

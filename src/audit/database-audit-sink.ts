@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { AuditEvent } from './audit-event.entity';
 import { AuditSink, type AuditRecord } from './audit-sink';
 
@@ -41,7 +42,7 @@ export class DatabaseAuditSink extends AuditSink {
       subjectType: e.subject?.type ?? null,
       subjectId: e.subject?.id ?? null,
       outcome: e.outcome,
-      details: scrubDetails(e.details ?? {}),
+      details: scrubDetails(e.details ?? {}) as QueryDeepPartialEntity<Record<string, unknown>>,
       requestId: e.requestId ?? null,
     });
   }
