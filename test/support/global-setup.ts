@@ -37,7 +37,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
   try {
     const started = Date.now();
-    const [db, kms, chain] = await Promise.all([setupDatabase(cleanups), setupKms(cleanups), setupChain(cleanups)]);
+    // allSettled: when one part fails, the others finish starting and are torn down too.
+    const settled = await Promise.allSettled([setupDatabase(cleanups), setupKms(cleanups), setupChain(cleanups)]);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [db, kms, chain] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [string, { endpoint: string; keyId: string; region: string }, string];
     project.provide('databaseUrl', db);
     project.provide('kmsEndpoint', kms.endpoint);
     project.provide('kmsKeyId', kms.keyId);
