@@ -13,6 +13,7 @@ import { DatabaseModule } from '../database/database.module';
 import { HealthModule } from '../health/health.module';
 import { KmsModule } from '../kms/kms.module';
 import { InfoCommand } from './commands/info.command';
+import { KeysRewrapCommand } from './commands/keys-rewrap.command';
 
 @Module({
   imports: [
@@ -24,6 +25,6 @@ import { InfoCommand } from './commands/info.command';
     ChainModule,
     HealthModule,
   ],
-  providers: [InfoCommand],
+  providers: [InfoCommand, KeysRewrapCommand],
 })
 export class CliModule {}

@@ -20,6 +20,12 @@ import { KeyIntegrityError, KeyManagement, KmsUnavailableError, type DataKey } f
 
 /** Errors that mean "this ciphertext does not belong here": never retried, audited by callers. */
 const INTEGRITY_ERRORS = new Set(['InvalidCiphertextException', 'IncorrectKeyException', 'InvalidKeyUsageException']);
+/**
+ * On Decrypt/ReEncrypt of a stored blob, "access denied" means the blob was not made
+ * by the key we name (moto answers a wrong KeyId this way; AWS uses IncorrectKeyException):
+ * treated as an integrity failure, not as an outage to retry.
+ */
+const BLOB_INTEGRITY_ERRORS = new Set([...INTEGRITY_ERRORS, 'AccessDeniedException']);
 
 export function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '::1' || hostname === '[::1]' || /^127\./.test(hostname);
@@ -65,7 +71,7 @@ export class AwsKms extends KeyManagement {
   }
 
   async decrypt(wrapped: Uint8Array, ctx: EncryptionContext, keyId: string): Promise<Buffer> {
-    const out = await this.call(() => this.client.send(new DecryptCommand({ CiphertextBlob: wrapped, EncryptionContext: { ...ctx }, KeyId: keyId })));
+    const out = await this.call(() => this.client.send(new DecryptCommand({ CiphertextBlob: wrapped, EncryptionContext: { ...ctx }, KeyId: keyId })), BLOB_INTEGRITY_ERRORS);
     if (!out.Plaintext) throw new KeyIntegrityError('KMS returned no plaintext');
     const plaintext = Buffer.from(out.Plaintext);
     out.Plaintext.fill(0);
@@ -84,6 +90,7 @@ export class AwsKms extends KeyManagement {
           DestinationKeyId: dest,
         }),
       ),
+      BLOB_INTEGRITY_ERRORS,
     );
     if (!out.CiphertextBlob) throw new KmsUnavailableError('KMS returned no ciphertext');
     return { ciphertext: out.CiphertextBlob, keyId: out.KeyId ?? dest };
@@ -95,11 +102,11 @@ export class AwsKms extends KeyManagement {
   }
 
   /** Maps SDK failures onto the two kinds callers handle; messages carry no key material. */
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
+  private async call<T>(fn: () => Promise<T>, integrityErrors: ReadonlySet<string> = INTEGRITY_ERRORS): Promise<T> {
     try {
       return await fn();
     } catch (e) {
-      if (e instanceof KMSServiceException && INTEGRITY_ERRORS.has(e.name)) throw new KeyIntegrityError(e.name);
+      if (e instanceof KMSServiceException && integrityErrors.has(e.name)) throw new KeyIntegrityError(e.name);
       const name = e instanceof Error ? e.name : 'Error';
       throw new KmsUnavailableError(`The key management service is unavailable (${name}); try again later`);
     }
