@@ -3,4 +3,5 @@ import { registerSuite } from './run';
 
 export function loadSuites(): void {
   registerSuite('kms', async () => (await import('./kms.bench')).default);
+  registerSuite('gas', async () => (await import('./gas.bench')).default);
 }
