@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from './audit/audit.module';
+import { AuthModule } from './auth/auth.module';
 import { ChainModule } from './chain/chain.module';
 import { pinoParams } from './common/logging';
 import { AppConfig } from './config/app-config';
@@ -8,6 +9,7 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { KmsModule } from './kms/kms.module';
+import { OperatorsModule } from './operators/operators.module';
 
 @Module({
   imports: [
@@ -18,6 +20,8 @@ import { KmsModule } from './kms/kms.module';
     KmsModule,
     ChainModule,
     HealthModule,
+    AuthModule,
+    OperatorsModule,
   ],
 })
 export class AppModule {}

@@ -5,6 +5,7 @@
 import { Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from '../audit/audit.module';
+import { AuthModule } from '../auth/auth.module';
 import { ChainModule } from '../chain/chain.module';
 import { pinoParams } from '../common/logging';
 import { AppConfig } from '../config/app-config';
@@ -12,6 +13,8 @@ import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../database/database.module';
 import { HealthModule } from '../health/health.module';
 import { KmsModule } from '../kms/kms.module';
+import { OperatorsModule } from '../operators/operators.module';
+import { AdminCreateCommand } from './commands/admin-create.command';
 import { InfoCommand } from './commands/info.command';
 import { KeysRewrapCommand } from './commands/keys-rewrap.command';
 
@@ -24,7 +27,9 @@ import { KeysRewrapCommand } from './commands/keys-rewrap.command';
     KmsModule,
     ChainModule,
     HealthModule,
+    AuthModule,
+    OperatorsModule,
   ],
-  providers: [InfoCommand, KeysRewrapCommand],
+  providers: [InfoCommand, KeysRewrapCommand, AdminCreateCommand],
 })
 export class CliModule {}

@@ -49,12 +49,13 @@ export function decodeCursor(cursor: string): CursorValue {
  * Keyset pagination, newest first, stable under concurrent inserts:
  * ORDER BY created_at DESC, id DESC with a (created_at, id) cursor.
  */
-export async function paginate<E extends ObjectLiteral & { id: string; createdAt: Date }, R>(
+export async function paginate<E extends ObjectLiteral & { id: string }, R>(
   qb: SelectQueryBuilder<E>,
   query: PageQuery,
   map: (e: E) => R,
   createdAtColumn = 'createdAt',
 ): Promise<Page<R>> {
+  const timeOf = (e: E) => e[createdAtColumn] as Date;
   const limit = query.limit ?? 20;
   const alias = qb.alias;
   if (query.cursor) {
@@ -68,5 +69,5 @@ export async function paginate<E extends ObjectLiteral & { id: string; createdAt
   const rows = await qb.orderBy(`${alias}.${createdAtColumn}`, 'DESC').addOrderBy(`${alias}.id`, 'DESC').take(limit + 1).getMany();
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
-  return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(timeOf(last), last.id) : null };
 }

@@ -43,6 +43,7 @@ export class AppConfig {
     adminPassword: string | undefined;
     argon2: { memoryCost: number; timeCost: number };
     rateLimitPerMinute: number;
+    loginRateLimitPerMinute: number;
   };
   readonly mail!: { smtpUrl: string | undefined; from: string; opsRecipients: string[] };
   readonly walletHttpIssuance!: boolean;
@@ -145,6 +146,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       adminPassword: c.PLATFORM_ADMIN_PASSWORD ?? (devLike ? EXAMPLE_ADMIN_PASSWORD : undefined),
       argon2: { memoryCost: c.ARGON2_MEMORY_KIB, timeCost: c.ARGON2_ITERATIONS },
       rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
+      loginRateLimitPerMinute: c.LOGIN_RATE_LIMIT_PER_MINUTE,
     },
     mail: { smtpUrl: c.SMTP_URL, from: c.SMTP_FROM, opsRecipients: c.OPS_NOTIFY_EMAILS },
     walletHttpIssuance: c.WALLET_HTTP_ISSUANCE,

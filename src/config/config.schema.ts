@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { getAddress, isAddress } from 'viem';
 
 /** The admin password shipped in .env.example: fine for a laptop, refused in production. */
-export const EXAMPLE_ADMIN_PASSWORD = 'kagi-dev-admin-password';
+export const EXAMPLE_ADMIN_PASSWORD = 'kagi-dev-password-change-me';
 export const DEFAULT_DEV_ADMIN_LOGIN_ID = 'admin';
 
 const bool = z
@@ -85,6 +85,7 @@ export const rawSchema = z.object({
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).max(1_048_576).default(19_456),
   ARGON2_ITERATIONS: z.coerce.number().int().min(1).max(20).default(2),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(30),
 });
 
 export type RawConfig = z.infer<typeof rawSchema>;

@@ -4,10 +4,16 @@
  */
 import type { MixedList } from 'typeorm';
 import { AuditEvent } from '../audit/audit-event.entity';
+import { LoginFailure } from '../auth/entities/login-failure.entity';
+import { Principal } from '../auth/entities/principal.entity';
+import { RateLimitBucket } from '../auth/entities/rate-limit-bucket.entity';
+import { Operator } from '../operators/entities/operator.entity';
 import { Init1795549504363 } from './migrations/1795549504363-Init';
+import { Auth1795551779741 } from './migrations/1795551779741-Auth';
+import { AuthLoginIdUnique1795551779742 } from './migrations/1795551779742-AuthLoginIdUnique';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const ENTITIES: MixedList<Function> = [AuditEvent];
+export const ENTITIES: MixedList<Function> = [AuditEvent, Principal, LoginFailure, RateLimitBucket, Operator];
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const MIGRATIONS: MixedList<Function> = [Init1795549504363];
+export const MIGRATIONS: MixedList<Function> = [Init1795549504363, Auth1795551779741, AuthLoginIdUnique1795551779742];

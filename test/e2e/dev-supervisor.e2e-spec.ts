@@ -22,8 +22,11 @@ interface Run {
   exited: Promise<number | null>;
 }
 
+const started: ChildProcess[] = [];
+
 function startDev(env: Record<string, string>): Run {
   const child = spawn(process.execPath, [supervisorJs], { env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
   let out = '';
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   const ready = new Promise<{ api: string; chain: string; db: string }>((res, rej) => {
@@ -65,7 +68,10 @@ describe('npm run dev (supervisor)', () => {
     env = { DATA_DIR: dataDir, PORT: String(await freePort()), ANVIL_PORT: String(await freePort()) };
   }, 120_000);
 
-  afterAll(() => {
+  afterAll(async () => {
+    // A failed assertion must not leave a stack running: stop every supervisor we started.
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 3000));
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -85,7 +91,8 @@ describe('npm run dev (supervisor)', () => {
     await db.query("INSERT INTO dev_marker VALUES ('kept')");
     await db.end();
     const [acct] = (await rpc(r1.chain, 'eth_accounts')) as string[];
-    await rpc(r1.chain, 'eth_sendTransaction', [{ from: acct, to: '0x000000000000000000000000000000000000dEaD', value: '0x1234' }]);
+    const txHash = (await rpc(r1.chain, 'eth_sendTransaction', [{ from: acct, to: '0x000000000000000000000000000000000000dEaD', value: '0x1234' }])) as string;
+    await expect.poll(() => rpc(r1.chain, 'eth_getTransactionReceipt', [txHash]), { timeout: 10_000, interval: 100 }).toBeTruthy();
     const balance1 = await rpc(r1.chain, 'eth_getBalance', ['0x000000000000000000000000000000000000dEaD', 'latest']);
 
     // The API killed with -9: the supervisor brings it back.
@@ -136,7 +143,7 @@ describe('npm run dev (supervisor)', () => {
     const port = await freePort();
     await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
     try {
-      const run = startDev({ ...env, PORT: String(port) });
+      const run = startDev({ ...env, DATA_DIR: mkdtempSync(join(tmpdir(), 'kagi-dev-busy-')), PORT: String(port) });
       expect(await run.exited).toBe(1);
       const lines = run.output().trim().split('\n');
       expect(lines).toHaveLength(1);

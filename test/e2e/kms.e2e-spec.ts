@@ -106,8 +106,11 @@ describe('key custody against a real KMS API', () => {
     const { keys, audit, envelope } = build();
     const { address, sealed } = await keys.create(owner);
     const chain = createPublicClient({ transport: viemHttp(inject('rpcUrl')) });
-    const [funder] = (await chain.request({ method: 'eth_accounts' } as never)) as Address[];
-    const fundHash = (await chain.request({ method: 'eth_sendTransaction', params: [{ from: funder, to: address, value: `0x${parseEther('1').toString(16)}` }] } as never)) as `0x${string}`;
+    const [funder] = await chain.request<{ Method: 'eth_accounts'; Parameters: undefined; ReturnType: Address[] }>({ method: 'eth_accounts' });
+    const fundHash = await chain.request<{ Method: 'eth_sendTransaction'; Parameters: [{ from: Address; to: Address; value: `0x${string}` }]; ReturnType: `0x${string}` }>({
+      method: 'eth_sendTransaction',
+      params: [{ from: funder!, to: address, value: `0x${parseEther('1').toString(16)}` }],
+    });
     await chain.waitForTransactionReceipt({ hash: fundHash });
     const nonce = await chain.getTransactionCount({ address });
     const raw = await keys.withSigner(owner, sealed, who, (account) =>

@@ -38,7 +38,7 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     CHAIN_ID: String(inject('chainId')),
     JWT_SIGNING_KEY: 'e2e-jwt-signing-key-0123456789abcdef0123456789',
     PLATFORM_ADMIN_LOGIN_ID: 'root-admin',
-    PLATFORM_ADMIN_PASSWORD: 'root-admin-password-e2e',
+    PLATFORM_ADMIN_PASSWORD: 'e2e-platform-password-42',
     WALLET_HTTP_ISSUANCE: 'true',
     DEV_GAS_FUNDING: 'true',
     LOG_LEVEL: 'info',
@@ -46,6 +46,7 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     ARGON2_MEMORY_KIB: '1024',
     ARGON2_ITERATIONS: '1',
     RATE_LIMIT_PER_MINUTE: '100000',
+    LOGIN_RATE_LIMIT_PER_MINUTE: '100000',
     ...overrides,
   };
 }

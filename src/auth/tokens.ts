@@ -1,0 +1,46 @@
+/**
+ * JWT access tokens: HS256 pinned on signing and on verification, claims
+ * sub (principal id), typ (admin|operator), jti, tv (token version).
+ */
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { AppConfig } from '../config/app-config';
+import type { PrincipalType } from './principal';
+
+export interface AccessClaims {
+  sub: string;
+  typ: PrincipalType;
+  jti: string;
+  tv: number;
+}
+
+@Injectable()
+export class Tokens {
+  private readonly jwt: JwtService;
+
+  constructor(private readonly config: AppConfig) {
+    this.jwt = new JwtService({ secret: config.auth.jwtSigningKey, signOptions: { algorithm: 'HS256' }, verifyOptions: { algorithms: ['HS256'] } });
+  }
+
+  get ttlSeconds(): number {
+    return this.config.auth.accessTokenTtlSeconds;
+  }
+
+  issue(sub: string, typ: PrincipalType, tv: number): { token: string; jti: string } {
+    const jti = randomUUID();
+    const token = this.jwt.sign({ typ, tv }, { subject: sub, jwtid: jti, expiresIn: this.ttlSeconds, algorithm: 'HS256' });
+    return { token, jti };
+  }
+
+  /** Returns the claims, or undefined for anything not a valid, unexpired HS256 token of ours. */
+  verify(token: string): AccessClaims | undefined {
+    try {
+      const c = this.jwt.verify<Record<string, unknown>>(token, { algorithms: ['HS256'] });
+      if (typeof c.sub !== 'string' || typeof c.jti !== 'string' || typeof c.tv !== 'number' || (c.typ !== 'admin' && c.typ !== 'operator')) return undefined;
+      return { sub: c.sub, typ: c.typ, jti: c.jti, tv: c.tv };
+    } catch {
+      return undefined;
+    }
+  }
+}

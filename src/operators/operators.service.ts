@@ -1,0 +1,150 @@
+/**
+ * Operator accounts ("second account issuing"). Creating one generates its secp256k1
+ * signing key and stores it only envelope-encrypted, in the same database transaction
+ * as the operator row: a KMS failure leaves no operator behind. Never returns or logs
+ * key material; the sealed columns leave this module only towards the signer.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { DataSource, MoreThan, Not } from 'typeorm';
+import { AuditSink } from '../audit/audit-sink';
+import { AuthService } from '../auth/auth.service';
+import { checkPasswordRules, Passwords } from '../auth/passwords';
+import { actorOf, type Principal } from '../auth/principal';
+import { GasFunding } from '../chain/gas-funding';
+import { AppError, NotFoundError } from '../common/app-error';
+import { paginate, type Page, type PageQuery } from '../common/pagination';
+import type { SealedKey } from '../kms/sealed-key';
+import { SealedKeyStores } from '../kms/sealed-key-stores';
+import { SigningKeys } from '../kms/signing-keys';
+import type { CreateOperatorDto, OperatorDto } from './dto/operator.dto';
+import { Operator } from './entities/operator.entity';
+
+export class OperatorSuspendedError extends AppError {
+  constructor() {
+    super('ACCOUNT_SUSPENDED', 'The operator is suspended');
+  }
+}
+
+function toDto(o: Operator): OperatorDto {
+  return {
+    id: o.id,
+    loginId: o.principal.loginId,
+    name: o.principal.name,
+    email: o.email,
+    status: o.status,
+    signerAddress: o.signerAddress,
+    custodyAddress: o.custodyAddress,
+    createdAt: o.createdAt.toISOString(),
+  };
+}
+
+@Injectable()
+export class OperatorsService implements OnModuleInit {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly auth: AuthService,
+    private readonly passwords: Passwords,
+    private readonly keys: SigningKeys,
+    private readonly audit: AuditSink,
+    private readonly gas: GasFunding,
+    private readonly stores: SealedKeyStores,
+  ) {}
+
+  onModuleInit(): void {
+    this.stores.register({
+      kind: 'operator',
+      listStale: async (current, afterId, limit) => {
+        const rows = await this.ds.getRepository(Operator).find({
+          where: { kmsKeyId: Not(current), ...(afterId ? { id: MoreThan(afterId) } : {}) },
+          order: { id: 'ASC' },
+          take: limit,
+        });
+        return rows.map((o) => ({ owner: { kind: 'operator' as const, id: o.id }, sealed: this.sealedOf(o), operatorId: o.id }));
+      },
+      update: async (owner, sealed) => {
+        await this.ds.getRepository(Operator).update({ id: owner.id }, { encryptedDataKey: sealed.encryptedDataKey, kmsKeyId: sealed.kmsKeyId });
+      },
+    });
+  }
+
+  async create(dto: CreateOperatorDto, admin: Principal, requestId?: string): Promise<OperatorDto> {
+    const loginId = dto.loginId ?? `op-${randomBytes(6).toString('hex')}`;
+    checkPasswordRules(dto.password, loginId);
+    const id = randomUUID();
+    const passwordHash = await this.passwords.hash(dto.password);
+    // KMS first (503 KMS_UNAVAILABLE leaves nothing), then one transaction for every row.
+    const { address, sealed } = await this.keys.create({ kind: 'operator', id });
+    await this.ds.transaction(async (em) => {
+      await this.auth.insertPrincipal(em, { id, type: 'operator', loginId, name: dto.name, passwordHash });
+      await em.getRepository(Operator).insert({
+        id,
+        email: dto.email,
+        status: 'active',
+        signerAddress: address,
+        custodyAddress: address,
+        encryptedKey: sealed.encryptedKey,
+        encryptedDataKey: sealed.encryptedDataKey,
+        kmsKeyId: sealed.kmsKeyId,
+      });
+      await this.audit.record(
+        { actor: actorOf(admin), operatorId: id, action: 'operator.create', subject: { type: 'operator', id }, outcome: 'success', details: { loginId, signerAddress: address, kmsKeyId: sealed.kmsKeyId }, requestId },
+        em,
+      );
+    });
+    await this.gas.fund(address);
+    return this.get(id, admin);
+  }
+
+  async list(query: PageQuery): Promise<Page<OperatorDto>> {
+    const qb = this.ds.getRepository(Operator).createQueryBuilder('o').innerJoinAndSelect('o.principal', 'p');
+    return paginate(qb, query, toDto);
+  }
+
+  /** Admins read any operator; an operator reads only itself (others: 404). */
+  async get(id: string, p: Principal): Promise<OperatorDto> {
+    if (p.type === 'operator' && p.id !== id) throw new NotFoundError('Operator');
+    return toDto(await this.load(id));
+  }
+
+  async rewrap(id: string, admin: Principal, requestId?: string): Promise<OperatorDto> {
+    const o = await this.load(id);
+    const sealed = await this.keys.rewrap({ kind: 'operator', id }, this.sealedOf(o), { actor: actorOf(admin), operatorId: id, purpose: 'operator key-rewrap', requestId });
+    await this.ds.getRepository(Operator).update({ id }, { encryptedDataKey: sealed.encryptedDataKey, kmsKeyId: sealed.kmsKeyId });
+    return this.get(id, admin);
+  }
+
+  async setStatus(id: string, status: 'active' | 'suspended', admin: Principal, requestId?: string): Promise<OperatorDto> {
+    await this.load(id);
+    await this.ds.transaction(async (em) => {
+      await em.getRepository(Operator).update({ id }, { status });
+      // Suspension revokes every token at once; resuming does not bring old tokens back.
+      if (status === 'suspended') await this.auth.revokeAll(em, id);
+      await this.audit.record({ actor: actorOf(admin), operatorId: id, action: status === 'suspended' ? 'operator.suspend' : 'operator.resume', subject: { type: 'operator', id }, outcome: 'success', requestId }, em);
+    });
+    return this.get(id, admin);
+  }
+
+  /** For the signing pipeline: re-checked right before any key of the operator is opened. */
+  async assertActive(operatorId: string): Promise<void> {
+    const o = await this.ds.getRepository(Operator).findOne({ where: { id: operatorId }, select: { id: true, status: true } });
+    if (!o) throw new NotFoundError('Operator');
+    if (o.status !== 'active') throw new OperatorSuspendedError();
+  }
+
+  /** For the signing pipeline only. */
+  async getSealedKey(operatorId: string): Promise<SealedKey> {
+    return this.sealedOf(await this.load(operatorId));
+  }
+
+  private sealedOf(o: Operator): SealedKey {
+    return { encryptedKey: o.encryptedKey, encryptedDataKey: o.encryptedDataKey, kmsKeyId: o.kmsKeyId, address: o.signerAddress };
+  }
+
+  private async load(id: string): Promise<Operator> {
+    const o = await this.ds.getRepository(Operator).findOne({ where: { id }, relations: { principal: true } });
+    if (!o) throw new NotFoundError('Operator');
+    return o;
+  }
+}
+
