@@ -4,4 +4,5 @@ import { registerSuite } from './run';
 export function loadSuites(): void {
   registerSuite('kms', async () => (await import('./kms.bench')).default);
   registerSuite('gas', async () => (await import('./gas.bench')).default);
+  registerSuite('auth', async () => (await import('./auth.bench')).default);
 }
