@@ -9,7 +9,9 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { KmsModule } from './kms/kms.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { OperatorsModule } from './operators/operators.module';
+import { UsersModule } from './users/users.module';
 
 @Module({
   imports: [
@@ -22,6 +24,8 @@ import { OperatorsModule } from './operators/operators.module';
     HealthModule,
     AuthModule,
     OperatorsModule,
+    NotificationsModule,
+    UsersModule,
   ],
 })
 export class AppModule {}

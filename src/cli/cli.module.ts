@@ -13,10 +13,13 @@ import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../database/database.module';
 import { HealthModule } from '../health/health.module';
 import { KmsModule } from '../kms/kms.module';
+import { NotificationsModule } from '../notifications/notifications.module';
 import { OperatorsModule } from '../operators/operators.module';
+import { UsersModule } from '../users/users.module';
 import { AdminCreateCommand } from './commands/admin-create.command';
 import { InfoCommand } from './commands/info.command';
 import { KeysRewrapCommand } from './commands/keys-rewrap.command';
+import { WalletIssueCommand } from './commands/wallet-issue.command';
 
 @Module({
   imports: [
@@ -29,7 +32,9 @@ import { KeysRewrapCommand } from './commands/keys-rewrap.command';
     HealthModule,
     AuthModule,
     OperatorsModule,
+    NotificationsModule,
+    UsersModule,
   ],
-  providers: [InfoCommand, KeysRewrapCommand, AdminCreateCommand],
+  providers: [InfoCommand, KeysRewrapCommand, AdminCreateCommand, WalletIssueCommand],
 })
 export class CliModule {}

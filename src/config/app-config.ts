@@ -195,3 +195,10 @@ export function loadDevEnvFile(): void {
   if (existsSync(file)) process.loadEnvFile(file);
   process.env.NODE_ENV ??= 'development';
 }
+
+/** The terminal multiplexer the CLI runs in, if any (its scrollback may keep what is shown). */
+export function terminalMultiplexer(): string | undefined {
+  if (process.env.TMUX) return 'tmux';
+  if (process.env.STY) return 'screen';
+  return undefined;
+}

@@ -7,13 +7,17 @@ import { AuditEvent } from '../audit/audit-event.entity';
 import { LoginFailure } from '../auth/entities/login-failure.entity';
 import { Principal } from '../auth/entities/principal.entity';
 import { RateLimitBucket } from '../auth/entities/rate-limit-bucket.entity';
+import { MailOutbox } from '../notifications/entities/mail-outbox.entity';
+import { Notification } from '../notifications/entities/notification.entity';
 import { Operator } from '../operators/entities/operator.entity';
+import { User } from '../users/entities/user.entity';
 import { Init1795549504363 } from './migrations/1795549504363-Init';
 import { Auth1795551779741 } from './migrations/1795551779741-Auth';
 import { AuthLoginIdUnique1795551779742 } from './migrations/1795551779742-AuthLoginIdUnique';
+import { Users1795552397498 } from './migrations/1795552397498-Users';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const ENTITIES: MixedList<Function> = [AuditEvent, Principal, LoginFailure, RateLimitBucket, Operator];
+export const ENTITIES: MixedList<Function> = [AuditEvent, Principal, LoginFailure, RateLimitBucket, Operator, User, Notification, MailOutbox];
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const MIGRATIONS: MixedList<Function> = [Init1795549504363, Auth1795551779741, AuthLoginIdUnique1795551779742];
+export const MIGRATIONS: MixedList<Function> = [Init1795549504363, Auth1795551779741, AuthLoginIdUnique1795551779742, Users1795552397498];

@@ -1,0 +1,89 @@
+/**
+ * Sends queued mail over SMTP_URL (nodemailer, UTF-8). Rows are claimed with
+ * FOR UPDATE SKIP LOCKED inside a transaction that stays open while the message is
+ * handed to the server, so two instances never send the same row. A failure backs off
+ * exponentially (1 s … 5 min) and is retried forever; the row keeps the last error.
+ * Delivery is at-least-once: a crash after the server accepted a message but before
+ * the commit sends it again.
+ */
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { createTransport, type Transporter } from 'nodemailer';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import { Metrics } from '../health/metrics';
+import type { MailOutbox } from './entities/mail-outbox.entity';
+
+const BATCH = 10;
+
+@Injectable()
+export class MailWorker implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('MailWorker');
+  private transport: Transporter | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly sent;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly config: AppConfig,
+    metrics: Metrics,
+  ) {
+    this.sent = metrics.counter('kagi_mail_total', 'Outbox mail by outcome', ['outcome']);
+  }
+
+  /** Poll interval; tests shorten it through the config-free setter below. */
+  intervalMs = 500;
+
+  onApplicationBootstrap(): void {
+    if (!this.config.mail.smtpUrl || this.config.offline) return;
+    this.transport = createTransport(this.config.mail.smtpUrl, { from: this.config.mail.from });
+    this.schedule(0);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+    this.transport?.close();
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick()
+        .then(() => undefined)
+        .catch((e: unknown) => this.logger.warn(`mail tick failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`))
+        .finally(() => this.schedule(this.intervalMs));
+    }, ms);
+  }
+
+  /** One pass: claims due rows and tries each once. Returns the number sent. */
+  async tick(): Promise<number> {
+    const transport = this.transport;
+    if (!transport) return 0;
+    let sent = 0;
+    await this.ds.transaction(async (em) => {
+      const rows = await em.query<MailOutbox[]>(
+        `SELECT id, recipients, subject, body, attempts FROM mail_outbox
+          WHERE sent_at IS NULL AND next_attempt_at <= now()
+          ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [BATCH],
+      );
+      for (const row of rows) {
+        try {
+          await transport.sendMail({ to: row.recipients, subject: row.subject, text: row.body, textEncoding: 'base64' });
+          await em.query('UPDATE mail_outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1', [row.id]);
+          this.sent.inc({ outcome: 'sent' });
+          sent++;
+        } catch (e) {
+          const delay = Math.min(2 ** row.attempts, 300);
+          const msg = e instanceof Error ? e.message.split('\n')[0]?.slice(0, 400) : 'send failed';
+          await em.query(`UPDATE mail_outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1`, [row.id, msg, delay]);
+          this.sent.inc({ outcome: 'retry' });
+        }
+      }
+    });
+    return sent;
+  }
+}

@@ -1,0 +1,9 @@
+import { Global, Module } from '@nestjs/common';
+import { MailWorker } from './mail-worker';
+import { NotificationsController } from './notifications.controller';
+import { NotificationsService } from './notifications.service';
+
+/** A sink: imports no feature module. */
+@Global()
+@Module({ controllers: [NotificationsController], providers: [NotificationsService, MailWorker], exports: [NotificationsService, MailWorker] })
+export class NotificationsModule {}

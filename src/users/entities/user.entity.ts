@@ -1,0 +1,44 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { Operator } from '../../operators/entities/operator.entity';
+
+/**
+ * An investor registered by an operator. Only the wallet ADDRESS is ever stored: the
+ * private key leaves the secure room once, on paper, and is never persisted.
+ */
+@Entity('users')
+@Index('uq_users_operator_external_ref', ['operatorId', 'externalRef'], { unique: true })
+@Index('idx_users_operator_created', ['operatorId', 'createdAt', 'id'])
+@Index('idx_users_created', ['createdAt', 'id'])
+@Index('idx_users_wallet_address', ['walletAddress'])
+export class User {
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column({ name: 'operator_id', type: 'uuid' })
+  operatorId!: string;
+
+  @ManyToOne(() => Operator, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'operator_id' })
+  operator?: Operator;
+
+  @Column({ type: 'varchar', length: 200 })
+  name!: string;
+
+  @Column({ type: 'varchar', length: 254 })
+  email!: string;
+
+  @Column({ name: 'external_ref', type: 'varchar', length: 64, nullable: true })
+  externalRef!: string | null;
+
+  @Column({ name: 'wallet_address', type: 'varchar', length: 42, nullable: true })
+  walletAddress!: `0x${string}` | null;
+
+  @Column({ name: 'previous_wallet_addresses', type: 'varchar', length: 42, array: true })
+  previousWalletAddresses!: string[];
+
+  @Column({ name: 'wallet_issued_at', type: 'timestamptz', nullable: true })
+  walletIssuedAt!: Date | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+}

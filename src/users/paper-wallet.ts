@@ -1,0 +1,93 @@
+/**
+ * Renders the paper wallet PDF (pdfkit + qrcode) in memory. The private key reaches the
+ * PDF and QR libraries as a hex string: they need text, and JavaScript strings cannot be
+ * wiped, so that copy lives until garbage collection (documented in docs/key-custody.md).
+ * The caller zeroes the key bytes and the returned PDF buffer once it is delivered.
+ * Japanese names render with Noto Sans JP (SIL OFL 1.1, via @expo-google-fonts/noto-sans-jp).
+ */
+import { dirname, join } from 'node:path';
+import PDFDocument from 'pdfkit';
+import QRCode from 'qrcode';
+
+export interface PaperWalletInput {
+  userId: string;
+  userName: string;
+  operatorName: string;
+  address: string;
+  privateKeyHex: string;
+  issuedAt: Date;
+  reissue?: boolean;
+}
+
+function fontPath(weight: '400Regular' | '700Bold'): string {
+  const pkg = require.resolve('@expo-google-fonts/noto-sans-jp/package.json');
+  return join(dirname(pkg), weight, `NotoSansJP_${weight}.ttf`);
+}
+
+const INK = '#1d2433';
+const MUTED = '#5b6475';
+const ACCENT = '#b42318';
+
+export async function renderPaperWallet(w: PaperWalletInput): Promise<Buffer> {
+  const [addressQr, keyQr] = await Promise.all([
+    QRCode.toBuffer(w.address, { errorCorrectionLevel: 'M', margin: 1, width: 300 }),
+    QRCode.toBuffer(w.privateKeyHex, { errorCorrectionLevel: 'M', margin: 1, width: 300 }),
+  ]);
+  const doc = new PDFDocument({ size: 'A4', margin: 48, info: { Title: 'kagi paper wallet', Author: 'kagi secure room', Subject: `wallet ${w.address}` } });
+  const chunks: Buffer[] = [];
+  doc.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise<Buffer>((res, rej) => {
+    doc.on('end', () => res(Buffer.concat(chunks)));
+    doc.on('error', rej);
+  });
+  doc.registerFont('jp', fontPath('400Regular'));
+  doc.registerFont('jp-bold', fontPath('700Bold'));
+  const left = 48;
+  const width = doc.page.width - 96;
+
+  doc.font('jp-bold').fontSize(20).fillColor(INK).text('ペーパーウォレット  Paper Wallet', left, 48);
+  doc.font('jp').fontSize(9).fillColor(MUTED).text(`kagi secure room · ${w.reissue ? 'REISSUE / 再発行' : 'first issue / 初回発行'}`, left, 76);
+  doc.moveTo(left, 94).lineTo(left + width, 94).lineWidth(1).strokeColor('#d0d5dd').stroke();
+
+  const row = (label: string, value: string, y: number) => {
+    doc.font('jp').fontSize(9).fillColor(MUTED).text(label, left, y, { width: 150 });
+    doc.font('jp').fontSize(11).fillColor(INK).text(value, left + 150, y - 1, { width: width - 150 });
+  };
+  row('投資家 / Investor', w.userName, 108);
+  row('User ID', w.userId, 130);
+  row('事業者 / Operator', w.operatorName, 152);
+  row('発行日 / Issued (UTC)', w.issuedAt.toISOString().replace('T', ' ').slice(0, 19), 174);
+
+  // Public address
+  const y1 = 210;
+  doc.roundedRect(left, y1, width, 170, 6).lineWidth(1).strokeColor('#d0d5dd').stroke();
+  doc.image(addressQr, left + 12, y1 + 12, { width: 146 });
+  doc.font('jp-bold').fontSize(12).fillColor(INK).text('ウォレットアドレス  Wallet address (public)', left + 172, y1 + 16);
+  doc.font('jp').fontSize(9).fillColor(MUTED).text('Share freely: securities are issued to this address.', left + 172, y1 + 36, { width: width - 184 });
+  doc.font('Courier-Bold').fontSize(11).fillColor(INK).text(w.address, left + 172, y1 + 70, { width: width - 184 });
+
+  // Private key
+  const y2 = y1 + 190;
+  doc.roundedRect(left, y2, width, 190, 6).lineWidth(2).strokeColor(ACCENT).stroke();
+  doc.image(keyQr, left + 12, y2 + 12, { width: 166 });
+  doc.font('jp-bold').fontSize(12).fillColor(ACCENT).text('秘密鍵  PRIVATE KEY — keep secret', left + 192, y2 + 16);
+  doc.font('jp').fontSize(9).fillColor(MUTED).text('Anyone holding this key controls the wallet. It exists only on this sheet.', left + 192, y2 + 36, { width: width - 204 });
+  doc.font('Courier-Bold').fontSize(10).fillColor(INK).text(w.privateKeyHex, left + 192, y2 + 78, { width: width - 204 });
+
+  // Handling instructions
+  const y3 = y2 + 210;
+  doc.font('jp-bold').fontSize(11).fillColor(INK).text('取扱い上の注意  Handling', left, y3);
+  const lines = [
+    'オフラインで保管してください（金庫など）。 Store offline, e.g. in a safe; never type the key into a connected device.',
+    '撮影・スキャン・コピーをしないでください。 Never photograph, scan or copy this sheet.',
+    'この秘密鍵はサーバーに保存されていません。 The platform does not keep this key and cannot show it again.',
+    '紛失・盗難時は直ちに取引事業者へ連絡してください。 If lost or stolen, tell your operator at once: the wallet is frozen and a new one is issued (再発行); the securities are recovered to it.',
+  ];
+  let y = y3 + 20;
+  for (const l of lines) {
+    doc.font('jp').fontSize(9).fillColor(INK).text(`• ${l}`, left, y, { width });
+    y = doc.y + 4;
+  }
+  doc.end();
+  return done;
+}

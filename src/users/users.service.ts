@@ -1,0 +1,92 @@
+/**
+ * Investors ("first account issuing"). Registration stores the user, a
+ * `user.registered` notification and its ops e-mail in one transaction. Operator-scoped:
+ * another operator's users are simply not found.
+ */
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AuditSink } from '../audit/audit-sink';
+import { actorOf, type Principal } from '../auth/principal';
+import { AppError, NotFoundError } from '../common/app-error';
+import { paginate, type Page } from '../common/pagination';
+import { NotificationsService } from '../notifications/notifications.service';
+import type { CreateUserDto, UserDto, UserQuery } from './dto/user.dto';
+import { User } from './entities/user.entity';
+
+export function toUserDto(u: User): UserDto {
+  return {
+    id: u.id,
+    operatorId: u.operatorId,
+    name: u.name,
+    email: u.email,
+    externalRef: u.externalRef,
+    walletAddress: u.walletAddress,
+    walletStatus: u.walletAddress ? 'issued' : 'pending',
+    previousWalletAddresses: u.previousWalletAddresses,
+    createdAt: u.createdAt.toISOString(),
+  };
+}
+
+@Injectable()
+export class UsersService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly notifications: NotificationsService,
+    private readonly audit: AuditSink,
+  ) {}
+
+  async create(p: Principal, dto: CreateUserDto, requestId?: string): Promise<UserDto> {
+    const id = randomUUID();
+    await this.ds.transaction(async (em) => {
+      try {
+        await em.getRepository(User).insert({ id, operatorId: p.id, name: dto.name, email: dto.email, externalRef: dto.externalRef ?? null, walletAddress: null, previousWalletAddresses: [], walletIssuedAt: null });
+      } catch (e) {
+        if ((e as { code?: string }).code === '23505') throw new AppError('EXTERNAL_REF_TAKEN', 'This operator already has a user with that externalRef');
+        throw e;
+      }
+      const operator = await em.query<Array<{ name: string; login_id: string }>>('SELECT name, login_id FROM principals WHERE id = $1', [p.id]);
+      const who = operator[0] ? `${operator[0].name} (${operator[0].login_id})` : p.id;
+      await this.notifications.notify(em, {
+        kind: 'user.registered',
+        operatorId: p.id,
+        subject: `[kagi] 新規投資家登録 / New investor registered: ${dto.name}`,
+        body: [
+          'A new investor was registered and awaits a wallet from the secure room.',
+          '新しい投資家が登録されました。セキュアルームでのウォレット発行を待っています。',
+          '',
+          `User id: ${id}`,
+          `Name: ${dto.name}`,
+          `External ref: ${dto.externalRef ?? '-'}`,
+          `Operator: ${who}`,
+          '',
+          `Secure room: npm run cli -- wallet:issue --user ${id} --out <removable media>`,
+        ].join('\n'),
+        mailOps: true,
+      });
+      await this.audit.record({ actor: actorOf(p), operatorId: p.id, action: 'user.create', subject: { type: 'user', id }, outcome: 'success', details: { externalRef: dto.externalRef ?? null }, requestId }, em);
+    });
+    return this.get(p, id);
+  }
+
+  list(p: Principal, q: UserQuery): Promise<Page<UserDto>> {
+    const qb = this.ds.getRepository(User).createQueryBuilder('u');
+    if (p.type === 'operator') qb.andWhere('u.operator_id = :me', { me: p.id });
+    if (q.walletStatus === 'pending') qb.andWhere('u.wallet_address IS NULL');
+    if (q.walletStatus === 'issued') qb.andWhere('u.wallet_address IS NOT NULL');
+    return paginate(qb, q, toUserDto);
+  }
+
+  async get(p: Principal, id: string): Promise<UserDto> {
+    const u = await this.ds.getRepository(User).findOneBy(p.type === 'operator' ? { id, operatorId: p.id } : { id });
+    if (!u) throw new NotFoundError('User');
+    return toUserDto(u);
+  }
+
+  /** For token operations: a user of this operator, or 404 exactly as an unknown id. */
+  async getOwnedUser(operatorId: string, userId: string): Promise<User> {
+    const u = await this.ds.getRepository(User).findOneBy({ id: userId, operatorId });
+    if (!u) throw new NotFoundError('User');
+    return u;
+  }
+}
