@@ -83,4 +83,20 @@ describe('users and notifications', () => {
     await new Promise((res) => setTimeout(res, 2500));
     expect(smtp.mails.filter((m) => m.text.includes(r.body.id))).toHaveLength(1);
   }, 60_000);
+
+  it('never sends a mail twice when two instances share the outbox', async () => {
+    const second = await createTestApp({ env: { SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, OPS_NOTIFY_EMAILS: 'ops@kagi.example' } });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const via = i % 2 ? t.url : second.url;
+        ids.push((await http(via, 'POST', '/v1/users', { token: opA.token, body: { name: `並行 ${i}`, email: 'p@example.jp' } })).body.id);
+      }
+      await expect.poll(() => ids.every((id) => smtp.mails.some((m) => m.text.includes(id))), { timeout: 30_000, interval: 250 }).toBe(true);
+      await new Promise((res) => setTimeout(res, 2000));
+      for (const id of ids) expect(smtp.mails.filter((m) => m.text.includes(id)), id).toHaveLength(1);
+    } finally {
+      await second.close();
+    }
+  }, 60_000);
 });

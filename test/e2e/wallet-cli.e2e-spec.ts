@@ -5,15 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { privateKeyToAddress } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { inject } from 'vitest';
 import { createTestApp, http, testEnv, type TestApp } from '../support/app';
 import { ADMIN, adminToken, createOperator, type OperatorFixture } from '../support/api';
 import { pdfText, printedPrivateKey } from '../support/pdf';
 
 const root = process.cwd();
 
-function cli(args: string[], stdin: string, cwd = root): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(args: string[], stdin: string, cwd = root, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    const env = { ...process.env, ...testEnv({ LOG_LEVEL: 'error' }), AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' } as NodeJS.ProcessEnv;
+    const env = { ...process.env, ...testEnv({ LOG_LEVEL: 'error', ...extraEnv }), AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' } as NodeJS.ProcessEnv;
     const child = spawn(process.execPath, [join(root, 'dist', 'src', 'cli', 'main.js'), ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -109,4 +111,22 @@ describe('wallet:issue (secure-room CLI)', () => {
     expect(readdirSync(cwd)).toEqual([]);
     expect(existsSync(join(root, `${id}-${address}.pdf`))).toBe(false);
   }, 60_000);
+
+  it('keys:rewrap --all moves every operator key to the new KMS key, idempotently; addresses unchanged', async () => {
+    const kms = new KMSClient({ endpoint: inject('kmsEndpoint'), region: inject('kmsRegion'), credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const next = (await kms.send(new CreateKeyCommand({ Description: 'kagi rotation target' }))).KeyMetadata!.Arn!;
+    kms.destroy();
+    const before = (await http(t.url, 'GET', '/v1/operators?limit=100', { token: admin })).body.items as Array<{ id: string; signerAddress: string }>;
+    const first = await cli(['keys:rewrap', '--all'], '', root, { KMS_KEY_ID: next });
+    expect(first.code, first.stderr).toBe(0);
+    const moved = Number(/operator: (\d+) key/.exec(first.stdout)?.[1]);
+    expect(moved).toBeGreaterThanOrEqual(before.length);
+    const second = await cli(['keys:rewrap', '--all'], '', root, { KMS_KEY_ID: next });
+    expect(second.stdout).toContain('operator: 0 key(s) re-wrapped');
+    const after = (await http(t.url, 'GET', '/v1/operators?limit=100', { token: admin })).body.items as Array<{ id: string; signerAddress: string }>;
+    for (const o of before) expect(after.find((a) => a.id === o.id)?.signerAddress).toBe(o.signerAddress);
+    // The operator key still opens (under the new master key) for a signing-path rewrap check.
+    const again = await http(t.url, 'POST', `/v1/operators/${op.id}/key-rewrap`, { token: admin });
+    expect(again.status).toBe(200);
+  }, 90_000);
 });
