@@ -12,6 +12,9 @@ import { KmsModule } from './kms/kms.module';
 import { NotificationsModule } from './notifications/notifications.module';
 import { OperatorsModule } from './operators/operators.module';
 import { UsersModule } from './users/users.module';
+import { IssuersModule } from './issuers/issuers.module';
+import { TokensModule } from './tokens/tokens.module';
+import { TransactionsModule } from './transactions/transactions.module';
 
 @Module({
   imports: [
@@ -26,6 +29,9 @@ import { UsersModule } from './users/users.module';
     OperatorsModule,
     NotificationsModule,
     UsersModule,
+    IssuersModule,
+    TransactionsModule,
+    TokensModule,
   ],
 })
 export class AppModule {}

@@ -20,7 +20,8 @@ export class ChainService implements OnModuleInit {
   private chainId: number | undefined;
 
   constructor(private readonly config: AppConfig) {
-    this.client = createPublicClient({ transport: http(config.chain.rpcUrl, { timeout: 10_000, retryCount: 1 }) });
+    // cacheTime 0: confirmations are counted against the real head, never a cached block number.
+    this.client = createPublicClient({ transport: http(config.chain.rpcUrl, { timeout: 10_000, retryCount: 1 }), cacheTime: 0, pollingInterval: 500 });
   }
 
   async onModuleInit(): Promise<void> {

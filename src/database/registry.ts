@@ -11,13 +11,21 @@ import { MailOutbox } from '../notifications/entities/mail-outbox.entity';
 import { Notification } from '../notifications/entities/notification.entity';
 import { Operator } from '../operators/entities/operator.entity';
 import { User } from '../users/entities/user.entity';
+import { Issuer } from '../issuers/entities/issuer.entity';
+import { IssuerGrant } from '../issuers/entities/issuer-grant.entity';
+import { Token } from '../tokens/entities/token.entity';
+import { GovernanceKey } from '../tokens/entities/governance-key.entity';
+import { Transaction } from '../transactions/entities/transaction.entity';
+import { SignerNonce } from '../transactions/entities/signer-nonce.entity';
+import { IdempotencyKey } from '../transactions/entities/idempotency-key.entity';
 import { Init1795549504363 } from './migrations/1795549504363-Init';
 import { Auth1795551779741 } from './migrations/1795551779741-Auth';
 import { AuthLoginIdUnique1795551779742 } from './migrations/1795551779742-AuthLoginIdUnique';
 import { Users1795552397498 } from './migrations/1795552397498-Users';
+import { Tokens1795553062776 } from './migrations/1795553062776-Tokens';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const ENTITIES: MixedList<Function> = [AuditEvent, Principal, LoginFailure, RateLimitBucket, Operator, User, Notification, MailOutbox];
+export const ENTITIES: MixedList<Function> = [AuditEvent, Principal, LoginFailure, RateLimitBucket, Operator, User, Notification, MailOutbox, Issuer, IssuerGrant, Token, GovernanceKey, Transaction, SignerNonce, IdempotencyKey];
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const MIGRATIONS: MixedList<Function> = [Init1795549504363, Auth1795551779741, AuthLoginIdUnique1795551779742, Users1795552397498];
+export const MIGRATIONS: MixedList<Function> = [Init1795549504363, Auth1795551779741, AuthLoginIdUnique1795551779742, Users1795552397498, Tokens1795553062776];

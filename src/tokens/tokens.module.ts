@@ -1,0 +1,10 @@
+import { Module } from '@nestjs/common';
+import { IssuersModule } from '../issuers/issuers.module';
+import { OperatorsModule } from '../operators/operators.module';
+import { TransactionsModule } from '../transactions/transactions.module';
+import { UsersModule } from '../users/users.module';
+import { TokensController } from './tokens.controller';
+import { TokensService } from './tokens.service';
+
+@Module({ imports: [TransactionsModule, UsersModule, IssuersModule, OperatorsModule], controllers: [TokensController], providers: [TokensService], exports: [TokensService] })
+export class TokensModule {}

@@ -1,0 +1,290 @@
+/**
+ * Security tokens and their operations. Every operation becomes a queued Transaction
+ * whose call is fixed at acceptance, after pre-checks that refuse what is already
+ * impossible (no wallet, frozen receiver, paused, balance less pending debits, token
+ * not active). What becomes impossible later ends as a failed transaction with the
+ * decoded reason. Authority: an operator-signed token belongs to its creating operator;
+ * an issuer-signed token to every operator currently granted the issuer.
+ */
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { encodeDeployData, encodeFunctionData, getAddress, type Address } from 'viem';
+import { DataSource, type EntityManager } from 'typeorm';
+import { AuditSink } from '../audit/audit-sink';
+import { actorOf, type Principal } from '../auth/principal';
+import { ChainService, ChainUnavailableError } from '../chain/chain.service';
+import { securityTokenAbi, securityTokenBytecode } from '../chain/contracts/security-token.abi';
+import { GasFunding } from '../chain/gas-funding';
+import { AppError, NotFoundError } from '../common/app-error';
+import { paginate, type Page, type PageQuery } from '../common/pagination';
+import { AppConfig } from '../config/app-config';
+import { IssuerGrant } from '../issuers/entities/issuer-grant.entity';
+import { IssuersService } from '../issuers/issuers.service';
+import { SigningKeys } from '../kms/signing-keys';
+import { OperatorsService } from '../operators/operators.service';
+import { Transaction, type TxKind } from '../transactions/entities/transaction.entity';
+import { UsersService } from '../users/users.service';
+import { GovernanceKey } from './entities/governance-key.entity';
+import { Token } from './entities/token.entity';
+
+export interface TokenDto {
+  id: string;
+  operatorId: string;
+  issuerId: string | null;
+  name: string;
+  symbol: string;
+  decimals: number;
+  signer: { kind: 'operator' | 'issuer'; id: string; address: string };
+  address: string | null;
+  status: 'deploying' | 'active' | 'failed';
+  deployTransactionId: string;
+  totalSupply?: string;
+  paused?: boolean;
+  createdAt: string;
+}
+
+export function toTokenDto(t: Token): TokenDto {
+  return {
+    id: t.id,
+    operatorId: t.operatorId,
+    issuerId: t.issuerId,
+    name: t.name,
+    symbol: t.symbol,
+    decimals: t.decimals,
+    signer: { kind: t.signerKind, id: t.signerId, address: t.signerAddress },
+    address: t.address,
+    status: t.status,
+    deployTransactionId: t.deployTransactionId,
+    createdAt: t.createdAt.toISOString(),
+  };
+}
+
+interface Enqueue {
+  token: Token;
+  kind: TxKind;
+  principal: Principal;
+  userId?: string | null;
+  data: `0x${string}`;
+  request: Record<string, unknown>;
+  debit?: { address: string; amount: bigint };
+}
+
+@Injectable()
+export class TokensService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly chain: ChainService,
+    private readonly users: UsersService,
+    private readonly issuers: IssuersService,
+    private readonly operators: OperatorsService,
+    private readonly keys: SigningKeys,
+    private readonly gas: GasFunding,
+    private readonly audit: AuditSink,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Validates and returns a function that stores the token and its deploy transaction in `em`. */
+  async prepareCreate(p: Principal, dto: { name: string; symbol: string; decimals: number; issuerId?: string }): Promise<(em: EntityManager) => Promise<string>> {
+    let signer: { kind: 'operator' | 'issuer'; id: string; address: `0x${string}` };
+    if (dto.issuerId) {
+      const issuer = await this.issuers.assertGranted(dto.issuerId.toLowerCase(), p.id);
+      signer = { kind: 'issuer', id: issuer.id, address: issuer.signerAddress };
+    } else {
+      const op = await this.operators.get(p.id, p);
+      signer = { kind: 'operator', id: p.id, address: getAddress(op.signerAddress) };
+    }
+    const governance = await this.governanceAddress();
+    const data = encodeDeployData({ abi: securityTokenAbi, bytecode: securityTokenBytecode, args: [dto.name, dto.symbol, dto.decimals, governance, signer.address] });
+    return async (em) => {
+      const tokenId = randomUUID();
+      const txId = randomUUID();
+      await em.getRepository(Token).insert({ id: tokenId, operatorId: p.id, issuerId: signer.kind === 'issuer' ? signer.id : null, name: dto.name, symbol: dto.symbol, decimals: dto.decimals, signerKind: signer.kind, signerId: signer.id, signerAddress: signer.address, address: null, status: 'deploying', deployTransactionId: txId });
+      await this.insertTx(em, txId, { tokenId, kind: 'deploy', principal: p, signer, toAddress: null, data, request: { name: dto.name, symbol: dto.symbol, decimals: dto.decimals, issuerId: dto.issuerId ?? null, governance } });
+      return tokenId;
+    };
+  }
+
+  async list(p: Principal, q: PageQuery): Promise<Page<TokenDto>> {
+    const qb = this.ds.getRepository(Token).createQueryBuilder('t');
+    if (p.type === 'operator') qb.andWhere('(t.operator_id = :me OR t.issuer_id IN (SELECT g.issuer_id FROM issuer_grants g WHERE g.operator_id = :me))', { me: p.id });
+    return paginate(qb, q, toTokenDto);
+  }
+
+  async get(p: Principal, id: string, withChain = true): Promise<TokenDto> {
+    const t = await this.visible(p, id);
+    const dto = toTokenDto(t);
+    if (withChain && t.status === 'active' && t.address) {
+      const [totalSupply, paused] = await Promise.all([this.read<bigint>(t.address, 'totalSupply'), this.read<boolean>(t.address, 'paused')]);
+      dto.totalSupply = totalSupply.toString();
+      dto.paused = paused;
+    }
+    return dto;
+  }
+
+  async balance(p: Principal, id: string, userId: string): Promise<{ userId: string; address: string | null; balance: string; frozen: boolean; custodyBalance: string }> {
+    const t = await this.visible(p, id);
+    const user = p.type === 'operator' ? await this.users.getOwnedUser(p.id, userId) : await this.users.get(p, userId);
+    const address = user.walletAddress;
+    if (!address || !t.address || t.status !== 'active') return { userId, address, balance: '0', frozen: false, custodyBalance: '0' };
+    const [bal, frozen] = await Promise.all([this.read<bigint>(t.address, 'balanceOf', [address]), this.read<boolean>(t.address, 'isFrozen', [address])]);
+    return { userId, address, balance: bal.toString(), frozen, custodyBalance: '0' };
+  }
+
+  // ---- operations --------------------------------------------------------------------
+
+  async prepareOperation(p: Principal, tokenId: string, kind: TxKind, body: Record<string, unknown>): Promise<(em: EntityManager) => Promise<string>> {
+    const t = await this.visible(p, tokenId);
+    await this.assertMayOperate(p, t, kind);
+    if (t.status !== 'active' || !t.address) throw new AppError('TOKEN_NOT_ACTIVE', `The token is ${t.status}`);
+    const token = t.address;
+    if (kind !== 'unpause' && (await this.read<boolean>(token, 'paused'))) throw new AppError('TOKEN_PAUSED', 'The token is paused');
+    const wallet = async (userId: string) => {
+      const u = await this.users.getOwnedUser(p.id, String(userId).toLowerCase());
+      if (!u.walletAddress) throw new AppError('WALLET_NOT_ISSUED', `User ${u.id} has no wallet yet`);
+      return { id: u.id, address: getAddress(u.walletAddress) };
+    };
+    const notFrozen = async (a: Address) => {
+      if (await this.read<boolean>(token, 'isFrozen', [a])) throw new AppError('ADDRESS_FROZEN', `Address ${a} is frozen`);
+    };
+    const enough = async (a: Address, amount: bigint) => {
+      const bal = await this.read<bigint>(token, 'balanceOf', [a]);
+      const pending = await this.pendingDebits(t.id, a);
+      if (bal - pending < amount) throw new AppError('INSUFFICIENT_BALANCE', `Balance ${bal} less pending debits ${pending} is below ${amount}`);
+    };
+    const fn = (functionName: string, args: readonly unknown[]) => encodeFunctionData({ abi: securityTokenAbi, functionName: functionName as never, args: args });
+    let e: Omit<Enqueue, 'token' | 'principal'>;
+    switch (kind) {
+      case 'issue': {
+        const u = await wallet(body.userId as string);
+        await notFrozen(u.address);
+        e = { kind, userId: u.id, data: fn('mint', [u.address, BigInt(body.amount as string)]), request: { userId: u.id, amount: body.amount } };
+        break;
+      }
+      case 'redeem': {
+        const u = await wallet(body.userId as string);
+        const amount = BigInt(body.amount as string);
+        await enough(u.address, amount);
+        e = { kind, userId: u.id, data: fn('burn', [u.address, amount]), request: { userId: u.id, amount: body.amount, reason: body.reason ?? null }, debit: { address: u.address, amount } };
+        break;
+      }
+      case 'forced-transfer': {
+        const from = await wallet(body.fromUserId as string);
+        const to = await wallet(body.toUserId as string);
+        if (from.address === to.address) throw new AppError('VALIDATION_FAILED', 'fromUserId and toUserId are the same wallet', { errors: [{ field: 'toUserId', message: 'must differ from fromUserId' }] });
+        const amount = BigInt(body.amount as string);
+        await notFrozen(to.address);
+        await enough(from.address, amount);
+        e = { kind, userId: from.id, data: fn('forcedTransfer', [from.address, to.address, amount]), request: { fromUserId: from.id, toUserId: to.id, amount: body.amount, reason: body.reason }, debit: { address: from.address, amount } };
+        break;
+      }
+      case 'freeze':
+      case 'unfreeze': {
+        const u = await wallet(body.userId as string);
+        e = { kind, userId: u.id, data: fn('setAddressFrozen', [u.address, kind === 'freeze']), request: { userId: u.id } };
+        break;
+      }
+      case 'pause':
+        e = { kind, data: fn('pause', []), request: {} };
+        break;
+      case 'unpause':
+        if (!(await this.read<boolean>(token, 'paused'))) throw new AppError('VALIDATION_FAILED', 'The token is not paused', { errors: [{ field: 'token', message: 'not paused' }] });
+        e = { kind, data: fn('unpause', []), request: {} };
+        break;
+      default:
+        throw new NotFoundError('Operation');
+    }
+    return (em) => this.insertTx(em, randomUUID(), { tokenId: t.id, kind: e.kind, principal: p, userId: e.userId ?? null, signer: { kind: t.signerKind, id: t.signerId, address: t.signerAddress }, toAddress: token, data: e.data, request: e.request, debit: e.debit });
+  }
+
+  // ---- helpers -----------------------------------------------------------------------
+
+  private async insertTx(
+    em: EntityManager,
+    id: string,
+    x: { tokenId: string; kind: TxKind; principal: Principal; userId?: string | null; signer: { kind: 'operator' | 'issuer'; id: string; address: `0x${string}` }; toAddress: `0x${string}` | null; data: `0x${string}`; request: Record<string, unknown>; debit?: { address: string; amount: bigint } },
+  ): Promise<string> {
+    await em.getRepository(Transaction).insert({
+      id,
+      tokenId: x.tokenId,
+      kind: x.kind,
+      status: 'queued',
+      operatorId: x.principal.id,
+      requestedByType: x.principal.type,
+      userId: x.userId ?? null,
+      signerKind: x.signer.kind,
+      signerId: x.signer.id,
+      fromAddress: x.signer.address,
+      toAddress: x.toAddress,
+      callData: x.data,
+      debitAddress: x.debit?.address ?? null,
+      debitAmount: x.debit ? x.debit.amount.toString() : null,
+      nonce: null,
+      txHash: null,
+      rawTx: null,
+      blockNumber: null,
+      attempts: 0,
+      error: null,
+      request: x.request as never,
+      nextAttemptAt: new Date(),
+      submittedAt: null,
+    });
+    await this.audit.record({ actor: actorOf(x.principal), operatorId: x.principal.type === 'operator' ? x.principal.id : null, action: 'transaction.queued', subject: { type: 'transaction', id }, outcome: 'success', details: { kind: x.kind, tokenId: x.tokenId } }, em);
+    return x.kind === 'deploy' ? x.tokenId : id;
+  }
+
+  private async pendingDebits(tokenId: string, address: string): Promise<bigint> {
+    const [r] = await this.ds.query<Array<{ s: string | null }>>(`SELECT sum(debit_amount)::text AS s FROM transactions WHERE token_id = $1 AND debit_address = $2 AND status IN ('queued', 'submitted')`, [tokenId, address]);
+    return BigInt(r?.s ?? '0');
+  }
+
+  private async read<T>(address: `0x${string}`, functionName: string, args: readonly unknown[] = []): Promise<T> {
+    try {
+      return (await this.chain.client.readContract({ address, abi: securityTokenAbi, functionName: functionName as never, args: args }));
+    } catch {
+      throw new ChainUnavailableError();
+    }
+  }
+
+  /** Tokens an operator may see: its own, and its granted issuers'. Anything else is 404. */
+  private async visible(p: Principal, id: string): Promise<Token> {
+    const t = await this.ds.getRepository(Token).findOneBy({ id });
+    if (!t) throw new NotFoundError('Token');
+    if (p.type === 'admin' || t.operatorId === p.id) return t;
+    if (t.issuerId && (await this.ds.getRepository(IssuerGrant).existsBy({ issuerId: t.issuerId, operatorId: p.id }))) return t;
+    throw new NotFoundError('Token');
+  }
+
+  private async assertMayOperate(p: Principal, t: Token, kind: TxKind): Promise<void> {
+    const pauseKind = kind === 'pause' || kind === 'unpause';
+    if (p.type === 'admin') {
+      if (!pauseKind) throw new AppError('FORBIDDEN', 'Admins may only pause and unpause tokens');
+      return;
+    }
+    const granted = t.issuerId ? await this.ds.getRepository(IssuerGrant).existsBy({ issuerId: t.issuerId, operatorId: p.id }) : false;
+    if (pauseKind) {
+      if (t.operatorId !== p.id || (t.issuerId && !granted)) throw new AppError('FORBIDDEN', "Only the token's creating operator (while granted) or an admin may pause it");
+      return;
+    }
+    if (t.issuerId ? !granted : t.operatorId !== p.id) throw new NotFoundError('Token');
+  }
+
+  /** The token contracts' admin: GOVERNANCE_ADDRESS, or (dev/test) a sealed platform governance key. */
+  private async governanceAddress(): Promise<`0x${string}`> {
+    if (this.config.chain.governanceAddress) return this.config.chain.governanceAddress;
+    const existing = await this.ds.getRepository(GovernanceKey).findOne({ where: {}, order: { createdAt: 'ASC' } });
+    if (existing) return existing.address;
+    const id = randomUUID();
+    const { address, sealed } = await this.keys.create({ kind: 'governance', id });
+    // One governance key even when two instances create their first token at once.
+    const winner = await this.ds.transaction(async (em) => {
+      await em.query(`SELECT pg_advisory_xact_lock(hashtext('kagi-governance'))`);
+      const again = await em.getRepository(GovernanceKey).findOne({ where: {}, order: { createdAt: 'ASC' } });
+      if (again) return again.address;
+      await em.getRepository(GovernanceKey).insert({ id, address, encryptedKey: sealed.encryptedKey, encryptedDataKey: sealed.encryptedDataKey, kmsKeyId: sealed.kmsKeyId });
+      return address;
+    });
+    if (winner !== address) return winner;
+    await this.gas.fund(address);
+    return address;
+  }
+}

@@ -1,0 +1,95 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+
+export type TxKind = 'deploy' | 'issue' | 'forced-transfer' | 'deposit' | 'withdraw' | 'redeem' | 'freeze' | 'unfreeze' | 'pause' | 'unpause' | 'recover';
+export type TxStatus = 'queued' | 'submitted' | 'confirmed' | 'failed' | 'cancelled';
+
+/**
+ * One token operation or deployment. The call (to, data) is fixed at acceptance; the
+ * worker adds nonce, fees and the signature, and stores the raw signed transaction and
+ * its hash BEFORE broadcasting, so a crash can only lead to a re-broadcast of the same bytes.
+ */
+@Entity('transactions')
+@Index('idx_transactions_signer_queue', ['fromAddress', 'status', 'createdAt'])
+@Index('idx_transactions_status', ['status'])
+@Index('idx_transactions_operator_created', ['operatorId', 'createdAt', 'id'])
+@Index('idx_transactions_token', ['tokenId'])
+@Index('idx_transactions_user', ['userId'])
+@Index('idx_transactions_created', ['createdAt', 'id'])
+export class Transaction {
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column({ name: 'token_id', type: 'uuid', nullable: true })
+  tokenId!: string | null;
+
+  @Column({ type: 'varchar', length: 32 })
+  kind!: TxKind;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: TxStatus;
+
+  /** The requesting principal (requestedBy): an operator, or an admin for pause/unpause. */
+  @Column({ name: 'operator_id', type: 'uuid' })
+  operatorId!: string;
+
+  @Column({ name: 'requested_by_type', type: 'varchar', length: 16 })
+  requestedByType!: 'admin' | 'operator';
+
+  @Column({ name: 'user_id', type: 'uuid', nullable: true })
+  userId!: string | null;
+
+  @Column({ name: 'signer_kind', type: 'varchar', length: 16 })
+  signerKind!: 'operator' | 'issuer';
+
+  @Column({ name: 'signer_id', type: 'uuid' })
+  signerId!: string;
+
+  @Column({ name: 'from_address', type: 'varchar', length: 42 })
+  fromAddress!: `0x${string}`;
+
+  @Column({ name: 'to_address', type: 'varchar', length: 42, nullable: true })
+  toAddress!: `0x${string}` | null;
+
+  @Column({ name: 'call_data', type: 'text' })
+  callData!: `0x${string}`;
+
+  /** Pending debit of this operation on `debit_address`, for pre-checks of later requests. */
+  @Column({ name: 'debit_address', type: 'varchar', length: 42, nullable: true })
+  debitAddress!: string | null;
+
+  @Column({ name: 'debit_amount', type: 'numeric', precision: 78, scale: 0, nullable: true })
+  debitAmount!: string | null;
+
+  @Column({ type: 'integer', nullable: true })
+  nonce!: number | null;
+
+  @Column({ name: 'tx_hash', type: 'varchar', length: 66, nullable: true })
+  txHash!: `0x${string}` | null;
+
+  @Column({ name: 'raw_tx', type: 'text', nullable: true })
+  rawTx!: `0x${string}` | null;
+
+  @Column({ name: 'block_number', type: 'bigint', nullable: true })
+  blockNumber!: string | null;
+
+  @Column({ type: 'integer', default: 0 })
+  attempts!: number;
+
+  @Column({ type: 'jsonb', nullable: true })
+  error!: { code: string; message: string } | null;
+
+  @Column({ type: 'jsonb' })
+  request!: Record<string, unknown>;
+
+  @Column({ name: 'next_attempt_at', type: 'timestamptz' })
+  nextAttemptAt!: Date;
+
+  @Column({ name: 'submitted_at', type: 'timestamptz', nullable: true })
+  submittedAt!: Date | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+}

@@ -1,0 +1,69 @@
+/**
+ * Idempotency-Key handling: per principal, 24 h, storing only a SHA-256 of the request
+ * (method, path, canonical body) and the id of what it created. Same key + same request
+ * → the original answer; another request → 422 IDEMPOTENCY_KEY_REUSED; while the first
+ * is still being accepted → 409 IDEMPOTENCY_KEY_IN_USE. A request that fails leaves no
+ * record, so the client may retry with the same key.
+ */
+import { createHash } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { AppError, ValidationError } from '../common/app-error';
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+@Injectable()
+export class Idempotency {
+  constructor(private readonly ds: DataSource) {}
+
+  async run<T>(
+    principalId: string,
+    key: string | undefined,
+    scope: string,
+    body: unknown,
+    create: (em: EntityManager) => Promise<string>,
+    load: (id: string) => Promise<T>,
+  ): Promise<{ value: T; replayed: boolean }> {
+    if (key === undefined) {
+      const id = await this.ds.transaction(create);
+      return { value: await load(id), replayed: false };
+    }
+    if (!/^[\x21-\x7e]{1,255}$/.test(key)) throw new ValidationError([{ field: 'Idempotency-Key', message: 'Idempotency-Key must be 1 to 255 visible ASCII characters' }]);
+    const hash = createHash('sha256').update(scope).update('\n').update(canonical(body)).digest('hex');
+    await this.ds.query(`DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND created_at < now() - interval '24 hours'`, [principalId, key]);
+    const inserted = await this.ds.query<Array<{ key: string }>>(
+      `INSERT INTO idempotency_keys (principal_id, key, request_hash, state) VALUES ($1, $2, $3, 'in_progress') ON CONFLICT DO NOTHING RETURNING key`,
+      [principalId, key, hash],
+    );
+    if (!inserted.length) {
+      const [row] = await this.ds.query<Array<{ request_hash: string; state: string; resource_id: string | null }>>(
+        'SELECT request_hash, state, resource_id FROM idempotency_keys WHERE principal_id = $1 AND key = $2',
+        [principalId, key],
+      );
+      if (!row) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'The first request with this Idempotency-Key just finished; retry');
+      if (row.request_hash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with another request');
+      if (row.state !== 'done' || !row.resource_id) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'The first request with this Idempotency-Key is still being accepted');
+      return { value: await load(row.resource_id), replayed: true };
+    }
+    try {
+      const id = await this.ds.transaction(async (em) => {
+        const created = await create(em);
+        await em.query(`UPDATE idempotency_keys SET state = 'done', resource_id = $3 WHERE principal_id = $1 AND key = $2`, [principalId, key, created]);
+        return created;
+      });
+      return { value: await load(id), replayed: false };
+    } catch (e) {
+      await this.ds.query(`DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND state = 'in_progress'`, [principalId, key]);
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * The signing pipeline (design.md "Transaction pipeline"). Per signer, in order:
+ * claim queued rows (advisory lock per signer, so instances share work without
+ * overlap) → re-check the requester (active, still granted) → allocate the nonce under
+ * a row lock → open the key, sign → store raw transaction and hash (commit) → broadcast
+ * → `submitted`. A receipt watcher marks `confirmed`/`failed`, and re-broadcasts stored
+ * transactions that are not mined yet (this is also the crash recovery: after a
+ * restart, stored signed transactions are sent again and the queue resumes).
+ * KMS or chain outages keep rows queued with `error` filled and a backoff; never dropped.
+ */
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { BaseError, keccak256, type Hex } from 'viem';
+import { DataSource, type EntityManager } from 'typeorm';
+import { AuditSink } from '../audit/audit-sink';
+import { ChainService } from '../chain/chain.service';
+import { decodeRevert } from '../chain/contracts/revert-decoder';
+import { AppConfig } from '../config/app-config';
+import { Metrics } from '../health/metrics';
+import { IssuersService } from '../issuers/issuers.service';
+import { KmsUnavailableError } from '../kms/key-management';
+import { SigningKeys } from '../kms/signing-keys';
+import { OperatorsService } from '../operators/operators.service';
+import { Transaction } from './entities/transaction.entity';
+import { TokenActivation } from './token-activation';
+
+const BATCH = 25;
+const REBROADCAST_AFTER_MS = 5_000;
+
+type Outcome = { kind: 'signed' } | { kind: 'failed'; code: string; message: string } | { kind: 'retry'; code: string; message: string };
+
+function isOutOfGas(e: unknown): boolean {
+  return e instanceof Error && /insufficient funds/i.test(e.message);
+}
+
+@Injectable()
+export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Pipeline');
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private wakeRequested = false;
+  private readonly outcomes;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly chain: ChainService,
+    private readonly keys: SigningKeys,
+    private readonly operators: OperatorsService,
+    private readonly issuers: IssuersService,
+    private readonly audit: AuditSink,
+    private readonly config: AppConfig,
+    private readonly activation: TokenActivation,
+    metrics: Metrics,
+  ) {
+    this.outcomes = metrics.counter('kagi_transactions_total', 'Transactions by final status', ['status']);
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.config.offline) return;
+    this.schedule(0);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Called after a row is queued, for latency; the poll loop is the safety net. */
+  wake(): void {
+    this.wakeRequested = true;
+    if (!this.running && this.timer) {
+      clearTimeout(this.timer);
+      this.schedule(0);
+    }
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.wakeRequested = false;
+      this.running = this.tick()
+        .catch((e: unknown) => this.logger.warn(`pipeline tick failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`))
+        .finally(() => {
+          this.running = undefined;
+          this.schedule(this.wakeRequested ? 0 : 200);
+        });
+    }, ms);
+  }
+
+  async tick(): Promise<void> {
+    const signers = await this.ds.query<Array<{ from_address: string }>>(
+      `SELECT DISTINCT from_address FROM transactions WHERE status = 'queued' AND next_attempt_at <= now()`,
+    );
+    await Promise.all(signers.map((s) => this.processSigner(s.from_address as `0x${string}`)));
+    await this.watchReceipts();
+  }
+
+  private async processSigner(address: `0x${string}`): Promise<void> {
+    const toBroadcast: Array<{ id: string; raw: Hex }> = [];
+    await this.ds.transaction(async (em) => {
+      const [lock] = await em.query<Array<{ ok: boolean }>>(`SELECT pg_try_advisory_xact_lock(hashtext('kagi-signer:' || $1)) AS ok`, [address]);
+      if (!lock?.ok) return; // another instance works on this signer now
+      const rows = await em.query<Array<{ id: string }>>(
+        `SELECT id FROM transactions WHERE from_address = $1 AND status = 'queued' AND next_attempt_at <= now() ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [address, BATCH],
+      );
+      if (!rows.length) return;
+      let nonce = await this.allocateNonce(em, address);
+      const chain = await this.chain.chain().catch(() => undefined);
+      for (const { id } of rows) {
+        const tx = await em.getRepository(Transaction).findOneByOrFail({ id });
+        const outcome = chain ? await this.signOne(em, tx, nonce, chain.id, toBroadcast) : ({ kind: 'retry', code: 'CHAIN_UNAVAILABLE', message: 'the chain node could not be reached' } as Outcome);
+        if (outcome.kind === 'signed') {
+          nonce++;
+          continue;
+        }
+        if (outcome.kind === 'failed') {
+          await em.query(`UPDATE transactions SET status = 'failed', error = $2, attempts = attempts + 1, updated_at = now() WHERE id = $1`, [id, { code: outcome.code, message: outcome.message }]);
+          await this.activation.onFinal(em, tx, 'failed');
+          this.outcomes.inc({ status: 'failed' });
+          await this.audit.record({ actor: { type: 'system' }, operatorId: tx.requestedByType === 'operator' ? tx.operatorId : null, action: 'transaction.failed', subject: { type: 'transaction', id }, outcome: 'failure', details: { code: outcome.code } }, em);
+          continue;
+        }
+        // Retryable: keep this and every later row of the signer queued (order is kept).
+        await em.query(
+          `UPDATE transactions SET error = $2, attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => LEAST(30, power(2, LEAST(attempts, 5)))), updated_at = now() WHERE id = $1`,
+          [id, { code: outcome.code, message: outcome.message }],
+        );
+        break;
+      }
+      await em.query(`UPDATE signer_nonces SET next_nonce = $2 WHERE address = $1`, [address, nonce]);
+    });
+    // Broadcast only after the signed bytes are committed.
+    for (const b of toBroadcast) await this.broadcast(b.id, b.raw);
+  }
+
+  private async allocateNonce(em: EntityManager, address: `0x${string}`): Promise<number> {
+    const [row] = await em.query<Array<{ next_nonce: number }>>('SELECT next_nonce FROM signer_nonces WHERE address = $1 FOR UPDATE', [address]);
+    const onChain = await this.chain.client.getTransactionCount({ address, blockTag: 'pending' }).catch(() => undefined);
+    if (!row) {
+      const start = onChain ?? 0;
+      await em.query('INSERT INTO signer_nonces (address, next_nonce) VALUES ($1, $2) ON CONFLICT (address) DO NOTHING', [address, start]);
+      return start;
+    }
+    // A nonce the node already used (e.g. a transaction sent outside kagi) is resynchronised.
+    return onChain !== undefined && onChain > row.next_nonce ? onChain : row.next_nonce;
+  }
+
+  private async signOne(em: EntityManager, tx: Transaction, nonce: number, chainId: number, out: Array<{ id: string; raw: Hex }>): Promise<Outcome> {
+    // Authority is re-checked just before signing: suspended operators and revoked grants sign nothing.
+    try {
+      if (tx.requestedByType === 'operator') await this.operators.assertActive(tx.operatorId);
+      if (tx.signerKind === 'issuer' && tx.requestedByType === 'operator') await this.issuers.assertGranted(tx.signerId, tx.operatorId);
+    } catch (e) {
+      const code = e instanceof Error && 'code' in e ? String((e as { code: string }).code) : 'FORBIDDEN';
+      return { kind: 'failed', code, message: 'the requester may no longer sign for this token' };
+    }
+    const call = { account: tx.fromAddress, to: tx.toAddress ?? undefined, data: tx.callData };
+    let gas: bigint;
+    let maxFeePerGas: bigint;
+    let maxPriorityFeePerGas: bigint;
+    try {
+      gas = ((await this.chain.client.estimateGas(call)) * 12n) / 10n;
+      const fees = await this.chain.client.estimateFeesPerGas();
+      maxFeePerGas = fees.maxFeePerGas;
+      maxPriorityFeePerGas = fees.maxPriorityFeePerGas;
+    } catch (e) {
+      if (isOutOfGas(e)) return { kind: 'retry', code: 'SIGNER_OUT_OF_GAS', message: `signer ${tx.fromAddress} has no gas` };
+      const d = decodeRevert(e);
+      if (d.code !== 'REVERTED' || (e instanceof BaseError && /revert/i.test(e.message))) return { kind: 'failed', code: d.code, message: d.message };
+      return { kind: 'retry', code: 'CHAIN_UNAVAILABLE', message: 'the chain node could not be reached' };
+    }
+    const sealed = tx.signerKind === 'operator' ? await this.operators.getSealedKey(tx.signerId) : await this.issuers.getSealedKey(tx.signerId);
+    let raw: Hex;
+    try {
+      raw = await this.keys.withSigner(
+        { kind: tx.signerKind, id: tx.signerId },
+        sealed,
+        { actor: { type: 'system' }, operatorId: tx.requestedByType === 'operator' ? tx.operatorId : null, purpose: `transaction ${tx.kind} ${tx.id}` },
+        (account) => account.signTransaction({ chainId, type: 'eip1559', nonce, to: tx.toAddress ?? undefined, data: tx.callData, gas, maxFeePerGas, maxPriorityFeePerGas, value: 0n }),
+      );
+    } catch (e) {
+      if (e instanceof KmsUnavailableError) return { kind: 'retry', code: 'KMS_UNAVAILABLE', message: 'the key management service is unavailable' };
+      throw e;
+    }
+    const hash = keccak256(raw);
+    await em.query(
+      `UPDATE transactions SET status = 'submitted', nonce = $2, tx_hash = $3, raw_tx = $4, error = NULL, attempts = attempts + 1, submitted_at = now(), updated_at = now() WHERE id = $1`,
+      [tx.id, nonce, hash, raw],
+    );
+    out.push({ id: tx.id, raw });
+    return { kind: 'signed' };
+  }
+
+  private async broadcast(id: string, raw: Hex): Promise<void> {
+    try {
+      await this.chain.client.sendRawTransaction({ serializedTransaction: raw });
+    } catch (e) {
+      // "already known" and friends are fine; anything else is retried by the receipt watcher.
+      const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      if (!/already known|known transaction|nonce too low/i.test(msg ?? '')) this.logger.warn(`broadcast of ${id} failed: ${msg}; will retry`);
+    }
+  }
+
+  private async watchReceipts(): Promise<void> {
+    const rows = await this.ds.query<Array<{ id: string; tx_hash: Hex; raw_tx: Hex; submitted_at: Date }>>(
+      `SELECT id, tx_hash, raw_tx, submitted_at FROM transactions WHERE status = 'submitted' ORDER BY submitted_at LIMIT 500`,
+    );
+    if (!rows.length) return;
+    const head = await this.chain.client.getBlockNumber().catch(() => undefined);
+    if (head === undefined) return;
+    for (const r of rows) {
+      const receipt = await this.chain.client.getTransactionReceipt({ hash: r.tx_hash }).catch(() => undefined);
+      if (!receipt) {
+        if (Date.now() - new Date(r.submitted_at).getTime() > REBROADCAST_AFTER_MS) await this.broadcast(r.id, r.raw_tx);
+        continue;
+      }
+      if (head - receipt.blockNumber + 1n < BigInt(this.config.chain.confirmations)) continue;
+      const status = receipt.status === 'success' ? 'confirmed' : 'failed';
+      await this.ds.transaction(async (em) => {
+        const upd = await em.query<[unknown[], number]>(
+          `UPDATE transactions SET status = $2, block_number = $3, error = $4, updated_at = now() WHERE id = $1 AND status = 'submitted'`,
+          [r.id, status, receipt.blockNumber.toString(), status === 'failed' ? { code: 'REVERTED', message: 'the transaction reverted on chain' } : null],
+        );
+        if (!upd[1]) return;
+        const tx = await em.getRepository(Transaction).findOneByOrFail({ id: r.id });
+        await this.activation.onFinal(em, tx, status, receipt.contractAddress ?? undefined);
+        this.outcomes.inc({ status });
+        await this.audit.record(
+          { actor: { type: 'system' }, operatorId: tx.requestedByType === 'operator' ? tx.operatorId : null, action: `transaction.${status}`, subject: { type: 'transaction', id: r.id }, outcome: status === 'confirmed' ? 'success' : 'failure', details: { txHash: r.tx_hash, blockNumber: receipt.blockNumber.toString() } },
+          em,
+        );
+      });
+    }
+  }
+}
