@@ -15,6 +15,7 @@ import { Issuer } from '../issuers/entities/issuer.entity';
 import { IssuerGrant } from '../issuers/entities/issuer-grant.entity';
 import { Token } from '../tokens/entities/token.entity';
 import { GovernanceKey } from '../tokens/entities/governance-key.entity';
+import { CustodyEntry } from '../tokens/entities/custody-entry.entity';
 import { Transaction } from '../transactions/entities/transaction.entity';
 import { SignerNonce } from '../transactions/entities/signer-nonce.entity';
 import { IdempotencyKey } from '../transactions/entities/idempotency-key.entity';
@@ -23,9 +24,10 @@ import { Auth1795551779741 } from './migrations/1795551779741-Auth';
 import { AuthLoginIdUnique1795551779742 } from './migrations/1795551779742-AuthLoginIdUnique';
 import { Users1795552397498 } from './migrations/1795552397498-Users';
 import { Tokens1795553062776 } from './migrations/1795553062776-Tokens';
+import { Custody1795553491656 } from './migrations/1795553491656-Custody';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const ENTITIES: MixedList<Function> = [AuditEvent, Principal, LoginFailure, RateLimitBucket, Operator, User, Notification, MailOutbox, Issuer, IssuerGrant, Token, GovernanceKey, Transaction, SignerNonce, IdempotencyKey];
+export const ENTITIES: MixedList<Function> = [AuditEvent, Principal, LoginFailure, RateLimitBucket, Operator, User, Notification, MailOutbox, Issuer, IssuerGrant, Token, GovernanceKey, Transaction, SignerNonce, IdempotencyKey, CustodyEntry];
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const MIGRATIONS: MixedList<Function> = [Init1795549504363, Auth1795551779741, AuthLoginIdUnique1795551779742, Users1795552397498, Tokens1795553062776];
+export const MIGRATIONS: MixedList<Function> = [Init1795549504363, Auth1795551779741, AuthLoginIdUnique1795551779742, Users1795552397498, Tokens1795553062776, Custody1795553491656];

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Headers, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ValidationError } from '../common/app-error';
 import type { Request, Response } from 'express';
 import { CurrentPrincipal, Roles, type Principal } from '../auth/principal';
 import { ApiProblems } from '../common/api-problems';
@@ -40,7 +41,7 @@ export class TokensController {
   @ApiAcceptedResponse({ description: 'Token (status deploying); Location of the deploy transaction' })
   @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'ISSUER_NOT_GRANTED', 'IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED', 'KMS_UNAVAILABLE')
   async create(@CurrentPrincipal() p: Principal, @Body() body: CreateTokenDto, @Headers('idempotency-key') key: string | undefined, @Headers('prefer') prefer: string | undefined, @Res() res: Response): Promise<void> {
-    const { value } = await this.idempotency.run(p.id, key, 'POST /v1/tokens', body, async (em) => (await this.tokens.prepareCreate(p, body))(em), (id) => this.tokens.get(p, id, false));
+    const { value } = await this.idempotency.run(p.id, key, 'POST /v1/tokens', body, () => this.tokens.prepareCreate(p, body), (id) => this.tokens.get(p, id, false));
     this.pipeline.wake();
     const wait = preferWait(prefer);
     let token: TokenDto = value;
@@ -111,6 +112,64 @@ export class TokensController {
     return this.operate(p, id, 'forced-transfer', body, req, res);
   }
 
+  @Post(':id/deposit')
+  @Roles('operator')
+  @ApiOperation({ summary: "User wallet → the operator's custody address; credits the user's custody balance when confirmed" })
+  @ApiHeader(IDEM)
+  @ApiHeader(PREFER)
+  @ApiAcceptedResponse({ description: 'Transaction; Location header' })
+  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'WALLET_NOT_ISSUED', 'TOKEN_NOT_ACTIVE', 'TOKEN_PAUSED', 'ADDRESS_FROZEN', 'INSUFFICIENT_BALANCE', 'CHAIN_UNAVAILABLE')
+  deposit(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Body() body: UserAmountDto, @Req() req: Request, @Res() res: Response) {
+    return this.operate(p, id, 'deposit', body, req, res);
+  }
+
+  @Post(':id/withdraw')
+  @Roles('operator')
+  @ApiOperation({ summary: "Custody → the user's wallet, up to that user's custody balance" })
+  @ApiHeader(IDEM)
+  @ApiHeader(PREFER)
+  @ApiAcceptedResponse({ description: 'Transaction; Location header' })
+  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'WALLET_NOT_ISSUED', 'TOKEN_NOT_ACTIVE', 'TOKEN_PAUSED', 'ADDRESS_FROZEN', 'INSUFFICIENT_BALANCE', 'CHAIN_UNAVAILABLE')
+  withdraw(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Body() body: UserAmountDto, @Req() req: Request, @Res() res: Response) {
+    return this.operate(p, id, 'withdraw', body, req, res);
+  }
+
+  @Post(':id/recover')
+  @Roles('operator')
+  @ApiOperation({ summary: "Move a previous wallet's whole balance to the user's current wallet (one transaction per previous wallet holding tokens)" })
+  @ApiHeader(IDEM)
+  @ApiHeader(PREFER)
+  @ApiAcceptedResponse({ description: 'Transaction; Location header' })
+  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'WALLET_NOT_ISSUED', 'TOKEN_NOT_ACTIVE', 'TOKEN_PAUSED', 'ADDRESS_FROZEN', 'NOTHING_TO_RECOVER', 'CHAIN_UNAVAILABLE')
+  recover(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Body() body: UserOnlyDto, @Req() req: Request, @Res() res: Response) {
+    return this.operate(p, id, 'recover', body, req, res);
+  }
+
+  @Get(':id/custody')
+  @Roles('admin', 'operator')
+  @ApiOperation({ summary: 'The custody ledger and the on-chain balance of the custody address' })
+  @ApiProblems('UNAUTHENTICATED', 'NOT_FOUND', 'CHAIN_UNAVAILABLE')
+  custody(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string) {
+    return this.tokens.custody(p, id);
+  }
+
+  @Get(':id/holders')
+  @Roles('admin', 'operator')
+  @ApiOperation({ summary: 'The holder register at a block (JSON, or CSV with Accept: text/csv)' })
+  @ApiQuery({ name: 'blockNumber', required: false })
+  @ApiProduces('application/json', 'text/csv')
+  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'TOKEN_NOT_ACTIVE', 'CHAIN_UNAVAILABLE')
+  async holders(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Query('blockNumber') block: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
+    if (block !== undefined && !/^\d{1,18}$/.test(block)) throw new ValidationError([{ field: 'blockNumber', message: 'blockNumber must be a non-negative integer' }]);
+    const register = await this.tokens.holders(p, id, block === undefined ? undefined : BigInt(block));
+    if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
+      const lines = ['userId,address,balance,custodyBalance,blockNumber', ...register.items.map((h) => `${h.userId},${h.address},${h.balance},${h.custodyBalance},${register.blockNumber}`)];
+      res.status(200).type('text/csv').send(lines.join('\n') + '\n');
+      return;
+    }
+    res.status(200).json(register);
+  }
+
   @Post(':id/freeze')
   @Roles('operator')
   @ApiOperation({ summary: "Freeze the user's wallet on this token" })
@@ -162,7 +221,7 @@ export class TokensController {
       key,
       `POST /v1/tokens/${tokenId}/${kind}`,
       body,
-      async (em) => (await this.tokens.prepareOperation(p, tokenId, kind, { ...body }))(em),
+      () => this.tokens.prepareOperation(p, tokenId, kind, { ...body }),
       (id) => this.transactions.get(p, id),
     );
     this.pipeline.wake();

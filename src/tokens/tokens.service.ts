@@ -7,7 +7,7 @@
  * an issuer-signed token to every operator currently granted the issuer.
  */
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { encodeDeployData, encodeFunctionData, getAddress, type Address } from 'viem';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
@@ -18,12 +18,15 @@ import { GasFunding } from '../chain/gas-funding';
 import { AppError, NotFoundError } from '../common/app-error';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
 import { AppConfig } from '../config/app-config';
+import { Metrics } from '../health/metrics';
 import { IssuerGrant } from '../issuers/entities/issuer-grant.entity';
 import { IssuersService } from '../issuers/issuers.service';
 import { SigningKeys } from '../kms/signing-keys';
 import { OperatorsService } from '../operators/operators.service';
 import { Transaction, type TxKind } from '../transactions/entities/transaction.entity';
 import { UsersService } from '../users/users.service';
+import { WalletIssuanceService } from '../users/wallet-issuance.service';
+import { ReadinessContributors } from '../health/readiness-contributors';
 import { GovernanceKey } from './entities/governance-key.entity';
 import { Token } from './entities/token.entity';
 
@@ -70,7 +73,7 @@ interface Enqueue {
 }
 
 @Injectable()
-export class TokensService {
+export class TokensService implements OnModuleInit {
   constructor(
     private readonly ds: DataSource,
     private readonly chain: ChainService,
@@ -81,7 +84,35 @@ export class TokensService {
     private readonly gas: GasFunding,
     private readonly audit: AuditSink,
     private readonly config: AppConfig,
-  ) {}
+    private readonly wallets: WalletIssuanceService,
+    private readonly readiness: ReadinessContributors,
+    metrics: Metrics,
+  ) {
+    this.reconciliation = metrics.gauge('kagi_custody_reconciliation_difference', 'On-chain custody balance minus the custody ledger, per token (0 = reconciled)', ['token']);
+  }
+
+  private readonly reconciliation;
+
+  onModuleInit(): void {
+    this.wallets.setListener({ onWalletReissued: (e) => this.onWalletReissued(e) });
+    // Custody reconciliation is reported in readiness details (a mismatch is a finding for ops, not an outage).
+    this.readiness.add('custody', async () => {
+      const rows = await this.ds.query<Array<{ token_id: string; address: string | null; custody_address: string; s: string }>>(
+        `SELECT c.token_id, t.address, o.custody_address, sum(c.amount)::text AS s
+           FROM custody_entries c JOIN tokens t ON t.id = c.token_id JOIN operators o ON o.id = c.operator_id
+          GROUP BY c.token_id, t.address, o.custody_address`,
+      );
+      let mismatches = 0;
+      for (const r of rows) {
+        if (!r.address) continue;
+        const onChain = await this.read<bigint>(getAddress(r.address), 'balanceOf', [getAddress(r.custody_address)]);
+        const diff = onChain - BigInt(r.s);
+        this.reconciliation.set({ token: r.token_id }, Number(diff));
+        if (diff !== 0n) mismatches++;
+      }
+      return { custodyLedgers: rows.length, mismatches };
+    });
+  }
 
   /** Validates and returns a function that stores the token and its deploy transaction in `em`. */
   async prepareCreate(p: Principal, dto: { name: string; symbol: string; decimals: number; issuerId?: string }): Promise<(em: EntityManager) => Promise<string>> {
@@ -125,9 +156,101 @@ export class TokensService {
     const t = await this.visible(p, id);
     const user = p.type === 'operator' ? await this.users.getOwnedUser(p.id, userId) : await this.users.get(p, userId);
     const address = user.walletAddress;
-    if (!address || !t.address || t.status !== 'active') return { userId, address, balance: '0', frozen: false, custodyBalance: '0' };
+    if (!address || !t.address || t.status !== 'active') return { userId, address: address ?? null, balance: '0', frozen: false, custodyBalance: '0' };
     const [bal, frozen] = await Promise.all([this.read<bigint>(t.address, 'balanceOf', [address]), this.read<boolean>(t.address, 'isFrozen', [address])]);
-    return { userId, address, balance: bal.toString(), frozen, custodyBalance: '0' };
+    const [c] = await this.ds.query<Array<{ s: string | null }>>('SELECT sum(amount)::text AS s FROM custody_entries WHERE token_id = $1 AND user_id = $2', [t.id, userId]);
+    return { userId, address, balance: bal.toString(), frozen, custodyBalance: c?.s ?? '0' };
+  }
+
+  /** The custody ledger of the operator's custody address, with the on-chain balance to reconcile against. */
+  async custody(p: Principal, id: string): Promise<{ custodyAddress: string; onChainBalance: string; items: Array<{ userId: string; amount: string }> }> {
+    const t = await this.visible(p, id);
+    const operatorId = p.type === 'operator' ? p.id : t.operatorId;
+    const custodyAddress = await this.custodyAddressOf(operatorId);
+    const onChain = t.address && t.status === 'active' ? await this.read<bigint>(t.address, 'balanceOf', [custodyAddress]) : 0n;
+    const rows = await this.ds.query<Array<{ user_id: string; amount: string }>>(
+      `SELECT user_id, amount::text AS amount FROM custody_entries WHERE token_id = $1 AND operator_id = $2 AND amount <> 0 ORDER BY user_id`,
+      [t.id, operatorId],
+    );
+    const ledger = rows.reduce((sum, r) => sum + BigInt(r.amount), 0n);
+    this.reconciliation.set({ token: t.id }, Number(onChain - ledger));
+    return { custodyAddress, onChainBalance: onChain.toString(), items: rows.map((r) => ({ userId: r.user_id, amount: r.amount })) };
+  }
+
+  /** The holder register at a block: the operator's users (admins: every user with a wallet). */
+  async holders(p: Principal, id: string, blockNumber?: bigint): Promise<{ blockNumber: string; items: Array<{ userId: string; address: string; balance: string; custodyBalance: string }> }> {
+    const t = await this.visible(p, id);
+    if (!t.address || t.status !== 'active') throw new AppError('TOKEN_NOT_ACTIVE', `The token is ${t.status}`);
+    const head = await this.chain.client.getBlockNumber().catch(() => {
+      throw new ChainUnavailableError();
+    });
+    const at = blockNumber !== undefined && blockNumber <= head ? blockNumber : head;
+    const users = await this.ds.query<Array<{ id: string; wallet_address: string }>>(
+      `SELECT id, wallet_address FROM users WHERE wallet_address IS NOT NULL ${p.type === 'operator' ? 'AND operator_id = $1' : ''} ORDER BY created_at, id`,
+      p.type === 'operator' ? [p.id] : [],
+    );
+    // Custody balances as of that block, from the confirmed deposits and withdrawals mined up to it.
+    const custody = await this.ds.query<Array<{ user_id: string; s: string }>>(
+      `SELECT user_id, sum(CASE kind WHEN 'deposit' THEN (request->>'amount')::numeric ELSE -(request->>'amount')::numeric END)::text AS s
+         FROM transactions WHERE token_id = $1 AND status = 'confirmed' AND kind IN ('deposit', 'withdraw') AND block_number <= $2
+        GROUP BY user_id`,
+      [t.id, at.toString()],
+    );
+    const cmap = new Map(custody.map((c) => [c.user_id, c.s]));
+    const items: Array<{ userId: string; address: string; balance: string; custodyBalance: string }> = [];
+    for (const u of users) {
+      const address = getAddress(u.wallet_address);
+      let balance: bigint;
+      try {
+        balance = await this.chain.client.readContract({ address: t.address, abi: securityTokenAbi, functionName: 'balanceOf', args: [address], blockNumber: at });
+      } catch {
+        throw new ChainUnavailableError();
+      }
+      const custodyBalance = cmap.get(u.id) ?? '0';
+      if (balance > 0n || custodyBalance !== '0') items.push({ userId: u.id, address, balance: balance.toString(), custodyBalance });
+    }
+    return { blockNumber: at.toString(), items };
+  }
+
+  /** Signers with queue depth, next nonce and gas (admins). */
+  async signers(): Promise<{ items: Array<{ address: string; kind: string; ownerId: string; queued: number; oldestQueuedAt: string | null; nextNonce: number | null; gasBalance: string }> }> {
+    const rows = await this.ds.query<Array<{ address: string; kind: string; owner_id: string; queued: number; oldest: Date | null; next_nonce: number | null }>>(
+      `SELECT s.address, s.kind, s.owner_id,
+              (SELECT count(*)::int FROM transactions t WHERE t.from_address = s.address AND t.status = 'queued') AS queued,
+              (SELECT min(created_at) FROM transactions t WHERE t.from_address = s.address AND t.status = 'queued') AS oldest,
+              n.next_nonce
+         FROM (SELECT signer_address AS address, 'operator' AS kind, id AS owner_id FROM operators
+               UNION ALL SELECT signer_address, 'issuer', id FROM issuers) s
+         LEFT JOIN signer_nonces n ON n.address = s.address
+        ORDER BY s.kind, s.address`,
+    );
+    const items = [];
+    for (const r of rows) {
+      const gas = await this.chain.client.getBalance({ address: getAddress(r.address) }).catch(() => {
+        throw new ChainUnavailableError();
+      });
+      items.push({ address: r.address, kind: r.kind, ownerId: r.owner_id, queued: r.queued, oldestQueuedAt: r.oldest ? new Date(r.oldest).toISOString() : null, nextNonce: r.next_nonce, gasBalance: gas.toString() });
+    }
+    return { items };
+  }
+
+  /** A reissued wallet: queue a freeze of the old address on every token where it holds a balance. */
+  async onWalletReissued(e: { userId: string; operatorId: string; oldAddress: Address }): Promise<void> {
+    const tokens = await this.ds.query<Array<{ id: string }>>(
+      `SELECT id FROM tokens WHERE status = 'active' AND (operator_id = $1 OR issuer_id IN (SELECT issuer_id FROM issuer_grants WHERE operator_id = $1))`,
+      [e.operatorId],
+    );
+    const p: Principal = { type: 'operator', id: e.operatorId, loginId: '' };
+    for (const { id } of tokens) {
+      const t = await this.visible(p, id);
+      const bal = await this.read<bigint>(t.address!, 'balanceOf', [e.oldAddress]).catch(() => 0n);
+      const frozen = await this.read<boolean>(t.address!, 'isFrozen', [e.oldAddress]).catch(() => true);
+      if (bal === 0n || frozen) continue;
+      const data = encodeFunctionData({ abi: securityTokenAbi, functionName: 'setAddressFrozen', args: [e.oldAddress, true] });
+      await this.ds.transaction((em) =>
+        this.insertTx(em, randomUUID(), { tokenId: t.id, kind: 'freeze', principal: p, userId: e.userId, signer: { kind: t.signerKind, id: t.signerId, address: t.signerAddress }, toAddress: t.address, data, request: { userId: e.userId, address: e.oldAddress, reason: 'wallet reissued' } }),
+      );
+    }
   }
 
   // ---- operations --------------------------------------------------------------------
@@ -175,6 +298,43 @@ export class TokensService {
         await notFrozen(to.address);
         await enough(from.address, amount);
         e = { kind, userId: from.id, data: fn('forcedTransfer', [from.address, to.address, amount]), request: { fromUserId: from.id, toUserId: to.id, amount: body.amount, reason: body.reason }, debit: { address: from.address, amount } };
+        break;
+      }
+      case 'deposit': {
+        const u = await wallet(body.userId as string);
+        const custody = await this.custodyAddressOf(p.id);
+        const amount = BigInt(body.amount as string);
+        await notFrozen(custody);
+        await enough(u.address, amount);
+        e = { kind, userId: u.id, data: fn('forcedTransfer', [u.address, custody, amount]), request: { userId: u.id, amount: body.amount, custodyAddress: custody }, debit: { address: u.address, amount } };
+        break;
+      }
+      case 'withdraw': {
+        const u = await wallet(body.userId as string);
+        const custody = await this.custodyAddressOf(p.id);
+        const amount = BigInt(body.amount as string);
+        await notFrozen(u.address);
+        const own = await this.custodyBalance(t.id, p.id, u.id);
+        const pendingOut = await this.pendingWithdrawals(t.id, p.id, u.id);
+        if (own - pendingOut < amount) throw new AppError('INSUFFICIENT_BALANCE', `The user's custody balance ${own} less pending withdrawals ${pendingOut} is below ${amount}`);
+        await enough(custody, amount);
+        e = { kind, userId: u.id, data: fn('forcedTransfer', [custody, u.address, amount]), request: { userId: u.id, amount: body.amount, custodyAddress: custody }, debit: { address: custody, amount } };
+        break;
+      }
+      case 'recover': {
+        const u = await wallet(body.userId as string);
+        const user = await this.users.getOwnedUser(p.id, u.id);
+        let lost: Address | undefined;
+        for (const prev of user.previousWalletAddresses) {
+          const a = getAddress(prev);
+          if ((await this.read<bigint>(token, 'balanceOf', [a])) - (await this.pendingDebits(t.id, a)) > 0n) {
+            lost = a;
+            break;
+          }
+        }
+        if (!lost) throw new AppError('NOTHING_TO_RECOVER', 'No previous wallet of this user holds this token');
+        await notFrozen(u.address);
+        e = { kind, userId: u.id, data: fn('recoveryAddress', [lost, u.address]), request: { userId: u.id, from: lost, to: u.address }, debit: { address: lost, amount: await this.read<bigint>(token, 'balanceOf', [lost]) } };
         break;
       }
       case 'freeze':
@@ -230,6 +390,26 @@ export class TokensService {
     });
     await this.audit.record({ actor: actorOf(x.principal), operatorId: x.principal.type === 'operator' ? x.principal.id : null, action: 'transaction.queued', subject: { type: 'transaction', id }, outcome: 'success', details: { kind: x.kind, tokenId: x.tokenId } }, em);
     return x.kind === 'deploy' ? x.tokenId : id;
+  }
+
+  /** The operator's custody address (its signing address unless configured otherwise). */
+  private async custodyAddressOf(operatorId: string): Promise<Address> {
+    const [r] = await this.ds.query<Array<{ custody_address: string }>>('SELECT custody_address FROM operators WHERE id = $1', [operatorId]);
+    if (!r) throw new NotFoundError('Operator');
+    return getAddress(r.custody_address);
+  }
+
+  async custodyBalance(tokenId: string, operatorId: string, userId: string): Promise<bigint> {
+    const [r] = await this.ds.query<Array<{ amount: string }>>('SELECT amount::text AS amount FROM custody_entries WHERE token_id = $1 AND operator_id = $2 AND user_id = $3', [tokenId, operatorId, userId]);
+    return BigInt(r?.amount ?? '0');
+  }
+
+  private async pendingWithdrawals(tokenId: string, operatorId: string, userId: string): Promise<bigint> {
+    const [r] = await this.ds.query<Array<{ s: string | null }>>(
+      `SELECT sum(debit_amount)::text AS s FROM transactions WHERE token_id = $1 AND operator_id = $2 AND user_id = $3 AND kind = 'withdraw' AND status IN ('queued', 'submitted')`,
+      [tokenId, operatorId, userId],
+    );
+    return BigInt(r?.s ?? '0');
   }
 
   private async pendingDebits(tokenId: string, address: string): Promise<bigint> {

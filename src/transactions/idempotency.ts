@@ -30,11 +30,13 @@ export class Idempotency {
     key: string | undefined,
     scope: string,
     body: unknown,
-    create: (em: EntityManager) => Promise<string>,
+    /** Validates and pre-checks OUTSIDE any transaction (it may read the chain and the database), then returns the writer. */
+    prepare: () => Promise<(em: EntityManager) => Promise<string>>,
     load: (id: string) => Promise<T>,
   ): Promise<{ value: T; replayed: boolean }> {
     if (key === undefined) {
-      const id = await this.ds.transaction(create);
+      const write = await prepare();
+      const id = await this.ds.transaction(write);
       return { value: await load(id), replayed: false };
     }
     if (!/^[\x21-\x7e]{1,255}$/.test(key)) throw new ValidationError([{ field: 'Idempotency-Key', message: 'Idempotency-Key must be 1 to 255 visible ASCII characters' }]);
@@ -55,8 +57,9 @@ export class Idempotency {
       return { value: await load(row.resource_id), replayed: true };
     }
     try {
+      const write = await prepare();
       const id = await this.ds.transaction(async (em) => {
-        const created = await create(em);
+        const created = await write(em);
         await em.query(`UPDATE idempotency_keys SET state = 'done', resource_id = $3 WHERE principal_id = $1 AND key = $2`, [principalId, key, created]);
         return created;
       });

@@ -24,6 +24,7 @@ import { Transaction } from './entities/transaction.entity';
 import { TokenActivation } from './token-activation';
 
 const BATCH = 25;
+const PARALLEL_SIGNERS = 6;
 const REBROADCAST_AFTER_MS = 5_000;
 
 type Outcome = { kind: 'signed' } | { kind: 'failed'; code: string; message: string } | { kind: 'retry'; code: string; message: string };
@@ -92,7 +93,11 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     const signers = await this.ds.query<Array<{ from_address: string }>>(
       `SELECT DISTINCT from_address FROM transactions WHERE status = 'queued' AND next_attempt_at <= now()`,
     );
-    await Promise.all(signers.map((s) => this.processSigner(s.from_address as `0x${string}`)));
+    // Signers run in parallel, a bounded number at a time: each holds one pooled connection
+    // for its transaction and briefly needs a second one for authority re-checks.
+    for (let i = 0; i < signers.length; i += PARALLEL_SIGNERS) {
+      await Promise.all(signers.slice(i, i + PARALLEL_SIGNERS).map((s) => this.processSigner(s.from_address as `0x${string}`)));
+    }
     await this.watchReceipts();
   }
 

@@ -6,7 +6,7 @@
  * Shared by the HTTP route (dev/test only) and the secure-room CLI (production path).
  */
 import { randomBytes } from 'node:crypto';
-import { Injectable, Optional } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { secp256k1 } from '@noble/curves/secp256k1';
 import { bytesToHex, type Address } from 'viem';
 import { publicKeyToAddress } from 'viem/accounts';
@@ -49,8 +49,14 @@ export class WalletIssuanceService {
     private readonly ds: DataSource,
     private readonly audit: AuditSink,
     private readonly notifications: NotificationsService,
-    @Optional() private readonly listener?: WalletReissueListener,
   ) {}
+
+  private listener: WalletReissueListener | undefined;
+
+  /** The token-operations module registers here (it depends on users, not the other way round). */
+  setListener(listener: WalletReissueListener): void {
+    this.listener = listener;
+  }
 
   async issue(req: IssueRequest): Promise<IssueResult> {
     const user = await this.ds.getRepository(User).findOne({ where: { id: req.userId } });

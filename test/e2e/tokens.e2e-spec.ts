@@ -165,4 +165,70 @@ describe('token operations', () => {
     expect((await http(t.url, 'DELETE', `/v1/issuers/${issuer.body.id}/operators/${op2.id}`, { token: admin })).status).toBe(200);
     expect((await http(t.url, 'GET', `/v1/tokens/${tk.body.id}`, { token: op2.token })).status).toBe(404);
   }, 90_000);
+
+  it('deposit and withdraw move custody with a per-investor ledger reconciled with the chain', async () => {
+    const [, b] = investors;
+    const dep = await post(`/v1/tokens/${tokenId}/deposit`, { userId: b!.id, amount: '100' });
+    expect(dep.body.status).toBe('confirmed');
+    expect(await read<bigint>('balanceOf', [op.signerAddress])).toBe(100n);
+    const custody = await http(t.url, 'GET', `/v1/tokens/${tokenId}/custody`, { token: op.token });
+    expect(custody.body).toEqual({ custodyAddress: op.signerAddress, onChainBalance: '100', items: [{ userId: b!.id, amount: '100' }] });
+    expect((await http(t.url, 'GET', `/v1/tokens/${tokenId}/balances/${b!.id}`, { token: op.token })).body).toMatchObject({ balance: '205', custodyBalance: '100' });
+    const beyond = await post(`/v1/tokens/${tokenId}/withdraw`, { userId: b!.id, amount: '101' });
+    expect(beyond.status).toBe(409);
+    expect(beyond.body.code).toBe('INSUFFICIENT_BALANCE');
+    const [a] = investors;
+    expect((await post(`/v1/tokens/${tokenId}/withdraw`, { userId: a!.id, amount: '1' })).body.code).toBe('INSUFFICIENT_BALANCE'); // a has nothing in custody
+    expect((await post(`/v1/tokens/${tokenId}/withdraw`, { userId: b!.id, amount: '40' })).body.status).toBe('confirmed');
+    expect(await read<bigint>('balanceOf', [b!.address])).toBe(245n);
+    const after = await http(t.url, 'GET', `/v1/tokens/${tokenId}/custody`, { token: op.token });
+    expect(after.body).toMatchObject({ onChainBalance: '60', items: [{ userId: b!.id, amount: '60' }] });
+    const ready = await http(t.url, 'GET', '/health/ready');
+    expect(ready.body.info.custody).toMatchObject({ status: 'up', mismatches: 0 });
+    const metrics = await http(t.url, 'GET', '/metrics');
+    expect(metrics.text).toContain(`kagi_custody_reconciliation_difference{token="${tokenId}"} 0`);
+  }, 60_000);
+
+  it('lists the holder register at a block, as JSON and CSV', async () => {
+    const [a, b] = investors;
+    const now = await http(t.url, 'GET', `/v1/tokens/${tokenId}/holders`, { token: op.token });
+    const byUser = Object.fromEntries(now.body.items.map((h: any) => [h.userId, h]));
+    expect(byUser[a!.id]).toMatchObject({ address: a!.address, balance: String(await read<bigint>('balanceOf', [a!.address])) });
+    expect(byUser[b!.id]).toMatchObject({ custodyBalance: '60' });
+    // At the deployment block nobody held anything yet.
+    const tk = await http(t.url, 'GET', `/v1/tokens/${tokenId}`, { token: op.token });
+    const deploy = await http(t.url, 'GET', `/v1/transactions/${tk.body.deployTransactionId}`, { token: op.token });
+    const early = await http(t.url, 'GET', `/v1/tokens/${tokenId}/holders?blockNumber=${deploy.body.blockNumber}`, { token: op.token });
+    expect(early.body).toEqual({ blockNumber: String(deploy.body.blockNumber), items: [] });
+    expect((await http(t.url, 'GET', `/v1/tokens/${tokenId}/holders?blockNumber=-1`, { token: op.token })).status).toBe(400);
+    const csv = await http(t.url, 'GET', `/v1/tokens/${tokenId}/holders`, { token: op.token, headers: { accept: 'text/csv' } });
+    expect(csv.headers.get('content-type')).toContain('text/csv');
+    expect(csv.text.split('\n')[0]).toBe('userId,address,balance,custodyBalance,blockNumber');
+    expect(csv.text).toContain(`${a!.id},${a!.address},`);
+  });
+
+  it('a reissued wallet is frozen on chain and recover moves its balance to the new wallet', async () => {
+    const [a] = investors;
+    const before = await read<bigint>('balanceOf', [a!.address]);
+    const res = await fetch(`${t.url}/v1/users/${a!.id}/wallet?reissue=true`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'lost' }) });
+    expect(res.status).toBe(201);
+    const fresh = res.headers.get('x-wallet-address') as Address;
+    await expect.poll(() => read<boolean>('isFrozen', [a!.address]), { timeout: 30_000 }).toBe(true);
+    const rec = await post(`/v1/tokens/${tokenId}/recover`, { userId: a!.id });
+    expect(rec.body).toMatchObject({ kind: 'recover', status: 'confirmed' });
+    expect(await read<bigint>('balanceOf', [a!.address])).toBe(0n);
+    expect(await read<bigint>('balanceOf', [fresh])).toBe(before);
+    const nothing = await post(`/v1/tokens/${tokenId}/recover`, { userId: a!.id });
+    expect(nothing.status).toBe(409);
+    expect(nothing.body.code).toBe('NOTHING_TO_RECOVER');
+  }, 60_000);
+
+  it('shows signers to admins with queue, nonce and gas', async () => {
+    const r = await http(t.url, 'GET', '/v1/signers', { token: admin });
+    const me = r.body.items.find((s: any) => s.address === op.signerAddress);
+    expect(me).toMatchObject({ kind: 'operator', ownerId: op.id, queued: 0, oldestQueuedAt: null });
+    expect(me.nextNonce).toBe(await chain.getTransactionCount({ address: op.signerAddress }));
+    expect(BigInt(me.gasBalance)).toBeGreaterThan(0n);
+    expect((await http(t.url, 'GET', '/v1/signers', { token: op.token })).status).toBe(403);
+  });
 });

@@ -1,0 +1,23 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+/**
+ * The custody ledger: how much of a token each investor holds in an operator's custody
+ * address. Changed only by confirmed deposits and withdrawals, in the same database
+ * transaction that marks them confirmed; its sum per custody address is reconciled
+ * against the chain.
+ */
+@Entity('custody_entries')
+@Index('idx_custody_operator', ['tokenId', 'operatorId'])
+export class CustodyEntry {
+  @PrimaryColumn({ name: 'token_id', type: 'uuid' })
+  tokenId!: string;
+
+  @PrimaryColumn({ name: 'operator_id', type: 'uuid' })
+  operatorId!: string;
+
+  @PrimaryColumn({ name: 'user_id', type: 'uuid' })
+  userId!: string;
+
+  @Column({ type: 'numeric', precision: 78, scale: 0 })
+  amount!: string;
+}
