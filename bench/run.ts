@@ -41,7 +41,9 @@ export function printTable(rows: BenchRow[]): void {
 async function main(): Promise<void> {
   const { loadSuites } = await import('./suites');
   loadSuites();
-  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  // Suite names are the bare words; `--flag value` pairs belong to the suites.
+  const argv = process.argv.slice(2);
+  const wanted = argv.filter((a, i) => !a.startsWith('-') && !(argv[i - 1] ?? '').startsWith('--'));
   const names = wanted.length ? wanted : Object.keys(SUITES);
   const unknown = names.filter((n) => !SUITES[n]);
   if (unknown.length) {

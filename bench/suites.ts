@@ -5,4 +5,5 @@ export function loadSuites(): void {
   registerSuite('kms', async () => (await import('./kms.bench')).default);
   registerSuite('gas', async () => (await import('./gas.bench')).default);
   registerSuite('auth', async () => (await import('./auth.bench')).default);
+  registerSuite('pipeline', async () => (await import('./pipeline.bench')).default);
 }

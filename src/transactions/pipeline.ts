@@ -23,7 +23,7 @@ import { OperatorsService } from '../operators/operators.service';
 import { Transaction } from './entities/transaction.entity';
 import { TokenActivation } from './token-activation';
 
-const BATCH = 25;
+const BATCH = 100;
 const PARALLEL_SIGNERS = 6;
 const REBROADCAST_AFTER_MS = 5_000;
 
@@ -84,15 +84,20 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
         .catch((e: unknown) => this.logger.warn(`pipeline tick failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`))
         .finally(() => {
           this.running = undefined;
-          this.schedule(this.wakeRequested ? 0 : 200);
+          this.schedule(this.wakeRequested || this.busy ? 0 : 200);
         });
     }, ms);
   }
+
+  /** True while the last tick found work: the next one starts at once instead of after the poll interval. */
+  private busy = false;
 
   async tick(): Promise<void> {
     const signers = await this.ds.query<Array<{ from_address: string }>>(
       `SELECT DISTINCT from_address FROM transactions WHERE status = 'queued' AND next_attempt_at <= now()`,
     );
+    const [{ n: submitted } = { n: 0 }] = await this.ds.query<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM transactions WHERE status = 'submitted'`);
+    this.busy = signers.length > 0 || submitted > 0;
     // Signers run in parallel, a bounded number at a time: each holds one pooled connection
     // for its transaction and briefly needs a second one for authority re-checks.
     for (let i = 0; i < signers.length; i += PARALLEL_SIGNERS) {
@@ -113,9 +118,11 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       if (!rows.length) return;
       let nonce = await this.allocateNonce(em, address);
       const chain = await this.chain.chain().catch(() => undefined);
+      // One fee quote per batch (the fee policy: the node's EIP-1559 estimate).
+      const fees = chain ? await this.chain.client.estimateFeesPerGas().catch(() => undefined) : undefined;
       for (const { id } of rows) {
         const tx = await em.getRepository(Transaction).findOneByOrFail({ id });
-        const outcome = chain ? await this.signOne(em, tx, nonce, chain.id, toBroadcast) : ({ kind: 'retry', code: 'CHAIN_UNAVAILABLE', message: 'the chain node could not be reached' } as Outcome);
+        const outcome = chain && fees ? await this.signOne(em, tx, nonce, chain.id, fees, toBroadcast) : ({ kind: 'retry', code: 'CHAIN_UNAVAILABLE', message: 'the chain node could not be reached' } as Outcome);
         if (outcome.kind === 'signed') {
           nonce++;
           continue;
@@ -152,7 +159,14 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     return onChain !== undefined && onChain > row.next_nonce ? onChain : row.next_nonce;
   }
 
-  private async signOne(em: EntityManager, tx: Transaction, nonce: number, chainId: number, out: Array<{ id: string; raw: Hex }>): Promise<Outcome> {
+  private async signOne(
+    em: EntityManager,
+    tx: Transaction,
+    nonce: number,
+    chainId: number,
+    fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint },
+    out: Array<{ id: string; raw: Hex }>,
+  ): Promise<Outcome> {
     // Authority is re-checked just before signing: suspended operators and revoked grants sign nothing.
     try {
       if (tx.requestedByType === 'operator') await this.operators.assertActive(tx.operatorId);
@@ -162,14 +176,10 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       return { kind: 'failed', code, message: 'the requester may no longer sign for this token' };
     }
     const call = { account: tx.fromAddress, to: tx.toAddress ?? undefined, data: tx.callData };
+    const { maxFeePerGas, maxPriorityFeePerGas } = fees;
     let gas: bigint;
-    let maxFeePerGas: bigint;
-    let maxPriorityFeePerGas: bigint;
     try {
       gas = ((await this.chain.client.estimateGas(call)) * 12n) / 10n;
-      const fees = await this.chain.client.estimateFeesPerGas();
-      maxFeePerGas = fees.maxFeePerGas;
-      maxPriorityFeePerGas = fees.maxPriorityFeePerGas;
     } catch (e) {
       if (isOutOfGas(e)) return { kind: 'retry', code: 'SIGNER_OUT_OF_GAS', message: `signer ${tx.fromAddress} has no gas` };
       const d = decodeRevert(e);
@@ -215,8 +225,9 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     if (!rows.length) return;
     const head = await this.chain.client.getBlockNumber().catch(() => undefined);
     if (head === undefined) return;
-    for (const r of rows) {
-      const receipt = await this.chain.client.getTransactionReceipt({ hash: r.tx_hash }).catch(() => undefined);
+    const receipts = await Promise.all(rows.map((r) => this.chain.client.getTransactionReceipt({ hash: r.tx_hash }).catch(() => undefined)));
+    for (const [i, r] of rows.entries()) {
+      const receipt = receipts[i];
       if (!receipt) {
         if (Date.now() - new Date(r.submitted_at).getTime() > REBROADCAST_AFTER_MS) await this.broadcast(r.id, r.raw_tx);
         continue;
