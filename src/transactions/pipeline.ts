@@ -120,9 +120,12 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       const chain = await this.chain.chain().catch(() => undefined);
       // One fee quote per batch (the fee policy: the node's EIP-1559 estimate).
       const fees = chain ? await this.chain.client.estimateFeesPerGas().catch(() => undefined) : undefined;
+      const txs = await em.getRepository(Transaction).find({ where: rows.map((r) => ({ id: r.id })) });
+      const byId = new Map(txs.map((t) => [t.id, t]));
+      const memo = new Map<string, Promise<unknown>>();
       for (const { id } of rows) {
-        const tx = await em.getRepository(Transaction).findOneByOrFail({ id });
-        const outcome = chain && fees ? await this.signOne(em, tx, nonce, chain.id, fees, toBroadcast) : ({ kind: 'retry', code: 'CHAIN_UNAVAILABLE', message: 'the chain node could not be reached' } as Outcome);
+        const tx = byId.get(id)!;
+        const outcome = chain && fees ? await this.signOne(em, tx, nonce, chain.id, fees, toBroadcast, memo) : ({ kind: 'retry', code: 'CHAIN_UNAVAILABLE', message: 'the chain node could not be reached' } as Outcome);
         if (outcome.kind === 'signed') {
           nonce++;
           continue;
@@ -166,11 +169,17 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     chainId: number,
     fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint },
     out: Array<{ id: string; raw: Hex }>,
+    memo: Map<string, Promise<unknown>>,
   ): Promise<Outcome> {
+    // Memoised for this batch only: one check per requester per batch, right before its signatures.
+    const once = <T>(k: string, f: () => Promise<T>): Promise<T> => {
+      if (!memo.has(k)) memo.set(k, f());
+      return memo.get(k) as Promise<T>;
+    };
     // Authority is re-checked just before signing: suspended operators and revoked grants sign nothing.
     try {
-      if (tx.requestedByType === 'operator') await this.operators.assertActive(tx.operatorId);
-      if (tx.signerKind === 'issuer' && tx.requestedByType === 'operator') await this.issuers.assertGranted(tx.signerId, tx.operatorId);
+      if (tx.requestedByType === 'operator') await once(`active:${tx.operatorId}`, () => this.operators.assertActive(tx.operatorId));
+      if (tx.signerKind === 'issuer' && tx.requestedByType === 'operator') await once(`grant:${tx.signerId}:${tx.operatorId}`, () => this.issuers.assertGranted(tx.signerId, tx.operatorId));
     } catch (e) {
       const code = e instanceof Error && 'code' in e ? String((e as { code: string }).code) : 'FORBIDDEN';
       return { kind: 'failed', code, message: 'the requester may no longer sign for this token' };
@@ -186,7 +195,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       if (d.code !== 'REVERTED' || (e instanceof BaseError && /revert/i.test(e.message))) return { kind: 'failed', code: d.code, message: d.message };
       return { kind: 'retry', code: 'CHAIN_UNAVAILABLE', message: 'the chain node could not be reached' };
     }
-    const sealed = tx.signerKind === 'operator' ? await this.operators.getSealedKey(tx.signerId) : await this.issuers.getSealedKey(tx.signerId);
+    const sealed = await once(`sealed:${tx.signerKind}:${tx.signerId}`, () => (tx.signerKind === 'operator' ? this.operators.getSealedKey(tx.signerId) : this.issuers.getSealedKey(tx.signerId)));
     let raw: Hex;
     try {
       raw = await this.keys.withSigner(
@@ -226,6 +235,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     const head = await this.chain.client.getBlockNumber().catch(() => undefined);
     if (head === undefined) return;
     const receipts = await Promise.all(rows.map((r) => this.chain.client.getTransactionReceipt({ hash: r.tx_hash }).catch(() => undefined)));
+    const done: Array<{ r: (typeof rows)[number]; receipt: NonNullable<(typeof receipts)[number]> }> = [];
     for (const [i, r] of rows.entries()) {
       const receipt = receipts[i];
       if (!receipt) {
@@ -233,13 +243,18 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
         continue;
       }
       if (head - receipt.blockNumber + 1n < BigInt(this.config.chain.confirmations)) continue;
-      const status = receipt.status === 'success' ? 'confirmed' : 'failed';
-      await this.ds.transaction(async (em) => {
+      done.push({ r, receipt });
+    }
+    if (!done.length) return;
+    // One database transaction for every receipt of this round.
+    await this.ds.transaction(async (em) => {
+      for (const { r, receipt } of done) {
+        const status = receipt.status === 'success' ? 'confirmed' : 'failed';
         const upd = await em.query<[unknown[], number]>(
           `UPDATE transactions SET status = $2, block_number = $3, error = $4, updated_at = now() WHERE id = $1 AND status = 'submitted'`,
           [r.id, status, receipt.blockNumber.toString(), status === 'failed' ? { code: 'REVERTED', message: 'the transaction reverted on chain' } : null],
         );
-        if (!upd[1]) return;
+        if (!upd[1]) continue;
         const tx = await em.getRepository(Transaction).findOneByOrFail({ id: r.id });
         await this.activation.onFinal(em, tx, status, receipt.contractAddress ?? undefined);
         this.outcomes.inc({ status });
@@ -247,7 +262,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
           { actor: { type: 'system' }, operatorId: tx.requestedByType === 'operator' ? tx.operatorId : null, action: `transaction.${status}`, subject: { type: 'transaction', id: r.id }, outcome: status === 'confirmed' ? 'success' : 'failure', details: { txHash: r.tx_hash, blockNumber: receipt.blockNumber.toString() } },
           em,
         );
-      });
-    }
+      }
+    });
   }
 }
