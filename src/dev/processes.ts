@@ -84,7 +84,7 @@ export async function startAnvil(opts: { port: number; stateFile?: string; extra
   const args = ['--host', '127.0.0.1', '--port', String(opts.port), '--chain-id', String(opts.chainId ?? 31337), '--silent'];
   if (opts.stateFile) args.push('--state', opts.stateFile, '--state-interval', '5');
   args.push(...(opts.extraArgs ?? []));
-  const child = bin.endsWith('.mjs') ? spawn(process.execPath, [bin, ...args], { stdio: 'ignore' }) : spawn(bin, args, { stdio: 'ignore' });
+  const child = bin.endsWith('.mjs') ? spawn(process.execPath, [bin, ...args], { stdio: 'ignore', detached: true }) : spawn(bin, args, { stdio: 'ignore', detached: true });
   const url = `http://127.0.0.1:${opts.port}`;
   let exited = false;
   child.once('exit', () => (exited = true));
@@ -189,7 +189,7 @@ export async function startPostgres(opts: { dir: string; port: number; password:
   const child = spawn(
     bin.postgres,
     ['-D', opts.dir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
-    { ...(ids ?? {}), stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C', LANG: 'C' } },
+    { ...(ids ?? {}), stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C', LANG: 'C' }, detached: true },
   );
   let stderr = '';
   let exited = false;

@@ -133,6 +133,15 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
   process.on('SIGHUP', () => void shutdown(0));
+  // `npm run dev` → sh → supervisor: npm does not always pass a SIGTERM down to us. When our
+  // parent goes away we are orphaned, and stop everything we started rather than linger.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) {
+      log('the launching process exited');
+      void shutdown(0);
+    }
+  }, 300).unref();
 
   await cleanStale(pidFile);
 
@@ -210,7 +219,9 @@ async function main(): Promise<void> {
   const restarts: number[] = [];
 
   const startApi = (): ChildProcess => {
-    const api = spawn(process.execPath, [mainJs], { env: apiEnv, stdio: ['ignore', 'inherit', 'inherit'] });
+    // Own process group: a Ctrl-C to the terminal's group reaches the supervisor, which stops
+    // the children in order, instead of racing it to kill them directly.
+    const api = spawn(process.execPath, [mainJs], { env: apiEnv, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
     const entry = { name: 'api', child: api };
     children.push(entry);
     recordPids(pidFile, children);
@@ -231,7 +242,9 @@ async function main(): Promise<void> {
         return;
       }
       log(`the API exited (${signal ?? `code ${code}`}); restarting it`);
-      currentApi = startApi();
+      setTimeout(() => {
+        if (!shuttingDown) currentApi = startApi();
+      }, 500);
     });
     return api;
   };

@@ -152,4 +152,20 @@ describe('npm run dev (supervisor)', () => {
       blocker.close();
     }
   }, 60_000);
+
+  it('stops every child when `npm run dev` itself receives SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kagi-dev-npm-'));
+    const env2 = { ...process.env, DATA_DIR: dir, PORT: String(await freePort()), ANVIL_PORT: String(await freePort()), LOG_LEVEL: 'warn' };
+    const npm = spawn('npm', ['run', 'dev'], { cwd: root, env: env2, stdio: ['ignore', 'pipe', 'pipe'] });
+    started.push(npm);
+    let out = '';
+    npm.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    npm.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    await expect.poll(() => /^ready /m.test(out), { timeout: 120_000, interval: 200 }).toBe(true);
+    const pids = (JSON.parse(readFileSync(join(dir, 'dev-pids.json'), 'utf8')) as Array<{ pid: number }>).map((p) => p.pid);
+    expect(pids.length).toBe(3);
+    npm.kill('SIGTERM');
+    await expect.poll(() => pids.filter(alive).length, { timeout: 30_000, interval: 200 }).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  }, 180_000);
 });
