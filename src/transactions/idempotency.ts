@@ -5,7 +5,9 @@
  * is still being accepted → 409 IDEMPOTENCY_KEY_IN_USE. A request that fails leaves no
  * record, so the client may retry with the same key.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+
+const ABANDONED_AFTER_SECONDS = 10;
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AppError, ValidationError } from '../common/app-error';
@@ -42,9 +44,16 @@ export class Idempotency {
     if (!/^[\x21-\x7e]{1,255}$/.test(key)) throw new ValidationError([{ field: 'Idempotency-Key', message: 'Idempotency-Key must be 1 to 255 visible ASCII characters' }]);
     const hash = createHash('sha256').update(scope).update('\n').update(canonical(body)).digest('hex');
     await this.ds.query(`DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND created_at < now() - interval '24 hours'`, [principalId, key]);
+    // A claim left `in_progress` by an instance that died (kill -9) is taken over after
+    // ABANDONED_AFTER; the claim id makes sure only one acceptance can ever complete.
+    await this.ds.query(
+      `DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND state = 'in_progress' AND request_hash = $3 AND created_at < now() - make_interval(secs => $4)`,
+      [principalId, key, hash, ABANDONED_AFTER_SECONDS],
+    );
+    const claim = randomUUID();
     const inserted = await this.ds.query<Array<{ key: string }>>(
-      `INSERT INTO idempotency_keys (principal_id, key, request_hash, state) VALUES ($1, $2, $3, 'in_progress') ON CONFLICT DO NOTHING RETURNING key`,
-      [principalId, key, hash],
+      `INSERT INTO idempotency_keys (principal_id, key, request_hash, state, resource_id) VALUES ($1, $2, $3, 'in_progress', $4) ON CONFLICT DO NOTHING RETURNING key`,
+      [principalId, key, hash, claim],
     );
     if (!inserted.length) {
       const [row] = await this.ds.query<Array<{ request_hash: string; state: string; resource_id: string | null }>>(
@@ -53,19 +62,24 @@ export class Idempotency {
       );
       if (!row) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'The first request with this Idempotency-Key just finished; retry');
       if (row.request_hash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with another request');
-      if (row.state !== 'done' || !row.resource_id) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'The first request with this Idempotency-Key is still being accepted');
+      if (row.state !== 'done' || !row.resource_id) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'The first request with this Idempotency-Key is still being accepted', { headers: { 'Retry-After': '1' } });
       return { value: await load(row.resource_id), replayed: true };
     }
     try {
       const write = await prepare();
       const id = await this.ds.transaction(async (em) => {
         const created = await write(em);
-        await em.query(`UPDATE idempotency_keys SET state = 'done', resource_id = $3 WHERE principal_id = $1 AND key = $2`, [principalId, key, created]);
+        const [, n] = await em.query<[unknown[], number]>(
+          `UPDATE idempotency_keys SET state = 'done', resource_id = $3 WHERE principal_id = $1 AND key = $2 AND state = 'in_progress' AND resource_id = $4`,
+          [principalId, key, created, claim],
+        );
+        // Our claim was taken over (we were presumed dead): roll back rather than create a duplicate.
+        if (!n) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'Another request took over this Idempotency-Key', { headers: { 'Retry-After': '1' } });
         return created;
       });
       return { value: await load(id), replayed: false };
     } catch (e) {
-      await this.ds.query(`DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND state = 'in_progress'`, [principalId, key]);
+      await this.ds.query(`DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND state = 'in_progress' AND resource_id = $3`, [principalId, key, claim]);
       throw e;
     }
   }

@@ -1,0 +1,83 @@
+/**
+ * kill -9 of the API in the middle of a load, restart, idempotent client retries:
+ * every accepted operation ends on chain exactly once.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createPublicClient, http as viemHttp, type Address } from 'viem';
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { securityTokenAbi } from '../../src/chain/contracts/security-token.abi';
+import { freePort } from '../../src/dev/processes';
+import { http, testEnv } from '../support/app';
+import { adminToken, createOperator, type OperatorFixture } from '../support/api';
+
+const root = process.cwd();
+
+function startApi(env: Record<string, string | undefined>): { child: ChildProcess; url: string; ready: Promise<void> } {
+  const child = spawn(process.execPath, [join(root, 'dist', 'src', 'main.js')], { env: { ...process.env, ...env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' } as NodeJS.ProcessEnv, stdio: 'ignore' });
+  const url = `http://127.0.0.1:${env.PORT}`;
+  const ready = (async () => {
+    for (let i = 0; i < 300; i++) {
+      if ((await fetch(`${url}/health/ready`).then((r) => r.status).catch(() => 0)) === 200) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('API did not become ready');
+  })();
+  return { child, url, ready };
+}
+
+describe('crash safety', () => {
+  let env: Record<string, string | undefined>;
+  let api: ReturnType<typeof startApi>;
+
+  beforeAll(async () => {
+    execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'ignore' });
+    env = testEnv({ PORT: String(await freePort()), LOG_LEVEL: 'silent' });
+    api = startApi(env);
+    await api.ready;
+  }, 120_000);
+  afterAll(() => {
+    api?.child.kill('SIGKILL');
+  });
+
+  it('every accepted operation is on chain exactly once after a kill -9 and idempotent retries', async () => {
+    const admin = await adminToken(api.url);
+    const op: OperatorFixture = await createOperator(api.url, admin);
+    const u = await http(api.url, 'POST', '/v1/users', { token: op.token, body: { name: 'クラッシュ', email: 'c@example.jp' } });
+    const w = await fetch(`${api.url}/v1/users/${u.body.id}/wallet`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' });
+    const wallet = w.headers.get('x-wallet-address') as Address;
+    const tk = await http(api.url, 'POST', '/v1/tokens', { token: op.token, body: { name: 'Crash', symbol: 'CRSH', decimals: 0 }, headers: { prefer: 'wait=30' } });
+    const token = tk.body.address as Address;
+    const N = 60;
+    const send = (base: string, i: number) =>
+      http(base, 'POST', `/v1/tokens/${tk.body.id}/issue`, { token: op.token, body: { userId: u.body.id, amount: String(i + 1) }, headers: { 'idempotency-key': `crash-${i}` } }).catch(() => undefined);
+    // Fire the load and kill the API while it is accepting and signing.
+    const inflight = Array.from({ length: N }, (_, i) => send(api.url, i));
+    await new Promise((r) => setTimeout(r, 300));
+    api.child.kill('SIGKILL');
+    await Promise.all(inflight);
+    api = startApi(env);
+    await api.ready;
+    // The client retries everything with the same keys; in-progress keys (409) are retried.
+    const ids = new Map<number, string>();
+    for (let round = 0; round < 60 && ids.size < N; round++) {
+      for (let i = 0; i < N; i++) {
+        if (ids.has(i)) continue;
+        const r = await send(api.url, i);
+        if (r && (r.status === 202 || r.status === 200)) ids.set(i, r.body.id);
+      }
+      if (ids.size < N) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(ids.size).toBe(N);
+    await expect
+      .poll(async () => {
+        const rows = await Promise.all([...ids.values()].map(async (id) => (await http(api.url, 'GET', `/v1/transactions/${id}`, { token: op.token })).body.status));
+        return rows.filter((s) => s !== 'confirmed').length;
+      }, { timeout: 90_000, interval: 500 })
+      .toBe(0);
+    const chain = createPublicClient({ transport: viemHttp(inject('rpcUrl')) });
+    const expected = BigInt((N * (N + 1)) / 2);
+    expect(await chain.readContract({ address: token, abi: securityTokenAbi, functionName: 'balanceOf', args: [wallet] })).toBe(expected);
+    expect(await chain.readContract({ address: token, abi: securityTokenAbi, functionName: 'totalSupply' })).toBe(expected);
+  }, 240_000);
+});
