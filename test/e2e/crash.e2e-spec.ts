@@ -14,7 +14,7 @@ import { adminToken, createOperator, type OperatorFixture } from '../support/api
 const root = process.cwd();
 
 function startApi(env: Record<string, string | undefined>): { child: ChildProcess; url: string; ready: Promise<void> } {
-  const child = spawn(process.execPath, [join(root, 'dist', 'src', 'main.js')], { env: { ...process.env, ...env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' } as NodeJS.ProcessEnv, stdio: 'ignore' });
+  const child = spawn(process.execPath, [join(root, 'dist', 'src', 'main.js')], { env: { ...process.env, ...env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' }, stdio: 'ignore' });
   const url = `http://127.0.0.1:${env.PORT}`;
   const ready = (async () => {
     for (let i = 0; i < 300; i++) {
