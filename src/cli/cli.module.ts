@@ -1,21 +1,13 @@
 /**
- * The secure-room CLI: the app's services without the HTTP server. Commands live in
- * ./commands and are listed here; nothing in src/ imports the CLI.
+ * The secure-room CLI: the app's services without the HTTP server and without the
+ * signing pipeline. Commands live in ./commands and are listed here; nothing in src/
+ * imports the CLI.
  */
 import { Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { AuditModule } from '../audit/audit.module';
-import { AuthModule } from '../auth/auth.module';
-import { ChainModule } from '../chain/chain.module';
 import { pinoParams } from '../common/logging';
 import { AppConfig } from '../config/app-config';
-import { ConfigModule } from '../config/config.module';
-import { DatabaseModule } from '../database/database.module';
-import { HealthModule } from '../health/health.module';
-import { KmsModule } from '../kms/kms.module';
-import { NotificationsModule } from '../notifications/notifications.module';
-import { OperatorsModule } from '../operators/operators.module';
-import { UsersModule } from '../users/users.module';
+import { CORE_MODULES } from '../core-modules';
 import { AdminCreateCommand } from './commands/admin-create.command';
 import { InfoCommand } from './commands/info.command';
 import { KeysRewrapCommand } from './commands/keys-rewrap.command';
@@ -23,17 +15,8 @@ import { WalletIssueCommand } from './commands/wallet-issue.command';
 
 @Module({
   imports: [
-    ConfigModule,
+    ...CORE_MODULES,
     LoggerModule.forRootAsync({ inject: [AppConfig], useFactory: (config: AppConfig) => pinoParams(config.logLevel === 'info' ? 'warn' : config.logLevel) }),
-    DatabaseModule,
-    AuditModule,
-    KmsModule,
-    ChainModule,
-    HealthModule,
-    AuthModule,
-    OperatorsModule,
-    NotificationsModule,
-    UsersModule,
   ],
   providers: [InfoCommand, KeysRewrapCommand, AdminCreateCommand, WalletIssueCommand],
 })
