@@ -35,7 +35,14 @@ export class AppConfig {
     cacheMaxAgeMs: number;
     cacheMaxUses: number;
   };
-  readonly chain!: { rpcUrl: string; chainId: number | undefined; confirmations: number; governanceAddress: `0x${string}` | undefined };
+  readonly chain!: {
+    rpcUrl: string;
+    chainId: number | undefined;
+    confirmations: number;
+    governanceAddress: `0x${string}` | undefined;
+    /** Fee policy: EIP-1559 from the node's estimate, capped; a stuck transaction is replaced with a bump. */
+    fees: { maxFeeWei: bigint; bumpPercent: number; stuckAfterSeconds: number };
+  };
   readonly auth!: {
     jwtSigningKey: string;
     accessTokenTtlSeconds: number;
@@ -138,6 +145,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       chainId: c.CHAIN_ID,
       confirmations: c.CHAIN_CONFIRMATIONS,
       governanceAddress: c.GOVERNANCE_ADDRESS,
+      fees: { maxFeeWei: BigInt(Math.round(c.FEE_MAX_GWEI * 1e9)), bumpPercent: c.FEE_BUMP_PERCENT, stuckAfterSeconds: c.TX_STUCK_AFTER_SECONDS },
     },
     auth: {
       jwtSigningKey: c.JWT_SIGNING_KEY ?? devJwtKey(dataDir),

@@ -381,6 +381,7 @@ export class TokensService implements OnModuleInit {
       nonce: null,
       txHash: null,
       rawTx: null,
+      replacedHashes: null,
       blockNumber: null,
       attempts: 0,
       error: null,

@@ -9,7 +9,7 @@
  * KMS or chain outages keep rows queued with `error` filled and a backoff; never dropped.
  */
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { BaseError, keccak256, type Hex } from 'viem';
+import { BaseError, keccak256, parseTransaction, type Hex, type TransactionReceipt } from 'viem';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
 import { ChainService } from '../chain/chain.service';
@@ -119,7 +119,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       let nonce = await this.allocateNonce(em, address);
       const chain = await this.chain.chain().catch(() => undefined);
       // One fee quote per batch (the fee policy: the node's EIP-1559 estimate).
-      const fees = chain ? await this.chain.client.estimateFeesPerGas().catch(() => undefined) : undefined;
+      const fees = chain ? await this.feeQuote() : undefined;
       const txs = await em.getRepository(Transaction).find({ where: rows.map((r) => ({ id: r.id })) });
       const byId = new Map(txs.map((t) => [t.id, t]));
       const memo = new Map<string, Promise<unknown>>();
@@ -148,6 +148,56 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     });
     // Broadcast only after the signed bytes are committed.
     for (const b of toBroadcast) await this.broadcast(b.id, b.raw);
+  }
+
+  /** The fee policy: the node's EIP-1559 estimate, capped at FEE_MAX_GWEI. */
+  private async feeQuote(): Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } | undefined> {
+    const est = await this.chain.client.estimateFeesPerGas().catch(() => undefined);
+    if (!est) return undefined;
+    const cap = this.config.chain.fees.maxFeeWei;
+    const maxFeePerGas = est.maxFeePerGas > cap ? cap : est.maxFeePerGas;
+    const maxPriorityFeePerGas = est.maxPriorityFeePerGas > maxFeePerGas ? maxFeePerGas : est.maxPriorityFeePerGas;
+    return { maxFeePerGas, maxPriorityFeePerGas };
+  }
+
+  /**
+   * A transaction the node has not mined after TX_STUCK_AFTER_SECONDS is signed again with
+   * the same nonce and fees raised by FEE_BUMP_PERCENT (capped); the earlier hash is kept in
+   * replaced_hashes, so whichever of them is mined is recognised.
+   */
+  private async replaceStuck(row: { id: string; tx_hash: Hex; raw_tx: Hex }): Promise<void> {
+    const tx = await this.ds.getRepository(Transaction).findOneByOrFail({ id: row.id });
+    const old = parseTransaction(row.raw_tx);
+    if (old.type !== 'eip1559' || old.nonce === undefined || old.gas === undefined || old.maxFeePerGas === undefined || old.maxPriorityFeePerGas === undefined) return;
+    const { bumpPercent, maxFeeWei } = this.config.chain.fees;
+    const bump = (v: bigint) => (v * BigInt(100 + bumpPercent)) / 100n;
+    const quote = await this.feeQuote();
+    let maxFeePerGas = bump(old.maxFeePerGas);
+    if (quote && quote.maxFeePerGas > maxFeePerGas) maxFeePerGas = quote.maxFeePerGas;
+    if (maxFeePerGas > maxFeeWei) maxFeePerGas = maxFeeWei;
+    const maxPriorityFeePerGas = bump(old.maxPriorityFeePerGas) > maxFeePerGas ? maxFeePerGas : bump(old.maxPriorityFeePerGas);
+    if (maxFeePerGas <= old.maxFeePerGas) {
+      this.logger.warn(`transaction ${row.id} is stuck at the fee cap (FEE_MAX_GWEI); not replaced`);
+      return;
+    }
+    const sealed = tx.signerKind === 'operator' ? await this.operators.getSealedKey(tx.signerId) : await this.issuers.getSealedKey(tx.signerId);
+    const chainId = old.chainId ?? (await this.chain.chain()).id;
+    const raw = await this.keys.withSigner(
+      { kind: tx.signerKind, id: tx.signerId },
+      sealed,
+      { actor: { type: 'system' }, operatorId: tx.requestedByType === 'operator' ? tx.operatorId : null, purpose: `fee bump ${tx.kind} ${tx.id}` },
+      (account) => account.signTransaction({ chainId, type: 'eip1559', nonce: old.nonce!, to: old.to ?? undefined, data: old.data, gas: old.gas!, value: old.value ?? 0n, maxFeePerGas, maxPriorityFeePerGas }),
+    );
+    const hash = keccak256(raw);
+    const [, n] = await this.ds.query<[unknown[], number]>(
+      `UPDATE transactions SET replaced_hashes = array_append(coalesce(replaced_hashes, '{}'), tx_hash), tx_hash = $2, raw_tx = $3, attempts = attempts + 1, submitted_at = now(), updated_at = now()
+        WHERE id = $1 AND status = 'submitted' AND tx_hash = $4`,
+      [row.id, hash, raw, row.tx_hash],
+    );
+    if (n) {
+      this.logger.log(`replaced stuck transaction ${row.id} (nonce ${old.nonce}) with a ${bumpPercent}% fee bump`);
+      await this.broadcast(row.id, raw);
+    }
   }
 
   private async allocateNonce(em: EntityManager, address: `0x${string}`): Promise<number> {
@@ -228,18 +278,28 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async watchReceipts(): Promise<void> {
-    const rows = await this.ds.query<Array<{ id: string; tx_hash: Hex; raw_tx: Hex; submitted_at: Date }>>(
-      `SELECT id, tx_hash, raw_tx, submitted_at FROM transactions WHERE status = 'submitted' ORDER BY submitted_at LIMIT 500`,
+    const rows = await this.ds.query<Array<{ id: string; tx_hash: Hex; raw_tx: Hex; submitted_at: Date; replaced_hashes: Hex[] | null }>>(
+      `SELECT id, tx_hash, raw_tx, submitted_at, replaced_hashes FROM transactions WHERE status = 'submitted' ORDER BY submitted_at LIMIT 500`,
     );
     if (!rows.length) return;
     const head = await this.chain.client.getBlockNumber().catch(() => undefined);
     if (head === undefined) return;
-    const receipts = await Promise.all(rows.map((r) => this.chain.client.getTransactionReceipt({ hash: r.tx_hash }).catch(() => undefined)));
+    const receiptOf = async (r: (typeof rows)[number]): Promise<TransactionReceipt | undefined> => {
+      // The current hash, or any earlier one replaced by a fee bump: whichever was mined.
+      for (const hash of [r.tx_hash, ...(r.replaced_hashes ?? [])]) {
+        const rc = await this.chain.client.getTransactionReceipt({ hash }).catch(() => undefined);
+        if (rc) return rc;
+      }
+      return undefined;
+    };
+    const receipts = await Promise.all(rows.map(receiptOf));
     const done: Array<{ r: (typeof rows)[number]; receipt: NonNullable<(typeof receipts)[number]> }> = [];
     for (const [i, r] of rows.entries()) {
       const receipt = receipts[i];
       if (!receipt) {
-        if (Date.now() - new Date(r.submitted_at).getTime() > REBROADCAST_AFTER_MS) await this.broadcast(r.id, r.raw_tx);
+        const age = Date.now() - new Date(r.submitted_at).getTime();
+        if (age > this.config.chain.fees.stuckAfterSeconds * 1000) await this.replaceStuck(r).catch((e: unknown) => this.logger.warn(`fee bump of ${r.id} failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`));
+        else if (age > REBROADCAST_AFTER_MS) await this.broadcast(r.id, r.raw_tx);
         continue;
       }
       if (head - receipt.blockNumber + 1n < BigInt(this.config.chain.confirmations)) continue;
@@ -251,8 +311,8 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       for (const { r, receipt } of done) {
         const status = receipt.status === 'success' ? 'confirmed' : 'failed';
         const upd = await em.query<[unknown[], number]>(
-          `UPDATE transactions SET status = $2, block_number = $3, error = $4, updated_at = now() WHERE id = $1 AND status = 'submitted'`,
-          [r.id, status, receipt.blockNumber.toString(), status === 'failed' ? { code: 'REVERTED', message: 'the transaction reverted on chain' } : null],
+          `UPDATE transactions SET status = $2, block_number = $3, error = $4, tx_hash = $5, updated_at = now() WHERE id = $1 AND status = 'submitted'`,
+          [r.id, status, receipt.blockNumber.toString(), status === 'failed' ? { code: 'REVERTED', message: 'the transaction reverted on chain' } : null, receipt.transactionHash],
         );
         if (!upd[1]) continue;
         const tx = await em.getRepository(Transaction).findOneByOrFail({ id: r.id });

@@ -18,6 +18,8 @@ export interface TransactionDto {
   from: string;
   nonce: number | null;
   txHash: string | null;
+  /** Earlier hashes signed for the same nonce and replaced by a fee bump (added field). */
+  replacedTxHashes: string[];
   blockNumber: number | null;
   attempts: number;
   error: { code: string; message: string } | null;
@@ -36,6 +38,7 @@ export function toTxDto(t: Transaction): TransactionDto {
     from: t.fromAddress,
     nonce: t.nonce,
     txHash: t.txHash,
+    replacedTxHashes: t.replacedHashes ?? [],
     blockNumber: t.blockNumber === null ? null : Number(t.blockNumber),
     attempts: t.attempts,
     error: t.error,

@@ -66,6 +66,10 @@ export class Transaction {
   @Column({ name: 'tx_hash', type: 'varchar', length: 66, nullable: true })
   txHash!: `0x${string}` | null;
 
+  /** Earlier hashes signed for the same nonce, replaced by a fee bump. */
+  @Column({ name: 'replaced_hashes', type: 'varchar', length: 66, array: true, nullable: true })
+  replacedHashes!: string[] | null;
+
   @Column({ name: 'raw_tx', type: 'text', nullable: true })
   rawTx!: `0x${string}` | null;
 
