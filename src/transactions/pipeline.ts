@@ -17,7 +17,7 @@ import { decodeRevert } from '../chain/contracts/revert-decoder';
 import { AppConfig } from '../config/app-config';
 import { Metrics } from '../health/metrics';
 import { IssuersService } from '../issuers/issuers.service';
-import { KmsUnavailableError } from '../kms/key-management';
+import { KeyIntegrityError, KmsUnavailableError } from '../kms/key-management';
 import { SigningKeys } from '../kms/signing-keys';
 import { OperatorsService } from '../operators/operators.service';
 import { Transaction } from './entities/transaction.entity';
@@ -256,7 +256,10 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       );
     } catch (e) {
       if (e instanceof KmsUnavailableError) return { kind: 'retry', code: 'KMS_UNAVAILABLE', message: 'the key management service is unavailable' };
-      throw e;
+      // A key that does not open (tampered, swapped, wrong master key) will not open on retry either.
+      if (e instanceof KeyIntegrityError) return { kind: 'failed', code: 'KEY_INTEGRITY_FAILURE', message: 'the signing key could not be opened; the platform team was alerted through the audit trail' };
+      this.logger.warn(`signing ${tx.id} failed: ${e instanceof Error ? e.name : 'error'}; will retry`);
+      return { kind: 'retry', code: 'INTERNAL', message: 'signing failed; will retry' };
     }
     const hash = keccak256(raw);
     await em.query(
