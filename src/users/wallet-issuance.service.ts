@@ -6,7 +6,7 @@
  * Shared by the HTTP route (dev/test only) and the secure-room CLI (production path).
  */
 import { randomBytes } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { secp256k1 } from '@noble/curves/secp256k1';
 import { bytesToHex, type Address } from 'viem';
 import { publicKeyToAddress } from 'viem/accounts';
@@ -52,6 +52,7 @@ export class WalletIssuanceService {
   ) {}
 
   private listener: WalletReissueListener | undefined;
+  private readonly logger = new Logger('WalletIssuance');
 
   /** The token-operations module registers here (it depends on users, not the other way round). */
   setListener(listener: WalletReissueListener): void {
@@ -124,7 +125,18 @@ export class WalletIssuanceService {
       if (req.onCommitFailure) await req.onCommitFailure();
       throw e;
     }
-    if (oldAddress && this.listener) await this.listener.onWalletReissued({ userId: user.id, operatorId: user.operatorId, oldAddress, newAddress: address, requestId: req.requestId });
+    if (oldAddress && this.listener) {
+      // The new wallet is committed: its key must reach the caller whatever happens next.
+      // A failure to queue the freezes is logged and audited for ops, never thrown.
+      try {
+        await this.listener.onWalletReissued({ userId: user.id, operatorId: user.operatorId, oldAddress, newAddress: address, requestId: req.requestId });
+      } catch (e) {
+        this.logger.error(`could not queue the freeze of ${oldAddress} for user ${user.id}: ${e instanceof Error ? e.name : 'error'}; freeze it by hand`);
+        await this.audit
+          .record({ actor: { type: 'system' }, operatorId: user.operatorId, action: 'wallet.reissue.freeze', subject: { type: 'user', id: user.id }, outcome: 'failure', details: { address: oldAddress } })
+          .catch(() => undefined);
+      }
+    }
     return { pdf, address, privateKeyHex, userId: user.id, userName: user.name };
   }
 }
