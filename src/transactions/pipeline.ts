@@ -123,9 +123,24 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       const txs = await em.getRepository(Transaction).find({ where: rows.map((r) => ({ id: r.id })) });
       const byId = new Map(txs.map((t) => [t.id, t]));
       const memo = new Map<string, Promise<unknown>>();
+      // Fast path: estimate every row of the batch at once against the pre-batch state.
+      // A row whose estimate fails here is estimated again, in order, right before signing.
+      const estimates = new Map<string, bigint>();
+      if (chain && fees) {
+        for (let i = 0; i < txs.length; i += 16) {
+          await Promise.all(
+            txs.slice(i, i + 16).map(async (t) => {
+              const g = await this.chain.client.estimateGas({ account: t.fromAddress, to: t.toAddress ?? undefined, data: t.callData }).catch(() => undefined);
+              // Margin for state the earlier rows of the batch change (e.g. a balance slot written from zero).
+              if (g !== undefined) estimates.set(t.id, (g * 13n) / 10n + 30_000n);
+            }),
+          );
+        }
+      }
+      const signed: Array<{ id: string; nonce: number; hash: Hex; raw: Hex }> = [];
       for (const { id } of rows) {
         const tx = byId.get(id)!;
-        const outcome = chain && fees ? await this.signOne(em, tx, nonce, chain.id, fees, toBroadcast, memo) : ({ kind: 'retry', code: 'CHAIN_UNAVAILABLE', message: 'the chain node could not be reached' } as Outcome);
+        const outcome = chain && fees ? await this.signOne(tx, nonce, chain.id, fees, signed, memo, estimates.get(id)) : ({ kind: 'retry', code: 'CHAIN_UNAVAILABLE', message: 'the chain node could not be reached' } as Outcome);
         if (outcome.kind === 'signed') {
           nonce++;
           continue;
@@ -138,11 +153,22 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
           continue;
         }
         // Retryable: keep this and every later row of the signer queued (order is kept).
+        // (the rows signed before it are stored below and broadcast)
         await em.query(
           `UPDATE transactions SET error = $2, attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => LEAST(30, power(2, LEAST(attempts, 5)))), updated_at = now() WHERE id = $1`,
           [id, { code: outcome.code, message: outcome.message }],
         );
         break;
+      }
+      if (signed.length) {
+        // The raw signed transactions and their hashes, stored in one statement before any broadcast.
+        await em.query(
+          `UPDATE transactions t SET status = 'submitted', nonce = v.nonce, tx_hash = v.hash, raw_tx = v.raw, error = NULL, attempts = t.attempts + 1, submitted_at = now(), updated_at = now()
+             FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::int[]) AS nonce, unnest($3::text[]) AS hash, unnest($4::text[]) AS raw) v
+            WHERE t.id = v.id`,
+          [signed.map((x) => x.id), signed.map((x) => x.nonce), signed.map((x) => x.hash), signed.map((x) => x.raw)],
+        );
+        for (const x of signed) toBroadcast.push({ id: x.id, raw: x.raw });
       }
       await em.query(`UPDATE signer_nonces SET next_nonce = $2 WHERE address = $1`, [address, nonce]);
     });
@@ -213,13 +239,13 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async signOne(
-    em: EntityManager,
     tx: Transaction,
     nonce: number,
     chainId: number,
     fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint },
-    out: Array<{ id: string; raw: Hex }>,
+    out: Array<{ id: string; nonce: number; hash: Hex; raw: Hex }>,
     memo: Map<string, Promise<unknown>>,
+    estimate: bigint | undefined,
   ): Promise<Outcome> {
     // Memoised for this batch only: one check per requester per batch, right before its signatures.
     const once = <T>(k: string, f: () => Promise<T>): Promise<T> => {
@@ -238,7 +264,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     const { maxFeePerGas, maxPriorityFeePerGas } = fees;
     let gas: bigint;
     try {
-      gas = ((await this.chain.client.estimateGas(call)) * 12n) / 10n;
+      gas = estimate ?? ((await this.chain.client.estimateGas(call)) * 12n) / 10n;
     } catch (e) {
       if (isOutOfGas(e)) return { kind: 'retry', code: 'SIGNER_OUT_OF_GAS', message: `signer ${tx.fromAddress} has no gas` };
       const d = decodeRevert(e);
@@ -261,12 +287,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.warn(`signing ${tx.id} failed: ${e instanceof Error ? e.name : 'error'}; will retry`);
       return { kind: 'retry', code: 'INTERNAL', message: 'signing failed; will retry' };
     }
-    const hash = keccak256(raw);
-    await em.query(
-      `UPDATE transactions SET status = 'submitted', nonce = $2, tx_hash = $3, raw_tx = $4, error = NULL, attempts = attempts + 1, submitted_at = now(), updated_at = now() WHERE id = $1`,
-      [tx.id, nonce, hash, raw],
-    );
-    out.push({ id: tx.id, raw });
+    out.push({ id: tx.id, nonce, hash: keccak256(raw), raw });
     return { kind: 'signed' };
   }
 
