@@ -96,8 +96,8 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     const signers = await this.ds.query<Array<{ from_address: string }>>(
       `SELECT DISTINCT from_address FROM transactions WHERE status = 'queued' AND next_attempt_at <= now()`,
     );
-    const [{ n: submitted } = { n: 0 }] = await this.ds.query<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM transactions WHERE status = 'submitted'`);
-    this.busy = signers.length > 0 || submitted > 0;
+    // Only queued work makes the loop go again at once; waiting for receipts keeps the poll interval.
+    this.busy = signers.length > 0;
     // Signers run in parallel, a bounded number at a time: each holds one pooled connection
     // for its transaction and briefly needs a second one for authority re-checks.
     for (let i = 0; i < signers.length; i += PARALLEL_SIGNERS) {
