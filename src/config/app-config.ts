@@ -18,6 +18,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** Loopback host names: the only ones a plain http:// KMS endpoint (moto, LocalStack) may use. */
+export function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '::1' || hostname === '[::1]' || /^127\./.test(hostname);
+}
+
 export type NodeEnv = 'development' | 'test' | 'production';
 
 export class AppConfig {
@@ -121,8 +126,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (c.KMS_ENDPOINT) {
     const u = new URL(c.KMS_ENDPOINT);
-    const loopback = ['127.0.0.1', 'localhost', '[::1]', '::1'].includes(u.hostname) || u.hostname.startsWith('127.');
-    if (u.protocol === 'http:' && !loopback) throw new ConfigError('KMS_ENDPOINT', 'uses plain http:// to a non-loopback host: use https://');
+    if (u.protocol === 'http:' && !isLoopback(u.hostname)) throw new ConfigError('KMS_ENDPOINT', 'uses plain http:// to a non-loopback host: use https://');
   }
 
   return AppConfig.of({

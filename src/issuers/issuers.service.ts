@@ -5,14 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { DataSource, MoreThan, Not } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
 import { actorOf, type Principal } from '../auth/principal';
 import { GasFunding } from '../chain/gas-funding';
 import { AppError, NotFoundError } from '../common/app-error';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
-import type { SealedKey } from '../kms/sealed-key';
-import { SealedKeyStores } from '../kms/sealed-key-stores';
+import { sealedKeyOf, type SealedKey } from '../kms/sealed-key';
+import { repositoryStore, saveRewrapped, SealedKeyStores } from '../kms/sealed-key-stores';
 import { SigningKeys } from '../kms/signing-keys';
 import { Operator } from '../operators/entities/operator.entity';
 import { IssuerGrant } from './entities/issuer-grant.entity';
@@ -37,16 +37,7 @@ export class IssuersService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.stores.register({
-      kind: 'issuer',
-      listStale: async (current, afterId, limit) => {
-        const rows = await this.ds.getRepository(Issuer).find({ where: { kmsKeyId: Not(current), ...(afterId ? { id: MoreThan(afterId) } : {}) }, order: { id: 'ASC' }, take: limit });
-        return rows.map((i) => ({ owner: { kind: 'issuer' as const, id: i.id }, sealed: this.sealedOf(i) }));
-      },
-      update: async (owner, sealed) => {
-        await this.ds.getRepository(Issuer).update({ id: owner.id }, { encryptedDataKey: sealed.encryptedDataKey, kmsKeyId: sealed.kmsKeyId });
-      },
-    });
+    this.stores.register(repositoryStore('issuer', this.ds.getRepository(Issuer)));
   }
 
   async create(name: string, admin: Principal, requestId?: string): Promise<IssuerDto> {
@@ -99,8 +90,8 @@ export class IssuersService implements OnModuleInit {
   async rewrap(id: string, admin: Principal, requestId?: string): Promise<IssuerDto> {
     const i = await this.ds.getRepository(Issuer).findOneBy({ id });
     if (!i) throw new NotFoundError('Issuer');
-    const sealed = await this.keys.rewrap({ kind: 'issuer', id }, this.sealedOf(i), { actor: actorOf(admin), purpose: 'issuer key-rewrap', requestId });
-    await this.ds.getRepository(Issuer).update({ id }, { encryptedDataKey: sealed.encryptedDataKey, kmsKeyId: sealed.kmsKeyId });
+    const sealed = await this.keys.rewrap({ kind: 'issuer', id }, sealedKeyOf(i), { actor: actorOf(admin), purpose: 'issuer key-rewrap', requestId });
+    await saveRewrapped(this.ds.getRepository(Issuer), id, sealed);
     return this.get(id, admin);
   }
 
@@ -114,11 +105,7 @@ export class IssuersService implements OnModuleInit {
 
   async getSealedKey(issuerId: string): Promise<SealedKey> {
     const i = await this.ds.getRepository(Issuer).findOneByOrFail({ id: issuerId });
-    return this.sealedOf(i);
-  }
-
-  private sealedOf(i: Issuer): SealedKey {
-    return { encryptedKey: i.encryptedKey, encryptedDataKey: i.encryptedDataKey, kmsKeyId: i.kmsKeyId, address: i.signerAddress };
+    return sealedKeyOf(i);
   }
 
   private async grantsOf(ids: string[]): Promise<Map<string, string[]>> {

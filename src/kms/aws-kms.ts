@@ -14,7 +14,7 @@ import {
   ReEncryptCommand,
 } from '@aws-sdk/client-kms';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { AppConfig } from '../config/app-config';
+import { isLoopback, type AppConfig } from '../config/app-config';
 import type { EncryptionContext } from './encryption-context';
 import { KeyIntegrityError, KeyManagement, KmsUnavailableError, type DataKey } from './key-management';
 
@@ -26,10 +26,6 @@ const INTEGRITY_ERRORS = new Set(['InvalidCiphertextException', 'IncorrectKeyExc
  * treated as an integrity failure, not as an outage to retry.
  */
 const BLOB_INTEGRITY_ERRORS = new Set([...INTEGRITY_ERRORS, 'AccessDeniedException']);
-
-export function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '::1' || hostname === '[::1]' || /^127\./.test(hostname);
-}
 
 export class AwsKms extends KeyManagement {
   readonly provider = 'aws' as const;

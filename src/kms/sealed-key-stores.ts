@@ -5,7 +5,9 @@
  * resumable: a re-run picks up only what is left.
  */
 import { Injectable } from '@nestjs/common';
-import type { KeyOwner, KeyOwnerKind, SealedKey } from './sealed-key';
+import { MoreThan, Not, type FindOptionsOrder, type FindOptionsWhere, type Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { sealedKeyOf, type KeyOwner, type KeyOwnerKind, type SealedKey, type SealedKeyRow } from './sealed-key';
 
 export interface SealedKeyStore {
   kind: KeyOwnerKind;
@@ -26,4 +28,22 @@ export class SealedKeyStores {
   all(): SealedKeyStore[] {
     return [...this.stores.values()];
   }
+}
+
+/** Stores a re-wrapped data key on its owner row; the signing-key ciphertext never changes. */
+export async function saveRewrapped<T extends SealedKeyRow>(repo: Repository<T>, id: string, sealed: SealedKey): Promise<void> {
+  await repo.update({ id } as FindOptionsWhere<T>, { encryptedDataKey: sealed.encryptedDataKey, kmsKeyId: sealed.kmsKeyId } as unknown as QueryDeepPartialEntity<T>);
+}
+
+/** The store of an owner table whose rows carry the sealed-key columns. */
+export function repositoryStore<T extends SealedKeyRow>(kind: KeyOwnerKind, repo: Repository<T>, operatorIdOf: (row: T) => string | null = () => null): SealedKeyStore {
+  return {
+    kind,
+    listStale: async (current, afterId, limit) => {
+      const where = { kmsKeyId: Not(current), ...(afterId ? { id: MoreThan(afterId) } : {}) } as FindOptionsWhere<T>;
+      const rows = await repo.find({ where, order: { id: 'ASC' } as FindOptionsOrder<T>, take: limit });
+      return rows.map((row) => ({ owner: { kind, id: row.id }, sealed: sealedKeyOf(row), operatorId: operatorIdOf(row) }));
+    },
+    update: (owner, sealed) => saveRewrapped(repo, owner.id, sealed),
+  };
 }

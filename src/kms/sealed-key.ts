@@ -20,3 +20,16 @@ export interface SealedKey {
   /** EIP-55 address of the signing key; part of the encryption context. */
   address: `0x${string}`;
 }
+
+/** The columns an owner row keeps for its signing key (operators, issuers). */
+export interface SealedKeyRow {
+  id: string;
+  encryptedKey: Buffer;
+  encryptedDataKey: Buffer;
+  kmsKeyId: string;
+  signerAddress: `0x${string}`;
+}
+
+export function sealedKeyOf(row: SealedKeyRow): SealedKey {
+  return { encryptedKey: row.encryptedKey, encryptedDataKey: row.encryptedDataKey, kmsKeyId: row.kmsKeyId, address: row.signerAddress };
+}

@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { DataSource, MoreThan, Not } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
 import { AuthService } from '../auth/auth.service';
 import { checkPasswordRules, Passwords } from '../auth/passwords';
@@ -14,8 +14,8 @@ import { actorOf, type Principal } from '../auth/principal';
 import { GasFunding } from '../chain/gas-funding';
 import { AppError, NotFoundError } from '../common/app-error';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
-import type { SealedKey } from '../kms/sealed-key';
-import { SealedKeyStores } from '../kms/sealed-key-stores';
+import { sealedKeyOf, type SealedKey } from '../kms/sealed-key';
+import { repositoryStore, saveRewrapped, SealedKeyStores } from '../kms/sealed-key-stores';
 import { SigningKeys } from '../kms/signing-keys';
 import type { CreateOperatorDto, OperatorDto } from './dto/operator.dto';
 import { Operator } from './entities/operator.entity';
@@ -52,20 +52,7 @@ export class OperatorsService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.stores.register({
-      kind: 'operator',
-      listStale: async (current, afterId, limit) => {
-        const rows = await this.ds.getRepository(Operator).find({
-          where: { kmsKeyId: Not(current), ...(afterId ? { id: MoreThan(afterId) } : {}) },
-          order: { id: 'ASC' },
-          take: limit,
-        });
-        return rows.map((o) => ({ owner: { kind: 'operator' as const, id: o.id }, sealed: this.sealedOf(o), operatorId: o.id }));
-      },
-      update: async (owner, sealed) => {
-        await this.ds.getRepository(Operator).update({ id: owner.id }, { encryptedDataKey: sealed.encryptedDataKey, kmsKeyId: sealed.kmsKeyId });
-      },
-    });
+    this.stores.register(repositoryStore('operator', this.ds.getRepository(Operator), (o) => o.id));
   }
 
   async create(dto: CreateOperatorDto, admin: Principal, requestId?: string): Promise<OperatorDto> {
@@ -109,8 +96,8 @@ export class OperatorsService implements OnModuleInit {
 
   async rewrap(id: string, admin: Principal, requestId?: string): Promise<OperatorDto> {
     const o = await this.load(id);
-    const sealed = await this.keys.rewrap({ kind: 'operator', id }, this.sealedOf(o), { actor: actorOf(admin), operatorId: id, purpose: 'operator key-rewrap', requestId });
-    await this.ds.getRepository(Operator).update({ id }, { encryptedDataKey: sealed.encryptedDataKey, kmsKeyId: sealed.kmsKeyId });
+    const sealed = await this.keys.rewrap({ kind: 'operator', id }, sealedKeyOf(o), { actor: actorOf(admin), operatorId: id, purpose: 'operator key-rewrap', requestId });
+    await saveRewrapped(this.ds.getRepository(Operator), id, sealed);
     return this.get(id, admin);
   }
 
@@ -134,11 +121,7 @@ export class OperatorsService implements OnModuleInit {
 
   /** For the signing pipeline only. */
   async getSealedKey(operatorId: string): Promise<SealedKey> {
-    return this.sealedOf(await this.load(operatorId));
-  }
-
-  private sealedOf(o: Operator): SealedKey {
-    return { encryptedKey: o.encryptedKey, encryptedDataKey: o.encryptedDataKey, kmsKeyId: o.kmsKeyId, address: o.signerAddress };
+    return sealedKeyOf(await this.load(operatorId));
   }
 
   private async load(id: string): Promise<Operator> {

@@ -18,6 +18,7 @@ import { AppConfig } from '../config/app-config';
 import { Metrics } from '../health/metrics';
 import { IssuersService } from '../issuers/issuers.service';
 import { KeyIntegrityError, KmsUnavailableError } from '../kms/key-management';
+import type { SealedKey } from '../kms/sealed-key';
 import { SigningKeys } from '../kms/signing-keys';
 import { OperatorsService } from '../operators/operators.service';
 import { Transaction } from './entities/transaction.entity';
@@ -206,7 +207,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.warn(`transaction ${row.id} is stuck at the fee cap (FEE_MAX_GWEI); not replaced`);
       return;
     }
-    const sealed = tx.signerKind === 'operator' ? await this.operators.getSealedKey(tx.signerId) : await this.issuers.getSealedKey(tx.signerId);
+    const sealed = await this.sealedKeyFor(tx);
     const chainId = old.chainId ?? (await this.chain.chain()).id;
     const raw = await this.keys.withSigner(
       { kind: tx.signerKind, id: tx.signerId },
@@ -271,7 +272,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       if (d.code !== 'REVERTED' || (e instanceof BaseError && /revert/i.test(e.message))) return { kind: 'failed', code: d.code, message: d.message };
       return { kind: 'retry', code: 'CHAIN_UNAVAILABLE', message: 'the chain node could not be reached' };
     }
-    const sealed = await once(`sealed:${tx.signerKind}:${tx.signerId}`, () => (tx.signerKind === 'operator' ? this.operators.getSealedKey(tx.signerId) : this.issuers.getSealedKey(tx.signerId)));
+    const sealed = await once(`sealed:${tx.signerKind}:${tx.signerId}`, () => this.sealedKeyFor(tx));
     let raw: Hex;
     try {
       raw = await this.keys.withSigner(
@@ -289,6 +290,10 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     }
     out.push({ id: tx.id, nonce, hash: keccak256(raw), raw });
     return { kind: 'signed' };
+  }
+
+  private sealedKeyFor(tx: Transaction): Promise<SealedKey> {
+    return tx.signerKind === 'operator' ? this.operators.getSealedKey(tx.signerId) : this.issuers.getSealedKey(tx.signerId);
   }
 
   private async broadcast(id: string, raw: Hex): Promise<void> {
