@@ -33,6 +33,21 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        plugins,
+        test: {
+          // `npm run test:reliability`: faults under load (services stopped, restarted and
+          // killed), each file starting the processes it breaks. Not part of `npm test`;
+          // `.ci/run` runs its quick profile (KAGI_RELIABILITY=quick).
+          name: 'reliability',
+          include: ['test/reliability/**/*.rel-spec.ts'],
+          environment: 'node',
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+          testTimeout: 900_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 });
