@@ -85,10 +85,13 @@ export class WriteWatcher {
     return new WriteWatcher(client, parts.join(' UNION ALL '));
   }
 
+  private last: Snapshot | undefined;
+
   async snapshot(): Promise<Snapshot> {
     const [now] = (await this.client.query<{ at: string }>('SELECT clock_timestamp()::text AS at')).rows;
     const r = await this.client.query<{ t: string; h: string }>(this.query);
-    return { tables: new Map(r.rows.map((row) => [row.t, row.h])), at: now!.at };
+    this.last = { tables: new Map(r.rows.map((row) => [row.t, row.h])), at: now!.at };
+    return this.last;
   }
 
   /** Tables that differ between two snapshots. */
@@ -118,7 +121,10 @@ export class WriteWatcher {
    */
   async quiet(timeoutMs = 30_000): Promise<Snapshot> {
     const deadline = Date.now() + timeoutMs;
+    // Nothing changed since the previous snapshot and nothing in flight: quiet already.
+    const previous = this.last;
     let last = await this.snapshot();
+    if (previous && !WriteWatcher.changed(previous, last).length && !(await this.busy())) return last;
     let stableSince = Date.now();
     for (;;) {
       await new Promise((r) => setTimeout(r, 150));
