@@ -11,6 +11,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { ERROR_CODES, problemType } from './common/error-codes';
+import { ValidationError } from './common/app-error';
 import { ProblemFilter, sendProblem } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
@@ -66,6 +67,12 @@ export function configureApp(app: NestExpressApplication, opts: { swagger?: bool
     if (!err) return next();
     sendProblem(res, req, err, parserLogger);
   });
+  // Contract bodies are flat; a deeply nested one (a few kB of "[[[[…") would overflow the
+  // stack of the recursive transform and validation below and answer 500.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (!nestedDeeperThan(req.body, MAX_BODY_DEPTH)) return next();
+    sendProblem(res, req, new ValidationError([{ field: 'body', message: `body is nested deeper than ${MAX_BODY_DEPTH} levels` }]), parserLogger);
+  });
 
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemFilter());
@@ -78,6 +85,20 @@ export function configureApp(app: NestExpressApplication, opts: { swagger?: bool
       swaggerOptions: { persistAuthorization: !config.isProduction, displayRequestDuration: true, tryItOutEnabled: false },
     });
   }
+}
+
+const MAX_BODY_DEPTH = 32;
+
+/** Iterative, so that the check itself cannot overflow the stack. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, depth] = item;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /**
