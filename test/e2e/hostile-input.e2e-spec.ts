@@ -297,6 +297,7 @@ describe('hostile input over every route', () => {
 
   it('refuses late without writing: valid principals, well-formed near-valid writes', async () => {
     const arb = arbitraries();
+    before = undefined;
     const writes = OPS.filter((o) => o.method !== 'GET');
     const runs = Math.round(RUNS / 2);
     await fc.assert(
