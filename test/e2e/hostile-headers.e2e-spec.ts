@@ -234,6 +234,8 @@ describe('hostile headers', () => {
       // A control character makes the request unparsable (400); otherwise the id is just unknown.
       expect(missing.json.code).toBe(missing.status === 400 ? 'VALIDATION_FAILED' : 'NOT_FOUND');
     }
+    const utf8 = await raw(bytes(`GET /v1/users HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nAccept: `, Buffer.from('テキスト/csv', 'utf8')));
+    rawContract('Accept in UTF-8', utf8);
     const csv = await raw(`GET /v1/tokens/${a.tokenId}/holders HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nAccept: text/csv`);
     expect(csv.status).toBe(200);
     expect(csv.headers['content-type']?.[0]).toContain('text/csv');
