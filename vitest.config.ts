@@ -1,5 +1,6 @@
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
+import { SweepLastSequencer } from './test/support/sequencer';
 
 // Vitest runs the TypeScript sources through SWC so that Nest's decorator metadata
 // (emitDecoratorMetadata) exists in tests exactly as in the built app.
@@ -9,6 +10,8 @@ export default defineConfig({
   plugins,
   test: {
     env: { TZ: 'UTC' },
+    // The secret sweep (test/e2e/secret-sweep.e2e-spec.ts) runs after every other e2e file.
+    sequence: { sequencer: SweepLastSequencer },
     projects: [
       {
         plugins,
@@ -25,6 +28,8 @@ export default defineConfig({
           include: ['test/e2e/**/*.e2e-spec.ts'],
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],
+          // Records every HTTP answer and marks file start/end for the secret sweep.
+          setupFiles: ['test/support/record-http.ts'],
           // One PostgreSQL, one KMS API and one Anvil per run; files run one after another
           // in one worker (still isolated per file) so a 2-core machine tests behaviour, not contention.
           pool: 'forks',

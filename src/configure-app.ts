@@ -2,13 +2,16 @@
  * Everything between the socket and the controllers: shared by main.ts, the e2e tests
  * and the OpenAPI generator, so what is tested is what runs.
  */
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Logger as NestLogger, type INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
-import { ERROR_CODES } from './common/error-codes';
+import { ERROR_CODES, problemType } from './common/error-codes';
+import { ValidationError } from './common/app-error';
 import { ProblemFilter, sendProblem } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
@@ -22,6 +25,7 @@ export function configureApp(app: NestExpressApplication, opts: { swagger?: bool
     /* preview mode (OpenAPI generation) has no logger instance */
   }
   app.set('trust proxy', config.trustProxy);
+  answerUnparsableRequests(app);
   app.disable('x-powered-by');
   app.enableShutdownHooks();
 
@@ -63,6 +67,12 @@ export function configureApp(app: NestExpressApplication, opts: { swagger?: bool
     if (!err) return next();
     sendProblem(res, req, err, parserLogger);
   });
+  // Contract bodies are flat; a deeply nested one (a few kB of "[[[[…") would overflow the
+  // stack of the recursive transform and validation below and answer 500.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (!nestedDeeperThan(req.body, MAX_BODY_DEPTH)) return next();
+    sendProblem(res, req, new ValidationError([{ field: 'body', message: `body is nested deeper than ${MAX_BODY_DEPTH} levels` }]), parserLogger);
+  });
 
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemFilter());
@@ -75,6 +85,46 @@ export function configureApp(app: NestExpressApplication, opts: { swagger?: bool
       swaggerOptions: { persistAuthorization: !config.isProduction, displayRequestDuration: true, tryItOutEnabled: false },
     });
   }
+}
+
+const MAX_BODY_DEPTH = 32;
+
+/** Iterative, so that the check itself cannot overflow the stack. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, depth] = item;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
+ * A request Node's HTTP parser rejects (a bare CR or NUL in a header, conflicting
+ * Content-Length, headers over the limit) never reaches express; Node would answer a bare
+ * 400 or 431 with no body. Answer problem+json 400 VALIDATION_FAILED instead, as every
+ * other error (the contract has no 431), and close the connection as Node does.
+ */
+function answerUnparsableRequests(app: NestExpressApplication): void {
+  const server: Server = app.getHttpServer();
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const detail =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? 'The request headers are larger than the limit'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 'The request was not received in time'
+          : 'The request is not valid HTTP';
+    const body = JSON.stringify({ type: problemType('VALIDATION_FAILED'), title: ERROR_CODES.VALIDATION_FAILED.title, status: 400, detail, code: 'VALIDATION_FAILED' });
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {

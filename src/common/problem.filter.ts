@@ -23,6 +23,9 @@ const STATUS_TO_CODE: Record<number, ErrorCode> = {
   403: 'FORBIDDEN',
   404: 'NOT_FOUND',
   413: 'PAYLOAD_TOO_LARGE',
+  // The body parser's "unsupported charset / content encoding": the contract has no 415,
+  // and a body kagi cannot read is a bad request, not an internal error.
+  415: 'VALIDATION_FAILED',
   429: 'RATE_LIMITED',
 };
 
@@ -45,7 +48,7 @@ export function toProblem(err: unknown): { problem: Problem; headers: Record<str
   const status = err instanceof HttpException ? err.getStatus() : statusOf(err);
   const code = status !== undefined ? STATUS_TO_CODE[status] : undefined;
   if (status !== undefined && code) {
-    return { problem: { type: problemType(code), title: ERROR_CODES[code].title, status, detail: detailFor(code, err), code }, headers: {} };
+    return { problem: { type: problemType(code), title: ERROR_CODES[code].title, status: ERROR_CODES[code].status, detail: detailFor(code, err), code }, headers: {} };
   }
   return {
     problem: {
@@ -71,7 +74,10 @@ function detailFor(code: ErrorCode, err: unknown): string {
   const type = typeof err === 'object' && err !== null ? (err as { type?: unknown }).type : undefined;
   switch (code) {
     case 'VALIDATION_FAILED':
-      return type === 'entity.parse.failed' ? 'The request body is not valid JSON' : 'The request is not valid';
+      if (type === 'entity.parse.failed') return 'The request body is not valid JSON';
+      if (type === 'charset.unsupported') return 'The request body must be UTF-8 JSON';
+      if (type === 'encoding.unsupported') return 'The Content-Encoding of the request body is not supported';
+      return 'The request is not valid';
     case 'NOT_FOUND':
       return 'No such resource or route';
     case 'PAYLOAD_TOO_LARGE':

@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/dev/processes';
+import { recordChild } from '../support/recording';
 
 const root = process.cwd();
 const supervisorJs = join(root, 'dist', 'src', 'dev', 'supervisor.js');
@@ -27,6 +28,7 @@ const started: ChildProcess[] = [];
 function startDev(env: Record<string, string>): Run {
   const child = spawn(process.execPath, [supervisorJs], { env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(child);
+  recordChild(child, [supervisorJs]);
   let out = '';
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   const ready = new Promise<{ api: string; chain: string; db: string }>((res, rej) => {
@@ -158,6 +160,7 @@ describe('npm run dev (supervisor)', () => {
     const env2 = { ...process.env, DATA_DIR: dir, PORT: String(await freePort()), ANVIL_PORT: String(await freePort()), LOG_LEVEL: 'warn' };
     const npm = spawn('npm', ['run', 'dev'], { cwd: root, env: env2, stdio: ['ignore', 'pipe', 'pipe'] });
     started.push(npm);
+    recordChild(npm, ['npm', 'run', 'dev']);
     let out = '';
     npm.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     npm.stderr?.on('data', (d: Buffer) => (out += d.toString()));

@@ -10,6 +10,7 @@ import { inject } from 'vitest';
 import { createTestApp, http, testEnv, type TestApp } from '../support/app';
 import { ADMIN, adminToken, createOperator, type OperatorFixture } from '../support/api';
 import { pdfText, printedPrivateKey } from '../support/pdf';
+import { recordChild } from '../support/recording';
 
 const root = process.cwd();
 
@@ -17,6 +18,7 @@ function cli(args: string[], stdin: string, cwd = root, extraEnv: Record<string,
   return new Promise((res) => {
     const env = { ...process.env, ...testEnv({ LOG_LEVEL: 'error', ...extraEnv }), AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' } as NodeJS.ProcessEnv;
     const child = spawn(process.execPath, [join(root, 'dist', 'src', 'cli', 'main.js'), ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    recordChild(child, ['cli', ...args]);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

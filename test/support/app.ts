@@ -1,7 +1,9 @@
 /**
  * Boots the real AppModule through configureApp against the run's PostgreSQL, KMS API
  * (moto/LocalStack) and Anvil, listening on a loopback port, so tests talk HTTP to it
- * exactly as a client would. Log lines are captured for secret scans.
+ * exactly as a client would. Log lines are captured for secret scans, and recorded for
+ * the run's secret sweep (test/support/recording.ts) together with a /metrics scrape
+ * taken when the app closes.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +16,7 @@ import { AppModule } from '../../src/app.module';
 import { logCapture } from '../../src/common/logging';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { configureApp } from '../../src/configure-app';
+import { recordLogLines } from './recording';
 
 export interface TestApp {
   app: NestExpressApplication;
@@ -65,7 +68,9 @@ export async function createTestApp(
   const logs: string[] = [];
   logCapture.stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      const lines = chunk.toString('utf8').split('\n').filter(Boolean);
+      logs.push(...lines);
+      recordLogLines(lines);
       cb();
     },
   });
@@ -89,6 +94,8 @@ export async function createTestApp(
     config,
     logs,
     close: async () => {
+      // The sweep scans every instance's metrics: scrape (through the recording fetch) before closing.
+      if (config.metricsEnabled) await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text()).catch(() => undefined);
       await app.close();
       logCapture.stream = undefined;
     },

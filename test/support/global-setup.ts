@@ -8,14 +8,19 @@
  * - KMS: KMS_ENDPOINT (LocalStack, moto), else `moto_server` on a free port (provisioned
  *   into .venv when missing). Without either the run fails with one line, never skips.
  * - Chain: Anvil from the @foundry-rs/anvil npm package on a free port.
+ * - Secret sweep: TMPDIR points at one fresh directory for the whole run (inherited by
+ *   the test workers and every child they spawn), so "the run's temp files" are exactly
+ *   that tree; a recording directory outside it (test/support/recording.ts) collects
+ *   answers, log lines and child output. Both are deleted by the teardown.
  */
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import type { TestProject } from 'vitest/node';
 import { findMoto, freePort, provisionMoto, startAnvil, startMoto, startPostgres, type StartedProcess } from '../../src/dev/processes';
+import { RECORD_DIR_ENV, recordService, RUN_TMP_ENV } from './recording';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -25,6 +30,10 @@ declare module 'vitest' {
     kmsRegion: string;
     rpcUrl: string;
     chainId: number;
+    /** The run's TMPDIR: every temp file of the run lives below it (scanned by the sweep). */
+    runTmpDir: string;
+    /** Where answers, log lines and child output are recorded (test/support/recording.ts). */
+    recordDir: string;
   }
 }
 
@@ -37,6 +46,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
   try {
     const started = Date.now();
+    const dirs = setupRunDirs(cleanups);
     // allSettled: when one part fails, the others finish starting and are torn down too.
     const settled = await Promise.allSettled([setupDatabase(cleanups), setupKms(cleanups), setupChain(cleanups)]);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -48,6 +58,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('kmsRegion', kms.region);
     project.provide('rpcUrl', chain);
     project.provide('chainId', 31337);
+    project.provide('runTmpDir', dirs.runTmp);
+    project.provide('recordDir', dirs.recordDir);
     log(`PostgreSQL, KMS (${kms.endpoint}) and Anvil ready in ${Date.now() - started} ms`);
   } catch (e) {
     await teardown();
@@ -56,12 +68,36 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return teardown;
 }
 
+/**
+ * Deleted last (pushed first): the sweep has scanned them by then. Set in process.env
+ * before any worker exists, so workers, apps and spawned children all inherit them.
+ */
+function setupRunDirs(cleanups: Array<() => Promise<void>>): { runTmp: string; recordDir: string } {
+  const base = tmpdir();
+  const runTmp = mkdtempSync(join(base, 'kagi-e2e-run-'));
+  // Traversable by user postgres (embedded PostgreSQL, the dev supervisor test), as /tmp is.
+  chmodSync(runTmp, 0o711);
+  const recordDir = mkdtempSync(join(base, 'kagi-rec-'));
+  cleanups.push(async () => {
+    rmSync(recordDir, { recursive: true, force: true });
+    rmSync(runTmp, { recursive: true, force: true });
+  });
+  process.env.TMPDIR = runTmp;
+  process.env[RUN_TMP_ENV] = runTmp;
+  process.env[RECORD_DIR_ENV] = recordDir;
+  log(`run temp dir ${runTmp}, recordings in ${recordDir}`);
+  return { runTmp, recordDir };
+}
+
 async function setupDatabase(cleanups: Array<() => Promise<void>>): Promise<string> {
   let adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) {
     // /tmp is reachable by user `postgres` (embedded PostgreSQL runs as that user under root).
     const dir = mkdtempSync(join(tmpdir(), 'kagi-test-pg-'));
     const pg = await startPostgres({ dir, port: await freePort(), password: 'kagi-test' });
+    // PostgreSQL's own log (errors with their DETAIL lines, which quote key values) is swept too.
+    const recordDir = process.env[RECORD_DIR_ENV];
+    if (recordDir) recordService('postgres', pg.child.stderr, recordDir);
     cleanups.push(async () => {
       await pg.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -76,6 +112,9 @@ async function setupDatabase(cleanups: Array<() => Promise<void>>): Promise<stri
   cleanups.push(async () => {
     const c = new Client({ connectionString: adminUrl });
     await c.connect();
+    // Files that need a database of their own (test/support/db.ts) name it `${name}_x_…`.
+    const extra = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, [`${name}_x_`]);
+    for (const { datname } of extra.rows) await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await c.end();
   });

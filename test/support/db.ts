@@ -1,0 +1,143 @@
+/**
+ * Direct SQL for what no API exposes: a database of a file's own, and "did this request
+ * write anything?". Tests still drive kagi only over HTTP; these helpers only look.
+ */
+import { Client } from 'pg';
+import { inject } from 'vitest';
+
+function withDb(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export function mainDatabaseName(): string {
+  return new URL(inject('databaseUrl')).pathname.slice(1);
+}
+
+/**
+ * A fresh, empty database on the run's server for files that must see every write as
+ * their own (no background work left over by earlier files). Named `<run db>_x_<label>_…`
+ * so that the global teardown drops it and the secret sweep dumps it.
+ */
+export async function freshDatabase(label: string): Promise<string> {
+  const name = `${mainDatabaseName()}_x_${label.replace(/[^a-z0-9]/g, '')}_${Math.floor(Math.random() * 1e9)}`;
+  const c = new Client({ connectionString: inject('databaseUrl') });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await c.end();
+  }
+  return withDb(inject('databaseUrl'), name);
+}
+
+/** The URLs of every database of this run: the shared one and every freshDatabase(). */
+export async function runDatabaseUrls(): Promise<string[]> {
+  const main = mainDatabaseName();
+  const c = new Client({ connectionString: inject('databaseUrl') });
+  await c.connect();
+  try {
+    const r = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2) ORDER BY datname', [main, `${main}_x_`]);
+    return r.rows.map((row) => withDb(inject('databaseUrl'), row.datname));
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Tables a refused request may legitimately write, each because recording refusals is its
+ * purpose: `login_failures` (the lockout counts failed logins), `rate_limit_buckets`
+ * (every request counts, refused or not), and `audit_events`, which is append-only and
+ * records denials; for it the check is narrower: a refused request may only add events
+ * whose outcome is `failure` or `denied`, never a `success`.
+ */
+export const REFUSAL_BOOKKEEPING = ['login_failures', 'rate_limit_buckets', 'audit_events'] as const;
+
+export interface Snapshot {
+  /** table → "count:md5 of all rows" */
+  tables: Map<string, string>;
+  /** Database time of the snapshot (audit events at or after it are new). */
+  at: string;
+}
+
+/**
+ * Fingerprints every table (row count and a hash over every row's text form, so an
+ * insert, update or delete anywhere shows). Direct SQL: no API exposes row counts.
+ */
+export class WriteWatcher {
+  private constructor(
+    private readonly client: Client,
+    private readonly query: string,
+  ) {}
+
+  static async open(url: string): Promise<WriteWatcher> {
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    const tables = await client.query<{ t: string }>(
+      `SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS t FROM pg_tables
+        WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND NOT (tablename = ANY($1)) ORDER BY 1`,
+      [[...REFUSAL_BOOKKEEPING]],
+    );
+    const parts = tables.rows.map(
+      ({ t }) => `SELECT ${client.escapeLiteral(t)} AS t, count(*) || ':' || md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), '')) AS h FROM ${t} x`,
+    );
+    return new WriteWatcher(client, parts.join(' UNION ALL '));
+  }
+
+  private last: Snapshot | undefined;
+
+  async snapshot(): Promise<Snapshot> {
+    const [now] = (await this.client.query<{ at: string }>('SELECT clock_timestamp()::text AS at')).rows;
+    const r = await this.client.query<{ t: string; h: string }>(this.query);
+    this.last = { tables: new Map(r.rows.map((row) => [row.t, row.h])), at: now!.at };
+    return this.last;
+  }
+
+  /** Tables that differ between two snapshots. */
+  static changed(a: Snapshot, b: Snapshot): string[] {
+    return [...b.tables.keys()].filter((t) => a.tables.get(t) !== b.tables.get(t));
+  }
+
+  /** Audit events recorded since a snapshot whose outcome is not a refusal. */
+  async auditSuccessesSince(s: Snapshot): Promise<Array<{ action: string; outcome: string }>> {
+    const r = await this.client.query<{ action: string; outcome: string }>(
+      `SELECT action, outcome FROM audit_events WHERE at >= $1::timestamptz AND outcome NOT IN ('failure', 'denied') ORDER BY at`,
+      [s.at],
+    );
+    return r.rows;
+  }
+
+  /** Work the pipeline still has to do (so a snapshot would not be stable yet). */
+  async busy(): Promise<boolean> {
+    const r = await this.client.query<{ n: number }>(`SELECT count(*)::int AS n FROM transactions WHERE status IN ('queued', 'submitted')`);
+    return (r.rows[0]?.n ?? 0) > 0;
+  }
+
+  /**
+   * Waits until two snapshots 150 ms apart agree and nothing is queued or in flight, or the
+   * queue has stayed unchanged for 2 s (a row waiting out a retry backoff, or a suspended
+   * requester's row the pipeline leaves alone).
+   */
+  async quiet(timeoutMs = 30_000): Promise<Snapshot> {
+    const deadline = Date.now() + timeoutMs;
+    // Nothing changed since the previous snapshot and nothing in flight: quiet already.
+    const previous = this.last;
+    let last = await this.snapshot();
+    if (previous && !WriteWatcher.changed(previous, last).length && !(await this.busy())) return last;
+    let stableSince = Date.now();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 150));
+      const next = await this.snapshot();
+      const moved = WriteWatcher.changed(last, next);
+      if (moved.length) stableSince = Date.now();
+      else if (!(await this.busy()) || Date.now() - stableSince > 2000) return next;
+      if (Date.now() > deadline) throw new Error(`database not quiet after ${timeoutMs} ms: ${moved.join(', ')}`);
+      last = next;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.end();
+  }
+}
