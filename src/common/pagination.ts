@@ -31,8 +31,10 @@ interface CursorValue {
   id: string;
 }
 
-export function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify({ t: createdAt.toISOString(), id } satisfies CursorValue)).toString('base64url');
+/** `t` is the row's timestamp at PostgreSQL's full (microsecond) precision, as ISO-8601 text. */
+export function encodeCursor(createdAt: Date | string, id: string): string {
+  const t = typeof createdAt === 'string' ? createdAt : createdAt.toISOString();
+  return Buffer.from(JSON.stringify({ t, id } satisfies CursorValue)).toString('base64url');
 }
 
 export function decodeCursor(cursor: string): CursorValue {
@@ -47,7 +49,9 @@ export function decodeCursor(cursor: string): CursorValue {
 
 /**
  * Keyset pagination, newest first, stable under concurrent inserts:
- * ORDER BY created_at DESC, id DESC with a (created_at, id) cursor.
+ * ORDER BY created_at DESC, id DESC with a (created_at, id) cursor. The cursor keeps the
+ * timestamp at the database's microsecond precision: a JavaScript Date (milliseconds)
+ * would make the next page skip rows created earlier within the same millisecond.
  */
 export async function paginate<E extends ObjectLiteral & { id: string }, R>(
   qb: SelectQueryBuilder<E>,
@@ -55,7 +59,6 @@ export async function paginate<E extends ObjectLiteral & { id: string }, R>(
   map: (e: E) => R,
   createdAtColumn = 'createdAt',
 ): Promise<Page<R>> {
-  const timeOf = (e: E) => e[createdAtColumn] as Date;
   const limit = query.limit ?? 20;
   const alias = qb.alias;
   if (query.cursor) {
@@ -66,8 +69,14 @@ export async function paginate<E extends ObjectLiteral & { id: string }, R>(
       }),
     );
   }
-  const rows = await qb.orderBy(`${alias}.${createdAtColumn}`, 'DESC').addOrderBy(`${alias}.id`, 'DESC').take(limit + 1).getMany();
+  const { entities: rows, raw } = await qb
+    .addSelect(`to_char(${alias}.${createdAtColumn} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`, 'page_cursor_t')
+    .orderBy(`${alias}.${createdAtColumn}`, 'DESC')
+    .addOrderBy(`${alias}.id`, 'DESC')
+    .take(limit + 1)
+    .getRawAndEntities<Record<string, unknown>>();
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
-  return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(timeOf(last), last.id) : null };
+  const lastT = last ? raw.find((r) => r[`${alias}_id`] === last.id)?.page_cursor_t : undefined;
+  return { items: items.map(map), nextCursor: rows.length > limit && last && typeof lastT === 'string' ? encodeCursor(lastT, last.id) : null };
 }
