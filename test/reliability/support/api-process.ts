@@ -18,6 +18,12 @@ export function build(root: string): void {
   execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'ignore' });
 }
 
+/** An API child still running when the test process exits is killed (a failed afterAll must not leave it behind). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
 export class ApiProcess {
   private child: ChildProcess | undefined;
   readonly lines: LogLine[] = [];
@@ -43,6 +49,8 @@ export class ApiProcess {
     const n = this.incarnation;
     const child = spawn(process.execPath, [join(this.root, 'dist', 'src', 'main.js')], { cwd: this.root, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    running.add(child);
+    child.once('exit', () => running.delete(child));
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
       createInterface({ input: stream }).on('line', (text) => {

@@ -40,7 +40,7 @@ const QUICK: Profile = {
   postgresOutagesMs: [5_000],
   killRuns: 5,
   killOpsPerRun: 16,
-  killWindowMs: 1_500,
+  killWindowMs: 1_000,
 };
 
 const FULL: Profile = {
@@ -55,7 +55,7 @@ const FULL: Profile = {
   postgresOutagesMs: [4_000, 15_000],
   killRuns: 20,
   killOpsPerRun: 30,
-  killWindowMs: 3_000,
+  killWindowMs: 1_500,
 };
 
 export function profile(): Profile {
@@ -86,4 +86,18 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
+}
+
+/** A 32-bit mix (murmur3's finaliser) of a few integers: unrelated seeds for related inputs. */
+export function mix32(...xs: number[]): number {
+  let h = 0x811c9dc5;
+  for (const x of xs) {
+    h = Math.imul(h ^ (x >>> 0), 0x01000193);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return h >>> 0;
 }

@@ -11,7 +11,7 @@
  * answered, like a KMS that stopped responding.
  */
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -213,6 +213,12 @@ export class Chain {
     const h = this.handle;
     this.handle = undefined;
     await h?.stop();
+  }
+
+  /** Hashes of the mined transactions the stopped node wrote to its state file (what it comes back with; its mempool is not there). */
+  minedInStateFile(): Set<string> {
+    const state = JSON.parse(readFileSync(this.stateFile, 'utf8')) as { transactions?: Array<{ info?: { transaction_hash?: string } }> };
+    return new Set((state.transactions ?? []).map((t) => t.info?.transaction_hash?.toLowerCase() ?? '').filter(Boolean));
   }
 
   async rpc<T>(method: string, params: unknown[] = []): Promise<T> {

@@ -5,7 +5,7 @@
  * client: retried with the same key until accepted (202/200), through refused
  * connections, 409 IDEMPOTENCY_KEY_IN_USE and the 503s of an outage.
  */
-import { rng } from './profile';
+import { mix32, rng } from './profile';
 import { sleep, type Answer, type Http, type Phase } from './client';
 import type { Fixture, Holder } from './fixture';
 
@@ -40,7 +40,7 @@ const TOTAL = WEIGHTS.reduce((s, [, w]) => s + w, 0);
 
 /** Operation `i` of the workload of `seed`: the same seed gives the same operations. */
 export function makeOp(seed: number, i: number, fx: Fixture, tag: string): Op {
-  const r = rng((seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0);
+  const r = rng(mix32(seed, i));
   const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
   const amount = String(1 + Math.floor(r() * 99));
   let roll = r() * TOTAL;
