@@ -37,10 +37,15 @@ export function encodeCursor(createdAt: Date | string, id: string): string {
   return Buffer.from(JSON.stringify({ t, id } satisfies CursorValue)).toString('base64url');
 }
 
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+/** Every paginated table has uuid ids. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export function decodeCursor(cursor: string): CursorValue {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorValue>;
-    if (typeof v.t === 'string' && typeof v.id === 'string' && !Number.isNaN(Date.parse(v.t))) return { t: v.t, id: v.id };
+    // Only what encodeCursor writes: both values go into SQL (a timestamp, a uuid), and PostgreSQL parses fewer forms than Date.parse.
+    if (typeof v.t === 'string' && typeof v.id === 'string' && ISO_UTC.test(v.t) && UUID.test(v.id) && !Number.isNaN(Date.parse(v.t))) return { t: v.t, id: v.id };
   } catch {
     /* fall through */
   }
