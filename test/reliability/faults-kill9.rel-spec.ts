@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/dev/processes';
 import { ApiProcess, build } from './support/api-process';
-import { Http, Recorder, sleep } from './support/client';
+import { Http, pollUntil, Recorder, sleep } from './support/client';
 import { createFixture, type Fixture } from './support/fixture';
 import { baseSeed, mix32, profile, rng } from './support/profile';
 import { logFindings, summary, timeline } from './support/report';
@@ -61,7 +61,14 @@ describe('fault: kill -9 of the API at random moments, idempotent client retries
     const restarts: number[] = [];
     for (let run = 1; run <= prof.killRuns; run++) {
       const runSeed = mix32(seed, run);
-      const killAt = Math.floor(rng(runSeed)() * prof.killWindowMs);
+      // The random moment, by progress rather than by the clock (so it means the same on a slow
+      // machine): a third of the runs after every operation is accepted (up to killWindowMs later,
+      // while signing, broadcasting or confirming), the rest just after the k-th acceptance, with
+      // requests in flight.
+      const r = rng(runSeed);
+      const afterAll = r() < 1 / 3;
+      const killAfter = afterAll ? prof.killOpsPerRun : Math.floor(r() * prof.killOpsPerRun);
+      const jitter = Math.floor(r() * (afterAll ? prof.killWindowMs : 50));
       const ops = Array.from({ length: prof.killOpsPerRun }, (_, i) => makeOp(runSeed, i, fx, `k9-r${run}`));
       const mine: Accepted[] = [];
       rec.phase = 'steady';
@@ -70,11 +77,10 @@ describe('fault: kill -9 of the API at random moments, idempotent client retries
       const sending = pool(ops, prof.concurrency, async (op) => {
         mine.push(await submit(http, fx, op, Date.now() + 120_000));
       });
-      const sendingDone = sending.then(
-        () => true,
-        () => false,
-      );
-      await Promise.race([sleep(killAt), sendingDone]);
+      sending.catch(() => undefined); // awaited below; a rejection before then is not unhandled
+      const reached = await pollUntil(async () => mine.length, (n) => n >= killAfter, 60_000, 2);
+      if (!reached.ok) findings.push(`run ${run}: only ${mine.length} of ${killAfter} operations accepted before the kill`);
+      await sleep(jitter);
       const acceptedAtKill = mine.length;
       rec.phase = 'api-down';
       await api.kill9();
@@ -97,7 +103,7 @@ describe('fault: kill -9 of the API at random moments, idempotent client retries
       const v = await verify(http, stack, fx, accepted, { finalWithinMs: 120_000 });
       if (v.findings.length === 0) survived++;
       findings.push(...v.findings.map((f) => `run ${run} (seed ${runSeed}, kill at ${killedAfter} ms): ${f}`));
-      step(`run ${run}/${prof.killRuns} seed=${runSeed} killed at ${killedAfter} ms with ${acceptedAtKill}/${ops.length} accepted; restart ${restarts.at(-1)} ms; ${v.confirmed} confirmed; findings ${v.findings.length}`);
+      step(`run ${run}/${prof.killRuns} seed=${runSeed} killed at ${killedAfter} ms (after acceptance ${killAfter} + ${jitter} ms) with ${acceptedAtKill}/${ops.length} accepted; restart ${restarts.at(-1)} ms; ${v.confirmed} confirmed; findings ${v.findings.length}`);
       if (findings.length > 50) break;
     }
     // The verifier is not blind: with one accepted operation left out of the model it must object.
