@@ -43,7 +43,7 @@ describe('fault: chain node stopped and restarted under load', () => {
     fx = await createFixture(http, stack, { tag: `chain${seed}` });
   });
   afterAll(async () => {
-    await api?.stop();
+    await api?.destroy();
     await stack?.destroy();
   });
 

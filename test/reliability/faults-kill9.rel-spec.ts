@@ -49,7 +49,7 @@ describe('fault: kill -9 of the API at random moments, idempotent client retries
     fx = await createFixture(http, stack, { tag: `k9${seed}` });
   });
   afterAll(async () => {
-    await api?.stop();
+    await api?.destroy();
     await stack?.destroy();
   });
 

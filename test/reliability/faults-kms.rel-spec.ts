@@ -41,7 +41,7 @@ describe('fault: KMS stopped and restarted under load', () => {
     fx = await createFixture(http, stack, { tag: `kms${seed}` });
   });
   afterAll(async () => {
-    await api?.stop();
+    await api?.destroy();
     await stack?.destroy();
   });
 

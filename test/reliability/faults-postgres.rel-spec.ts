@@ -41,7 +41,7 @@ describe('fault: PostgreSQL restarted under load', () => {
     fx = await createFixture(http, stack, { tag: `pg${seed}` });
   });
   afterAll(async () => {
-    await api?.stop();
+    await api?.destroy();
     await stack?.destroy();
   });
 

@@ -4,6 +4,7 @@
  * restarts) so a file can look for logged 5xx and scan for key material.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -84,6 +85,12 @@ export class ApiProcess {
     const timer = setTimeout(() => this.child?.kill('SIGKILL'), 10_000);
     await this.signal('SIGTERM');
     clearTimeout(timer);
+  }
+
+  /** Stops the API and removes its DATA_DIR. */
+  async destroy(): Promise<void> {
+    await this.stop();
+    if (this.env.DATA_DIR) rmSync(this.env.DATA_DIR, { recursive: true, force: true });
   }
 
   private async signal(sig: NodeJS.Signals): Promise<void> {

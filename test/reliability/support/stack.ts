@@ -263,6 +263,8 @@ export const ADMIN = { loginId: 'root-admin', password: 'reliability-platform-pa
 
 /** The API's environment: like test/support/app.ts testEnv, pointed at this file's own stack. */
 export function apiEnv(stack: Stack, port: number, overrides: Record<string, string> = {}): Record<string, string> {
+  // Removed by ApiProcess.destroy().
+  const dataDir = mkdtempSync(join(tmpdir(), 'kagi-rel-data-'));
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/tmp',
@@ -270,7 +272,7 @@ export function apiEnv(stack: Stack, port: number, overrides: Record<string, str
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: String(port),
-    DATA_DIR: mkdtempSync(join(tmpdir(), 'kagi-rel-data-')),
+    DATA_DIR: dataDir,
     DATABASE_URL: stack.pg.databaseUrl,
     KMS_PROVIDER: 'aws',
     KMS_ENDPOINT: stack.kms.url,
