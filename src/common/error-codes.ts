@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   RATE_LIMITED: { status: 429, title: 'Rate limited', when: 'too many requests from one client; Retry-After' },
   KMS_UNAVAILABLE: { status: 503, title: 'KMS unavailable', when: 'a synchronous KMS call failed' },
   CHAIN_UNAVAILABLE: { status: 503, title: 'Chain unavailable', when: 'a pre-check or read could not reach the chain' },
+  DATABASE_UNAVAILABLE: { status: 503, title: 'Database unavailable', when: 'the database could not be reached (restart, failover); retry; Retry-After' },
   FEATURE_DISABLED: { status: 503, title: 'Feature disabled', when: 'HTTP wallet issuance switched off' },
   INTERNAL: { status: 500, title: 'Internal error', when: 'anything else (logged with the request id; no detail to the client)' },
 } as const satisfies Record<string, { status: number; title: string; when: string }>;

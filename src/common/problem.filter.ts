@@ -5,6 +5,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AppError, type FieldError } from './app-error';
+import { isDatabaseUnavailable } from './database-unavailable';
 import { ERROR_CODES, problemType, type ErrorCode } from './error-codes';
 
 export interface Problem {
@@ -41,6 +42,13 @@ export function toProblem(err: unknown): { problem: Problem; headers: Record<str
         ...(err.options.errors ? { errors: err.options.errors } : {}),
       },
       headers: err.options.headers ?? {},
+    };
+  }
+  if (isDatabaseUnavailable(err)) {
+    const code: ErrorCode = 'DATABASE_UNAVAILABLE';
+    return {
+      problem: { type: problemType(code), title: ERROR_CODES[code].title, status: 503, detail: 'The database could not be reached; try again shortly', code },
+      headers: { 'Retry-After': '1' },
     };
   }
   // Framework errors (unknown route, body parser, guards) carry a status we can trust,

@@ -44,7 +44,10 @@ export class AwsKms extends KeyManagement {
       region: config.kms.region ?? (endpoint ? 'us-east-1' : undefined),
       maxAttempts: 3,
       retryMode: 'standard',
-      requestHandler: new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: 5_000 }),
+      // throwOnRequestTimeout: without it @smithy/node-http-handler 4 only logs a warning when
+      // requestTimeout passes, and a KMS that accepts connections but never answers hangs
+      // every call (and the signing pipeline) forever.
+      requestHandler: new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true }),
     });
   }
 
