@@ -3,7 +3,7 @@
  * addresses only, the per-request recorder, and /proc readings of a child process.
  */
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { isLoopback } from '../src/config/app-config';
 import type { Lane, Plan, TokenModel } from './soak-model';
 import type { PlotSample } from './soak-plot';
@@ -105,7 +105,7 @@ export class Http {
 
 // ---- recording -------------------------------------------------------------------------
 
-export type ErrorKind = 'transport' | '5xx' | 'unexpected-4xx' | 'accepted-refusal' | 'replay-mismatch' | 'read-out-of-bounds' | 'tx-failed' | 'tx-cancelled' | 'tx-not-final' | 'unresolved-write';
+export type ErrorKind = 'transport' | '5xx' | 'unexpected-status' | 'accepted-refusal' | 'replay-mismatch' | 'read-out-of-bounds' | 'tx-failed' | 'tx-cancelled' | 'tx-not-final' | 'unresolved-write';
 
 export interface RouteStats {
   count: number;
@@ -162,6 +162,7 @@ export interface Session {
   password: string;
   token: string;
   refreshAt: number;
+  refreshing?: Promise<void>;
 }
 
 export interface Tracked {
@@ -172,6 +173,8 @@ export interface Tracked {
   session: Session;
   key: string;
   acceptedAt: number;
+  /** The server's createdAt (ISO), for the tracker's `from` filter. */
+  createdAt: string;
   /** Accepted although a refusal was expected: already counted, its end is not counted again. */
   unexpected: boolean;
 }
@@ -200,6 +203,12 @@ export interface Sample extends PlotSample {
   metricsRssMB: number | null;
   eventLoopLagP99Ms: number | null;
   apiCpuPercent: number | null;
+  postgresCpuPercent: number | null;
+  anvilCpuPercent: number | null;
+  /** The load generator itself. */
+  soakCpuPercent: number | null;
+  /** All of the machine (200 = both cores busy), ours and everyone else's. */
+  machineCpuPercent: number | null;
   anvilRssMB: number | null;
   load1: number;
 }
@@ -233,4 +242,30 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
 export function metric(text: string, name: string): number | null {
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
   return m?.[1] ? Number(m[1]) : null;
+}
+
+/** CPU seconds of `root` and its direct children (PostgreSQL: the postmaster and its backends). */
+export function cpuSecondsOfTree(root: number | undefined): number | undefined {
+  const own = cpuSeconds(root);
+  if (own === undefined) return undefined;
+  let sum = own;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const fields = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      if (Number(fields[1]) === root) sum += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return sum;
+}
+
+/** Busy and total CPU seconds of the whole machine, from /proc/stat. */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  return { busy: (total - idle) / 100, total: total / 100 };
 }

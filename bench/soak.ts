@@ -116,6 +116,8 @@ async function main(): Promise<void> {
       // One loopback client drives every operator: the per-client limits would measure the limiter.
       RATE_LIMIT_PER_MINUTE: '1000000',
       LOGIN_RATE_LIMIT_PER_MINUTE: '1000000',
+      // Short-lived access tokens, so a run of a few minutes includes clients logging in again.
+      ACCESS_TOKEN_TTL: '60',
       ARGON2_MEMORY_KIB: '1024',
       ARGON2_ITERATIONS: '1',
     };
@@ -146,7 +148,7 @@ async function main(): Promise<void> {
     }
     const login = async (se: Session, record?: Recorder) => {
       const a = await h.call('POST', '/v1/auth/login', { body: { loginId: se.loginId, password: se.password } });
-      record?.request('POST /v1/auth/login', a, 'read', a.ok && a.status === 200 ? 'ok' : a.ok && a.status >= 500 ? '5xx' : a.ok ? 'unexpected-4xx' : 'transport');
+      record?.request('POST /v1/auth/login', a, 'read', a.ok && a.status === 200 ? 'ok' : a.ok && a.status >= 500 ? '5xx' : a.ok ? 'unexpected-status' : 'transport');
       if (!a.ok || a.status !== 200) {
         if (!record) throw new Error(`login ${se.loginId} failed`);
         return;
@@ -208,6 +210,7 @@ async function main(): Promise<void> {
       login,
       apiPid: pid,
       anvilPid: anvil.child.pid,
+      postgresPid: pg.child.pid,
       out,
     });
 
@@ -297,7 +300,9 @@ async function main(): Promise<void> {
       clientConfirmLatencyMs: { source: '202 received → tracker saw it final (includes up to ~0.5 s polling)', p50: Math.round(percentile(clientConfirmMsAll, 50)), p99: Math.round(percentile(clientConfirmMsAll, 99)) },
       rssMB: { atReadyBeforeSetup: rssAtReady ? mb(rssAtReady.rss) : null, start: rssStart, end: rssEnd, afterDrain: samples[samples.length - 1]?.rssMB ?? null, peakVmHWM: peakRss, slopeMBPerMinAfterWarmup: round(rssSlope, 2) },
       heapUsedMB: { start: heapStart, end: load[load.length - 1]?.heapUsedMB ?? null, slopeMBPerMinAfterWarmup: round(heapSlope, 2) },
-      apiCpuPercentMean: round(load.reduce((a, x) => a + (x.apiCpuPercent ?? 0), 0) / Math.max(1, load.length), 0),
+      cpuPercentMeanDuringLoad: Object.fromEntries(
+        (['apiCpuPercent', 'postgresCpuPercent', 'anvilCpuPercent', 'soakCpuPercent', 'machineCpuPercent'] as const).map((k) => [k.replace('CpuPercent', ''), round(load.reduce((a, x) => a + (x[k] ?? 0), 0) / Math.max(1, load.length), 0)]),
+      ),
       apiLog: { lines: logLines.length, warn: warnLines.length, errorOrFatal: errorLines.length, examples: logExamples },
     };
     const verdicts = {
@@ -338,7 +343,7 @@ async function main(): Promise<void> {
     if (warnLines.length || errorLines.length) out(`api log: ${warnLines.length} warn, ${errorLines.length} error lines; first: ${logExamples[0] ?? ''}`);
 
     const notes = [
-      'Everything here is measured from real HTTP requests against the built API (node dist/src/main.js) as its own process; the load generator, the API, PostgreSQL and Anvil share the same 2 CPU cores (and this machine is shared with other work: see load1 per sample).',
+      'Everything here is measured from real HTTP requests against the built API (node dist/src/main.js) as its own process; the load generator, the API, PostgreSQL and Anvil share the same 2 CPU cores (and this machine is shared with other work: machineCpuPercent per sample counts everyone, of 200; load1 too).',
       'ops/s = transactions seen confirmed per second (by the tracker, in the interval it saw them); accepted/s = 202 answers per second.',
       'error rate = errors / all requests (workload + tracker). Errors: transport errors, 5xx, any 4xx the model did not predict, a predicted refusal that was accepted, an idempotent replay that did not return the original transaction, a read outside the bounds the model allows at that moment, and every accepted transaction that ended failed or cancelled or was not final after the drain. Predicted refusals (ADDRESS_FROZEN to a frozen user, INSUFFICIENT_BALANCE over-asks, IDEMPOTENCY_KEY_REUSED) are counted separately and are not errors.',
       'accepted→confirmed latency is the server\'s own createdAt → updatedAt of the confirmed row; with a backlog bound B and throughput X it is about B / X (Little\'s law), so it reflects the bound as much as kagi.',
@@ -350,7 +355,7 @@ async function main(): Promise<void> {
       suite: 'soak',
       startedAt,
       machine: { cpus: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
-      settings: { ...s, kms: 'local keyring', dataKeyCache: 'off', nodeEnv: 'test', api: 'node dist/src/main.js (separate process, 127.0.0.1)', lanes: lanes.map((l) => l.name), tokens: tokens.length, users: s.operators * s.usersPerOperator },
+      settings: { ...s, kms: 'local keyring', dataKeyCache: 'off', nodeEnv: 'test', accessTokenTtlSeconds: 60, argon2: 'm = 1 MiB, t = 1 (test settings)', api: 'node dist/src/main.js (separate process, 127.0.0.1)', lanes: lanes.map((l) => l.name), tokens: tokens.length, users: s.operators * s.usersPerOperator },
       samples,
       totals,
       onChain,
