@@ -297,7 +297,7 @@ async function main(): Promise<void> {
       acceptedPerSecLoad: round(acceptedInLoad / loadSeconds, 1),
       requestsPerSec: round(requests / totalSeconds, 1),
       confirmLatencyMs: { source: 'server createdAt → updatedAt of the confirmed row', p50: Math.round(percentile(confirmMsAll, 50)), p90: Math.round(percentile(confirmMsAll, 90)), p99: Math.round(percentile(confirmMsAll, 99)), max: Math.round(Math.max(0, ...confirmMsAll)) },
-      clientConfirmLatencyMs: { source: '202 received → tracker saw it final (includes up to ~0.5 s polling)', p50: Math.round(percentile(clientConfirmMsAll, 50)), p99: Math.round(percentile(clientConfirmMsAll, 99)) },
+      clientConfirmLatencyMs: { source: '202 received → the tracker saw it final (includes the tracker\'s polling delay)', p50: Math.round(percentile(clientConfirmMsAll, 50)), p99: Math.round(percentile(clientConfirmMsAll, 99)) },
       rssMB: { atReadyBeforeSetup: rssAtReady ? mb(rssAtReady.rss) : null, start: rssStart, end: rssEnd, afterDrain: samples[samples.length - 1]?.rssMB ?? null, peakVmHWM: peakRss, slopeMBPerMinAfterWarmup: round(rssSlope, 2) },
       heapUsedMB: { start: heapStart, end: load[load.length - 1]?.heapUsedMB ?? null, slopeMBPerMinAfterWarmup: round(heapSlope, 2) },
       cpuPercentMeanDuringLoad: Object.fromEntries(
@@ -348,7 +348,10 @@ async function main(): Promise<void> {
       'error rate = errors / all requests (workload + tracker). Errors: transport errors, 5xx, any 4xx the model did not predict, a predicted refusal that was accepted, an idempotent replay that did not return the original transaction, a read outside the bounds the model allows at that moment, and every accepted transaction that ended failed or cancelled or was not final after the drain. Predicted refusals (ADDRESS_FROZEN to a frozen user, INSUFFICIENT_BALANCE over-asks, IDEMPOTENCY_KEY_REUSED) are counted separately and are not errors.',
       'accepted→confirmed latency is the server\'s own createdAt → updatedAt of the confirmed row; with a backlog bound B and throughput X it is about B / X (Little\'s law), so it reflects the bound as much as kagi.',
       `RSS is VmRSS of the API process from /proc/<pid>/status; heap and event-loop lag come from its /metrics (prom-client default metrics). The load generator's memory is not included.`,
-      `Anvil mining: ${s.anvil === 'interval' ? `interval mining (--block-time ${s.blockTimeSeconds}): several transactions per block and a real mempool, as on a chain, and one block per second instead of one per transaction` : s.anvil}.`,
+      s.anvil === 'interval'
+        ? `Anvil mines a block every ${s.blockTimeSeconds} s (interval mining): transactions wait in a mempool and land several per block, as on a real chain, and the chain grows by one block per second rather than one per transaction (automine), which would make Anvil's own memory and work grow with the load on the same 2 cores. \`--anvil automine\` or \`--anvil mixed\` runs the other modes.`
+        : `Anvil mode: ${s.anvil}${s.anvil === 'mixed' ? ` (a block on every transaction and every ${s.blockTimeSeconds} s)` : ' (one block per transaction)'}.`,
+      'Each operation is planned by a model (bench/soak-model.ts) so that its outcome is certain in any execution order; accepted ones are tracked until final by listing each operator\'s queued/submitted transactions and its confirmed/failed ones since the oldest tracked.',
       'Not in the mix: pause/unpause (would refuse or fail everything else on the token), recover and wallet reissue (need new wallets mid-run), cancel.',
     ];
     const result = {

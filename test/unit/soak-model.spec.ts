@@ -116,3 +116,11 @@ describe('soak model', () => {
     expect(slope([{ x: 0, y: 1 }, { x: 1, y: 3 }, { x: 2, y: 5 }])).toBeCloseTo(2);
   });
 });
+
+describe('soak target', () => {
+  it('refuses anything but loopback', async () => {
+    const { assertLoopback } = await import('../../bench/soak-support');
+    for (const ok of ['http://127.0.0.1:3000', 'http://localhost:1', 'http://[::1]:8545', 'postgres://u:p@127.0.0.1:5432/db']) expect(() => assertLoopback(ok, 'x')).not.toThrow();
+    for (const bad of ['http://10.0.0.1:3000', 'http://192.168.1.2', 'http://example.com', 'http://0.0.0.0:3000']) expect(() => assertLoopback(bad, 'x')).toThrow(/refusing non-loopback/);
+  });
+});
