@@ -26,7 +26,7 @@ import {
   type Signature,
 } from 'viem';
 import { publicKeyToAddress, toAccount } from 'viem/accounts';
-import { AuditSink } from '../audit/audit-sink';
+import { AuditSink, type AuditRecord } from '../audit/audit-sink';
 import { Metrics } from '../health/metrics';
 import type { EncryptionContext } from './encryption-context';
 import { Envelope } from './envelope';
@@ -40,6 +40,11 @@ export interface KeyAudit {
   operatorId?: string | null;
   purpose: string;
   requestId?: string | null;
+  /**
+   * When given, the key-open events are appended here instead of written one by one; the
+   * caller writes them (AuditSink.recordMany) before it stores or uses what was signed.
+   */
+  collect?: AuditRecord[];
 }
 
 /** The encryption context of a signing key, rebuilt from trusted identity every time. */
@@ -94,8 +99,8 @@ export class SigningKeys {
    * sign once `fn` has returned.
    */
   async withSigner<T>(owner: KeyOwner, sealed: SealedKey, audit: KeyAudit, fn: (account: LocalAccount) => Promise<T>): Promise<T> {
-    const record = (outcome: 'success' | 'failure' | 'denied', reason?: string) =>
-      this.audit.record({
+    const record = async (outcome: 'success' | 'failure' | 'denied', reason?: string) => {
+      const event: AuditRecord = {
         actor: audit.actor,
         operatorId: audit.operatorId ?? null,
         action: 'key.open',
@@ -103,7 +108,10 @@ export class SigningKeys {
         outcome,
         details: { purpose: audit.purpose, address: sealed.address, ...(reason ? { reason } : {}) },
         requestId: audit.requestId ?? null,
-      });
+      };
+      if (audit.collect) audit.collect.push(event);
+      else await this.audit.record(event);
+    };
     let key: Buffer | undefined;
     let open = true;
     try {
