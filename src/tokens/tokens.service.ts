@@ -24,6 +24,8 @@ import { IssuersService } from '../issuers/issuers.service';
 import { SigningKeys } from '../kms/signing-keys';
 import { OperatorsService } from '../operators/operators.service';
 import { Transaction, type TxKind } from '../transactions/entities/transaction.entity';
+import type { Created, Prepared } from '../transactions/idempotency';
+import { toTxDto, type TransactionDto } from '../transactions/transactions.service';
 import { UsersService } from '../users/users.service';
 import { WalletIssuanceService } from '../users/wallet-issuance.service';
 import { ReadinessContributors } from '../health/readiness-contributors';
@@ -92,6 +94,11 @@ export class TokensService implements OnModuleInit {
   }
 
   private readonly reconciliation;
+  /**
+   * Active tokens by id. Nothing an operation reads of a token (owner, issuer, signer, address)
+   * changes once it is active, and it never leaves that state; grants are still checked live.
+   */
+  private readonly activeTokens = new Map<string, Token>();
 
   onModuleInit(): void {
     this.wallets.setListener({ onWalletReissued: (e) => this.onWalletReissued(e) });
@@ -115,7 +122,7 @@ export class TokensService implements OnModuleInit {
   }
 
   /** Validates and returns a function that stores the token and its deploy transaction in `em`. */
-  async prepareCreate(p: Principal, dto: { name: string; symbol: string; decimals: number; issuerId?: string }): Promise<(em: EntityManager) => Promise<string>> {
+  async prepareCreate(p: Principal, dto: { name: string; symbol: string; decimals: number; issuerId?: string }): Promise<Prepared<TokenDto>> {
     let signer: { kind: 'operator' | 'issuer'; id: string; address: `0x${string}` };
     if (dto.issuerId) {
       const issuer = await this.issuers.assertGranted(dto.issuerId.toLowerCase(), p.id);
@@ -126,12 +133,14 @@ export class TokensService implements OnModuleInit {
     }
     const governance = await this.governanceAddress();
     const data = encodeDeployData({ abi: securityTokenAbi, bytecode: securityTokenBytecode, args: [dto.name, dto.symbol, dto.decimals, governance, signer.address] });
-    return async (em) => {
-      const tokenId = randomUUID();
-      const txId = randomUUID();
-      await em.getRepository(Token).insert({ id: tokenId, operatorId: p.id, issuerId: signer.kind === 'issuer' ? signer.id : null, name: dto.name, symbol: dto.symbol, decimals: dto.decimals, signerKind: signer.kind, signerId: signer.id, signerAddress: signer.address, address: null, status: 'deploying', deployTransactionId: txId });
-      await this.insertTx(em, txId, { tokenId, kind: 'deploy', principal: p, signer, toAddress: null, data, request: { name: dto.name, symbol: dto.symbol, decimals: dto.decimals, issuerId: dto.issuerId ?? null, governance } });
-      return tokenId;
+    return {
+      write: async (em) => {
+        const tokenId = randomUUID();
+        const txId = randomUUID();
+        await em.getRepository(Token).insert({ id: tokenId, operatorId: p.id, issuerId: signer.kind === 'issuer' ? signer.id : null, name: dto.name, symbol: dto.symbol, decimals: dto.decimals, signerKind: signer.kind, signerId: signer.id, signerAddress: signer.address, address: null, status: 'deploying', deployTransactionId: txId });
+        await this.insertTx(em, txId, { tokenId, kind: 'deploy', principal: p, signer, toAddress: null, data, request: { name: dto.name, symbol: dto.symbol, decimals: dto.decimals, issuerId: dto.issuerId ?? null, governance } });
+        return { id: tokenId };
+      },
     };
   }
 
@@ -255,119 +264,159 @@ export class TokensService implements OnModuleInit {
 
   // ---- operations --------------------------------------------------------------------
 
-  async prepareOperation(p: Principal, tokenId: string, kind: TxKind, body: Record<string, unknown>): Promise<(em: EntityManager) => Promise<string>> {
+  async prepareOperation(p: Principal, tokenId: string, kind: TxKind, body: Record<string, unknown>): Promise<Prepared<TransactionDto>> {
     const t = await this.visible(p, tokenId);
     await this.assertMayOperate(p, t, kind);
     if (t.status !== 'active' || !t.address) throw new AppError('TOKEN_NOT_ACTIVE', `The token is ${t.status}`);
     const token = t.address;
-    if (kind !== 'unpause' && (await this.read<boolean>(token, 'paused'))) throw new AppError('TOKEN_PAUSED', 'The token is paused');
-    const wallet = async (userId: string) => {
-      const u = await this.users.getOwnedUser(p.id, String(userId).toLowerCase());
-      if (!u.walletAddress) throw new AppError('WALLET_NOT_ISSUED', `User ${u.id} has no wallet yet`);
-      return { id: u.id, address: getAddress(u.walletAddress) };
+    // The named users first (database); then every chain read of the operation starts in the
+    // same tick, so viem sends them as one JSON-RPC batch. Refusals keep their order: paused,
+    // then the users, then frozen receivers, then balances.
+    const named = (['userId', 'fromUserId', 'toUserId'] as const).filter((f) => typeof body[f] === 'string');
+    const [found, custodyAddress] = await Promise.all([
+      Promise.all(named.map((f) => this.users.getOwnedUser(p.id, String(body[f]).toLowerCase()).then((u) => ({ u }), (error: unknown) => ({ error })))),
+      kind === 'deposit' || kind === 'withdraw' ? this.custodyAddressOf(p.id) : undefined,
+    ]);
+    const wallets = new Map<string, { id: string; address: Address; previous: string[] } | undefined>();
+    for (const [i, f] of named.entries()) {
+      const r = found[i]!;
+      wallets.set(f, 'u' in r && r.u.walletAddress ? { id: r.u.id, address: getAddress(r.u.walletAddress), previous: r.u.previousWalletAddresses } : undefined);
+    }
+    const settle = <T>(x: Promise<T>) => {
+      x.catch(() => undefined); // awaited below unless an earlier refusal ends the request
+      return x;
     };
-    const notFrozen = async (a: Address) => {
-      if (await this.read<boolean>(token, 'isFrozen', [a])) throw new AppError('ADDRESS_FROZEN', `Address ${a} is frozen`);
+    const pausedRead = settle(this.read<boolean>(token, 'paused'));
+    const frozenRead = (a: Address | undefined) => settle(a ? this.read<boolean>(token, 'isFrozen', [a]) : Promise.resolve(false));
+    const debitRead = (a: Address | undefined) => settle(a ? Promise.all([this.read<bigint>(token, 'balanceOf', [a]), this.pendingDebits(t.id, a)]) : Promise.resolve<[bigint, bigint]>([0n, 0n]));
+    /** Paused first, then every named user must exist (404 otherwise) and have a wallet. */
+    const admissible = async () => {
+      if ((await pausedRead) && kind !== 'unpause') throw new AppError('TOKEN_PAUSED', 'The token is paused');
+      for (const r of found) {
+        if ('error' in r) throw r.error;
+        if (!r.u.walletAddress) throw new AppError('WALLET_NOT_ISSUED', `User ${r.u.id} has no wallet yet`);
+      }
     };
-    const enough = async (a: Address, amount: bigint) => {
-      const bal = await this.read<bigint>(token, 'balanceOf', [a]);
-      const pending = await this.pendingDebits(t.id, a);
+    const wallet = (f: 'userId' | 'fromUserId' | 'toUserId') => wallets.get(f)!;
+    const notFrozen = async (read: Promise<boolean>, a: Address) => {
+      if (await read) throw new AppError('ADDRESS_FROZEN', `Address ${a} is frozen`);
+    };
+    const enough = async (read: Promise<readonly [bigint, bigint]>, amount: bigint) => {
+      const [bal, pending] = await read;
       if (bal - pending < amount) throw new AppError('INSUFFICIENT_BALANCE', `Balance ${bal} less pending debits ${pending} is below ${amount}`);
     };
+    const amount = typeof body.amount === 'string' ? BigInt(body.amount) : 0n;
     const fn = (functionName: string, args: readonly unknown[]) => encodeFunctionData({ abi: securityTokenAbi, functionName: functionName as never, args: args });
     let e: Omit<Enqueue, 'token' | 'principal'>;
     switch (kind) {
       case 'issue': {
-        const u = await wallet(body.userId as string);
-        await notFrozen(u.address);
-        e = { kind, userId: u.id, data: fn('mint', [u.address, BigInt(body.amount as string)]), request: { userId: u.id, amount: body.amount } };
+        const frozen = frozenRead(wallets.get('userId')?.address);
+        await admissible();
+        const u = wallet('userId');
+        await notFrozen(frozen, u.address);
+        e = { kind, userId: u.id, data: fn('mint', [u.address, amount]), request: { userId: u.id, amount: body.amount } };
         break;
       }
       case 'redeem': {
-        const u = await wallet(body.userId as string);
-        const amount = BigInt(body.amount as string);
-        await enough(u.address, amount);
+        const debit = debitRead(wallets.get('userId')?.address);
+        await admissible();
+        const u = wallet('userId');
+        await enough(debit, amount);
         e = { kind, userId: u.id, data: fn('burn', [u.address, amount]), request: { userId: u.id, amount: body.amount, reason: body.reason ?? null }, debit: { address: u.address, amount } };
         break;
       }
       case 'forced-transfer': {
-        const from = await wallet(body.fromUserId as string);
-        const to = await wallet(body.toUserId as string);
+        const frozen = frozenRead(wallets.get('toUserId')?.address);
+        const debit = debitRead(wallets.get('fromUserId')?.address);
+        await admissible();
+        const from = wallet('fromUserId');
+        const to = wallet('toUserId');
         if (from.address === to.address) throw new AppError('VALIDATION_FAILED', 'fromUserId and toUserId are the same wallet', { errors: [{ field: 'toUserId', message: 'must differ from fromUserId' }] });
-        const amount = BigInt(body.amount as string);
-        await notFrozen(to.address);
-        await enough(from.address, amount);
+        await notFrozen(frozen, to.address);
+        await enough(debit, amount);
         e = { kind, userId: from.id, data: fn('forcedTransfer', [from.address, to.address, amount]), request: { fromUserId: from.id, toUserId: to.id, amount: body.amount, reason: body.reason }, debit: { address: from.address, amount } };
         break;
       }
       case 'deposit': {
-        const u = await wallet(body.userId as string);
-        const custody = await this.custodyAddressOf(p.id);
-        const amount = BigInt(body.amount as string);
-        await notFrozen(custody);
-        await enough(u.address, amount);
+        const custody = custodyAddress!;
+        const frozen = frozenRead(custody);
+        const debit = debitRead(wallets.get('userId')?.address);
+        await admissible();
+        const u = wallet('userId');
+        await notFrozen(frozen, custody);
+        await enough(debit, amount);
         e = { kind, userId: u.id, data: fn('forcedTransfer', [u.address, custody, amount]), request: { userId: u.id, amount: body.amount, custodyAddress: custody }, debit: { address: u.address, amount } };
         break;
       }
       case 'withdraw': {
-        const u = await wallet(body.userId as string);
-        const custody = await this.custodyAddressOf(p.id);
-        const amount = BigInt(body.amount as string);
-        await notFrozen(u.address);
-        const own = await this.custodyBalance(t.id, p.id, u.id);
-        const pendingOut = await this.pendingWithdrawals(t.id, p.id, u.id);
-        if (own - pendingOut < amount) throw new AppError('INSUFFICIENT_BALANCE', `The user's custody balance ${own} less pending withdrawals ${pendingOut} is below ${amount}`);
-        await enough(custody, amount);
+        const custody = custodyAddress!;
+        const frozen = frozenRead(wallets.get('userId')?.address);
+        const debit = debitRead(custody);
+        const userId = wallets.get('userId')?.id;
+        const own = settle(userId ? Promise.all([this.custodyBalance(t.id, p.id, userId), this.pendingWithdrawals(t.id, p.id, userId)]) : Promise.resolve<[bigint, bigint]>([0n, 0n]));
+        await admissible();
+        const u = wallet('userId');
+        await notFrozen(frozen, u.address);
+        const [held, pendingOut] = await own;
+        if (held - pendingOut < amount) throw new AppError('INSUFFICIENT_BALANCE', `The user's custody balance ${held} less pending withdrawals ${pendingOut} is below ${amount}`);
+        await enough(debit, amount);
         e = { kind, userId: u.id, data: fn('forcedTransfer', [custody, u.address, amount]), request: { userId: u.id, amount: body.amount, custodyAddress: custody }, debit: { address: custody, amount } };
         break;
       }
       case 'recover': {
-        const u = await wallet(body.userId as string);
-        const user = await this.users.getOwnedUser(p.id, u.id);
-        let lost: Address | undefined;
-        for (const prev of user.previousWalletAddresses) {
-          const a = getAddress(prev);
-          if ((await this.read<bigint>(token, 'balanceOf', [a])) - (await this.pendingDebits(t.id, a)) > 0n) {
-            lost = a;
+        const previous = (wallets.get('userId')?.previous ?? []).map((a) => getAddress(a));
+        const debits = previous.map((a) => debitRead(a));
+        const frozen = frozenRead(wallets.get('userId')?.address);
+        await admissible();
+        const u = wallet('userId');
+        let lost: { address: Address; balance: bigint } | undefined;
+        for (const [i, a] of previous.entries()) {
+          const [balance, pending] = await debits[i]!;
+          if (balance - pending > 0n) {
+            lost = { address: a, balance };
             break;
           }
         }
         if (!lost) throw new AppError('NOTHING_TO_RECOVER', 'No previous wallet of this user holds this token');
-        await notFrozen(u.address);
-        e = { kind, userId: u.id, data: fn('recoveryAddress', [lost, u.address]), request: { userId: u.id, from: lost, to: u.address }, debit: { address: lost, amount: await this.read<bigint>(token, 'balanceOf', [lost]) } };
+        await notFrozen(frozen, u.address);
+        e = { kind, userId: u.id, data: fn('recoveryAddress', [lost.address, u.address]), request: { userId: u.id, from: lost.address, to: u.address }, debit: { address: lost.address, amount: lost.balance } };
         break;
       }
       case 'freeze':
       case 'unfreeze': {
-        const u = await wallet(body.userId as string);
+        await admissible();
+        const u = wallet('userId');
         e = { kind, userId: u.id, data: fn('setAddressFrozen', [u.address, kind === 'freeze']), request: { userId: u.id } };
         break;
       }
       case 'pause':
+        await admissible();
         e = { kind, data: fn('pause', []), request: {} };
         break;
       case 'unpause':
-        if (!(await this.read<boolean>(token, 'paused'))) throw new AppError('VALIDATION_FAILED', 'The token is not paused', { errors: [{ field: 'token', message: 'not paused' }] });
+        if (!(await pausedRead)) throw new AppError('VALIDATION_FAILED', 'The token is not paused', { errors: [{ field: 'token', message: 'not paused' }] });
         e = { kind, data: fn('unpause', []), request: {} };
         break;
       default:
         throw new NotFoundError('Operation');
     }
-    return (em) => this.insertTx(em, randomUUID(), { tokenId: t.id, kind: e.kind, principal: p, userId: e.userId ?? null, signer: { kind: t.signerKind, id: t.signerId, address: t.signerAddress }, toAddress: token, data: e.data, request: e.request, debit: e.debit });
+    const x = { tokenId: t.id, kind: e.kind, principal: p, userId: e.userId ?? null, signer: { kind: t.signerKind, id: t.signerId, address: t.signerAddress }, toAddress: token, data: e.data, request: e.request, debit: e.debit };
+    return { write: (em) => this.insertTx(em, randomUUID(), x), singleStatement: true };
   }
 
   // ---- helpers -----------------------------------------------------------------------
 
+  /** The queued row and its audit event, in one statement; answers the Transaction without reading it back. */
   private async insertTx(
     em: EntityManager,
     id: string,
     x: { tokenId: string; kind: TxKind; principal: Principal; userId?: string | null; signer: { kind: 'operator' | 'issuer'; id: string; address: `0x${string}` }; toAddress: `0x${string}` | null; data: `0x${string}`; request: Record<string, unknown>; debit?: { address: string; amount: bigint } },
-  ): Promise<string> {
-    await em.getRepository(Transaction).insert({
+  ): Promise<Created<TransactionDto>> {
+    const row = {
       id,
       tokenId: x.tokenId,
       kind: x.kind,
-      status: 'queued',
+      status: 'queued' as const,
       operatorId: x.principal.id,
       requestedByType: x.principal.type,
       userId: x.userId ?? null,
@@ -378,19 +427,20 @@ export class TokensService implements OnModuleInit {
       callData: x.data,
       debitAddress: x.debit?.address ?? null,
       debitAmount: x.debit ? x.debit.amount.toString() : null,
-      nonce: null,
-      txHash: null,
-      rawTx: null,
-      replacedHashes: null,
-      blockNumber: null,
-      attempts: 0,
-      error: null,
-      request: x.request as never,
-      nextAttemptAt: new Date(),
-      submittedAt: null,
-    });
-    await this.audit.record({ actor: actorOf(x.principal), operatorId: x.principal.type === 'operator' ? x.principal.id : null, action: 'transaction.queued', subject: { type: 'transaction', id }, outcome: 'success', details: { kind: x.kind, tokenId: x.tokenId } }, em);
-    return x.kind === 'deploy' ? x.tokenId : id;
+      request: x.request,
+    };
+    const [stamps] = await this.audit.recordWith<{ created_at: Date; updated_at: Date }>(
+      { actor: actorOf(x.principal), operatorId: x.principal.type === 'operator' ? x.principal.id : null, action: 'transaction.queued', subject: { type: 'transaction', id }, outcome: 'success', details: { kind: x.kind, tokenId: x.tokenId } },
+      {
+        sql: `INSERT INTO transactions (id, token_id, kind, status, operator_id, requested_by_type, user_id, signer_kind, signer_id, from_address, to_address, call_data, debit_address, debit_amount, request, attempts, next_attempt_at)
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, 0, now()) RETURNING created_at, updated_at`,
+        params: [row.id, row.tokenId, row.kind, row.status, row.operatorId, row.requestedByType, row.userId, row.signerKind, row.signerId, row.fromAddress, row.toAddress, row.callData, row.debitAddress, row.debitAmount, JSON.stringify(row.request)],
+      },
+      em,
+    );
+    if (x.kind === 'deploy') return { id: x.tokenId };
+    const tx: Transaction = { ...row, nonce: null, txHash: null, rawTx: null, replacedHashes: null, blockNumber: null, attempts: 0, error: null, nextAttemptAt: stamps!.created_at, submittedAt: null, createdAt: stamps!.created_at, updatedAt: stamps!.updated_at };
+    return { id, value: toTxDto(tx) };
   }
 
   /** The operator's custody address (its signing address unless configured otherwise). */
@@ -428,8 +478,12 @@ export class TokensService implements OnModuleInit {
 
   /** Tokens an operator may see: its own, and its granted issuers'. Anything else is 404. */
   private async visible(p: Principal, id: string): Promise<Token> {
-    const t = await this.ds.getRepository(Token).findOneBy({ id });
+    const t = this.activeTokens.get(id) ?? (await this.ds.getRepository(Token).findOneBy({ id }));
     if (!t) throw new NotFoundError('Token');
+    if (t.status === 'active' && !this.activeTokens.has(id)) {
+      if (this.activeTokens.size >= 10_000) this.activeTokens.delete(this.activeTokens.keys().next().value!);
+      this.activeTokens.set(id, t);
+    }
     if (p.type === 'admin' || t.operatorId === p.id) return t;
     if (t.issuerId && (await this.ds.getRepository(IssuerGrant).existsBy({ issuerId: t.issuerId, operatorId: p.id }))) return t;
     throw new NotFoundError('Token');
