@@ -93,6 +93,9 @@ describe('SigningKeys', () => {
     const plainB = await envelope.open(b.sealed, signingKeyContext(operatorB, b.address));
     const forged = await envelope.seal(plainB, signingKeyContext(operatorA, a.address));
     plainB.fill(0);
+    // A's genuine key opened first: the address check of one sealed key never vouches for other bytes.
+    await expect(keys.withSigner(operatorA, a.sealed, audit, (acct) => Promise.resolve(acct.address))).resolves.toBe(a.address);
+    await expect(keys.withSigner(operatorA, { ...forged, address: a.address }, audit, () => Promise.resolve(1))).rejects.toThrow(/does not match/);
     await expect(keys.withSigner(operatorA, { ...forged, address: a.address }, audit, () => Promise.resolve(1))).rejects.toThrow(/does not match/);
     expect(auditSink.events.at(-1)).toMatchObject({ action: 'key.open', outcome: 'denied', details: { reason: 'address mismatch' } });
   });
