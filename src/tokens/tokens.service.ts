@@ -71,8 +71,13 @@ interface Enqueue {
   userId?: string | null;
   data: `0x${string}`;
   request: Record<string, unknown>;
-  debit?: { address: string; amount: bigint };
+  /** What the operation takes from `address`, and that address's balance at the block the pre-checks read. */
+  debit?: { address: string; amount: bigint; balance: bigint };
 }
+
+const insufficient = (balance: bigint, pending: bigint, amount: bigint) => new AppError('INSUFFICIENT_BALANCE', `Balance ${balance} less pending debits ${pending} is below ${amount}`);
+const custodyShort = (held: bigint, pending: bigint, amount: bigint) =>
+  new AppError('INSUFFICIENT_BALANCE', `The user's custody balance ${held} less pending withdrawals ${pending} is below ${amount}`);
 
 @Injectable()
 export class TokensService implements OnModuleInit {
@@ -282,13 +287,18 @@ export class TokensService implements OnModuleInit {
       const r = found[i]!;
       wallets.set(f, 'u' in r && r.u.walletAddress ? { id: r.u.id, address: getAddress(r.u.walletAddress), previous: r.u.previousWalletAddresses } : undefined);
     }
+    // Operations that take tokens from an address read the chain at one block, so the balance
+    // and the debits counted against it (below) meet exactly: a debit mined after that block is
+    // still counted as pending.
+    const debits = kind === 'redeem' || kind === 'forced-transfer' || kind === 'deposit' || kind === 'withdraw' || kind === 'recover';
+    const at = debits ? await this.chain.client.getBlockNumber().catch(() => Promise.reject(new ChainUnavailableError())) : undefined;
     const settle = <T>(x: Promise<T>) => {
       x.catch(() => undefined); // awaited below unless an earlier refusal ends the request
       return x;
     };
-    const pausedRead = settle(this.read<boolean>(token, 'paused'));
-    const frozenRead = (a: Address | undefined) => settle(a ? this.read<boolean>(token, 'isFrozen', [a]) : Promise.resolve(false));
-    const debitRead = (a: Address | undefined) => settle(a ? Promise.all([this.read<bigint>(token, 'balanceOf', [a]), this.pendingDebits(t.id, a)]) : Promise.resolve<[bigint, bigint]>([0n, 0n]));
+    const pausedRead = settle(this.read<boolean>(token, 'paused', [], at));
+    const frozenRead = (a: Address | undefined) => settle(a ? this.read<boolean>(token, 'isFrozen', [a], at) : Promise.resolve(false));
+    const debitRead = (a: Address | undefined) => settle(a ? Promise.all([this.read<bigint>(token, 'balanceOf', [a], at), this.pendingDebits(this.ds.manager, t.id, a, at!)]) : Promise.resolve<[bigint, bigint]>([0n, 0n]));
     /** Paused first, then every named user must exist (404 otherwise) and have a wallet. */
     const admissible = async () => {
       if ((await pausedRead) && kind !== 'unpause') throw new AppError('TOKEN_PAUSED', 'The token is paused');
@@ -301,9 +311,11 @@ export class TokensService implements OnModuleInit {
     const notFrozen = async (read: Promise<boolean>, a: Address) => {
       if (await read) throw new AppError('ADDRESS_FROZEN', `Address ${a} is frozen`);
     };
+    /** Refuses unless the balance less pending debits covers `amount`; returns the balance. */
     const enough = async (read: Promise<readonly [bigint, bigint]>, amount: bigint) => {
       const [bal, pending] = await read;
-      if (bal - pending < amount) throw new AppError('INSUFFICIENT_BALANCE', `Balance ${bal} less pending debits ${pending} is below ${amount}`);
+      if (bal - pending < amount) throw insufficient(bal, pending, amount);
+      return bal;
     };
     const amount = typeof body.amount === 'string' ? BigInt(body.amount) : 0n;
     const fn = (functionName: string, args: readonly unknown[]) => encodeFunctionData({ abi: securityTokenAbi, functionName: functionName as never, args: args });
@@ -321,8 +333,8 @@ export class TokensService implements OnModuleInit {
         const debit = debitRead(wallets.get('userId')?.address);
         await admissible();
         const u = wallet('userId');
-        await enough(debit, amount);
-        e = { kind, userId: u.id, data: fn('burn', [u.address, amount]), request: { userId: u.id, amount: body.amount, reason: body.reason ?? null }, debit: { address: u.address, amount } };
+        const balance = await enough(debit, amount);
+        e = { kind, userId: u.id, data: fn('burn', [u.address, amount]), request: { userId: u.id, amount: body.amount, reason: body.reason ?? null }, debit: { address: u.address, amount, balance } };
         break;
       }
       case 'forced-transfer': {
@@ -333,8 +345,8 @@ export class TokensService implements OnModuleInit {
         const to = wallet('toUserId');
         if (from.address === to.address) throw new AppError('VALIDATION_FAILED', 'fromUserId and toUserId are the same wallet', { errors: [{ field: 'toUserId', message: 'must differ from fromUserId' }] });
         await notFrozen(frozen, to.address);
-        await enough(debit, amount);
-        e = { kind, userId: from.id, data: fn('forcedTransfer', [from.address, to.address, amount]), request: { fromUserId: from.id, toUserId: to.id, amount: body.amount, reason: body.reason }, debit: { address: from.address, amount } };
+        const balance = await enough(debit, amount);
+        e = { kind, userId: from.id, data: fn('forcedTransfer', [from.address, to.address, amount]), request: { fromUserId: from.id, toUserId: to.id, amount: body.amount, reason: body.reason }, debit: { address: from.address, amount, balance } };
         break;
       }
       case 'deposit': {
@@ -344,8 +356,8 @@ export class TokensService implements OnModuleInit {
         await admissible();
         const u = wallet('userId');
         await notFrozen(frozen, custody);
-        await enough(debit, amount);
-        e = { kind, userId: u.id, data: fn('forcedTransfer', [u.address, custody, amount]), request: { userId: u.id, amount: body.amount, custodyAddress: custody }, debit: { address: u.address, amount } };
+        const balance = await enough(debit, amount);
+        e = { kind, userId: u.id, data: fn('forcedTransfer', [u.address, custody, amount]), request: { userId: u.id, amount: body.amount, custodyAddress: custody }, debit: { address: u.address, amount, balance } };
         break;
       }
       case 'withdraw': {
@@ -353,14 +365,14 @@ export class TokensService implements OnModuleInit {
         const frozen = frozenRead(wallets.get('userId')?.address);
         const debit = debitRead(custody);
         const userId = wallets.get('userId')?.id;
-        const own = settle(userId ? Promise.all([this.custodyBalance(t.id, p.id, userId), this.pendingWithdrawals(t.id, p.id, userId)]) : Promise.resolve<[bigint, bigint]>([0n, 0n]));
+        const own = settle(userId ? this.custodyAvailable(this.ds.manager, t.id, p.id, userId) : Promise.resolve<[bigint, bigint]>([0n, 0n]));
         await admissible();
         const u = wallet('userId');
         await notFrozen(frozen, u.address);
         const [held, pendingOut] = await own;
-        if (held - pendingOut < amount) throw new AppError('INSUFFICIENT_BALANCE', `The user's custody balance ${held} less pending withdrawals ${pendingOut} is below ${amount}`);
-        await enough(debit, amount);
-        e = { kind, userId: u.id, data: fn('forcedTransfer', [custody, u.address, amount]), request: { userId: u.id, amount: body.amount, custodyAddress: custody }, debit: { address: custody, amount } };
+        if (held - pendingOut < amount) throw custodyShort(held, pendingOut, amount);
+        const balance = await enough(debit, amount);
+        e = { kind, userId: u.id, data: fn('forcedTransfer', [custody, u.address, amount]), request: { userId: u.id, amount: body.amount, custodyAddress: custody }, debit: { address: custody, amount, balance } };
         break;
       }
       case 'recover': {
@@ -379,7 +391,7 @@ export class TokensService implements OnModuleInit {
         }
         if (!lost) throw new AppError('NOTHING_TO_RECOVER', 'No previous wallet of this user holds this token');
         await notFrozen(frozen, u.address);
-        e = { kind, userId: u.id, data: fn('recoveryAddress', [lost.address, u.address]), request: { userId: u.id, from: lost.address, to: u.address }, debit: { address: lost.address, amount: lost.balance } };
+        e = { kind, userId: u.id, data: fn('recoveryAddress', [lost.address, u.address]), request: { userId: u.id, from: lost.address, to: u.address }, debit: { address: lost.address, amount: lost.balance, balance: lost.balance } };
         break;
       }
       case 'freeze':
@@ -401,7 +413,22 @@ export class TokensService implements OnModuleInit {
         throw new NotFoundError('Operation');
     }
     const x = { tokenId: t.id, kind: e.kind, principal: p, userId: e.userId ?? null, signer: { kind: t.signerKind, id: t.signerId, address: t.signerAddress }, toAddress: token, data: e.data, request: e.request, debit: e.debit };
-    return { write: (em) => this.insertTx(em, randomUUID(), x), singleStatement: true };
+    const debit = e.debit;
+    if (!debit || at === undefined) return { write: (em) => this.insertTx(em, randomUUID(), x), singleStatement: true };
+    // Two requests must not both spend the same balance: the debits of one (token, address) are
+    // accepted one at a time, each re-checked against the others under a transaction lock.
+    return {
+      write: async (em) => {
+        await em.query(`SELECT pg_advisory_xact_lock(hashtext('kagi-debit:' || $1 || ':' || $2))`, [t.id, debit.address]);
+        const pending = await this.pendingDebits(em, t.id, debit.address, at);
+        if (debit.balance - pending < debit.amount) throw insufficient(debit.balance, pending, debit.amount);
+        if (kind === 'withdraw' && x.userId) {
+          const [held, pendingOut] = await this.custodyAvailable(em, t.id, p.id, x.userId);
+          if (held - pendingOut < debit.amount) throw custodyShort(held, pendingOut, debit.amount);
+        }
+        return this.insertTx(em, randomUUID(), x);
+      },
+    };
   }
 
   // ---- helpers -----------------------------------------------------------------------
@@ -451,26 +478,37 @@ export class TokensService implements OnModuleInit {
   }
 
   async custodyBalance(tokenId: string, operatorId: string, userId: string): Promise<bigint> {
-    const [r] = await this.ds.query<Array<{ amount: string }>>('SELECT amount::text AS amount FROM custody_entries WHERE token_id = $1 AND operator_id = $2 AND user_id = $3', [tokenId, operatorId, userId]);
-    return BigInt(r?.amount ?? '0');
+    return (await this.custodyAvailable(this.ds.manager, tokenId, operatorId, userId))[0];
   }
 
-  private async pendingWithdrawals(tokenId: string, operatorId: string, userId: string): Promise<bigint> {
-    const [r] = await this.ds.query<Array<{ s: string | null }>>(
-      `SELECT sum(debit_amount)::text AS s FROM transactions WHERE token_id = $1 AND operator_id = $2 AND user_id = $3 AND kind = 'withdraw' AND status IN ('queued', 'submitted')`,
+  /** A user's custody balance (confirmed ledger) and the withdrawals of it still pending. */
+  private async custodyAvailable(em: EntityManager, tokenId: string, operatorId: string, userId: string): Promise<[bigint, bigint]> {
+    const [r] = await em.query<Array<{ held: string | null; pending: string | null }>>(
+      `SELECT (SELECT amount::text FROM custody_entries WHERE token_id = $1 AND operator_id = $2 AND user_id = $3) AS held,
+              (SELECT sum(debit_amount)::text FROM transactions WHERE token_id = $1 AND operator_id = $2 AND user_id = $3 AND kind = 'withdraw' AND status IN ('queued', 'submitted')) AS pending`,
       [tokenId, operatorId, userId],
+    );
+    return [BigInt(r?.held ?? '0'), BigInt(r?.pending ?? '0')];
+  }
+
+  /**
+   * Debits of `address` not yet in its balance as of block `at`: those not mined yet, and
+   * those confirmed in a later block.
+   */
+  private async pendingDebits(em: EntityManager, tokenId: string, address: string, at: bigint): Promise<bigint> {
+    const [r] = await em.query<Array<{ s: string | null }>>(
+      `SELECT sum(debit_amount)::text AS s FROM (
+         SELECT debit_amount FROM transactions WHERE token_id = $1 AND debit_address = $2 AND status IN ('queued', 'submitted')
+         UNION ALL
+         SELECT debit_amount FROM transactions WHERE token_id = $1 AND debit_address = $2 AND status = 'confirmed' AND block_number > $3) d`,
+      [tokenId, address, at.toString()],
     );
     return BigInt(r?.s ?? '0');
   }
 
-  private async pendingDebits(tokenId: string, address: string): Promise<bigint> {
-    const [r] = await this.ds.query<Array<{ s: string | null }>>(`SELECT sum(debit_amount)::text AS s FROM transactions WHERE token_id = $1 AND debit_address = $2 AND status IN ('queued', 'submitted')`, [tokenId, address]);
-    return BigInt(r?.s ?? '0');
-  }
-
-  private async read<T>(address: `0x${string}`, functionName: string, args: readonly unknown[] = []): Promise<T> {
+  private async read<T>(address: `0x${string}`, functionName: string, args: readonly unknown[] = [], blockNumber?: bigint): Promise<T> {
     try {
-      return (await this.chain.client.readContract({ address, abi: securityTokenAbi, functionName: functionName as never, args: args }));
+      return (await this.chain.client.readContract({ address, abi: securityTokenAbi, functionName: functionName as never, args: args, blockNumber }));
     } catch {
       throw new ChainUnavailableError();
     }
