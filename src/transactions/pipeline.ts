@@ -172,7 +172,16 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
            FROM transactions WHERE from_address = $1 AND status = 'queued' ORDER BY created_at, id LIMIT $2 FOR UPDATE`,
         [address, BATCH],
       );
-      if (!rows[0]?.due) return;
+      if (!rows[0]) return;
+      if (!rows[0].due) {
+        // The head is backing off after an outage: what queued behind it since shows the same reason.
+        await em.query(
+          `UPDATE transactions SET error = h.error, updated_at = now() FROM (SELECT error FROM transactions WHERE id = $2) h
+            WHERE from_address = $1 AND status = 'queued' AND transactions.error IS NULL AND h.error IS NOT NULL`,
+          [address, rows[0].id],
+        );
+        return;
+      }
       result.claimed = rows.length;
       result.progressed = true;
 
@@ -239,10 +248,13 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       }
       if (failures.length) await this.fail(em, failures);
       if (retry) {
+        // The row that met the outage backs off and holds back the rows behind it (order is kept);
+        // every one of them shows why it waits.
         await em.query(
           `UPDATE transactions SET error = $2, attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => LEAST(30, power(2, LEAST(attempts, 5)))), updated_at = now() WHERE id = $1`,
           [retry.row.id, { code: retry.code, message: retry.message }],
         );
+        await em.query(`UPDATE transactions SET error = $3, updated_at = now() WHERE from_address = $1 AND status = 'queued' AND id <> $2`, [address, retry.row.id, { code: retry.code, message: retry.message }]);
       }
       await em.query(`UPDATE signer_nonces SET next_nonce = $2 WHERE address = $1`, [address, base + signed.length]);
       result.signed = signed.map(({ id, raw }) => ({ id, raw }));
