@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.data/', 'contracts/artifacts/', 'bench/results/', 'test/artifacts/'] },
+  { ignores: ['.scratch/', 'dist/', 'node_modules/', 'coverage/', '.data/', 'contracts/artifacts/', 'bench/results/', 'test/artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

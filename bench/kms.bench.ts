@@ -24,6 +24,12 @@ class NullAudit extends AuditSink {
   record(_e: AuditRecord): Promise<void> {
     return Promise.resolve();
   }
+  recordMany(_e: readonly AuditRecord[]): Promise<void> {
+    return Promise.resolve();
+  }
+  recordWith<R>(): Promise<R[]> {
+    return Promise.reject(new Error('not used by this bench'));
+  }
 }
 
 const owner = { kind: 'operator' as const, id: '00000000-0000-4000-8000-000000000001' };

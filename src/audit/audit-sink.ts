@@ -20,4 +20,12 @@ export interface AuditRecord {
 export abstract class AuditSink {
   /** Records one event; with `em`, inside the caller's database transaction. */
   abstract record(event: AuditRecord, em?: EntityManager): Promise<void>;
+  /** Records several events in one write (all or none); with `em`, inside the caller's transaction. */
+  abstract recordMany(events: readonly AuditRecord[], em?: EntityManager): Promise<void>;
+  /**
+   * Runs `statement` (one INSERT/UPDATE … RETURNING) and records the event in the same SQL
+   * statement, so both are written or neither, in one round trip without a transaction of
+   * its own. Returns the statement's rows.
+   */
+  abstract recordWith<R>(event: AuditRecord, statement: { sql: string; params: unknown[] }, em?: EntityManager): Promise<R[]>;
 }

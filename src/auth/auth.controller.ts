@@ -27,7 +27,7 @@ export class AuthController {
   @ApiProblems('VALIDATION_FAILED', 'INVALID_CREDENTIALS', 'ACCOUNT_SUSPENDED', 'ACCOUNT_LOCKED', 'RATE_LIMITED')
   async login(@Body() body: LoginDto, @Req() req: Request, @Headers('idempotency-key') idem: string | undefined, @RequestId() requestId?: string): Promise<LoginResponseDto> {
     if (idem !== undefined) throw new ValidationError([{ field: 'Idempotency-Key', message: 'login does not take an Idempotency-Key header' }]);
-    await this.limiter.hit(`login-ip:${req.ip ?? 'unknown'}`, this.config.auth.loginRateLimitPerMinute);
+    await this.limiter.hit(`login-ip:${req.ip ?? 'unknown'}`, this.config.auth.loginRateLimitPerMinute, { exact: true });
     return this.auth.login(body.loginId, body.password, requestId);
   }
 

@@ -26,9 +26,10 @@ import { Users1795552397498 } from './migrations/1795552397498-Users';
 import { Tokens1795553062776 } from './migrations/1795553062776-Tokens';
 import { Custody1795553491656 } from './migrations/1795553491656-Custody';
 import { TxReplacements1795555257941 } from './migrations/1795555257941-TxReplacements';
+import { PipelineIndexes1796111641796 } from './migrations/1796111641796-PipelineIndexes';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const ENTITIES: MixedList<Function> = [AuditEvent, Principal, LoginFailure, RateLimitBucket, Operator, User, Notification, MailOutbox, Issuer, IssuerGrant, Token, GovernanceKey, Transaction, SignerNonce, IdempotencyKey, CustodyEntry];
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const MIGRATIONS: MixedList<Function> = [Init1795549504363, Auth1795551779741, AuthLoginIdUnique1795551779742, Users1795552397498, Tokens1795553062776, Custody1795553491656, TxReplacements1795555257941];
+export const MIGRATIONS: MixedList<Function> = [Init1795549504363, Auth1795551779741, AuthLoginIdUnique1795551779742, Users1795552397498, Tokens1795553062776, Custody1795553491656, TxReplacements1795555257941, PipelineIndexes1796111641796];

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseGwei, recoverMessageAddress, recoverTransactionAddress } from 'viem';
-import type { AuditRecord } from '../audit/audit-sink';
-import { AuditSink } from '../audit/audit-sink';
+import { MemoryAuditSink } from '../audit/testing/memory-audit-sink';
 import { loadConfig } from '../config/app-config';
 import { Metrics } from '../health/metrics';
 import { DataKeyCache } from './data-key-cache';
@@ -13,13 +12,6 @@ import { KeyIntegrityError, KmsUnavailableError } from './key-management';
 import { SigningKeys, signingKeyContext } from './signing-keys';
 import { FakeKeyManagement } from './testing/fake-key-management';
 
-class MemoryAudit extends AuditSink {
-  readonly events: AuditRecord[] = [];
-  record(e: AuditRecord): Promise<void> {
-    this.events.push(e);
-    return Promise.resolve();
-  }
-}
 
 function config(cache?: { age: number; uses: number }) {
   return loadConfig({
@@ -49,14 +41,14 @@ const tx = { chainId: 31337, nonce: 0, to: '0x0000000000000000000000000000000000
 describe('SigningKeys', () => {
   let kms: FakeKeyManagement;
   let envelope: CapturingEnvelope;
-  let auditSink: MemoryAudit;
+  let auditSink: MemoryAuditSink;
   let keys: SigningKeys;
 
   beforeEach(() => {
     kms = new FakeKeyManagement();
     const metrics = new Metrics();
     envelope = new CapturingEnvelope(kms, new DataKeyCache(config()), metrics);
-    auditSink = new MemoryAudit();
+    auditSink = new MemoryAuditSink();
     keys = new SigningKeys(envelope, auditSink, metrics);
   });
 
@@ -101,6 +93,9 @@ describe('SigningKeys', () => {
     const plainB = await envelope.open(b.sealed, signingKeyContext(operatorB, b.address));
     const forged = await envelope.seal(plainB, signingKeyContext(operatorA, a.address));
     plainB.fill(0);
+    // A's genuine key opened first: the address check of one sealed key never vouches for other bytes.
+    await expect(keys.withSigner(operatorA, a.sealed, audit, (acct) => Promise.resolve(acct.address))).resolves.toBe(a.address);
+    await expect(keys.withSigner(operatorA, { ...forged, address: a.address }, audit, () => Promise.resolve(1))).rejects.toThrow(/does not match/);
     await expect(keys.withSigner(operatorA, { ...forged, address: a.address }, audit, () => Promise.resolve(1))).rejects.toThrow(/does not match/);
     expect(auditSink.events.at(-1)).toMatchObject({ action: 'key.open', outcome: 'denied', details: { reason: 'address mismatch' } });
   });

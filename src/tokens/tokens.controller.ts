@@ -15,7 +15,8 @@ import { TokensService, type TokenDto } from './tokens.service';
 
 /** RFC 7240 `Prefer: wait=N`, clamped to 60 s. */
 export function preferWait(header: string | undefined): number | undefined {
-  const m = header ? /(?:^|[;,\s])wait=(\d{1,6})(?:$|[;,\s])/.exec(header) : null;
+  // Any number of digits: a huge wait is clamped, not ignored (Number() of a long run is Infinity at worst).
+  const m = header ? /(?:^|[;,\s])wait=(\d+)(?:$|[;,\s])/.exec(header) : null;
   return m?.[1] ? Math.min(60, Number(m[1])) : undefined;
 }
 

@@ -24,6 +24,8 @@ import { IssuersService } from '../issuers/issuers.service';
 import { SigningKeys } from '../kms/signing-keys';
 import { OperatorsService } from '../operators/operators.service';
 import { Transaction, type TxKind } from '../transactions/entities/transaction.entity';
+import type { Created, Prepared } from '../transactions/idempotency';
+import { toTxDto, type TransactionDto } from '../transactions/transactions.service';
 import { UsersService } from '../users/users.service';
 import { WalletIssuanceService } from '../users/wallet-issuance.service';
 import { ReadinessContributors } from '../health/readiness-contributors';
@@ -69,8 +71,13 @@ interface Enqueue {
   userId?: string | null;
   data: `0x${string}`;
   request: Record<string, unknown>;
-  debit?: { address: string; amount: bigint };
+  /** What the operation takes from `address`, and that address's balance at the block the pre-checks read. */
+  debit?: { address: string; amount: bigint; balance: bigint };
 }
+
+const insufficient = (balance: bigint, pending: bigint, amount: bigint) => new AppError('INSUFFICIENT_BALANCE', `Balance ${balance} less pending debits ${pending} is below ${amount}`);
+const custodyShort = (held: bigint, pending: bigint, amount: bigint) =>
+  new AppError('INSUFFICIENT_BALANCE', `The user's custody balance ${held} less pending withdrawals ${pending} is below ${amount}`);
 
 @Injectable()
 export class TokensService implements OnModuleInit {
@@ -92,6 +99,11 @@ export class TokensService implements OnModuleInit {
   }
 
   private readonly reconciliation;
+  /**
+   * Active tokens by id. Nothing an operation reads of a token (owner, issuer, signer, address)
+   * changes once it is active, and it never leaves that state; grants are still checked live.
+   */
+  private readonly activeTokens = new Map<string, Token>();
 
   onModuleInit(): void {
     this.wallets.setListener({ onWalletReissued: (e) => this.onWalletReissued(e) });
@@ -115,7 +127,7 @@ export class TokensService implements OnModuleInit {
   }
 
   /** Validates and returns a function that stores the token and its deploy transaction in `em`. */
-  async prepareCreate(p: Principal, dto: { name: string; symbol: string; decimals: number; issuerId?: string }): Promise<(em: EntityManager) => Promise<string>> {
+  async prepareCreate(p: Principal, dto: { name: string; symbol: string; decimals: number; issuerId?: string }): Promise<Prepared<TokenDto>> {
     let signer: { kind: 'operator' | 'issuer'; id: string; address: `0x${string}` };
     if (dto.issuerId) {
       const issuer = await this.issuers.assertGranted(dto.issuerId.toLowerCase(), p.id);
@@ -126,12 +138,14 @@ export class TokensService implements OnModuleInit {
     }
     const governance = await this.governanceAddress();
     const data = encodeDeployData({ abi: securityTokenAbi, bytecode: securityTokenBytecode, args: [dto.name, dto.symbol, dto.decimals, governance, signer.address] });
-    return async (em) => {
-      const tokenId = randomUUID();
-      const txId = randomUUID();
-      await em.getRepository(Token).insert({ id: tokenId, operatorId: p.id, issuerId: signer.kind === 'issuer' ? signer.id : null, name: dto.name, symbol: dto.symbol, decimals: dto.decimals, signerKind: signer.kind, signerId: signer.id, signerAddress: signer.address, address: null, status: 'deploying', deployTransactionId: txId });
-      await this.insertTx(em, txId, { tokenId, kind: 'deploy', principal: p, signer, toAddress: null, data, request: { name: dto.name, symbol: dto.symbol, decimals: dto.decimals, issuerId: dto.issuerId ?? null, governance } });
-      return tokenId;
+    return {
+      write: async (em) => {
+        const tokenId = randomUUID();
+        const txId = randomUUID();
+        await em.getRepository(Token).insert({ id: tokenId, operatorId: p.id, issuerId: signer.kind === 'issuer' ? signer.id : null, name: dto.name, symbol: dto.symbol, decimals: dto.decimals, signerKind: signer.kind, signerId: signer.id, signerAddress: signer.address, address: null, status: 'deploying', deployTransactionId: txId });
+        await this.insertTx(em, txId, { tokenId, kind: 'deploy', principal: p, signer, toAddress: null, data, request: { name: dto.name, symbol: dto.symbol, decimals: dto.decimals, issuerId: dto.issuerId ?? null, governance } });
+        return { id: tokenId };
+      },
     };
   }
 
@@ -255,119 +269,181 @@ export class TokensService implements OnModuleInit {
 
   // ---- operations --------------------------------------------------------------------
 
-  async prepareOperation(p: Principal, tokenId: string, kind: TxKind, body: Record<string, unknown>): Promise<(em: EntityManager) => Promise<string>> {
+  async prepareOperation(p: Principal, tokenId: string, kind: TxKind, body: Record<string, unknown>): Promise<Prepared<TransactionDto>> {
     const t = await this.visible(p, tokenId);
     await this.assertMayOperate(p, t, kind);
     if (t.status !== 'active' || !t.address) throw new AppError('TOKEN_NOT_ACTIVE', `The token is ${t.status}`);
     const token = t.address;
-    if (kind !== 'unpause' && (await this.read<boolean>(token, 'paused'))) throw new AppError('TOKEN_PAUSED', 'The token is paused');
-    const wallet = async (userId: string) => {
-      const u = await this.users.getOwnedUser(p.id, String(userId).toLowerCase());
-      if (!u.walletAddress) throw new AppError('WALLET_NOT_ISSUED', `User ${u.id} has no wallet yet`);
-      return { id: u.id, address: getAddress(u.walletAddress) };
+    // The named users first (database); then every chain read of the operation starts in the
+    // same tick, so viem sends them as one JSON-RPC batch. Refusals keep their order: paused,
+    // then the users, then frozen receivers, then balances.
+    const named = (['userId', 'fromUserId', 'toUserId'] as const).filter((f) => typeof body[f] === 'string');
+    const [found, custodyAddress] = await Promise.all([
+      Promise.all(named.map((f) => this.users.getOwnedUser(p.id, String(body[f]).toLowerCase()).then((u) => ({ u }), (error: unknown) => ({ error })))),
+      kind === 'deposit' || kind === 'withdraw' ? this.custodyAddressOf(p.id) : undefined,
+    ]);
+    const wallets = new Map<string, { id: string; address: Address; previous: string[] } | undefined>();
+    for (const [i, f] of named.entries()) {
+      const r = found[i]!;
+      wallets.set(f, 'u' in r && r.u.walletAddress ? { id: r.u.id, address: getAddress(r.u.walletAddress), previous: r.u.previousWalletAddresses } : undefined);
+    }
+    // Operations that take tokens from an address read the chain at one block, so the balance
+    // and the debits counted against it (below) meet exactly: a debit mined after that block is
+    // still counted as pending.
+    const debits = kind === 'redeem' || kind === 'forced-transfer' || kind === 'deposit' || kind === 'withdraw' || kind === 'recover';
+    const at = debits ? await this.chain.client.getBlockNumber().catch(() => Promise.reject(new ChainUnavailableError())) : undefined;
+    const settle = <T>(x: Promise<T>) => {
+      x.catch(() => undefined); // awaited below unless an earlier refusal ends the request
+      return x;
     };
-    const notFrozen = async (a: Address) => {
-      if (await this.read<boolean>(token, 'isFrozen', [a])) throw new AppError('ADDRESS_FROZEN', `Address ${a} is frozen`);
+    const pausedRead = settle(this.read<boolean>(token, 'paused', [], at));
+    const frozenRead = (a: Address | undefined) => settle(a ? this.read<boolean>(token, 'isFrozen', [a], at) : Promise.resolve(false));
+    const debitRead = (a: Address | undefined) => settle(a ? Promise.all([this.read<bigint>(token, 'balanceOf', [a], at), this.pendingDebits(this.ds.manager, t.id, a, at!)]) : Promise.resolve<[bigint, bigint]>([0n, 0n]));
+    /** Paused first, then every named user must exist (404 otherwise) and have a wallet. */
+    const admissible = async () => {
+      if ((await pausedRead) && kind !== 'unpause') throw new AppError('TOKEN_PAUSED', 'The token is paused');
+      for (const r of found) {
+        if ('error' in r) throw r.error;
+        if (!r.u.walletAddress) throw new AppError('WALLET_NOT_ISSUED', `User ${r.u.id} has no wallet yet`);
+      }
     };
-    const enough = async (a: Address, amount: bigint) => {
-      const bal = await this.read<bigint>(token, 'balanceOf', [a]);
-      const pending = await this.pendingDebits(t.id, a);
-      if (bal - pending < amount) throw new AppError('INSUFFICIENT_BALANCE', `Balance ${bal} less pending debits ${pending} is below ${amount}`);
+    const wallet = (f: 'userId' | 'fromUserId' | 'toUserId') => wallets.get(f)!;
+    const notFrozen = async (read: Promise<boolean>, a: Address) => {
+      if (await read) throw new AppError('ADDRESS_FROZEN', `Address ${a} is frozen`);
     };
+    /** Refuses unless the balance less pending debits covers `amount`; returns the balance. */
+    const enough = async (read: Promise<readonly [bigint, bigint]>, amount: bigint) => {
+      const [bal, pending] = await read;
+      if (bal - pending < amount) throw insufficient(bal, pending, amount);
+      return bal;
+    };
+    const amount = typeof body.amount === 'string' ? BigInt(body.amount) : 0n;
     const fn = (functionName: string, args: readonly unknown[]) => encodeFunctionData({ abi: securityTokenAbi, functionName: functionName as never, args: args });
     let e: Omit<Enqueue, 'token' | 'principal'>;
     switch (kind) {
       case 'issue': {
-        const u = await wallet(body.userId as string);
-        await notFrozen(u.address);
-        e = { kind, userId: u.id, data: fn('mint', [u.address, BigInt(body.amount as string)]), request: { userId: u.id, amount: body.amount } };
+        const frozen = frozenRead(wallets.get('userId')?.address);
+        await admissible();
+        const u = wallet('userId');
+        await notFrozen(frozen, u.address);
+        e = { kind, userId: u.id, data: fn('mint', [u.address, amount]), request: { userId: u.id, amount: body.amount } };
         break;
       }
       case 'redeem': {
-        const u = await wallet(body.userId as string);
-        const amount = BigInt(body.amount as string);
-        await enough(u.address, amount);
-        e = { kind, userId: u.id, data: fn('burn', [u.address, amount]), request: { userId: u.id, amount: body.amount, reason: body.reason ?? null }, debit: { address: u.address, amount } };
+        const debit = debitRead(wallets.get('userId')?.address);
+        await admissible();
+        const u = wallet('userId');
+        const balance = await enough(debit, amount);
+        e = { kind, userId: u.id, data: fn('burn', [u.address, amount]), request: { userId: u.id, amount: body.amount, reason: body.reason ?? null }, debit: { address: u.address, amount, balance } };
         break;
       }
       case 'forced-transfer': {
-        const from = await wallet(body.fromUserId as string);
-        const to = await wallet(body.toUserId as string);
+        const frozen = frozenRead(wallets.get('toUserId')?.address);
+        const debit = debitRead(wallets.get('fromUserId')?.address);
+        await admissible();
+        const from = wallet('fromUserId');
+        const to = wallet('toUserId');
         if (from.address === to.address) throw new AppError('VALIDATION_FAILED', 'fromUserId and toUserId are the same wallet', { errors: [{ field: 'toUserId', message: 'must differ from fromUserId' }] });
-        const amount = BigInt(body.amount as string);
-        await notFrozen(to.address);
-        await enough(from.address, amount);
-        e = { kind, userId: from.id, data: fn('forcedTransfer', [from.address, to.address, amount]), request: { fromUserId: from.id, toUserId: to.id, amount: body.amount, reason: body.reason }, debit: { address: from.address, amount } };
+        await notFrozen(frozen, to.address);
+        const balance = await enough(debit, amount);
+        e = { kind, userId: from.id, data: fn('forcedTransfer', [from.address, to.address, amount]), request: { fromUserId: from.id, toUserId: to.id, amount: body.amount, reason: body.reason }, debit: { address: from.address, amount, balance } };
         break;
       }
       case 'deposit': {
-        const u = await wallet(body.userId as string);
-        const custody = await this.custodyAddressOf(p.id);
-        const amount = BigInt(body.amount as string);
-        await notFrozen(custody);
-        await enough(u.address, amount);
-        e = { kind, userId: u.id, data: fn('forcedTransfer', [u.address, custody, amount]), request: { userId: u.id, amount: body.amount, custodyAddress: custody }, debit: { address: u.address, amount } };
+        const custody = custodyAddress!;
+        const frozen = frozenRead(custody);
+        const debit = debitRead(wallets.get('userId')?.address);
+        await admissible();
+        const u = wallet('userId');
+        await notFrozen(frozen, custody);
+        const balance = await enough(debit, amount);
+        e = { kind, userId: u.id, data: fn('forcedTransfer', [u.address, custody, amount]), request: { userId: u.id, amount: body.amount, custodyAddress: custody }, debit: { address: u.address, amount, balance } };
         break;
       }
       case 'withdraw': {
-        const u = await wallet(body.userId as string);
-        const custody = await this.custodyAddressOf(p.id);
-        const amount = BigInt(body.amount as string);
-        await notFrozen(u.address);
-        const own = await this.custodyBalance(t.id, p.id, u.id);
-        const pendingOut = await this.pendingWithdrawals(t.id, p.id, u.id);
-        if (own - pendingOut < amount) throw new AppError('INSUFFICIENT_BALANCE', `The user's custody balance ${own} less pending withdrawals ${pendingOut} is below ${amount}`);
-        await enough(custody, amount);
-        e = { kind, userId: u.id, data: fn('forcedTransfer', [custody, u.address, amount]), request: { userId: u.id, amount: body.amount, custodyAddress: custody }, debit: { address: custody, amount } };
+        const custody = custodyAddress!;
+        const frozen = frozenRead(wallets.get('userId')?.address);
+        const debit = debitRead(custody);
+        const userId = wallets.get('userId')?.id;
+        const own = settle(userId ? this.custodyAvailable(this.ds.manager, t.id, p.id, userId) : Promise.resolve<[bigint, bigint]>([0n, 0n]));
+        await admissible();
+        const u = wallet('userId');
+        await notFrozen(frozen, u.address);
+        const [held, pendingOut] = await own;
+        if (held - pendingOut < amount) throw custodyShort(held, pendingOut, amount);
+        const balance = await enough(debit, amount);
+        e = { kind, userId: u.id, data: fn('forcedTransfer', [custody, u.address, amount]), request: { userId: u.id, amount: body.amount, custodyAddress: custody }, debit: { address: custody, amount, balance } };
         break;
       }
       case 'recover': {
-        const u = await wallet(body.userId as string);
-        const user = await this.users.getOwnedUser(p.id, u.id);
-        let lost: Address | undefined;
-        for (const prev of user.previousWalletAddresses) {
-          const a = getAddress(prev);
-          if ((await this.read<bigint>(token, 'balanceOf', [a])) - (await this.pendingDebits(t.id, a)) > 0n) {
-            lost = a;
+        const previous = (wallets.get('userId')?.previous ?? []).map((a) => getAddress(a));
+        const debits = previous.map((a) => debitRead(a));
+        const frozen = frozenRead(wallets.get('userId')?.address);
+        await admissible();
+        const u = wallet('userId');
+        let lost: { address: Address; balance: bigint } | undefined;
+        for (const [i, a] of previous.entries()) {
+          const [balance, pending] = await debits[i]!;
+          if (balance - pending > 0n) {
+            lost = { address: a, balance };
             break;
           }
         }
         if (!lost) throw new AppError('NOTHING_TO_RECOVER', 'No previous wallet of this user holds this token');
-        await notFrozen(u.address);
-        e = { kind, userId: u.id, data: fn('recoveryAddress', [lost, u.address]), request: { userId: u.id, from: lost, to: u.address }, debit: { address: lost, amount: await this.read<bigint>(token, 'balanceOf', [lost]) } };
+        await notFrozen(frozen, u.address);
+        e = { kind, userId: u.id, data: fn('recoveryAddress', [lost.address, u.address]), request: { userId: u.id, from: lost.address, to: u.address }, debit: { address: lost.address, amount: lost.balance, balance: lost.balance } };
         break;
       }
       case 'freeze':
       case 'unfreeze': {
-        const u = await wallet(body.userId as string);
+        await admissible();
+        const u = wallet('userId');
         e = { kind, userId: u.id, data: fn('setAddressFrozen', [u.address, kind === 'freeze']), request: { userId: u.id } };
         break;
       }
       case 'pause':
+        await admissible();
         e = { kind, data: fn('pause', []), request: {} };
         break;
       case 'unpause':
-        if (!(await this.read<boolean>(token, 'paused'))) throw new AppError('VALIDATION_FAILED', 'The token is not paused', { errors: [{ field: 'token', message: 'not paused' }] });
+        if (!(await pausedRead)) throw new AppError('VALIDATION_FAILED', 'The token is not paused', { errors: [{ field: 'token', message: 'not paused' }] });
         e = { kind, data: fn('unpause', []), request: {} };
         break;
       default:
         throw new NotFoundError('Operation');
     }
-    return (em) => this.insertTx(em, randomUUID(), { tokenId: t.id, kind: e.kind, principal: p, userId: e.userId ?? null, signer: { kind: t.signerKind, id: t.signerId, address: t.signerAddress }, toAddress: token, data: e.data, request: e.request, debit: e.debit });
+    const x = { tokenId: t.id, kind: e.kind, principal: p, userId: e.userId ?? null, signer: { kind: t.signerKind, id: t.signerId, address: t.signerAddress }, toAddress: token, data: e.data, request: e.request, debit: e.debit };
+    const debit = e.debit;
+    if (!debit || at === undefined) return { write: (em) => this.insertTx(em, randomUUID(), x), singleStatement: true };
+    // Two requests must not both spend the same balance: the debits of one (token, address) are
+    // accepted one at a time, each re-checked against the others under a transaction lock.
+    return {
+      write: async (em) => {
+        await em.query(`SELECT pg_advisory_xact_lock(hashtext('kagi-debit:' || $1 || ':' || $2))`, [t.id, debit.address]);
+        const pending = await this.pendingDebits(em, t.id, debit.address, at);
+        if (debit.balance - pending < debit.amount) throw insufficient(debit.balance, pending, debit.amount);
+        if (kind === 'withdraw' && x.userId) {
+          const [held, pendingOut] = await this.custodyAvailable(em, t.id, p.id, x.userId);
+          if (held - pendingOut < debit.amount) throw custodyShort(held, pendingOut, debit.amount);
+        }
+        return this.insertTx(em, randomUUID(), x);
+      },
+    };
   }
 
   // ---- helpers -----------------------------------------------------------------------
 
+  /** The queued row and its audit event, in one statement; answers the Transaction without reading it back. */
   private async insertTx(
     em: EntityManager,
     id: string,
     x: { tokenId: string; kind: TxKind; principal: Principal; userId?: string | null; signer: { kind: 'operator' | 'issuer'; id: string; address: `0x${string}` }; toAddress: `0x${string}` | null; data: `0x${string}`; request: Record<string, unknown>; debit?: { address: string; amount: bigint } },
-  ): Promise<string> {
-    await em.getRepository(Transaction).insert({
+  ): Promise<Created<TransactionDto>> {
+    const row = {
       id,
       tokenId: x.tokenId,
       kind: x.kind,
-      status: 'queued',
+      status: 'queued' as const,
       operatorId: x.principal.id,
       requestedByType: x.principal.type,
       userId: x.userId ?? null,
@@ -378,19 +454,20 @@ export class TokensService implements OnModuleInit {
       callData: x.data,
       debitAddress: x.debit?.address ?? null,
       debitAmount: x.debit ? x.debit.amount.toString() : null,
-      nonce: null,
-      txHash: null,
-      rawTx: null,
-      replacedHashes: null,
-      blockNumber: null,
-      attempts: 0,
-      error: null,
-      request: x.request as never,
-      nextAttemptAt: new Date(),
-      submittedAt: null,
-    });
-    await this.audit.record({ actor: actorOf(x.principal), operatorId: x.principal.type === 'operator' ? x.principal.id : null, action: 'transaction.queued', subject: { type: 'transaction', id }, outcome: 'success', details: { kind: x.kind, tokenId: x.tokenId } }, em);
-    return x.kind === 'deploy' ? x.tokenId : id;
+      request: x.request,
+    };
+    const [stamps] = await this.audit.recordWith<{ created_at: Date; updated_at: Date }>(
+      { actor: actorOf(x.principal), operatorId: x.principal.type === 'operator' ? x.principal.id : null, action: 'transaction.queued', subject: { type: 'transaction', id }, outcome: 'success', details: { kind: x.kind, tokenId: x.tokenId } },
+      {
+        sql: `INSERT INTO transactions (id, token_id, kind, status, operator_id, requested_by_type, user_id, signer_kind, signer_id, from_address, to_address, call_data, debit_address, debit_amount, request, attempts, next_attempt_at)
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, 0, now()) RETURNING created_at, updated_at`,
+        params: [row.id, row.tokenId, row.kind, row.status, row.operatorId, row.requestedByType, row.userId, row.signerKind, row.signerId, row.fromAddress, row.toAddress, row.callData, row.debitAddress, row.debitAmount, JSON.stringify(row.request)],
+      },
+      em,
+    );
+    if (x.kind === 'deploy') return { id: x.tokenId };
+    const tx: Transaction = { ...row, nonce: null, txHash: null, rawTx: null, replacedHashes: null, blockNumber: null, attempts: 0, error: null, nextAttemptAt: stamps!.created_at, submittedAt: null, createdAt: stamps!.created_at, updatedAt: stamps!.updated_at };
+    return { id, value: toTxDto(tx) };
   }
 
   /** The operator's custody address (its signing address unless configured otherwise). */
@@ -401,26 +478,37 @@ export class TokensService implements OnModuleInit {
   }
 
   async custodyBalance(tokenId: string, operatorId: string, userId: string): Promise<bigint> {
-    const [r] = await this.ds.query<Array<{ amount: string }>>('SELECT amount::text AS amount FROM custody_entries WHERE token_id = $1 AND operator_id = $2 AND user_id = $3', [tokenId, operatorId, userId]);
-    return BigInt(r?.amount ?? '0');
+    return (await this.custodyAvailable(this.ds.manager, tokenId, operatorId, userId))[0];
   }
 
-  private async pendingWithdrawals(tokenId: string, operatorId: string, userId: string): Promise<bigint> {
-    const [r] = await this.ds.query<Array<{ s: string | null }>>(
-      `SELECT sum(debit_amount)::text AS s FROM transactions WHERE token_id = $1 AND operator_id = $2 AND user_id = $3 AND kind = 'withdraw' AND status IN ('queued', 'submitted')`,
+  /** A user's custody balance (confirmed ledger) and the withdrawals of it still pending. */
+  private async custodyAvailable(em: EntityManager, tokenId: string, operatorId: string, userId: string): Promise<[bigint, bigint]> {
+    const [r] = await em.query<Array<{ held: string | null; pending: string | null }>>(
+      `SELECT (SELECT amount::text FROM custody_entries WHERE token_id = $1 AND operator_id = $2 AND user_id = $3) AS held,
+              (SELECT sum(debit_amount)::text FROM transactions WHERE token_id = $1 AND operator_id = $2 AND user_id = $3 AND kind = 'withdraw' AND status IN ('queued', 'submitted')) AS pending`,
       [tokenId, operatorId, userId],
+    );
+    return [BigInt(r?.held ?? '0'), BigInt(r?.pending ?? '0')];
+  }
+
+  /**
+   * Debits of `address` not yet in its balance as of block `at`: those not mined yet, and
+   * those confirmed in a later block.
+   */
+  private async pendingDebits(em: EntityManager, tokenId: string, address: string, at: bigint): Promise<bigint> {
+    const [r] = await em.query<Array<{ s: string | null }>>(
+      `SELECT sum(debit_amount)::text AS s FROM (
+         SELECT debit_amount FROM transactions WHERE token_id = $1 AND debit_address = $2 AND status IN ('queued', 'submitted')
+         UNION ALL
+         SELECT debit_amount FROM transactions WHERE token_id = $1 AND debit_address = $2 AND status = 'confirmed' AND block_number > $3) d`,
+      [tokenId, address, at.toString()],
     );
     return BigInt(r?.s ?? '0');
   }
 
-  private async pendingDebits(tokenId: string, address: string): Promise<bigint> {
-    const [r] = await this.ds.query<Array<{ s: string | null }>>(`SELECT sum(debit_amount)::text AS s FROM transactions WHERE token_id = $1 AND debit_address = $2 AND status IN ('queued', 'submitted')`, [tokenId, address]);
-    return BigInt(r?.s ?? '0');
-  }
-
-  private async read<T>(address: `0x${string}`, functionName: string, args: readonly unknown[] = []): Promise<T> {
+  private async read<T>(address: `0x${string}`, functionName: string, args: readonly unknown[] = [], blockNumber?: bigint): Promise<T> {
     try {
-      return (await this.chain.client.readContract({ address, abi: securityTokenAbi, functionName: functionName as never, args: args }));
+      return (await this.chain.client.readContract({ address, abi: securityTokenAbi, functionName: functionName as never, args: args, blockNumber }));
     } catch {
       throw new ChainUnavailableError();
     }
@@ -428,8 +516,12 @@ export class TokensService implements OnModuleInit {
 
   /** Tokens an operator may see: its own, and its granted issuers'. Anything else is 404. */
   private async visible(p: Principal, id: string): Promise<Token> {
-    const t = await this.ds.getRepository(Token).findOneBy({ id });
+    const t = this.activeTokens.get(id) ?? (await this.ds.getRepository(Token).findOneBy({ id }));
     if (!t) throw new NotFoundError('Token');
+    if (t.status === 'active' && !this.activeTokens.has(id)) {
+      if (this.activeTokens.size >= 10_000) this.activeTokens.delete(this.activeTokens.keys().next().value!);
+      this.activeTokens.set(id, t);
+    }
     if (p.type === 'admin' || t.operatorId === p.id) return t;
     if (t.issuerId && (await this.ds.getRepository(IssuerGrant).existsBy({ issuerId: t.issuerId, operatorId: p.id }))) return t;
     throw new NotFoundError('Token');

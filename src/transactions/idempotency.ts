@@ -23,6 +23,18 @@ function canonical(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
+/** What a writer created: its id, and its answer when the writer already has it (saves a read). */
+export interface Created<T> {
+  id: string;
+  value?: T;
+}
+
+export interface Prepared<T> {
+  write: (em: EntityManager) => Promise<Created<T>>;
+  /** The writer issues one SQL statement: without an Idempotency-Key it needs no transaction of its own. */
+  singleStatement?: boolean;
+}
+
 @Injectable()
 export class Idempotency {
   constructor(private readonly ds: DataSource) {}
@@ -33,13 +45,14 @@ export class Idempotency {
     scope: string,
     body: unknown,
     /** Validates and pre-checks OUTSIDE any transaction (it may read the chain and the database), then returns the writer. */
-    prepare: () => Promise<(em: EntityManager) => Promise<string>>,
+    prepare: () => Promise<Prepared<T>>,
     load: (id: string) => Promise<T>,
   ): Promise<{ value: T; replayed: boolean }> {
+    const answer = async (c: Created<T>) => c.value ?? (await load(c.id));
     if (key === undefined) {
-      const write = await prepare();
-      const id = await this.ds.transaction(write);
-      return { value: await load(id), replayed: false };
+      const { write, singleStatement } = await prepare();
+      const created = singleStatement ? await write(this.ds.manager) : await this.ds.transaction(write);
+      return { value: await answer(created), replayed: false };
     }
     if (!/^[\x21-\x7e]{1,255}$/.test(key)) throw new ValidationError([{ field: 'Idempotency-Key', message: 'Idempotency-Key must be 1 to 255 visible ASCII characters' }]);
     const hash = createHash('sha256').update(scope).update('\n').update(canonical(body)).digest('hex');
@@ -66,18 +79,18 @@ export class Idempotency {
       return { value: await load(row.resource_id), replayed: true };
     }
     try {
-      const write = await prepare();
-      const id = await this.ds.transaction(async (em) => {
-        const created = await write(em);
+      const { write } = await prepare();
+      const created = await this.ds.transaction(async (em) => {
+        const c = await write(em);
         const [, n] = await em.query<[unknown[], number]>(
           `UPDATE idempotency_keys SET state = 'done', resource_id = $3 WHERE principal_id = $1 AND key = $2 AND state = 'in_progress' AND resource_id = $4`,
-          [principalId, key, created, claim],
+          [principalId, key, c.id, claim],
         );
         // Our claim was taken over (we were presumed dead): roll back rather than create a duplicate.
         if (!n) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'Another request took over this Idempotency-Key', { headers: { 'Retry-After': '1' } });
-        return created;
+        return c;
       });
-      return { value: await load(id), replayed: false };
+      return { value: await answer(created), replayed: false };
     } catch (e) {
       await this.ds.query(`DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND state = 'in_progress' AND resource_id = $3`, [principalId, key, claim]);
       throw e;

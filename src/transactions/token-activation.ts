@@ -9,7 +9,12 @@ import type { Transaction } from './entities/transaction.entity';
 
 @Injectable()
 export class TokenActivation {
-  async onFinal(em: EntityManager, tx: Transaction, status: 'confirmed' | 'failed', contractAddress?: string): Promise<void> {
+  /** Only deploys, deposits and withdrawals change kagi's state when they become final. */
+  static concerns(kind: Transaction['kind']): boolean {
+    return kind === 'deploy' || kind === 'deposit' || kind === 'withdraw';
+  }
+
+  async onFinal(em: EntityManager, tx: Pick<Transaction, 'kind' | 'tokenId' | 'userId' | 'operatorId' | 'request'>, status: 'confirmed' | 'failed', contractAddress?: string): Promise<void> {
     if (tx.kind === 'deploy' && tx.tokenId) {
       if (status === 'confirmed' && contractAddress) await em.query(`UPDATE tokens SET status = 'active', address = $2 WHERE id = $1`, [tx.tokenId, contractAddress]);
       else await em.query(`UPDATE tokens SET status = 'failed' WHERE id = $1`, [tx.tokenId]);

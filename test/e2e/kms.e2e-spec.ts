@@ -6,8 +6,7 @@
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { createPublicClient, http as viemHttp, parseEther, recoverMessageAddress, type Address } from 'viem';
 import { beforeAll, describe, expect, it, inject } from 'vitest';
-import type { AuditRecord } from '../../src/audit/audit-sink';
-import { AuditSink } from '../../src/audit/audit-sink';
+import { MemoryAuditSink } from '../../src/audit/testing/memory-audit-sink';
 import { loadConfig } from '../../src/config/app-config';
 import { freePort } from '../../src/dev/processes';
 import { Metrics } from '../../src/health/metrics';
@@ -19,13 +18,6 @@ import { SigningKeys, signingKeyContext } from '../../src/kms/signing-keys';
 import { testEnv } from '../support/app';
 import { findSecrets } from '../support/secrets';
 
-class MemoryAudit extends AuditSink {
-  readonly events: AuditRecord[] = [];
-  record(e: AuditRecord): Promise<void> {
-    this.events.push(e);
-    return Promise.resolve();
-  }
-}
 
 function build(env: Record<string, string | undefined> = {}) {
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
@@ -34,7 +26,7 @@ function build(env: Record<string, string | undefined> = {}) {
   const kms = new AwsKms(config);
   const metrics = new Metrics();
   const envelope = new Envelope(kms, new DataKeyCache(config), metrics);
-  const audit = new MemoryAudit();
+  const audit = new MemoryAuditSink();
   return { config, kms, envelope, audit, keys: new SigningKeys(envelope, audit, metrics), metrics };
 }
 

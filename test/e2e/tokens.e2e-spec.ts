@@ -89,6 +89,23 @@ describe('token operations', () => {
     expect(await read<bigint>('totalSupply')).toBe(800n);
   });
 
+  it('concurrent debits never spend one balance twice: exactly what the balance covers is accepted', async () => {
+    const d = await investor('投資家 四号');
+    const supply = await read<bigint>('totalSupply');
+    expect((await post(`/v1/tokens/${tokenId}/issue`, { userId: d.id, amount: '500' })).body.status).toBe('confirmed');
+    // Ten redeems of 100 at once against 500: five fit, five must be refused at acceptance.
+    const answers = await Promise.all(Array.from({ length: 10 }, () => post(`/v1/tokens/${tokenId}/redeem`, { userId: d.id, amount: '100' }, {})));
+    const accepted = answers.filter((r) => r.status === 202);
+    const refused = answers.filter((r) => r.status === 409);
+    expect(refused.map((r) => r.body.code)).toEqual(Array(5).fill('INSUFFICIENT_BALANCE'));
+    expect(accepted).toHaveLength(5);
+    await expect
+      .poll(async () => (await Promise.all(accepted.map((r) => http(t.url, 'GET', `/v1/transactions/${r.body.id}`, { token: op.token })))).map((x) => x.body.status).sort().join(), { timeout: 30_000 })
+      .toBe(Array(5).fill('confirmed').join());
+    expect(await read<bigint>('balanceOf', [d.address])).toBe(0n);
+    expect(await read<bigint>('totalSupply')).toBe(supply);
+  });
+
   it("freeze blocks the holder's own cold-key transfer; unfreeze restores it; unverified receivers are refused", async () => {
     const [a, b, c] = investors;
     const anvil = defineChain({ id: inject('chainId'), name: 'anvil', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [inject('rpcUrl')] } } });

@@ -9,8 +9,14 @@ export type TxStatus = 'queued' | 'submitted' | 'confirmed' | 'failed' | 'cancel
  * its hash BEFORE broadcasting, so a crash can only lead to a re-broadcast of the same bytes.
  */
 @Entity('transactions')
-@Index('idx_transactions_signer_queue', ['fromAddress', 'status', 'createdAt'])
-@Index('idx_transactions_status', ['status'])
+// Partial indexes for the pipeline's and the pre-checks' hot queries: a row is in them only
+// while it is pending, so they stay small and a status change writes fewer index entries.
+@Index('idx_transactions_queue', ['fromAddress', 'createdAt', 'id'], { where: `status = 'queued'` })
+@Index('idx_transactions_submitted', ['submittedAt', 'id'], { where: `status = 'submitted'` })
+@Index('idx_transactions_pending_debits', ['tokenId', 'debitAddress'], { where: `status IN ('queued', 'submitted') AND debit_address IS NOT NULL` })
+@Index('idx_transactions_confirmed_debits', ['tokenId', 'debitAddress', 'blockNumber'], { where: `status = 'confirmed' AND debit_address IS NOT NULL` })
+@Index('idx_transactions_pending_withdrawals', ['tokenId', 'userId'], { where: `kind = 'withdraw' AND status IN ('queued', 'submitted')` })
+@Index('idx_transactions_custody_history', ['tokenId', 'blockNumber'], { where: `kind IN ('deposit', 'withdraw') AND status = 'confirmed'` })
 @Index('idx_transactions_operator_created', ['operatorId', 'createdAt', 'id'])
 @Index('idx_transactions_token', ['tokenId'])
 @Index('idx_transactions_user', ['userId'])
