@@ -271,12 +271,19 @@ const suite: Suite = async () => {
       ARGON2_MEMORY_KIB: '1024',
       ARGON2_ITERATIONS: '1',
     };
-    // (a) is measured again right before every (b) row, on the same Anvil at the same chain
-    // length: a node's cost per transaction grows with its chain, so one early (a) would flatter it.
+    // Anvil's cost per transaction grows with the length of its chain (measured here: ~1 ms
+    // per mint at genesis, 3-4 ms after 3,000 blocks), so every (a) and every (b) starts from a
+    // fresh chain (anvil_reset on the same Anvil) and (a) is measured again before each (b).
+    const resetChain = async () => {
+      const r = await fetch(anvil.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'anvil_reset', params: [] }) });
+      if (!r.ok) throw new Error(`anvil_reset answered ${r.status}`);
+    };
     const rawN = Math.min(n, 1000);
     const pair = async (label: string, run: () => Promise<BenchRow>, target: (raw: number) => number) => {
+      await resetChain();
       const { rate, cpu } = await raw(anvil.url, rawN, anvil.child.pid!);
       rows.push({ pipeline: '(a) raw viem sign + eth_sendRawTransaction (serial)', signers: 1, n: rawN, 'ops/s': Math.round(rate), 'kms decrypt/op': 0, ...cpu });
+      await resetChain();
       const r = await run();
       const ops = Number(r['ops/s']);
       const t = target(rate);

@@ -99,6 +99,8 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
    * instance, or before a restart), and once per new block.
    */
   private readonly sent = new Map<string, bigint>();
+  /** Rows whose nonce the chain gave to another transaction, and since when that was seen. */
+  private readonly taken = new Map<string, number>();
 
   constructor(
     private readonly ds: DataSource,
@@ -392,6 +394,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     );
     if (!rows.length) {
       this.sent.clear();
+      this.taken.clear();
       return false;
     }
     const head = await this.chain.client.getBlockNumber().catch(() => undefined);
@@ -399,6 +402,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     if (rows.length < RECEIPTS_PER_ROUND) {
       const listed = new Set(rows.map((r) => r.id));
       for (const id of this.sent.keys()) if (!listed.has(id)) this.sent.delete(id); // final elsewhere
+      for (const id of this.taken.keys()) if (!listed.has(id)) this.taken.delete(id);
     }
     const now = Date.now();
     const due: SubmittedRow[] = [];
@@ -420,7 +424,8 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     }
     await this.confirm(done);
     for (const { r } of done) this.sent.delete(r.id);
-    for (const r of unmined) await this.unmined(r).catch((e: unknown) => this.logger.warn(`transaction ${r.id}: ${firstLine(e)}`));
+    const waiting = unmined.filter((r) => now - new Date(r.submitted_at).getTime() > REBROADCAST_AFTER_MS);
+    await this.recoverUnmined(waiting).catch((e: unknown) => this.logger.warn(`recovering unmined transactions failed: ${firstLine(e)}`));
     return rows.length === RECEIPTS_PER_ROUND && done.length > 0;
   }
 
@@ -485,16 +490,48 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  /** A stored transaction the node has not mined: re-broadcast, bump its fee, or re-queue it when its nonce is gone. */
-  private async unmined(r: SubmittedRow): Promise<void> {
-    const age = Date.now() - new Date(r.submitted_at).getTime();
-    if (age <= REBROADCAST_AFTER_MS) return;
-    // The signer's mined count first, then the receipts again: a transaction of ours mined in
-    // between is then seen, so "nonce used and no receipt" means another transaction took it.
-    const mined = await this.chain.client.getTransactionCount({ address: r.from_address, blockTag: 'latest' }).catch(() => undefined);
-    if (mined !== undefined && mined > r.nonce && !(await this.receiptOf(r))) return this.requeue(r);
-    if (age > this.config.chain.fees.stuckAfterSeconds * 1000) await this.replaceStuck(r);
-    else await this.broadcast(r.id, r.raw_tx);
+  /**
+   * Stored transactions the node has not mined for a while, per signer and in nonce order:
+   * sent again if the node does not know them, the lowest one's fee bumped once it counts as
+   * stuck, and a row re-queued when its nonce went to another transaction. Everything is
+   * sent through the signer's own broadcast queue: concurrent sends from one account stall a
+   * node that mines on arrival (Anvil automine), and only the lowest nonce can be mined next.
+   */
+  private async recoverUnmined(rows: SubmittedRow[]): Promise<void> {
+    const bySigner = new Map<`0x${string}`, SubmittedRow[]>();
+    for (const r of rows) bySigner.set(r.from_address, [...(bySigner.get(r.from_address) ?? []), r]);
+    for (const [address, mine] of bySigner) {
+      if (this.broadcasts.get(address)?.length) continue; // still sending: nothing is lost yet
+      mine.sort((a, b) => a.nonce - b.nonce);
+      // The signer's mined count first, then the receipts again: a transaction of ours mined in
+      // between is then seen, so "nonce used and no receipt" means another transaction took it.
+      const mined = await this.chain.client.getTransactionCount({ address, blockTag: 'latest' }).catch(() => undefined);
+      if (mined === undefined) continue;
+      const [receipts, known] = await Promise.all([
+        Promise.all(mine.map((r) => this.receiptOf(r))),
+        Promise.all(mine.map((r) => this.chain.client.getTransaction({ hash: r.tx_hash }).then(() => true, () => false))),
+      ]);
+      const pending: Array<{ r: SubmittedRow; known: boolean }> = [];
+      for (const [i, r] of mine.entries()) {
+        if (receipts[i]) continue; // mined meanwhile: the next round confirms it
+        if (r.nonce < mined) await this.nonceTaken(r);
+        else pending.push({ r, known: known[i]! });
+      }
+      const resend = pending.filter((p) => !p.known).map((p) => ({ id: p.r.id, raw: p.r.raw_tx }));
+      if (resend.length) this.enqueueBroadcast(address, resend);
+      const lowest = pending[0];
+      if (lowest?.known && Date.now() - new Date(lowest.r.submitted_at).getTime() > this.config.chain.fees.stuckAfterSeconds * 1000) await this.replaceStuck(lowest.r);
+    }
+  }
+
+  /** First seen with its nonce taken: remembered; still so REBROADCAST_AFTER_MS later: re-queued. */
+  private async nonceTaken(r: SubmittedRow): Promise<void> {
+    const since = this.taken.get(r.id);
+    if (since === undefined) this.taken.set(r.id, Date.now());
+    else if (Date.now() - since > REBROADCAST_AFTER_MS) {
+      this.taken.delete(r.id);
+      await this.requeue(r);
+    }
   }
 
   /** The nonce went to a transaction that is not ours: this one can never be mined, so it is signed again with a new nonce. */
@@ -547,7 +584,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     );
     if (n) {
       this.logger.log(`replaced stuck transaction ${row.id} (nonce ${old.nonce}) with a ${bumpPercent}% fee bump`);
-      await this.broadcast(row.id, raw);
+      this.enqueueBroadcast(tx.fromAddress, [{ id: row.id, raw }]);
     }
   }
 }
