@@ -16,7 +16,7 @@ import { Client as PgClient } from 'pg';
 import { createPublicClient, createWalletClient, defineChain, encodeFunctionData, http, parseEther, type Address } from 'viem';
 import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from 'viem/accounts';
 import { securityTokenAbi, securityTokenBytecode } from '../src/chain/contracts/security-token.abi';
-import { findMoto, freePort, startAnvil, startMoto, startPostgres, waitFor } from '../src/dev/processes';
+import { API_HEAP_MB, findMoto, freePort, startAnvil, startMoto, startPostgres, waitFor } from '../src/dev/processes';
 import type { BenchRow, Suite } from './run';
 
 /** Requests the load generator keeps in flight. */
@@ -78,7 +78,7 @@ async function startApi(env: Record<string, string>): Promise<{ base: string; pi
   const port = await freePort();
   // BENCH_API_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the API process.
   const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, join(process.cwd(), 'dist', 'src', 'main.js')], {
+  const child = spawn(process.execPath, [`--max-old-space-size=${API_HEAP_MB}`, ...nodeArgs, join(process.cwd(), 'dist', 'src', 'main.js')], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

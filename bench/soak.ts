@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { createPublicClient, getAddress, http, type Address } from 'viem';
 import { securityTokenAbi } from '../src/chain/contracts/security-token.abi';
-import { freePort, startAnvil, startPostgres, waitFor, type StartedProcess } from '../src/dev/processes';
+import { API_HEAP_MB, freePort, startAnvil, startPostgres, waitFor, type StartedProcess } from '../src/dev/processes';
 import { printTable, type BenchRow } from './run';
 import { runLoad } from './soak-load';
 import { ledgerKey, percentile, slope, TokenModel, type Lane } from './soak-model';
@@ -32,7 +32,7 @@ const ADMIN = { loginId: 'soak-admin', password: 'soak-platform-password' };
 
 function startApi(env: Record<string, string>, logFile: string): ChildProcess {
   const log = createWriteStream(logFile);
-  const child = spawn(process.execPath, [join(__dirname, '..', 'src', 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [`--max-old-space-size=${API_HEAP_MB}`, join(__dirname, '..', 'src', 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   return child;
@@ -358,7 +358,7 @@ async function main(): Promise<void> {
       suite: 'soak',
       startedAt,
       machine: { cpus: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
-      settings: { ...s, kms: 'local keyring', dataKeyCache: 'off', nodeEnv: 'test', accessTokenTtlSeconds: 60, argon2: 'm = 1 MiB, t = 1 (test settings)', api: 'node dist/src/main.js (separate process, 127.0.0.1)', lanes: lanes.map((l) => l.name), tokens: tokens.length, users: s.operators * s.usersPerOperator },
+      settings: { ...s, kms: 'local keyring', dataKeyCache: 'off', nodeEnv: 'test', accessTokenTtlSeconds: 60, argon2: 'm = 1 MiB, t = 1 (test settings)', api: `node --max-old-space-size=${API_HEAP_MB} dist/src/main.js (separate process, 127.0.0.1)`, lanes: lanes.map((l) => l.name), tokens: tokens.length, users: s.operators * s.usersPerOperator },
       samples,
       totals,
       onChain,

@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { Client } from 'pg';
-import { isRoot, portIsFree, postgresCanReach, rpcReady, startAnvil, startPostgres, waitFor, freePort, type StartedProcess } from './processes';
+import { API_HEAP_MB, isRoot, portIsFree, postgresCanReach, rpcReady, startAnvil, startPostgres, waitFor, freePort, type StartedProcess } from './processes';
 
 const log = (msg: string) => process.stderr.write(`[dev] ${msg}\n`);
 const fail = (msg: string): never => {
@@ -221,7 +221,7 @@ async function main(): Promise<void> {
   const startApi = (): ChildProcess => {
     // Own process group: a Ctrl-C to the terminal's group reaches the supervisor, which stops
     // the children in order, instead of racing it to kill them directly.
-    const api = spawn(process.execPath, [mainJs], { env: apiEnv, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    const api = spawn(process.execPath, [`--max-old-space-size=${API_HEAP_MB}`, mainJs], { env: apiEnv, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
     const entry = { name: 'api', child: api };
     children.push(entry);
     recordPids(pidFile, children);
