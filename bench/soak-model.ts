@@ -10,6 +10,9 @@
  * So any `failed` transaction, refused safe operation or accepted refusal is an error.
  * Pure: no I/O, no clock.
  */
+import type { Rng } from './rng';
+
+export { rng, type Rng } from './rng';
 
 export type WriteKind = 'issue' | 'forced-transfer' | 'redeem' | 'deposit' | 'withdraw' | 'freeze' | 'unfreeze';
 
@@ -66,19 +69,7 @@ export interface Plan {
   effects: Effects;
 }
 
-export type Rng = () => number;
 
-/** Deterministic PRNG (mulberry32), so a run is reproducible from its logged seed. */
-export function rng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(r: Rng, xs: readonly T[]): T | undefined => xs[Math.floor(r() * xs.length)];
 const int = (r: Rng, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
