@@ -43,6 +43,8 @@ const REBROADCAST_AFTER_MS = 5_000;
 const SIGN_POLL_MS = 200;
 const RECEIPT_POLL_MS = 250;
 const RECEIPTS_PER_ROUND = 1000;
+/** Sent but not mined, per signer, at most (the node's pool and mining pace set the rest). */
+const MAX_UNMINED_PER_SIGNER = 64;
 /** A submitted row this instance has not sent: another instance (or a crashed one) sent it, or it will. */
 const SENT_ELSEWHERE_MS = 2_000;
 
@@ -50,6 +52,7 @@ type Problem = { code: string; message: string };
 type Check = { kind: 'ok'; gas: bigint } | ({ kind: 'failed' } & Problem) | ({ kind: 'retry' } & Problem);
 type Fees = { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint };
 type Estimate = { gas: bigint } | { error: unknown };
+type Signed = { id: string; nonce: number; raw: Hex };
 
 /** What the signing stage needs of a queued row. */
 interface QueuedRow {
@@ -101,6 +104,13 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly sent = new Map<string, bigint>();
   /** Rows whose nonce the chain gave to another transaction, and since when that was seen. */
   private readonly taken = new Map<string, number>();
+  /** Rows in this instance's broadcast queues, not sent yet. */
+  private readonly unsent = new Set<string>();
+  /** Per signer: the send in progress (sends of one account never overlap). */
+  private readonly sending = new Map<string, Promise<void>>();
+  /** Per signer: its mined transaction count as last read. */
+  private readonly mined = new Map<string, number>();
+  private stopping = false;
 
   constructor(
     private readonly ds: DataSource,
@@ -126,6 +136,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
     await this.signing.stop();
     await Promise.all([...this.broadcasts.values()].flat());
     await this.receipts.stop();
@@ -160,8 +171,8 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private async signBatch(address: `0x${string}`): Promise<{ claimed: number; progressed: boolean; signed: Array<{ id: string; raw: Hex }> }> {
-    const result = { claimed: 0, progressed: false, signed: [] as Array<{ id: string; raw: Hex }> };
+  private async signBatch(address: `0x${string}`): Promise<{ claimed: number; progressed: boolean; signed: Signed[] }> {
+    const result = { claimed: 0, progressed: false, signed: [] as Signed[] };
     await this.ds.transaction(async (em) => {
       const [lock] = await em.query<Array<{ ok: boolean }>>(`SELECT pg_try_advisory_xact_lock(hashtext('kagi-signer:' || $1)) AS ok`, [address]);
       if (!lock?.ok) return; // another instance works on this signer now
@@ -259,7 +270,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
         await em.query(`UPDATE transactions SET error = $3, updated_at = now() WHERE from_address = $1 AND status = 'queued' AND id <> $2`, [address, retry.row.id, { code: retry.code, message: retry.message }]);
       }
       await em.query(`UPDATE signer_nonces SET next_nonce = $2 WHERE address = $1`, [address, base + signed.length]);
-      result.signed = signed.map(({ id, raw }) => ({ id, raw }));
+      result.signed = signed.map(({ id, nonce, raw }) => ({ id, nonce, raw }));
     });
     return result;
   }
@@ -357,14 +368,22 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
 
   // ---- 2. broadcasting ----------------------------------------------------------------
 
-  /** Queues committed transactions behind the signer's earlier ones; sent one by one, in nonce order. */
-  private enqueueBroadcast(address: string, signed: Array<{ id: string; raw: Hex }>): void {
+  /**
+   * Queues committed transactions behind the signer's earlier ones; sent one by one, in nonce
+   * order, and never more than MAX_UNMINED_PER_SIGNER ahead of what the node has mined: a node
+   * that is sent faster than it mines piles them up (Anvil, past a few thousand blocks, then
+   * stops mining at all), and a real node's pool keeps only so many per account.
+   */
+  private enqueueBroadcast(address: `0x${string}`, signed: Signed[]): void {
     const pending = this.broadcasts.get(address) ?? [];
     this.broadcasts.set(address, pending);
+    for (const s of signed) this.unsent.add(s.id);
     const previous = pending.at(-1) ?? Promise.resolve();
     const mine: Promise<void> = previous.then(async () => {
       for (const s of signed) {
-        await this.broadcast(s.id, s.raw);
+        await this.roomToSend(address, s.nonce);
+        await this.send(address, s.id, s.raw);
+        this.unsent.delete(s.id);
         this.sent.set(s.id, -1n);
       }
       void pending.splice(pending.indexOf(mine), 1);
@@ -372,6 +391,29 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       this.receipts.wake();
     });
     pending.push(mine);
+  }
+
+  /** Waits until `nonce` is fewer than MAX_UNMINED_PER_SIGNER ahead of the signer's mined count. */
+  private async roomToSend(address: `0x${string}`, nonce: number): Promise<void> {
+    for (let wait = 10; ; wait = Math.min(wait * 2, 500)) {
+      const mined = this.mined.get(address);
+      if (mined !== undefined && nonce - mined < MAX_UNMINED_PER_SIGNER) return;
+      const count = await this.chain.client.getTransactionCount({ address, blockTag: 'latest' }).catch(() => undefined);
+      if (count !== undefined) this.mined.set(address, count);
+      if ((count !== undefined && nonce - count < MAX_UNMINED_PER_SIGNER) || this.stopping) return;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  /** One send at a time per signer, whoever sends (the queue, a re-broadcast, a fee bump). */
+  private send(address: `0x${string}`, id: string, raw: Hex): Promise<void> {
+    const previous = this.sending.get(address) ?? Promise.resolve();
+    const mine = previous.then(() => this.broadcast(id, raw));
+    this.sending.set(address, mine);
+    void mine.finally(() => {
+      if (this.sending.get(address) === mine) this.sending.delete(address);
+    });
+    return mine;
   }
 
   /** Never throws: what the node did not take is sent again by the receipt stage. */
@@ -493,20 +535,22 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
   /**
    * Stored transactions the node has not mined for a while, per signer and in nonce order:
    * sent again if the node does not know them, the lowest one's fee bumped once it counts as
-   * stuck, and a row re-queued when its nonce went to another transaction. Everything is
-   * sent through the signer's own broadcast queue: concurrent sends from one account stall a
-   * node that mines on arrival (Anvil automine), and only the lowest nonce can be mined next.
+   * stuck (only the lowest nonce can be mined next), and a row re-queued when its nonce went
+   * to another transaction. Sends of one account never overlap: concurrent sends from one
+   * account stall a node that mines on arrival (Anvil automine).
    */
   private async recoverUnmined(rows: SubmittedRow[]): Promise<void> {
     const bySigner = new Map<`0x${string}`, SubmittedRow[]>();
     for (const r of rows) bySigner.set(r.from_address, [...(bySigner.get(r.from_address) ?? []), r]);
-    for (const [address, mine] of bySigner) {
-      if (this.broadcasts.get(address)?.length) continue; // still sending: nothing is lost yet
-      mine.sort((a, b) => a.nonce - b.nonce);
+    for (const [address, all] of bySigner) {
+      // What this instance's queue has not sent yet is not lost: the queue sends it.
+      const mine = all.filter((r) => !this.unsent.has(r.id)).sort((a, b) => a.nonce - b.nonce);
+      if (!mine.length) continue;
       // The signer's mined count first, then the receipts again: a transaction of ours mined in
       // between is then seen, so "nonce used and no receipt" means another transaction took it.
       const mined = await this.chain.client.getTransactionCount({ address, blockTag: 'latest' }).catch(() => undefined);
       if (mined === undefined) continue;
+      this.mined.set(address, mined);
       const [receipts, known] = await Promise.all([
         Promise.all(mine.map((r) => this.receiptOf(r))),
         Promise.all(mine.map((r) => this.chain.client.getTransaction({ hash: r.tx_hash }).then(() => true, () => false))),
@@ -517,8 +561,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
         if (r.nonce < mined) await this.nonceTaken(r);
         else pending.push({ r, known: known[i]! });
       }
-      const resend = pending.filter((p) => !p.known).map((p) => ({ id: p.r.id, raw: p.r.raw_tx }));
-      if (resend.length) this.enqueueBroadcast(address, resend);
+      for (const p of pending) if (!p.known) await this.send(address, p.r.id, p.r.raw_tx);
       const lowest = pending[0];
       if (lowest?.known && Date.now() - new Date(lowest.r.submitted_at).getTime() > this.config.chain.fees.stuckAfterSeconds * 1000) await this.replaceStuck(lowest.r);
     }
@@ -584,7 +627,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     );
     if (n) {
       this.logger.log(`replaced stuck transaction ${row.id} (nonce ${old.nonce}) with a ${bumpPercent}% fee bump`);
-      this.enqueueBroadcast(tx.fromAddress, [{ id: row.id, raw }]);
+      await this.send(tx.fromAddress, row.id, raw);
     }
   }
 }
