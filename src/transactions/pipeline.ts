@@ -229,14 +229,21 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       const signed: Array<{ id: string; nonce: number; hash: Hex; raw: Hex }> = [];
       if (plan.length && chainId !== undefined && fees) {
         const sealed = await this.sealedKeyOf(plan[0]!.row);
-        const raws = await mapLimit(plan, OPENINGS_IN_FLIGHT, ({ row, gas }, i) =>
-          this.sign(row, sealed, { chainId, nonce: base + i, gas, fees }, openings).then(
-            (raw) => ({ raw }),
-            (error: unknown) => ({ error }),
-          ),
-        );
+        // After the first failure no further key is opened: what follows it is not kept anyway,
+        // and a KMS that hangs would otherwise hold the batch for every row's timeout in turn.
+        let stop = false;
+        const raws = await mapLimit(plan, OPENINGS_IN_FLIGHT, async ({ row, gas }, i): Promise<{ raw: Hex } | { error: unknown } | { skipped: true }> => {
+          if (stop) return { skipped: true };
+          try {
+            return { raw: await this.sign(row, sealed, { chainId, nonce: base + i, gas, fees }, openings) };
+          } catch (error) {
+            stop = true;
+            return { error };
+          }
+        });
         for (const [i, r] of raws.entries()) {
           const row = plan[i]!.row;
+          if ('skipped' in r) break;
           if ('raw' in r) {
             signed.push({ id: row.id, nonce: base + i, hash: keccak256(r.raw), raw: r.raw });
             continue;
