@@ -76,17 +76,8 @@ export function baseSeed(): number {
   return Date.now() % 2_147_483_647;
 }
 
-/** mulberry32: a small, fast, seedable PRNG (uniform in [0, 1)). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** The seeded PRNG shared with the soak. */
+export { rng } from '../../../bench/rng';
 
 /** A 32-bit mix (murmur3's finaliser) of a few integers: unrelated seeds for related inputs. */
 export function mix32(...xs: number[]): number {
