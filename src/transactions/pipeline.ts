@@ -161,9 +161,9 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
   private async drainSigner(address: `0x${string}`): Promise<boolean> {
     let progressed = false;
     for (;;) {
-      // Stay at most one batch ahead of this signer's broadcasts.
-      const pending = this.broadcasts.get(address) ?? [];
-      while (pending.length > 1) await pending[0];
+      // At most one batch ahead of this signer's broadcasts. Not waited for here: a signer whose
+      // sends wait for the node must not hold up the others; its broadcaster wakes signing.
+      if ((this.broadcasts.get(address)?.length ?? 0) > 1) return progressed;
       const r = await this.signBatch(address);
       if (r.signed.length) this.enqueueBroadcast(address, r.signed);
       progressed ||= r.progressed;
@@ -388,7 +388,8 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     const previous = pending.at(-1) ?? Promise.resolve();
     const mine: Promise<void> = previous.then(async () => {
       for (const s of signed) {
-        await this.roomToSend(address, s.nonce);
+        // Shutting down: what is committed and not sent is sent after the restart (receipt stage).
+        if (!(await this.roomToSend(address, s.nonce))) break;
         await this.send(address, s.id, s.raw);
         this.unsent.delete(s.id);
         this.sent.set(s.id, -1n);
@@ -396,18 +397,20 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       void pending.splice(pending.indexOf(mine), 1);
       if (!pending.length && this.broadcasts.get(address) === pending) this.broadcasts.delete(address);
       this.receipts.wake();
+      this.signing.wake();
     });
     pending.push(mine);
   }
 
-  /** Waits until `nonce` is fewer than MAX_UNMINED_PER_SIGNER ahead of the signer's mined count. */
-  private async roomToSend(address: `0x${string}`, nonce: number): Promise<void> {
+  /** Waits until `nonce` is fewer than MAX_UNMINED_PER_SIGNER ahead of the signer's mined count; false when shutting down. */
+  private async roomToSend(address: `0x${string}`, nonce: number): Promise<boolean> {
     for (let wait = 10; ; wait = Math.min(wait * 2, 500)) {
+      if (this.stopping) return false;
       const mined = this.mined.get(address);
-      if (mined !== undefined && nonce - mined < MAX_UNMINED_PER_SIGNER) return;
+      if (mined !== undefined && nonce - mined < MAX_UNMINED_PER_SIGNER) return true;
       const count = await this.chain.client.getTransactionCount({ address, blockTag: 'latest' }).catch(() => undefined);
       if (count !== undefined) this.mined.set(address, count);
-      if ((count !== undefined && nonce - count < MAX_UNMINED_PER_SIGNER) || this.stopping) return;
+      if (count !== undefined && nonce - count < MAX_UNMINED_PER_SIGNER) return true;
       await new Promise((r) => setTimeout(r, wait));
     }
   }
