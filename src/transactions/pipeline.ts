@@ -473,6 +473,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
         unmined.push(r);
         this.sent.set(r.id, head);
       } else if (head - receipt.blockNumber + 1n >= BigInt(this.config.chain.confirmations)) done.push({ r, receipt });
+      else this.sent.set(r.id, head); // mined, waiting for CHAIN_CONFIRMATIONS: asked again at the next block
     }
     await this.confirm(done);
     for (const { r } of done) this.sent.delete(r.id);
