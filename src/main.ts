@@ -5,6 +5,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
+import { firstLine } from './common/logging';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config';
 import { configureApp } from './configure-app';
 
@@ -31,7 +32,6 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((e: unknown) => {
-  const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
-  process.stderr.write(`kagi failed to start: ${msg}\n`);
+  process.stderr.write(`kagi failed to start: ${firstLine(e)}\n`);
   process.exit(1);
 });

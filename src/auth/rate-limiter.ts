@@ -13,6 +13,7 @@
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppError } from '../common/app-error';
+import { firstLine } from '../common/logging';
 
 const WINDOW_MS = 60_000;
 const FLUSH_MS = 250;
@@ -105,7 +106,7 @@ export class RateLimiter implements OnModuleDestroy {
       for (const x of batch) x.b.local += x.n;
       if (Date.now() - this.lastWarning > 10_000) {
         this.lastWarning = Date.now();
-        this.logger.warn(`rate-limit counts not shared (database unavailable: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}); counting locally`);
+        this.logger.warn(`rate-limit counts not shared (database unavailable: ${firstLine(e)}); counting locally`);
       }
       this.timer ??= setTimeout(() => void this.flushAll(), FLUSH_MS * 4).unref();
     }

@@ -5,6 +5,7 @@
  */
 import { Injectable, Logger } from '@nestjs/common';
 import { parseEther, type Address } from 'viem';
+import { firstLine } from '../common/logging';
 import { AppConfig } from '../config/app-config';
 import { ChainService } from './chain.service';
 
@@ -36,7 +37,7 @@ export class GasFunding {
       await this.chain.client.waitForTransactionReceipt({ hash, timeout: 30_000 });
       this.logger.log(`funded ${address} with 100 ETH from ${funder}`);
     } catch (e) {
-      this.logger.warn(`could not fund ${address}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+      this.logger.warn(`could not fund ${address}: ${firstLine(e)}`);
     }
   }
 }

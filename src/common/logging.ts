@@ -65,3 +65,8 @@ export function pinoParams(level: string, extra: { silent?: boolean } = {}): Par
     forRoutes: ['*splat'],
   };
 }
+
+/** The first line of an error's message, for a one-line log entry (stacks and SQL stay out). */
+export function firstLine(e: unknown): string {
+  return e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e);
+}

@@ -10,18 +10,26 @@ import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy }
 import { createTransport, type Transporter } from 'nodemailer';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
+import { firstLine } from '../common/logging';
+import { Loop } from '../common/loop';
 import { Metrics } from '../health/metrics';
 import type { MailOutbox } from './entities/mail-outbox.entity';
 
 const BATCH = 10;
+const POLL_MS = 500;
 
 @Injectable()
 export class MailWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('MailWorker');
   private transport: Transporter | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly loop = new Loop(
+    POLL_MS,
+    async () => {
+      await this.tick();
+      return false;
+    },
+    (e) => this.logger.warn(`mail tick failed: ${firstLine(e)}`),
+  );
   private readonly sent;
 
   constructor(
@@ -32,30 +40,15 @@ export class MailWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.sent = metrics.counter('kagi_mail_total', 'Outbox mail by outcome', ['outcome']);
   }
 
-  /** Poll interval; tests shorten it through the config-free setter below. */
-  intervalMs = 500;
-
   onApplicationBootstrap(): void {
     if (!this.config.mail.smtpUrl || this.config.offline) return;
     this.transport = createTransport(this.config.mail.smtpUrl, { from: this.config.mail.from });
-    this.schedule(0);
+    this.loop.start();
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
     this.transport?.close();
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.tick()
-        .then(() => undefined)
-        .catch((e: unknown) => this.logger.warn(`mail tick failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`))
-        .finally(() => this.schedule(this.intervalMs));
-    }, ms);
   }
 
   /** One pass: claims due rows and tries each once. Returns the number sent. */

@@ -32,7 +32,8 @@ import type { SealedKey } from '../kms/sealed-key';
 import { SigningKeys } from '../kms/signing-keys';
 import { OperatorsService } from '../operators/operators.service';
 import { Transaction } from './entities/transaction.entity';
-import { Loop, mapLimit } from './loop';
+import { firstLine } from '../common/logging';
+import { Loop, mapLimit } from '../common/loop';
 import { TokenActivation } from './token-activation';
 
 const BATCH = 100;
@@ -85,7 +86,6 @@ function isOutOfGas(e: unknown): boolean {
   return e instanceof Error && /insufficient funds/i.test(e.message);
 }
 
-const firstLine = (e: unknown) => (e instanceof Error ? e.message.split('\n')[0] : String(e));
 const tenantOf = (r: { requestedByType: string; operatorId: string }) => (r.requestedByType === 'operator' ? r.operatorId : null);
 
 @Injectable()
@@ -432,7 +432,7 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       await this.chain.sender.sendRawTransaction({ serializedTransaction: raw });
     } catch (e) {
       // "already known" and friends are fine; a nonce taken by another transaction is found by the receipt stage.
-      const msg = firstLine(e) ?? '';
+      const msg = firstLine(e);
       if (!/already known|known transaction|nonce too low/i.test(msg)) this.logger.warn(`broadcast of ${id} failed: ${msg}; will retry`);
     }
   }
@@ -552,7 +552,11 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
    */
   private async recoverUnmined(rows: SubmittedRow[]): Promise<void> {
     const bySigner = new Map<`0x${string}`, SubmittedRow[]>();
-    for (const r of rows) bySigner.set(r.from_address, [...(bySigner.get(r.from_address) ?? []), r]);
+    for (const r of rows) {
+      const list = bySigner.get(r.from_address);
+      if (list) list.push(r);
+      else bySigner.set(r.from_address, [r]);
+    }
     for (const [address, all] of bySigner) {
       // What this instance's queue has not sent yet is not lost: the queue sends it.
       const mine = all.filter((r) => !this.unsent.has(r.id)).sort((a, b) => a.nonce - b.nonce);
