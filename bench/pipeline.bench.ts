@@ -8,7 +8,7 @@
  * Reports ops/s, ratio b/a, p50/p99 accepted→confirmed, KMS calls/op and peak RSS.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand, DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
@@ -17,6 +17,7 @@ import { createPublicClient, createWalletClient, defineChain, encodeFunctionData
 import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from 'viem/accounts';
 import { securityTokenAbi, securityTokenBytecode } from '../src/chain/contracts/security-token.abi';
 import { API_HEAP_MB, findMoto, freePort, startAnvil, startMoto, startPostgres, waitFor } from '../src/dev/processes';
+import { procStatus, treeCpuSeconds } from './proc';
 import type { BenchRow, Suite } from './run';
 
 /** Requests the load generator keeps in flight. */
@@ -60,7 +61,7 @@ async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<{ rate:
   const gas = (await pub.estimateGas({ account: agent.address, to: token, data })) * 2n;
   const fees = await pub.estimateFeesPerGas();
   let nonce = await pub.getTransactionCount({ address: agent.address, blockTag: 'pending' });
-  const cpu0 = { anvil: treeCpuSeconds(anvilPid), self: process.cpuUsage() };
+  const cpu0 = { anvil: treeCpu(anvilPid), self: process.cpuUsage() };
   const t0 = performance.now();
   let last: `0x${string}` = '0x';
   for (let i = 0; i < n; i++) {
@@ -70,7 +71,7 @@ async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<{ rate:
   await pub.waitForTransactionReceipt({ hash: last });
   const rate = n / ((performance.now() - t0) / 1000);
   const self = process.cpuUsage(cpu0.self);
-  return { rate, cpu: { 'load generator CPU ms/op': Number(((self.user + self.system) / 1000 / n).toFixed(2)), 'Anvil CPU ms/op': Number((((treeCpuSeconds(anvilPid) - cpu0.anvil) * 1000) / n).toFixed(2)) } };
+  return { rate, cpu: { 'load generator CPU ms/op': Number(((self.user + self.system) / 1000 / n).toFixed(2)), 'Anvil CPU ms/op': Number((((treeCpu(anvilPid) - cpu0.anvil) * 1000) / n).toFixed(2)) } };
 }
 
 /** The API as deployed: `node dist/src/main.js` in its own process, so its RSS is its own. */
@@ -101,34 +102,14 @@ async function startApi(env: Record<string, string>): Promise<{ base: string; pi
   };
 }
 
-/** Resident set of a process, from /proc (kB → MB); `peak` is the kernel's high-water mark. */
+/** Resident set of a process now and at its peak (MiB). */
 function rssOf(pid: number): { now: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  return { now: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+  const s = procStatus(pid);
+  return { now: (s?.rss ?? 0) / 1048576, peak: (s?.hwm ?? 0) / 1048576 };
 }
 
-/** CPU seconds (user + system) used so far by a process and all its descendants, from /proc. */
-export function treeCpuSeconds(rootPid: number): number {
-  const procs = new Map<number, { ppid: number; ticks: number }>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      procs.set(Number(d), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  let ticks = 0;
-  const walk = (pid: number) => {
-    ticks += procs.get(pid)?.ticks ?? 0;
-    for (const [child, p] of procs) if (p.ppid === pid) walk(child);
-  };
-  walk(rootPid);
-  return ticks / 100; // USER_HZ
-}
+/** CPU seconds of a process tree; 0 once it is gone. */
+const treeCpu = (pid: number) => treeCpuSeconds(pid) ?? 0;
 
 /** Sums of the API's counters, by metric name and label set (`name{labels}` → value). */
 async function counters(base: string): Promise<Map<string, number>> {
@@ -160,7 +141,7 @@ async function kagi(env: Record<string, string>, databaseUrl: string, signers: n
     }
     const calls0 = await kmsDecrypts(base);
     // CPU per operation, by process: unlike ops/s, hardly moved by other load on the machine.
-    const cpuOf = () => Object.fromEntries([['API', treeCpuSeconds(api.pid)], ['load generator', process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6], ...Object.entries(others).map(([k, pid]) => [k, treeCpuSeconds(pid)])]) as Record<string, number>;
+    const cpuOf = () => Object.fromEntries([['API', treeCpu(api.pid)], ['load generator', process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6], ...Object.entries(others).map(([k, pid]) => [k, treeCpu(pid)])]) as Record<string, number>;
     const cpu0 = cpuOf();
     const counters0 = await counters(base);
     let peak = rssOf(api.pid).now;

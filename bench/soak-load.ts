@@ -6,7 +6,8 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { ledgerKey, percentile, plan, rng, type Lane, type Rng, type TokenModel } from './soak-model';
-import { cpuSeconds, cpuSecondsOfTree, machineCpuSeconds, mb, metric, procStatus, Recorder, round, sleep, type Accepted, type Answer, type Http, type Json, type Sample, type Session, type Settings, type Tracked } from './soak-support';
+import { cpuSeconds, machineCpuSeconds, procStatus, treeCpuSeconds } from './proc';
+import { mb, metric, Recorder, round, sleep, type Accepted, type Answer, type Http, type Json, type Sample, type Session, type Settings, type Tracked } from './soak-support';
 
 export interface LoadContext {
   s: Settings;
@@ -278,7 +279,7 @@ export async function runLoad(ctx: LoadContext) {
   // Sampler.
   const samples: Sample[] = [];
   let lastAt = performance.now();
-  const cpuNow = () => ({ api: cpuSeconds(pid), pg: cpuSecondsOfTree(postgresPid), anvil: cpuSeconds(anvilPid), soak: process.cpuUsage(), machine: machineCpuSeconds() });
+  const cpuNow = () => ({ api: cpuSeconds(pid), pg: treeCpuSeconds(postgresPid), anvil: cpuSeconds(anvilPid), soak: process.cpuUsage(), machine: machineCpuSeconds() });
   let lastCpu = cpuNow();
   const sample = async (ph: 'load' | 'drain') => {
     const now = performance.now();

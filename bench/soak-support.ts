@@ -1,9 +1,8 @@
 /**
  * Plumbing of the soak (bench/soak.ts): settings, an HTTP client that talks to loopback
- * addresses only, the per-request recorder, and /proc readings of a child process.
+ * addresses only, and the per-request recorder (/proc readings: bench/proc.ts).
  */
 import { randomInt } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { isLoopback } from '../src/config/app-config';
 import type { Lane, Plan, TokenModel } from './soak-model';
 import type { PlotSample } from './soak-plot';
@@ -217,55 +216,8 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const mb = (bytes: number) => Math.round((bytes / 1e6) * 10) / 10;
 export const round = (x: number | null, d = 0) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
 
-export function procStatus(pid: number | undefined): { rss: number; hwm: number } | undefined {
-  if (!pid) return undefined;
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN) * 1024;
-    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-  } catch {
-    return undefined;
-  }
-}
-
-/** utime + stime of `pid` in seconds (USER_HZ = 100 on Linux). */
-export function cpuSeconds(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
 export function metric(text: string, name: string): number | null {
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
   return m?.[1] ? Number(m[1]) : null;
 }
 
-/** CPU seconds of `root` and its direct children (PostgreSQL: the postmaster and its backends). */
-export function cpuSecondsOfTree(root: number | undefined): number | undefined {
-  const own = cpuSeconds(root);
-  if (own === undefined) return undefined;
-  let sum = own;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const fields = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      if (Number(fields[1]) === root) sum += (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return sum;
-}
-
-/** Busy and total CPU seconds of the whole machine, from /proc/stat. */
-export function machineCpuSeconds(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-  const idle = (v[3] ?? 0) + (v[4] ?? 0);
-  return { busy: (total - idle) / 100, total: total / 100 };
-}

@@ -25,7 +25,8 @@ import { printTable, type BenchRow } from './run';
 import { runLoad } from './soak-load';
 import { ledgerKey, percentile, slope, TokenModel, type Lane } from './soak-model';
 import { renderSoakResult, type PlottedResult } from './soak-plot';
-import { assertLoopback, Http, mb, parseArgs, procStatus, round, type Recorder, type Session } from './soak-support';
+import { procStatus } from './proc';
+import { assertLoopback, Http, mb, parseArgs, round, type Recorder, type Session } from './soak-support';
 
 const PASSWORD = 'soak-operator-password';
 const ADMIN = { loginId: 'soak-admin', password: 'soak-platform-password' };
