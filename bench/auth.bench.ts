@@ -27,9 +27,22 @@ const suite: Suite = async () => {
     t0 = process.hrtime.bigint();
     await Promise.all(Array.from({ length: n }, () => verify(h, 'correct-horse-battery-staple')));
     const parallelPerSec = n / (Number(process.hrtime.bigint() - t0) / 1e9);
-    rows.push({ parameters: label, 'm (KiB)': memoryCost, t: timeCost, p: 1, 'verify ms': Number(verifyMs.toFixed(1)), 'hash ms': Number(hashMs.toFixed(1)), 'logins/s (serial)': Math.round(1000 / verifyMs), 'logins/s (concurrent)': Math.round(parallelPerSec) });
+    rows.push({
+      parameters: label,
+      'm (KiB)': memoryCost,
+      t: timeCost,
+      p: 1,
+      'verify ms': Number(verifyMs.toFixed(1)),
+      'hash ms': Number(hashMs.toFixed(1)),
+      'logins/s (serial)': Math.round(1000 / verifyMs),
+      'logins/s (concurrent)': Math.round(parallelPerSec),
+    });
   }
-  return { settings: { algorithm: 'argon2id (@node-rs/argon2)' }, rows, notes: ['a login is one verify plus a few small queries; an unknown loginId verifies against a dummy hash, so it costs the same'] };
+  return {
+    settings: { algorithm: 'argon2id (@node-rs/argon2)' },
+    rows,
+    notes: ['a login is one verify plus a few small queries; an unknown loginId verifies against a dummy hash, so it costs the same'],
+  };
 };
 
 export default suite;

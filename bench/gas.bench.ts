@@ -16,7 +16,12 @@ const suite: Suite = async () => {
     const at = (i: number) => mnemonicToAccount(MNEMONIC, { addressIndex: i });
     const [gov, agent, h1, h2, h3] = [at(0), at(1), at(2), at(3), at(4)];
     const pub = createPublicClient({ transport: http(anvil.url), pollingInterval: 50 });
-    const anvilChain = defineChain({ id: 31337, name: 'anvil', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [anvil.url] } } });
+    const anvilChain = defineChain({
+      id: 31337,
+      name: 'anvil',
+      nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+      rpcUrls: { default: { http: [anvil.url] } },
+    });
     const w = (a: HDAccount) => createWalletClient({ account: a, transport: http(anvil.url), chain: anvilChain });
     const rows: BenchRow[] = [];
     const gas = async (fn: string, hash: Hash) => {
@@ -27,7 +32,11 @@ const suite: Suite = async () => {
     };
     const deployed = await gas(
       'deploy',
-      await w(gov).deployContract({ abi: securityTokenAbi, bytecode: securityTokenBytecode, args: ['Bench', 'BNC', 0, gov.address, agent.address] }),
+      await w(gov).deployContract({
+        abi: securityTokenAbi,
+        bytecode: securityTokenBytecode,
+        args: ['Bench', 'BNC', 0, gov.address, agent.address],
+      }),
     );
     const token = deployed.contractAddress as Address;
     const call = (from: HDAccount, fn: string, args: readonly unknown[]) =>

@@ -33,7 +33,16 @@ class NullAudit extends AuditSink {
 }
 
 const owner = { kind: 'operator' as const, id: '00000000-0000-4000-8000-000000000001' };
-const tx = { chainId: 31337, nonce: 0, to: '0x000000000000000000000000000000000000dEaD' as const, value: 1n, gas: 21000n, maxFeePerGas: parseGwei('2'), maxPriorityFeePerGas: 1n, type: 'eip1559' as const };
+const tx = {
+  chainId: 31337,
+  nonce: 0,
+  to: '0x000000000000000000000000000000000000dEaD' as const,
+  value: 1n,
+  gas: 21000n,
+  maxFeePerGas: parseGwei('2'),
+  maxPriorityFeePerGas: 1n,
+  type: 'eip1559' as const,
+};
 
 async function rate(n: number, fn: () => Promise<unknown>): Promise<number> {
   for (let i = 0; i < Math.min(20, n); i++) await fn(); // warm-up
@@ -65,11 +74,20 @@ async function measure(label: string, kms: KeyManagement, cache: { age: number; 
     const before = await calls();
     const perSec = await rate(count, fn);
     const warm = Math.min(20, count);
-    rows.push({ kms: label, cache: cacheLabel, operation: op, n: count, 'ops/s': Math.round(perSec), 'kms calls/op': Number(((await calls()) - before) / (count + warm)) });
+    rows.push({
+      kms: label,
+      cache: cacheLabel,
+      operation: op,
+      n: count,
+      'ops/s': Math.round(perSec),
+      'kms calls/op': Number(((await calls()) - before) / (count + warm)),
+    });
   };
   if (cache.uses === 0) await run('seal (new key)', Math.max(50, n / 4), () => keys.create(owner));
   await run('open', n, async () => (await envelope.open(sealed, ctx)).fill(0));
-  await run('open+sign tx', n, () => keys.withSigner(owner, sealed, { actor: { type: 'system' }, purpose: 'bench' }, (a) => a.signTransaction(tx)));
+  await run('open+sign tx', n, () =>
+    keys.withSigner(owner, sealed, { actor: { type: 'system' }, purpose: 'bench' }, (a) => a.signTransaction(tx)),
+  );
   return rows;
 }
 
@@ -109,7 +127,9 @@ const suite: Suite = async () => {
       await moto.stop();
     }
   }
-  notes.push('cache off is the default: one KMS Decrypt per signing. Turning it on keeps a data key in memory for up to max-age/max-uses openings.');
+  notes.push(
+    'cache off is the default: one KMS Decrypt per signing. Turning it on keeps a data key in memory for up to max-age/max-uses openings.',
+  );
   return { settings: { n, serial: true, signer: 'secp256k1 via @noble/curves, viem toAccount' }, rows, notes };
 };
 

@@ -30,7 +30,11 @@ const argN = () => {
 };
 
 async function json(base: string, method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}) {
-  const r = await fetch(base + path, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(base + path, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: r.status, body: (await r.json().catch(() => ({}))) as Record<string, string>, headers: r.headers };
 }
 
@@ -46,14 +50,23 @@ const pct = (xs: number[], p: number) => {
 };
 
 async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<{ rate: number; cpu: Record<string, number> }> {
-  const chain = defineChain({ id: 31337, name: 'anvil', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } });
+  const chain = defineChain({
+    id: 31337,
+    name: 'anvil',
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  });
   const pub = createPublicClient({ transport: http(rpcUrl), pollingInterval: 50, cacheTime: 0 });
   const funder = mnemonicToAccount(MNEMONIC);
   const agent = privateKeyToAccount(generatePrivateKey()); // bench-only throwaway key
   const fw = createWalletClient({ account: funder, chain, transport: http(rpcUrl) });
   await pub.waitForTransactionReceipt({ hash: await fw.sendTransaction({ to: agent.address, value: parseEther('100') }) });
   const dep = await pub.waitForTransactionReceipt({
-    hash: await createWalletClient({ account: agent, chain, transport: http(rpcUrl) }).deployContract({ abi: securityTokenAbi, bytecode: securityTokenBytecode, args: ['Raw', 'RAW', 0, funder.address, agent.address] }),
+    hash: await createWalletClient({ account: agent, chain, transport: http(rpcUrl) }).deployContract({
+      abi: securityTokenAbi,
+      bytecode: securityTokenBytecode,
+      args: ['Raw', 'RAW', 0, funder.address, agent.address],
+    }),
   });
   const token = dep.contractAddress as Address;
   const holder = privateKeyToAccount(generatePrivateKey()).address;
@@ -65,13 +78,28 @@ async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<{ rate:
   const t0 = performance.now();
   let last: `0x${string}` = '0x';
   for (let i = 0; i < n; i++) {
-    const signed = await agent.signTransaction({ chainId: 31337, type: 'eip1559', nonce: nonce++, to: token, data, gas, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas });
+    const signed = await agent.signTransaction({
+      chainId: 31337,
+      type: 'eip1559',
+      nonce: nonce++,
+      to: token,
+      data,
+      gas,
+      maxFeePerGas: fees.maxFeePerGas,
+      maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+    });
     last = await pub.sendRawTransaction({ serializedTransaction: signed });
   }
   await pub.waitForTransactionReceipt({ hash: last });
   const rate = n / ((performance.now() - t0) / 1000);
   const self = process.cpuUsage(cpu0.self);
-  return { rate, cpu: { 'load generator CPU ms/op': Number(((self.user + self.system) / 1000 / n).toFixed(2)), 'Anvil CPU ms/op': Number((((treeCpu(anvilPid) - cpu0.anvil) * 1000) / n).toFixed(2)) } };
+  return {
+    rate,
+    cpu: {
+      'load generator CPU ms/op': Number(((self.user + self.system) / 1000 / n).toFixed(2)),
+      'Anvil CPU ms/op': Number((((treeCpu(anvilPid) - cpu0.anvil) * 1000) / n).toFixed(2)),
+    },
+  };
 }
 
 /** The API as deployed: `node dist/src/main.js` in its own process, so its RSS is its own. */
@@ -79,17 +107,29 @@ async function startApi(env: Record<string, string>): Promise<{ base: string; pi
   const port = await freePort();
   // BENCH_API_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the API process.
   const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [`--max-old-space-size=${API_HEAP_MB}`, ...nodeArgs, join(process.cwd(), 'dist', 'src', 'main.js')], {
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [`--max-old-space-size=${API_HEAP_MB}`, ...nodeArgs, join(process.cwd(), 'dist', 'src', 'main.js')],
+    {
+      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const base = `http://127.0.0.1:${port}`;
   let exited = false;
   child.once('exit', () => (exited = true));
-  await waitFor(async () => {
-    if (exited) throw new Error('the API exited during start-up');
-    return (await fetch(`${base}/health/ready`).then((r) => r.status).catch(() => 0)) === 200;
-  }, 60_000, 'the API');
+  await waitFor(
+    async () => {
+      if (exited) throw new Error('the API exited during start-up');
+      return (
+        (await fetch(`${base}/health/ready`)
+          .then((r) => r.status)
+          .catch(() => 0)) === 200
+      );
+    },
+    60_000,
+    'the API',
+  );
   return {
     base,
     pid: child.pid!,
@@ -115,33 +155,55 @@ const treeCpu = (pid: number) => treeCpuSeconds(pid) ?? 0;
 async function counters(base: string): Promise<Map<string, number>> {
   const text = await (await fetch(`${base}/metrics`)).text();
   const out = new Map<string, number>();
-  for (const m of text.matchAll(/^(kagi_(?:kms_calls|chain_http_requests|chain_rpc_calls)_total)(\{[^}]*\})? ([0-9.e+]+)$/gm)) out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
+  for (const m of text.matchAll(/^(kagi_(?:kms_calls|chain_http_requests|chain_rpc_calls)_total)(\{[^}]*\})? ([0-9.e+]+)$/gm))
+    out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
   return out;
 }
 
 const kmsDecrypts = async (base: string) => (await counters(base)).get('kagi_kms_calls_total{op="decrypt"}') ?? 0;
 
-async function kagi(env: Record<string, string>, databaseUrl: string, signers: number, n: number, others: Record<string, number>): Promise<BenchRow> {
+async function kagi(
+  env: Record<string, string>,
+  databaseUrl: string,
+  signers: number,
+  n: number,
+  others: Record<string, number>,
+): Promise<BenchRow> {
   const api = await startApi({ ...env, DATABASE_URL: databaseUrl });
   const base = api.base;
   const db = new PgClient({ connectionString: databaseUrl });
   await db.connect();
   try {
-    const admin = (await json(base, 'POST', '/v1/auth/login', undefined, { loginId: 'bench-admin', password: 'bench-platform-password' })).body.accessToken!;
+    const admin = (await json(base, 'POST', '/v1/auth/login', undefined, { loginId: 'bench-admin', password: 'bench-platform-password' }))
+      .body.accessToken!;
     const lanes: Array<{ token: string; tokenId: string; userId: string; operatorId: string }> = [];
     for (let i = 0; i < signers; i++) {
       const loginId = `bench-op-${Date.now()}-${i}`;
-      const op = await json(base, 'POST', '/v1/operators', admin, { name: `Bench ${i}`, email: `b${i}@example.com`, password: 'bench-operator-pw', loginId });
+      const op = await json(base, 'POST', '/v1/operators', admin, {
+        name: `Bench ${i}`,
+        email: `b${i}@example.com`,
+        password: 'bench-operator-pw',
+        loginId,
+      });
       const token = (await json(base, 'POST', '/v1/auth/login', undefined, { loginId, password: 'bench-operator-pw' })).body.accessToken!;
       const user = (await json(base, 'POST', '/v1/users', token, { name: 'bench', email: 'u@example.com' })).body.id!;
-      await fetch(`${base}/v1/users/${user}/wallet`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' }).then((r) => r.arrayBuffer());
+      await fetch(`${base}/v1/users/${user}/wallet`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: '{}',
+      }).then((r) => r.arrayBuffer());
       const tk = await json(base, 'POST', '/v1/tokens', token, { name: 'Bench', symbol: 'BNC', decimals: 0 }, { prefer: 'wait=60' });
       if (tk.body.status !== 'active') throw new Error(`token deploy answered ${tk.status}: ${JSON.stringify(tk.body)}`);
       lanes.push({ token, tokenId: tk.body.id!, userId: user, operatorId: op.body.id! });
     }
     const calls0 = await kmsDecrypts(base);
     // CPU per operation, by process: unlike ops/s, hardly moved by other load on the machine.
-    const cpuOf = () => Object.fromEntries([['API', treeCpu(api.pid)], ['load generator', process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6], ...Object.entries(others).map(([k, pid]) => [k, treeCpu(pid)])]) as Record<string, number>;
+    const cpuOf = () =>
+      Object.fromEntries([
+        ['API', treeCpu(api.pid)],
+        ['load generator', process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6],
+        ...Object.entries(others).map(([k, pid]) => [k, treeCpu(pid)]),
+      ]) as Record<string, number>;
     const cpu0 = cpuOf();
     const counters0 = await counters(base);
     let peak = rssOf(api.pid).now;
@@ -172,10 +234,18 @@ async function kagi(env: Record<string, string>, databaseUrl: string, signers: n
     clearInterval(sampler);
     const cpu1 = cpuOf();
     const counters1 = await counters(base);
-    const perOp = (prefix: string) => [...counters1].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), (v - (counters0.get(k) ?? 0)) / n] as const).filter(([, v]) => v > 0);
+    const perOp = (prefix: string) =>
+      [...counters1]
+        .filter(([k]) => k.startsWith(prefix))
+        .map(([k, v]) => [k.slice(prefix.length), (v - (counters0.get(k) ?? 0)) / n] as const)
+        .filter(([, v]) => v > 0);
     const chainHttp = perOp('kagi_chain_http_requests_total').reduce((s, [, v]) => s + v, 0);
-    const rpcCalls = Object.fromEntries(perOp('kagi_chain_rpc_calls_total').map(([k, v]) => [k.replace(/^\{method="|"\}$/g, ''), Number(v.toFixed(2))]));
-    const cpuMs = Object.fromEntries(Object.keys(cpu1).map((k) => [`${k} CPU ms/op`, Number((((cpu1[k]! - cpu0[k]!) * 1000) / n).toFixed(2))]));
+    const rpcCalls = Object.fromEntries(
+      perOp('kagi_chain_rpc_calls_total').map(([k, v]) => [k.replace(/^\{method="|"\}$/g, ''), Number(v.toFixed(2))]),
+    );
+    const cpuMs = Object.fromEntries(
+      Object.keys(cpu1).map((k) => [`${k} CPU ms/op`, Number((((cpu1[k]! - cpu0[k]!) * 1000) / n).toFixed(2))]),
+    );
     const { rows: lat } = await db.query<{ ms: number; status: string }>(
       `SELECT EXTRACT(EPOCH FROM (updated_at - created_at)) * 1000 AS ms, status FROM transactions WHERE kind = 'issue' AND operator_id = ANY($1)`,
       [operatorIds],
@@ -212,7 +282,8 @@ async function motoCeiling(endpoint: string, keyId: string, n = 300): Promise<nu
     const ctx = { purpose: 'bench' };
     const dk = await kc.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: ctx }));
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) await kc.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: dk.CiphertextBlob, EncryptionContext: ctx }));
+    for (let i = 0; i < n; i++)
+      await kc.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: dk.CiphertextBlob, EncryptionContext: ctx }));
     return n / ((performance.now() - t0) / 1000);
   } finally {
     kc.destroy();
@@ -230,7 +301,14 @@ const suite: Suite = async () => {
   const moto = motoBin ? await startMoto(motoBin, await freePort()) : undefined;
   const rows: BenchRow[] = [];
   const notes: string[] = [];
-  const settings: Record<string, unknown> = { n, inFlight: IN_FLIGHT, anvil: 'automine', dataKeyCache: 'off', api: 'node dist/src/main.js (own process)', logLevel: 'info (to /dev/null)' };
+  const settings: Record<string, unknown> = {
+    n,
+    inFlight: IN_FLIGHT,
+    anvil: 'automine',
+    dataKeyCache: 'off',
+    api: 'node dist/src/main.js (own process)',
+    logLevel: 'info (to /dev/null)',
+  };
   try {
     const c = new PgClient({ connectionString: pg.url });
     await c.connect();
@@ -256,14 +334,25 @@ const suite: Suite = async () => {
     // per mint at genesis, 3-4 ms after 3,000 blocks), so every (a) and every (b) starts from a
     // fresh chain (anvil_reset on the same Anvil) and (a) is measured again before each (b).
     const resetChain = async () => {
-      const r = await fetch(anvil.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'anvil_reset', params: [] }) });
+      const r = await fetch(anvil.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'anvil_reset', params: [] }),
+      });
       if (!r.ok) throw new Error(`anvil_reset answered ${r.status}`);
     };
     const rawN = Math.min(n, 1000);
     const pair = async (label: string, run: () => Promise<BenchRow>, target: (raw: number) => number) => {
       await resetChain();
       const { rate, cpu } = await raw(anvil.url, rawN, anvil.child.pid!);
-      rows.push({ pipeline: '(a) raw viem sign + eth_sendRawTransaction (serial)', signers: 1, n: rawN, 'ops/s': Math.round(rate), 'kms decrypt/op': 0, ...cpu });
+      rows.push({
+        pipeline: '(a) raw viem sign + eth_sendRawTransaction (serial)',
+        signers: 1,
+        n: rawN,
+        'ops/s': Math.round(rate),
+        'kms decrypt/op': 0,
+        ...cpu,
+      });
       await resetChain();
       const r = await run();
       const ops = Number(r['ops/s']);
@@ -272,7 +361,13 @@ const suite: Suite = async () => {
     };
     const local = { ...baseEnv, KMS_PROVIDER: 'local', DATA_DIR: mkdtempSync(join(tmpdir(), 'kagi-bench-data-')) };
     // Targets (issue 8): local keyring ≥ 0.9 × raw; moto ≥ 0.8 × min(raw, moto's own Decrypt ceiling).
-    if (only !== 'moto') for (const s of signerCounts) await pair('kagi over HTTP, local keyring', () => kagi(local, databaseUrl, s, n, { PostgreSQL: pg.child.pid!, Anvil: anvil.child.pid! }), (rate) => 0.9 * rate);
+    if (only !== 'moto')
+      for (const s of signerCounts)
+        await pair(
+          'kagi over HTTP, local keyring',
+          () => kagi(local, databaseUrl, s, n, { PostgreSQL: pg.child.pid!, Anvil: anvil.child.pid! }),
+          (rate) => 0.9 * rate,
+        );
     let ceiling: number | undefined;
     if (moto) {
       process.env.AWS_ACCESS_KEY_ID ??= 'test';
@@ -281,18 +376,31 @@ const suite: Suite = async () => {
       const key = await kc.send(new CreateKeyCommand({ Description: 'kagi pipeline bench' }));
       kc.destroy();
       const keyId = key.KeyMetadata!.Arn!;
-      const awsEnv = { ...baseEnv, KMS_PROVIDER: 'aws', KMS_ENDPOINT: moto.url, KMS_KEY_ID: keyId, AWS_REGION: 'us-east-1', DATA_DIR: mkdtempSync(join(tmpdir(), 'kagi-bench-data-')) };
+      const awsEnv = {
+        ...baseEnv,
+        KMS_PROVIDER: 'aws',
+        KMS_ENDPOINT: moto.url,
+        KMS_KEY_ID: keyId,
+        AWS_REGION: 'us-east-1',
+        DATA_DIR: mkdtempSync(join(tmpdir(), 'kagi-bench-data-')),
+      };
       for (const s of signerCounts) {
         const c = await motoCeiling(moto.url, keyId);
         ceiling = c;
         rows.push({ pipeline: 'moto Decrypt, serial (its own ceiling)', signers: 1, n: 300, 'ops/s': Math.round(c), 'kms decrypt/op': 1 });
-        await pair('kagi over HTTP, moto KMS API', () => kagi(awsEnv, databaseUrl, s, n, { PostgreSQL: pg.child.pid!, Anvil: anvil.child.pid!, moto: moto.child.pid! }), (rate) => 0.8 * Math.min(rate, c));
+        await pair(
+          'kagi over HTTP, moto KMS API',
+          () => kagi(awsEnv, databaseUrl, s, n, { PostgreSQL: pg.child.pid!, Anvil: anvil.child.pid!, moto: moto.child.pid! }),
+          (rate) => 0.8 * Math.min(rate, c),
+        );
       }
     } else if (only !== 'local') {
       notes.push('moto_server not found: the moto rows were not measured');
     }
     if (ceiling !== undefined) settings.motoDecryptPerSecond = Math.round(ceiling);
-    notes.push('kagi rows: HTTP POST /issue end to end to confirmed: auth, pre-check chain reads, one KMS Decrypt per signing (data-key cache off), nonces in PostgreSQL, raw tx stored before broadcast, receipts; the API, PostgreSQL, Anvil, moto and the load generator share the same 2 cores.');
+    notes.push(
+      'kagi rows: HTTP POST /issue end to end to confirmed: auth, pre-check chain reads, one KMS Decrypt per signing (data-key cache off), nonces in PostgreSQL, raw tx stored before broadcast, receipts; the API, PostgreSQL, Anvil, moto and the load generator share the same 2 cores.',
+    );
   } finally {
     await moto?.stop();
     await anvil.stop();

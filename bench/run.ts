@@ -31,7 +31,8 @@ export function registerSuite(name: string, load: () => Promise<Suite>): void {
 export function printTable(rows: BenchRow[]): void {
   if (!rows.length) return;
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const cell = (v: BenchRow[string] | undefined) => (v === undefined ? '' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : String(v));
+  const cell = (v: BenchRow[string] | undefined) =>
+    v === undefined ? '' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : String(v);
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]) => '| ' + vals.map((v, i) => v.padEnd(widths[i] ?? 0)).join(' | ') + ' |';
   process.stdout.write(line(cols) + '\n' + '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|\n');

@@ -7,7 +7,21 @@
 import { cpus, loadavg } from 'node:os';
 import { ledgerKey, percentile, plan, rng, type Lane, type Rng, type TokenModel } from './soak-model';
 import { cpuSeconds, machineCpuSeconds, procStatus, treeCpuSeconds } from './proc';
-import { mb, metric, Recorder, round, sleep, type Accepted, type Answer, type Http, type Json, type Sample, type Session, type Settings, type Tracked } from './soak-support';
+import {
+  mb,
+  metric,
+  Recorder,
+  round,
+  sleep,
+  type Accepted,
+  type Answer,
+  type Http,
+  type Json,
+  type Sample,
+  type Session,
+  type Settings,
+  type Tracked,
+} from './soak-support';
 
 export interface LoadContext {
   s: Settings;
@@ -41,13 +55,14 @@ export async function runLoad(ctx: LoadContext) {
   const finalSeen = () => {
     for (const w of finalWaiters.splice(0)) w();
   };
-  const nextFinal = (ms: number) => new Promise<void>((res) => {
-    const t = setTimeout(res, ms);
-    finalWaiters.push(() => {
-      clearTimeout(t);
-      res();
+  const nextFinal = (ms: number) =>
+    new Promise<void>((res) => {
+      const t = setTimeout(res, ms);
+      finalWaiters.push(() => {
+        clearTimeout(t);
+        res();
+      });
     });
-  });
   const counts = { accepted: new Map<string, number>(), confirmed: new Map<string, number>() };
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
   const confirmMsAll: number[] = [];
@@ -60,7 +75,8 @@ export async function runLoad(ctx: LoadContext) {
     if (performance.now() >= se.refreshAt) await (se.refreshing ??= login(se, rec).finally(() => (se.refreshing = undefined)));
     return se.token;
   };
-  const classify = (a: Answer): 'transport' | '5xx' | 'unexpected-status' => (!a.ok ? 'transport' : a.status >= 500 ? '5xx' : 'unexpected-status');
+  const classify = (a: Answer): 'transport' | '5xx' | 'unexpected-status' =>
+    !a.ok ? 'transport' : a.status >= 500 ? '5xx' : 'unexpected-status';
 
   const write = async (lane: Lane, se: Session): Promise<void> => {
     const model = modelOf(lane);
@@ -110,7 +126,17 @@ export async function runLoad(ctx: LoadContext) {
           model.reserve(p.effects);
         }
         const id = a.body.id as string;
-        pending.set(id, { id, lane, model, plan: p, session: se, key, acceptedAt: performance.now(), createdAt: String(a.body.createdAt), unexpected: p.expect.status !== 202 });
+        pending.set(id, {
+          id,
+          lane,
+          model,
+          plan: p,
+          session: se,
+          key,
+          acceptedAt: performance.now(),
+          createdAt: String(a.body.createdAt),
+          unexpected: p.expect.status !== 202,
+        });
         rec.iv.accepted++;
         if (phase === 'load') acceptedInLoad++;
         bump(counts.accepted, p.label);
@@ -132,12 +158,28 @@ export async function runLoad(ctx: LoadContext) {
     if (r() < 0.7 || x.body.amount === undefined) {
       const a = await h.call('POST', x.path, { token, body: x.body, headers: { 'idempotency-key': x.key } });
       const same = a.ok && a.status === 202 && a.body.id === x.id;
-      rec.request('POST replay (same key, same body)', a, 'write', same ? 'ok' : a.ok && a.status < 500 && a.status !== 202 ? 'unexpected-status' : a.ok && a.status === 202 ? 'replay-mismatch' : classify(a));
+      rec.request(
+        'POST replay (same key, same body)',
+        a,
+        'write',
+        same
+          ? 'ok'
+          : a.ok && a.status < 500 && a.status !== 202
+            ? 'unexpected-status'
+            : a.ok && a.status === 202
+              ? 'replay-mismatch'
+              : classify(a),
+      );
     } else {
       const body = { ...x.body, amount: (BigInt(x.body.amount) + 1n).toString() };
       const a = await h.call('POST', x.path, { token, body, headers: { 'idempotency-key': x.key } });
       const refused = a.ok && a.status === 422 && a.body.code === 'IDEMPOTENCY_KEY_REUSED';
-      rec.request('POST replay (same key, other body)', a, 'write', refused ? 'expected' : a.ok && a.status === 202 ? 'replay-mismatch' : classify(a));
+      rec.request(
+        'POST replay (same key, other body)',
+        a,
+        'write',
+        refused ? 'expected' : a.ok && a.status === 202 ? 'replay-mismatch' : classify(a),
+      );
     }
   };
 
@@ -158,7 +200,13 @@ export async function runLoad(ctx: LoadContext) {
       const bal = BigInt(a.body.balance as string);
       const cust = BigInt(a.body.custodyBalance as string);
       const inside = bal >= wh.lo && bal <= wh.hi && cust >= wl.lo && cust <= wl.hi;
-      rec.request('GET balance', a, 'read', inside ? 'ok' : 'read-out-of-bounds', inside ? '' : `balance ${bal} ∉ [${wh.lo}, ${wh.hi}] or custody ${cust} ∉ [${wl.lo}, ${wl.hi}] (${lane.name}, user ${u.id})`);
+      rec.request(
+        'GET balance',
+        a,
+        'read',
+        inside ? 'ok' : 'read-out-of-bounds',
+        inside ? '' : `balance ${bal} ∉ [${wh.lo}, ${wh.hi}] or custody ${cust} ∉ [${wl.lo}, ${wl.hi}] (${lane.name}, user ${u.id})`,
+      );
     } else if (x < 0.55) {
       const w = model.watch(model.supply);
       const a = await h.call('GET', `/v1/tokens/${lane.tokenId}`, { token });
@@ -166,13 +214,25 @@ export async function runLoad(ctx: LoadContext) {
       if (!a.ok || a.status !== 200) return rec.request('GET token', a, 'read', classify(a));
       const supply = BigInt(a.body.totalSupply as string);
       const inside = supply >= w.lo && supply <= w.hi;
-      rec.request('GET token', a, 'read', inside ? 'ok' : 'read-out-of-bounds', inside ? '' : `totalSupply ${supply} ∉ [${w.lo}, ${w.hi}] (${lane.name})`);
+      rec.request(
+        'GET token',
+        a,
+        'read',
+        inside ? 'ok' : 'read-out-of-bounds',
+        inside ? '' : `totalSupply ${supply} ∉ [${w.lo}, ${w.hi}] (${lane.name})`,
+      );
     } else if (x < 0.7) {
       const a = await h.call('GET', `/v1/tokens/${lane.tokenId}/holders`, { token });
       const mine = new Set(lane.users.map((u) => u.id));
       const items = a.ok && Array.isArray(a.body.items) ? (a.body.items as Array<{ userId: string }>) : [];
       const good = a.ok && a.status === 200 && items.every((i) => mine.has(i.userId));
-      rec.request('GET holders', a, 'read', good ? 'ok' : a.ok && a.status === 200 ? 'read-out-of-bounds' : classify(a), good ? '' : `holders of ${lane.name} include another operator's user`);
+      rec.request(
+        'GET holders',
+        a,
+        'read',
+        good ? 'ok' : a.ok && a.status === 200 ? 'read-out-of-bounds' : classify(a),
+        good ? '' : `holders of ${lane.name} include another operator's user`,
+      );
     } else if (x < 0.9) {
       const id = recentIds[Math.floor(r() * recentIds.length)];
       if (!id) return;
@@ -183,7 +243,12 @@ export async function runLoad(ctx: LoadContext) {
     } else {
       const u = lane.users[Math.floor(r() * lane.users.length)]!;
       const a = await h.call('GET', `/v1/transactions?tokenId=${lane.tokenId}&userId=${u.id}&limit=20`, { token });
-      rec.request('GET transactions?tokenId&userId', a, 'read', a.ok && a.status === 200 && Array.isArray(a.body.items) ? 'ok' : classify(a));
+      rec.request(
+        'GET transactions?tokenId&userId',
+        a,
+        'read',
+        a.ok && a.status === 200 && Array.isArray(a.body.items) ? 'ok' : classify(a),
+      );
     }
   };
 
@@ -227,14 +292,21 @@ export async function runLoad(ctx: LoadContext) {
       t.model.release(t.plan.effects);
       rec.iv.failed++;
       const err = tx.error as { code?: string; message?: string } | null;
-      if (!t.unexpected) rec.error(status === 'cancelled' ? 'tx-cancelled' : 'tx-failed', `${t.plan.label} ${t.lane.name}`, `${t.id}: ${status} ${err?.code ?? ''} ${(err?.message ?? '').slice(0, 200)}`);
+      if (!t.unexpected)
+        rec.error(
+          status === 'cancelled' ? 'tx-cancelled' : 'tx-failed',
+          `${t.plan.label} ${t.lane.name}`,
+          `${t.id}: ${status} ${err?.code ?? ''} ${(err?.message ?? '').slice(0, 200)}`,
+        );
     }
     finalSeen();
   };
   const list = async (se: Session, query: string, into: (items: Json[]) => void): Promise<boolean> => {
     let cursor: string | undefined;
     for (let page = 0; page < 50; page++) {
-      const a = await h.call('GET', `/v1/transactions?${query}&limit=100${cursor ? `&cursor=${cursor}` : ''}`, { token: await session(se) });
+      const a = await h.call('GET', `/v1/transactions?${query}&limit=100${cursor ? `&cursor=${cursor}` : ''}`, {
+        token: await session(se),
+      });
       const good = a.ok && a.status === 200 && Array.isArray(a.body.items);
       rec.request('GET transactions?status (tracker)', a, 'read', good ? 'ok' : classify(a));
       if (!good) return false;
@@ -248,13 +320,20 @@ export async function runLoad(ctx: LoadContext) {
     const mine = [...pending.values()].filter((t) => t.session === se && t.acceptedAt < started);
     if (!mine.length) return;
     const open = new Set<string>();
-    for (const status of ['queued', 'submitted']) if (!(await list(se, `status=${status}`, (items) => items.forEach((i) => open.add(i.id as string))))) return;
+    for (const status of ['queued', 'submitted'])
+      if (!(await list(se, `status=${status}`, (items) => items.forEach((i) => open.add(i.id as string))))) return;
     const candidates = mine.filter((t) => !open.has(t.id));
     if (!candidates.length) return;
     // The final ones come from a page or two of lists, not one read per transaction.
     const from = candidates.reduce((m, t) => (t.createdAt < m ? t.createdAt : m), candidates[0]!.createdAt);
     const final = new Map<string, Json>();
-    for (const status of ['confirmed', 'failed']) if (!(await list(se, `status=${status}&from=${encodeURIComponent(from)}`, (items) => items.forEach((i) => final.set(i.id as string, i))))) return;
+    for (const status of ['confirmed', 'failed'])
+      if (
+        !(await list(se, `status=${status}&from=${encodeURIComponent(from)}`, (items) =>
+          items.forEach((i) => final.set(i.id as string, i)),
+        ))
+      )
+        return;
     for (const t of candidates) {
       const tx = final.get(t.id);
       if (tx) {
@@ -279,7 +358,13 @@ export async function runLoad(ctx: LoadContext) {
   // Sampler.
   const samples: Sample[] = [];
   let lastAt = performance.now();
-  const cpuNow = () => ({ api: cpuSeconds(pid), pg: treeCpuSeconds(postgresPid), anvil: cpuSeconds(anvilPid), soak: process.cpuUsage(), machine: machineCpuSeconds() });
+  const cpuNow = () => ({
+    api: cpuSeconds(pid),
+    pg: treeCpuSeconds(postgresPid),
+    anvil: cpuSeconds(anvilPid),
+    soak: process.cpuUsage(),
+    machine: machineCpuSeconds(),
+  });
   let lastCpu = cpuNow();
   const sample = async (ph: 'load' | 'drain') => {
     const now = performance.now();
@@ -289,7 +374,8 @@ export async function runLoad(ctx: LoadContext) {
     rec.iv = Recorder.fresh();
     const ps = procStatus(pid);
     const cpu = cpuNow();
-    const pct = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && dt >= 0.5 ? round(((a - b) / dt) * 100, 0) : null);
+    const pct = (a: number | undefined, b: number | undefined) =>
+      a !== undefined && b !== undefined && dt >= 0.5 ? round(((a - b) / dt) * 100, 0) : null;
     const m = await h.call('GET', '/metrics', { timeoutMs: 10_000 });
     const metricsText = m.ok && m.status === 200 ? m.text : '';
     const heapUsed = metric(metricsText, 'kagi_nodejs_heap_size_used_bytes');
@@ -326,7 +412,10 @@ export async function runLoad(ctx: LoadContext) {
       postgresCpuPercent: pct(cpu.pg, lastCpu.pg),
       anvilCpuPercent: pct(cpu.anvil, lastCpu.anvil),
       soakCpuPercent: pct((cpu.soak.user + cpu.soak.system) / 1e6, (lastCpu.soak.user + lastCpu.soak.system) / 1e6),
-      machineCpuPercent: dt < 0.5 ? null : round(((cpu.machine.busy - lastCpu.machine.busy) / (cpu.machine.total - lastCpu.machine.total)) * cpus().length * 100, 0),
+      machineCpuPercent:
+        dt < 0.5
+          ? null
+          : round(((cpu.machine.busy - lastCpu.machine.busy) / (cpu.machine.total - lastCpu.machine.total)) * cpus().length * 100, 0),
       anvilRssMB: anvilRss ? mb(anvilRss.rss) : null,
       load1: round(loadavg()[0] ?? 0, 2)!,
     };
@@ -338,8 +427,12 @@ export async function runLoad(ctx: LoadContext) {
     );
   };
 
-  out(`${'t s'.padStart(6)} phase ${'ops/s'.padStart(7)} ${'acc/s'.padStart(7)} ${'req/s'.padStart(7)} ${'err'.padStart(5)} ${'err%'.padStart(6)} ${'p50c ms'.padStart(7)} ${'p99c ms'.padStart(7)} ${'p99w ms'.padStart(7)} ${'backlog'.padStart(7)} ${'RSS MB'.padStart(7)} ${'heap MB'.padStart(7)} ${'api%'.padStart(5)} ${'pg%'.padStart(5)} ${'anv%'.padStart(5)} ${'gen%'.padStart(5)} ${'all%'.padStart(5)}`);
-  out('  (ops/s = confirmed/s; p50c/p99c = accepted→confirmed; p99w = write request; CPU % of one core: API, PostgreSQL, Anvil, this load generator, and the whole machine incl. others, of 200)');
+  out(
+    `${'t s'.padStart(6)} phase ${'ops/s'.padStart(7)} ${'acc/s'.padStart(7)} ${'req/s'.padStart(7)} ${'err'.padStart(5)} ${'err%'.padStart(6)} ${'p50c ms'.padStart(7)} ${'p99c ms'.padStart(7)} ${'p99w ms'.padStart(7)} ${'backlog'.padStart(7)} ${'RSS MB'.padStart(7)} ${'heap MB'.padStart(7)} ${'api%'.padStart(5)} ${'pg%'.padStart(5)} ${'anv%'.padStart(5)} ${'gen%'.padStart(5)} ${'all%'.padStart(5)}`,
+  );
+  out(
+    '  (ops/s = confirmed/s; p50c/p99c = accepted→confirmed; p99w = write request; CPU % of one core: API, PostgreSQL, Anvil, this load generator, and the whole machine incl. others, of 200)',
+  );
   await sample('load');
   const rssStart = samples[0]!.rssMB;
   const heapStart = samples[0]!.heapUsedMB;
@@ -363,7 +456,8 @@ export async function runLoad(ctx: LoadContext) {
   while (pending.size > 0 && performance.now() - drainStart < s.drainTimeoutSeconds * 1000) await nextFinal(500);
   const drained = pending.size === 0;
   const drainSeconds = (performance.now() - drainStart) / 1000;
-  for (const t of pending.values()) rec.error('tx-not-final', `${t.plan.label} ${t.lane.name}`, `${t.id} still open after a ${s.drainTimeoutSeconds} s drain`);
+  for (const t of pending.values())
+    rec.error('tx-not-final', `${t.plan.label} ${t.lane.name}`, `${t.id} still open after a ${s.drainTimeoutSeconds} s drain`);
   sampling = false;
   await sample('drain');
   phase = 'done';
@@ -371,5 +465,21 @@ export async function runLoad(ctx: LoadContext) {
   await sampler;
   const totalSeconds = elapsed();
 
-  return { rec, samples, counts, confirmMsAll, clientConfirmMsAll, confirmedInLoad, acceptedInLoad, loadSeconds, drainSeconds, totalSeconds, drained, unresolvedWrites, rssStart, heapStart, session };
+  return {
+    rec,
+    samples,
+    counts,
+    confirmMsAll,
+    clientConfirmMsAll,
+    confirmedInLoad,
+    acceptedInLoad,
+    loadSeconds,
+    drainSeconds,
+    totalSeconds,
+    drained,
+    unresolvedWrites,
+    rssStart,
+    heapStart,
+    session,
+  };
 }

@@ -69,8 +69,6 @@ export interface Plan {
   effects: Effects;
 }
 
-
-
 const pick = <T>(r: Rng, xs: readonly T[]): T | undefined => xs[Math.floor(r() * xs.length)];
 const int = (r: Rng, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 const big = (n: bigint) => (n < 0n ? 0n : n);
@@ -195,7 +193,16 @@ function widen(w: Watch, a: Amounts): void {
 export const ledgerKey = (operatorId: string, userId: string) => `${operatorId}:${userId}`;
 
 /** Relative weights of the write mix; `refusal` is split over the four deliberate refusals. */
-export const WRITE_WEIGHTS = { issue: 26, 'forced-transfer': 20, redeem: 10, deposit: 12, withdraw: 12, freeze: 3, unfreeze: 4, refusal: 6 } as const;
+export const WRITE_WEIGHTS = {
+  issue: 26,
+  'forced-transfer': 20,
+  redeem: 10,
+  deposit: 12,
+  withdraw: 12,
+  freeze: 3,
+  unfreeze: 4,
+  refusal: 6,
+} as const;
 type Choice = keyof typeof WRITE_WEIGHTS;
 
 /** At most this many frozen users per lane, so most of the mix stays possible. */
@@ -234,18 +241,33 @@ function build(m: TokenModel, lane: Lane, r: Rng, choice: Choice): Plan | undefi
       const u = pick(r, unfrozen);
       if (!u) return undefined;
       const amount = BigInt(int(r, 1, 1000));
-      return { kind: 'issue', label: 'issue', body: { userId: u.id, amount: amount.toString() }, expect: { status: 202 }, effects: { credit: { holder: u.address, amount }, mint: amount } };
+      return {
+        kind: 'issue',
+        label: 'issue',
+        body: { userId: u.id, amount: amount.toString() },
+        expect: { status: 202 },
+        effects: { credit: { holder: u.address, amount }, mint: amount },
+      };
     }
     case 'redeem': {
       const f = pick(r, withSafe);
       if (!f) return undefined;
       const amount = debitAmount(f.safe / 2n > 0n ? f.safe / 2n : f.safe);
-      return { kind: 'redeem', label: 'redeem', body: { userId: f.u.id, amount: amount.toString(), reason: 'soak' }, expect: { status: 202 }, effects: { debit: { holder: f.u.address, amount }, burn: amount } };
+      return {
+        kind: 'redeem',
+        label: 'redeem',
+        body: { userId: f.u.id, amount: amount.toString(), reason: 'soak' },
+        expect: { status: 202 },
+        effects: { debit: { holder: f.u.address, amount }, burn: amount },
+      };
     }
     case 'forced-transfer': {
       const f = pick(r, withSafe);
       if (!f) return undefined;
-      const to = pick(r, unfrozen.filter((u) => u.address.toLowerCase() !== f.u.address.toLowerCase()));
+      const to = pick(
+        r,
+        unfrozen.filter((u) => u.address.toLowerCase() !== f.u.address.toLowerCase()),
+      );
       if (!to) return undefined;
       const amount = debitAmount(f.safe);
       return {
@@ -265,7 +287,11 @@ function build(m: TokenModel, lane: Lane, r: Rng, choice: Choice): Plan | undefi
         label: 'deposit',
         body: { userId: f.u.id, amount: amount.toString() },
         expect: { status: 202 },
-        effects: { debit: { holder: f.u.address, amount }, credit: { holder: lane.custody, amount }, ledger: { key: ledgerKey(lane.operatorId, f.u.id), amount, dir: 'in' } },
+        effects: {
+          debit: { holder: f.u.address, amount },
+          credit: { holder: lane.custody, amount },
+          ledger: { key: ledgerKey(lane.operatorId, f.u.id), amount, dir: 'in' },
+        },
       };
     }
     case 'withdraw': {
@@ -285,19 +311,38 @@ function build(m: TokenModel, lane: Lane, r: Rng, choice: Choice): Plan | undefi
         label: 'withdraw',
         body: { userId: c.u.id, amount: amount.toString() },
         expect: { status: 202 },
-        effects: { debit: { holder: lane.custody, amount }, credit: { holder: c.u.address, amount }, ledger: { key: ledgerKey(lane.operatorId, c.u.id), amount, dir: 'out' } },
+        effects: {
+          debit: { holder: lane.custody, amount },
+          credit: { holder: c.u.address, amount },
+          ledger: { key: ledgerKey(lane.operatorId, c.u.id), amount, dir: 'out' },
+        },
       };
     }
     case 'freeze': {
       if (frozen.length + users.filter((u) => m.holder(u.address).freezeOpsPending > 0).length >= MAX_FROZEN_PER_LANE) return undefined;
-      const u = pick(r, unfrozen.filter((x) => m.holder(x.address).creditsPending === 0));
+      const u = pick(
+        r,
+        unfrozen.filter((x) => m.holder(x.address).creditsPending === 0),
+      );
       if (!u) return undefined;
-      return { kind: 'freeze', label: 'freeze', body: { userId: u.id }, expect: { status: 202 }, effects: { freeze: { holder: u.address, frozen: true } } };
+      return {
+        kind: 'freeze',
+        label: 'freeze',
+        body: { userId: u.id },
+        expect: { status: 202 },
+        effects: { freeze: { holder: u.address, frozen: true } },
+      };
     }
     case 'unfreeze': {
       const u = pick(r, frozen);
       if (!u) return undefined;
-      return { kind: 'unfreeze', label: 'unfreeze', body: { userId: u.id }, expect: { status: 202 }, effects: { freeze: { holder: u.address, frozen: false } } };
+      return {
+        kind: 'unfreeze',
+        label: 'unfreeze',
+        body: { userId: u.id },
+        expect: { status: 202 },
+        effects: { freeze: { holder: u.address, frozen: false } },
+      };
     }
     case 'refusal':
       return refusal(m, lane, r, unfrozen, frozen);
@@ -312,11 +357,20 @@ function refusal(m: TokenModel, lane: Lane, r: Rng, unfrozen: LaneUser[], frozen
       const u = pick(r, frozen);
       if (!u) return undefined;
       const amount = BigInt(int(r, 1, 1000));
-      return { kind: 'issue', label: 'issue:to-frozen', body: { userId: u.id, amount: amount.toString() }, expect: { status: 409, code: 'ADDRESS_FROZEN' }, effects: { credit: { holder: u.address, amount }, mint: amount } };
+      return {
+        kind: 'issue',
+        label: 'issue:to-frozen',
+        body: { userId: u.id, amount: amount.toString() },
+        expect: { status: 409, code: 'ADDRESS_FROZEN' },
+        effects: { credit: { holder: u.address, amount }, mint: amount },
+      };
     }
     case 1: {
       const to = pick(r, frozen);
-      const from = pick(r, lane.users.filter((u) => u.address.toLowerCase() !== to?.address.toLowerCase()));
+      const from = pick(
+        r,
+        lane.users.filter((u) => u.address.toLowerCase() !== to?.address.toLowerCase()),
+      );
       if (!to || !from) return undefined;
       return {
         kind: 'forced-transfer',
@@ -330,7 +384,13 @@ function refusal(m: TokenModel, lane: Lane, r: Rng, unfrozen: LaneUser[], frozen
       const u = pick(r, lane.users);
       if (!u) return undefined;
       const amount = over(m.upper(u.address));
-      return { kind: 'redeem', label: 'redeem:over-ask', body: { userId: u.id, amount: amount.toString(), reason: 'soak' }, expect: { status: 409, code: 'INSUFFICIENT_BALANCE' }, effects: { debit: { holder: u.address, amount }, burn: amount } };
+      return {
+        kind: 'redeem',
+        label: 'redeem:over-ask',
+        body: { userId: u.id, amount: amount.toString(), reason: 'soak' },
+        expect: { status: 409, code: 'INSUFFICIENT_BALANCE' },
+        effects: { debit: { holder: u.address, amount }, burn: amount },
+      };
     }
     default: {
       const u = pick(r, unfrozen);
@@ -342,7 +402,11 @@ function refusal(m: TokenModel, lane: Lane, r: Rng, unfrozen: LaneUser[], frozen
         label: 'withdraw:over-ask',
         body: { userId: u.id, amount: amount.toString() },
         expect: { status: 409, code: 'INSUFFICIENT_BALANCE' },
-        effects: { debit: { holder: lane.custody, amount }, credit: { holder: u.address, amount }, ledger: { key: ledgerKey(lane.operatorId, u.id), amount, dir: 'out' } },
+        effects: {
+          debit: { holder: lane.custody, amount },
+          credit: { holder: u.address, amount },
+          ledger: { key: ledgerKey(lane.operatorId, u.id), amount, dir: 'out' },
+        },
       };
     }
   }

@@ -44,7 +44,13 @@ function panel(title: string, yTitle: string, rows: Row[], drainFrom: number | u
     encoding: {
       x: { field: 't', type: 'quantitative', title: 'time since load start (s)', scale: { domain: [0, tMax], nice: false } },
       y: { field: 'value', type: 'quantitative', title: yTitle },
-      color: { field: 'series', type: 'nominal', title: null, scale: { domain: order }, legend: { orient: 'top', direction: 'horizontal', labelFontSize: 12, labelLimit: 400, symbolStrokeWidth: 3 } },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: null,
+        scale: { domain: order },
+        legend: { orient: 'top', direction: 'horizontal', labelFontSize: 12, labelLimit: 400, symbolStrokeWidth: 3 },
+      },
     },
   });
   return { title: { text: title, anchor: 'start', fontSize: 14 }, width: 760, height: 170, layer: layers };
@@ -71,22 +77,44 @@ export async function renderSoakPlot(samples: PlotSample[], title: string, subti
     // Each panel has its own series, so its own colours and legend.
     resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
     vconcat: [
-      panel('Throughput', 'transactions / s', rows((s) => ({ 'confirmed/s (ops/s)': s.opsPerSec, 'accepted/s': s.acceptedPerSec })), drainFrom, tMax, ['confirmed/s (ops/s)', 'accepted/s']),
+      panel(
+        'Throughput',
+        'transactions / s',
+        rows((s) => ({ 'confirmed/s (ops/s)': s.opsPerSec, 'accepted/s': s.acceptedPerSec })),
+        drainFrom,
+        tMax,
+        ['confirmed/s (ops/s)', 'accepted/s'],
+      ),
       panel(
         'Latency (per interval)',
         'ms',
-        rows((s) => ({ 'accepted→confirmed p99': s.confirmP99Ms, 'accepted→confirmed p50': s.confirmP50Ms, 'write request p99': s.writeP99Ms })),
+        rows((s) => ({
+          'accepted→confirmed p99': s.confirmP99Ms,
+          'accepted→confirmed p50': s.confirmP50Ms,
+          'write request p99': s.writeP99Ms,
+        })),
         drainFrom,
         tMax,
         ['accepted→confirmed p99', 'accepted→confirmed p50', 'write request p99'],
       ),
-      panel('API process memory', 'MB', rows((s) => ({ 'RSS (VmRSS)': s.rssMB, 'V8 heap used': s.heapUsedMB })), drainFrom, tMax, ['RSS (VmRSS)', 'V8 heap used']),
+      panel(
+        'API process memory',
+        'MB',
+        rows((s) => ({ 'RSS (VmRSS)': s.rssMB, 'V8 heap used': s.heapUsedMB })),
+        drainFrom,
+        tMax,
+        ['RSS (VmRSS)', 'V8 heap used'],
+      ),
     ],
   };
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
-  const resvg = new Resvg(svg, { font: { fontFiles: [fontFile()], loadSystemFonts: false, defaultFontFamily: 'Noto Sans JP' }, background: 'white', fitTo: { mode: 'zoom', value: 2 } });
+  const resvg = new Resvg(svg, {
+    font: { fontFiles: [fontFile()], loadSystemFonts: false, defaultFontFamily: 'Noto Sans JP' },
+    background: 'white',
+    fitTo: { mode: 'zoom', value: 2 },
+  });
   // Without a canvas Vega over-estimates text widths and leaves a wide empty margin: crop
   // to what was really drawn, plus a margin; resvg fills the background white.
   const box = resvg.getBBox();
@@ -106,15 +134,24 @@ export async function renderSoakPlot(samples: PlotSample[], title: string, subti
 export interface PlottedResult {
   startedAt: string;
   settings: { minutes: number; concurrency: number; maxPending: number; anvil: string; blockTimeSeconds: number; lanes: string[] };
-  totals: { opsPerSecLoad: number | null; errorRate: number | null; confirmLatencyMs: { p99: number }; rssMB: { start: number; end: number } };
+  totals: {
+    opsPerSecLoad: number | null;
+    errorRate: number | null;
+    confirmLatencyMs: { p99: number };
+    rssMB: { start: number; end: number };
+  };
   samples: PlotSample[];
 }
 
 export function renderSoakResult(r: PlottedResult): Promise<Buffer> {
   const s = r.settings;
   const t = r.totals;
-  return renderSoakPlot(r.samples, `kagi soak: ${s.minutes} min, ${s.lanes.length} token/operator lanes, ${s.concurrency} requests in flight, backlog ≤ ${s.maxPending}`, [
-    `${r.startedAt.slice(0, 16)}Z · sustained ${t.opsPerSecLoad} ops/s · error rate ${((t.errorRate ?? 0) * 100).toFixed(2)} % · p99 accepted→confirmed ${t.confirmLatencyMs.p99} ms · API RSS ${t.rssMB.start} → ${t.rssMB.end} MB`,
-    `Anvil ${s.anvil}${s.anvil === 'automine' ? '' : ` (${s.blockTimeSeconds} s blocks)`} · local keyring, data-key cache off · load generator, API, PostgreSQL and Anvil share 2 cores · shaded: drain`,
-  ]);
+  return renderSoakPlot(
+    r.samples,
+    `kagi soak: ${s.minutes} min, ${s.lanes.length} token/operator lanes, ${s.concurrency} requests in flight, backlog ≤ ${s.maxPending}`,
+    [
+      `${r.startedAt.slice(0, 16)}Z · sustained ${t.opsPerSecLoad} ops/s · error rate ${((t.errorRate ?? 0) * 100).toFixed(2)} % · p99 accepted→confirmed ${t.confirmLatencyMs.p99} ms · API RSS ${t.rssMB.start} → ${t.rssMB.end} MB`,
+      `Anvil ${s.anvil}${s.anvil === 'automine' ? '' : ` (${s.blockTimeSeconds} s blocks)`} · local keyring, data-key cache off · load generator, API, PostgreSQL and Anvil share 2 cores · shaded: drain`,
+    ],
+  );
 }

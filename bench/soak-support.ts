@@ -64,19 +64,28 @@ export function assertLoopback(url: string, what: string): void {
 }
 
 export type Json = Record<string, unknown>;
-export type Answer = { ok: true; status: number; body: Json; text: string; headers: Headers; ms: number } | { ok: false; error: string; ms: number };
+export type Answer =
+  { ok: true; status: number; body: Json; text: string; headers: Headers; ms: number } | { ok: false; error: string; ms: number };
 
 export class Http {
   constructor(readonly base: string) {
     assertLoopback(base, 'API');
   }
 
-  async call(method: string, path: string, o: { token?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<Answer> {
+  async call(
+    method: string,
+    path: string,
+    o: { token?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<Answer> {
     const t0 = performance.now();
     try {
       const r = await fetch(this.base + path, {
         method,
-        headers: { ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...(o.headers ?? {}) },
+        headers: {
+          ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+          ...(o.headers ?? {}),
+        },
         body: o.body === undefined ? undefined : JSON.stringify(o.body),
         signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
       });
@@ -97,14 +106,25 @@ export class Http {
   async must(status: number, method: string, path: string, o: Parameters<Http['call']>[2] = {}): Promise<Json & { headers: Headers }> {
     const a = await this.call(method, path, { timeoutMs: 90_000, ...o });
     if (!a.ok) throw new Error(`${method} ${path}: ${a.error}`);
-    if (a.status !== status) throw new Error(`${method} ${path} answered ${a.status} (wanted ${status}): ${JSON.stringify(a.body).slice(0, 300)}`);
+    if (a.status !== status)
+      throw new Error(`${method} ${path} answered ${a.status} (wanted ${status}): ${JSON.stringify(a.body).slice(0, 300)}`);
     return Object.assign(a.body, { headers: a.headers });
   }
 }
 
 // ---- recording -------------------------------------------------------------------------
 
-export type ErrorKind = 'transport' | '5xx' | 'unexpected-status' | 'accepted-refusal' | 'replay-mismatch' | 'read-out-of-bounds' | 'tx-failed' | 'tx-cancelled' | 'tx-not-final' | 'unresolved-write';
+export type ErrorKind =
+  | 'transport'
+  | '5xx'
+  | 'unexpected-status'
+  | 'accepted-refusal'
+  | 'replay-mismatch'
+  | 'read-out-of-bounds'
+  | 'tx-failed'
+  | 'tx-cancelled'
+  | 'tx-not-final'
+  | 'unresolved-write';
 
 export interface RouteStats {
   count: number;
@@ -124,7 +144,17 @@ export class Recorder {
   constructor(private readonly t0: () => number) {}
 
   static fresh() {
-    return { requests: 0, errors: 0, accepted: 0, confirmed: 0, failed: 0, expectedRefusals: 0, confirmMs: [] as number[], writeMs: [] as number[], readMs: [] as number[] };
+    return {
+      requests: 0,
+      errors: 0,
+      accepted: 0,
+      confirmed: 0,
+      failed: 0,
+      expectedRefusals: 0,
+      confirmMs: [] as number[],
+      writeMs: [] as number[],
+      readMs: [] as number[],
+    };
   }
 
   request(route: string, a: Answer, kind: 'write' | 'read', outcome: 'ok' | 'expected' | ErrorKind, detail = ''): void {
@@ -220,4 +250,3 @@ export function metric(text: string, name: string): number | null {
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
   return m?.[1] ? Number(m[1]) : null;
 }
-

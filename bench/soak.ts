@@ -33,7 +33,11 @@ const ADMIN = { loginId: 'soak-admin', password: 'soak-platform-password' };
 
 function startApi(env: Record<string, string>, logFile: string): ChildProcess {
   const log = createWriteStream(logFile);
-  const child = spawn(process.execPath, [`--max-old-space-size=${API_HEAP_MB}`, join(__dirname, '..', 'src', 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [`--max-old-space-size=${API_HEAP_MB}`, join(__dirname, '..', 'src', 'main.js')], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   return child;
@@ -58,7 +62,9 @@ async function main(): Promise<void> {
   // As root, PostgreSQL runs as user postgres, who must traverse (not list) the work dir.
   chmodSync(tmp, 0o711);
   const out = (msg: string) => process.stdout.write(msg + '\n');
-  out(`soak: ${s.minutes} min, ${s.concurrency} requests in flight, backlog ≤ ${s.maxPending}, anvil ${s.anvil}${s.anvil === 'automine' ? '' : ` ${s.blockTimeSeconds}s`}, seed ${s.seed}; work dir ${tmp}`);
+  out(
+    `soak: ${s.minutes} min, ${s.concurrency} requests in flight, backlog ≤ ${s.maxPending}, anvil ${s.anvil}${s.anvil === 'automine' ? '' : ` ${s.blockTimeSeconds}s`}, seed ${s.seed}; work dir ${tmp}`,
+  );
 
   let pg: StartedProcess | undefined;
   let anvil: StartedProcess | undefined;
@@ -89,7 +95,12 @@ async function main(): Promise<void> {
     await c.connect();
     await c.query('CREATE DATABASE kagi_soak');
     await c.end();
-    const mining = s.anvil === 'automine' ? [] : s.anvil === 'mixed' ? ['--mixed-mining', '--block-time', String(s.blockTimeSeconds)] : ['--block-time', String(s.blockTimeSeconds)];
+    const mining =
+      s.anvil === 'automine'
+        ? []
+        : s.anvil === 'mixed'
+          ? ['--mixed-mining', '--block-time', String(s.blockTimeSeconds)]
+          : ['--block-time', String(s.blockTimeSeconds)];
     anvil = await startAnvil({ port: await freePort(), extraArgs: mining });
     assertLoopback(anvil.url, 'chain RPC');
     const port = await freePort();
@@ -129,11 +140,15 @@ async function main(): Promise<void> {
     const h = new Http(`http://127.0.0.1:${port}`);
     let apiExit: string | undefined;
     api.once('exit', (code, sig) => (apiExit = sig ?? `code ${code}`));
-    await waitFor(async () => {
-      if (apiExit) throw new Error(`the API exited during start-up (${apiExit}); see ${apiLog}`);
-      const a = await h.call('GET', '/health/ready', { timeoutMs: 2000 });
-      return a.ok && a.status === 200;
-    }, 120_000, 'the API (/health/ready)');
+    await waitFor(
+      async () => {
+        if (apiExit) throw new Error(`the API exited during start-up (${apiExit}); see ${apiLog}`);
+        const a = await h.call('GET', '/health/ready', { timeoutMs: 2000 });
+        return a.ok && a.status === 200;
+      },
+      120_000,
+      'the API (/health/ready)',
+    );
     const rssAtReady = procStatus(pid);
     out(`soak: API pid ${pid} on ${h.base}, chain ${anvil.url}; RSS at ready ${rssAtReady ? mb(rssAtReady.rss) : '?'} MB`);
 
@@ -143,13 +158,21 @@ async function main(): Promise<void> {
     const operators: Array<{ id: string; custody: string }> = [];
     for (let i = 0; i < s.operators; i++) {
       const loginId = `soak-op-${i}`;
-      const op = await h.must(201, 'POST', '/v1/operators', { token: admin, body: { name: `Soak operator ${i}`, email: `soak-op-${i}@example.com`, password: PASSWORD, loginId } });
+      const op = await h.must(201, 'POST', '/v1/operators', {
+        token: admin,
+        body: { name: `Soak operator ${i}`, email: `soak-op-${i}@example.com`, password: PASSWORD, loginId },
+      });
       operators.push({ id: op.id as string, custody: getAddress(op.custodyAddress as string) });
       sessions.push({ operatorId: op.id as string, loginId, password: PASSWORD, token: '', refreshAt: 0 });
     }
     const login = async (se: Session, record?: Recorder) => {
       const a = await h.call('POST', '/v1/auth/login', { body: { loginId: se.loginId, password: se.password } });
-      record?.request('POST /v1/auth/login', a, 'read', a.ok && a.status === 200 ? 'ok' : a.ok && a.status >= 500 ? '5xx' : a.ok ? 'unexpected-status' : 'transport');
+      record?.request(
+        'POST /v1/auth/login',
+        a,
+        'read',
+        a.ok && a.status === 200 ? 'ok' : a.ok && a.status >= 500 ? '5xx' : a.ok ? 'unexpected-status' : 'transport',
+      );
       if (!a.ok || a.status !== 200) {
         if (!record) throw new Error(`login ${se.loginId} failed`);
         return;
@@ -163,7 +186,10 @@ async function main(): Promise<void> {
     for (let i = 0; i < s.operators; i++) {
       const mine = [];
       for (let j = 0; j < s.usersPerOperator; j++) {
-        const u = await h.must(201, 'POST', '/v1/users', { token: sessions[i]!.token, body: { name: `投資家 ${i}-${j}`, email: `investor-${i}-${j}@example.com`, externalRef: `SOAK-${i}-${j}` } });
+        const u = await h.must(201, 'POST', '/v1/users', {
+          token: sessions[i]!.token,
+          body: { name: `投資家 ${i}-${j}`, email: `investor-${i}-${j}@example.com`, externalRef: `SOAK-${i}-${j}` },
+        });
         const w = await h.must(201, 'POST', `/v1/users/${u.id as string}/wallet`, { token: admin, body: {} });
         mine.push({ id: u.id as string, address: getAddress(w.headers.get('x-wallet-address') ?? '') });
       }
@@ -173,14 +199,24 @@ async function main(): Promise<void> {
     const lanes: Lane[] = [];
     const laneSession = new Map<Lane, Session>();
     const createToken = async (se: Session, name: string, symbol: string, issuerId?: string) => {
-      const t = await h.must(200, 'POST', '/v1/tokens', { token: se.token, body: { name, symbol, decimals: 0, ...(issuerId ? { issuerId } : {}) }, headers: { prefer: 'wait=60', 'idempotency-key': `setup-${symbol}` } });
+      const t = await h.must(200, 'POST', '/v1/tokens', {
+        token: se.token,
+        body: { name, symbol, decimals: 0, ...(issuerId ? { issuerId } : {}) },
+        headers: { prefer: 'wait=60', 'idempotency-key': `setup-${symbol}` },
+      });
       if (t.status !== 'active') throw new Error(`token ${name} is ${String(t.status)}`);
       tokens.push({ id: t.id as string, address: getAddress(t.address as string), name });
       return t.id as string;
     };
     for (let i = 0; i < s.operators; i++) {
       const id = await createToken(sessions[i]!, `Soak ${i}`, `SK${i}`);
-      const lane: Lane = { name: `SK${i}/op${i}`, tokenId: id, operatorId: operators[i]!.id, custody: operators[i]!.custody, users: users[i]! };
+      const lane: Lane = {
+        name: `SK${i}/op${i}`,
+        tokenId: id,
+        operatorId: operators[i]!.id,
+        custody: operators[i]!.custody,
+        users: users[i]!,
+      };
       lanes.push(lane);
       laneSession.set(lane, sessions[i]!);
     }
@@ -188,20 +224,45 @@ async function main(): Promise<void> {
     if (s.operators >= 2) {
       // An issuer-signed token operated by every operator but the first: one signer, several requesters.
       issuerId = (await h.must(201, 'POST', '/v1/issuers', { token: admin, body: { name: 'Soak issuer' } })).id as string;
-      for (let i = 1; i < s.operators; i++) await h.must(200, 'POST', `/v1/issuers/${issuerId}/operators`, { token: admin, body: { operatorId: operators[i]!.id } });
+      for (let i = 1; i < s.operators; i++)
+        await h.must(200, 'POST', `/v1/issuers/${issuerId}/operators`, { token: admin, body: { operatorId: operators[i]!.id } });
       const id = await createToken(sessions[1]!, 'Soak issuer token', 'SKI', issuerId);
       for (let i = 1; i < s.operators; i++) {
-        const lane: Lane = { name: `SKI/op${i}`, tokenId: id, operatorId: operators[i]!.id, custody: operators[i]!.custody, users: users[i]! };
+        const lane: Lane = {
+          name: `SKI/op${i}`,
+          tokenId: id,
+          operatorId: operators[i]!.id,
+          custody: operators[i]!.custody,
+          users: users[i]!,
+        };
         lanes.push(lane);
         laneSession.set(lane, sessions[i]!);
       }
     }
     const models = new Map<string, TokenModel>(tokens.map((t) => [t.id, new TokenModel()]));
     const modelOf = (lane: Lane) => models.get(lane.tokenId)!;
-    out(`soak: ${s.operators} operators, ${s.operators * s.usersPerOperator} users, ${tokens.length} tokens, ${lanes.length} lanes (${lanes.map((l) => l.name).join(', ')})`);
+    out(
+      `soak: ${s.operators} operators, ${s.operators * s.usersPerOperator} users, ${tokens.length} tokens, ${lanes.length} lanes (${lanes.map((l) => l.name).join(', ')})`,
+    );
 
     // ---- load and drain ---------------------------------------------------------------
-    const { rec, samples, counts, confirmMsAll, clientConfirmMsAll, confirmedInLoad, acceptedInLoad, loadSeconds, drainSeconds, totalSeconds, drained, unresolvedWrites, rssStart, heapStart, session } = await runLoad({
+    const {
+      rec,
+      samples,
+      counts,
+      confirmMsAll,
+      clientConfirmMsAll,
+      confirmedInLoad,
+      acceptedInLoad,
+      loadSeconds,
+      drainSeconds,
+      totalSeconds,
+      drained,
+      unresolvedWrites,
+      rssStart,
+      heapStart,
+      session,
+    } = await runLoad({
       s,
       h,
       lanes,
@@ -231,12 +292,23 @@ async function main(): Promise<void> {
           chain.readContract({ address: t.address, abi: securityTokenAbi, functionName: 'isFrozen', args: [a] }),
         ]);
         if (bal === hd.confirmed && frozen === hd.frozen) holdersOk++;
-        else mismatches.push(`${a}: chain ${bal}/${frozen ? 'frozen' : 'unfrozen'}, model ${hd.confirmed}/${hd.frozen ? 'frozen' : 'unfrozen'}`);
+        else
+          mismatches.push(
+            `${a}: chain ${bal}/${frozen ? 'frozen' : 'unfrozen'}, model ${hd.confirmed}/${hd.frozen ? 'frozen' : 'unfrozen'}`,
+          );
       }
       const ok = supply === m.supply.confirmed && mismatches.length === 0;
       chainMatches &&= ok;
-      onChain.push({ token: t.name, 'totalSupply on chain': supply.toString(), 'totalSupply model': m.supply.confirmed.toString(), 'holders checked': m.holders.size, 'holders matching': holdersOk, verdict: ok ? 'match' : 'MISMATCH' });
-      for (const x of mismatches.slice(0, 5)) rec.examples.push({ at: Math.round(totalSeconds), kind: 'read-out-of-bounds', route: `on-chain ${t.name}`, detail: x });
+      onChain.push({
+        token: t.name,
+        'totalSupply on chain': supply.toString(),
+        'totalSupply model': m.supply.confirmed.toString(),
+        'holders checked': m.holders.size,
+        'holders matching': holdersOk,
+        verdict: ok ? 'match' : 'MISMATCH',
+      });
+      for (const x of mismatches.slice(0, 5))
+        rec.examples.push({ at: Math.round(totalSeconds), kind: 'read-out-of-bounds', route: `on-chain ${t.name}`, detail: x });
     }
     // Custody ledgers, through kagi (the ledger lives only there), against the model.
     let custodyMatches = true;
@@ -297,12 +369,32 @@ async function main(): Promise<void> {
       opsPerSecOverall: round(confirmedTotal / totalSeconds, 1),
       acceptedPerSecLoad: round(acceptedInLoad / loadSeconds, 1),
       requestsPerSec: round(requests / totalSeconds, 1),
-      confirmLatencyMs: { source: 'server createdAt → updatedAt of the confirmed row', p50: Math.round(percentile(confirmMsAll, 50)), p90: Math.round(percentile(confirmMsAll, 90)), p99: Math.round(percentile(confirmMsAll, 99)), max: Math.round(Math.max(0, ...confirmMsAll)) },
-      clientConfirmLatencyMs: { source: '202 received → the tracker saw it final (includes the tracker\'s polling delay)', p50: Math.round(percentile(clientConfirmMsAll, 50)), p99: Math.round(percentile(clientConfirmMsAll, 99)) },
-      rssMB: { atReadyBeforeSetup: rssAtReady ? mb(rssAtReady.rss) : null, start: rssStart, end: rssEnd, afterDrain: samples[samples.length - 1]?.rssMB ?? null, peakVmHWM: peakRss, slopeMBPerMinAfterWarmup: round(rssSlope, 2) },
+      confirmLatencyMs: {
+        source: 'server createdAt → updatedAt of the confirmed row',
+        p50: Math.round(percentile(confirmMsAll, 50)),
+        p90: Math.round(percentile(confirmMsAll, 90)),
+        p99: Math.round(percentile(confirmMsAll, 99)),
+        max: Math.round(Math.max(0, ...confirmMsAll)),
+      },
+      clientConfirmLatencyMs: {
+        source: "202 received → the tracker saw it final (includes the tracker's polling delay)",
+        p50: Math.round(percentile(clientConfirmMsAll, 50)),
+        p99: Math.round(percentile(clientConfirmMsAll, 99)),
+      },
+      rssMB: {
+        atReadyBeforeSetup: rssAtReady ? mb(rssAtReady.rss) : null,
+        start: rssStart,
+        end: rssEnd,
+        afterDrain: samples[samples.length - 1]?.rssMB ?? null,
+        peakVmHWM: peakRss,
+        slopeMBPerMinAfterWarmup: round(rssSlope, 2),
+      },
       heapUsedMB: { start: heapStart, end: load[load.length - 1]?.heapUsedMB ?? null, slopeMBPerMinAfterWarmup: round(heapSlope, 2) },
       cpuPercentMeanDuringLoad: Object.fromEntries(
-        (['apiCpuPercent', 'postgresCpuPercent', 'anvilCpuPercent', 'soakCpuPercent', 'machineCpuPercent'] as const).map((k) => [k.replace('CpuPercent', ''), round(load.reduce((a, x) => a + (x[k] ?? 0), 0) / Math.max(1, load.length), 0)]),
+        (['apiCpuPercent', 'postgresCpuPercent', 'anvilCpuPercent', 'soakCpuPercent', 'machineCpuPercent'] as const).map((k) => [
+          k.replace('CpuPercent', ''),
+          round(load.reduce((a, x) => a + (x[k] ?? 0), 0) / Math.max(1, load.length), 0),
+        ]),
       ),
       apiLog: { lines: logLines.length, warn: warnLines.length, errorOrFatal: errorLines.length, examples: logExamples },
     };
@@ -315,7 +407,15 @@ async function main(): Promise<void> {
     };
     const routeRows: BenchRow[] = [...rec.routes.entries()]
       .sort((a, b) => b[1].count - a[1].count)
-      .map(([route, x]) => ({ route, requests: x.count, outcomes: [...x.outcomes.entries()].map(([k, v]) => `${k}×${v}`).join(', '), 'expected refusals': x.expectedRefusals, errors: x.errors, 'p50 ms': Math.round(percentile(x.ms, 50)), 'p99 ms': Math.round(percentile(x.ms, 99)) }));
+      .map(([route, x]) => ({
+        route,
+        requests: x.count,
+        outcomes: [...x.outcomes.entries()].map(([k, v]) => `${k}×${v}`).join(', '),
+        'expected refusals': x.expectedRefusals,
+        errors: x.errors,
+        'p50 ms': Math.round(percentile(x.ms, 50)),
+        'p99 ms': Math.round(percentile(x.ms, 99)),
+      }));
     out('\n## requests');
     printTable(routeRows);
     out('\n## on chain (independent viem reads) vs the model of confirmed operations');
@@ -341,25 +441,37 @@ async function main(): Promise<void> {
     ]);
     for (const [k, v] of Object.entries(verdicts)) out(`verdict ${k}: ${v ? 'yes' : 'NO'}`);
     for (const e of rec.examples.slice(0, 10)) out(`error example: t=${e.at}s ${e.kind} ${e.route}: ${e.detail}`);
-    if (warnLines.length || errorLines.length) out(`api log: ${warnLines.length} warn, ${errorLines.length} error lines; first: ${logExamples[0] ?? ''}`);
+    if (warnLines.length || errorLines.length)
+      out(`api log: ${warnLines.length} warn, ${errorLines.length} error lines; first: ${logExamples[0] ?? ''}`);
 
     const notes = [
       'Everything here is measured from real HTTP requests against the built API (node dist/src/main.js) as its own process; the load generator, the API, PostgreSQL and Anvil share the same 2 CPU cores (and this machine is shared with other work: machineCpuPercent per sample counts everyone, of 200; load1 too).',
       'ops/s = transactions seen confirmed per second (by the tracker, in the interval it saw them); accepted/s = 202 answers per second.',
       'error rate = errors / all requests (workload + tracker). Errors: transport errors, 5xx, any 4xx the model did not predict, a predicted refusal that was accepted, an idempotent replay that did not return the original transaction, a read outside the bounds the model allows at that moment, and every accepted transaction that ended failed or cancelled or was not final after the drain. Predicted refusals (ADDRESS_FROZEN to a frozen user, INSUFFICIENT_BALANCE over-asks, IDEMPOTENCY_KEY_REUSED) are counted separately and are not errors.',
-      'accepted→confirmed latency is the server\'s own createdAt → updatedAt of the confirmed row; with a backlog bound B and throughput X it is about B / X (Little\'s law), so it reflects the bound as much as kagi.',
+      "accepted→confirmed latency is the server's own createdAt → updatedAt of the confirmed row; with a backlog bound B and throughput X it is about B / X (Little's law), so it reflects the bound as much as kagi.",
       `RSS is VmRSS of the API process from /proc/<pid>/status; heap and event-loop lag come from its /metrics (prom-client default metrics). The load generator's memory is not included.`,
       s.anvil === 'interval'
         ? `Anvil mines a block every ${s.blockTimeSeconds} s (interval mining): transactions wait in a mempool and land several per block, as on a real chain, and the chain grows by one block per second rather than one per transaction (automine), which would make Anvil's own memory and work grow with the load on the same 2 cores. \`--anvil automine\` or \`--anvil mixed\` runs the other modes.`
         : `Anvil mode: ${s.anvil}${s.anvil === 'mixed' ? ` (a block on every transaction and every ${s.blockTimeSeconds} s)` : ' (one block per transaction)'}.`,
-      'Each operation is planned by a model (bench/soak-model.ts) so that its outcome is certain in any execution order; accepted ones are tracked until final by listing each operator\'s queued/submitted transactions and its confirmed/failed ones since the oldest tracked.',
+      "Each operation is planned by a model (bench/soak-model.ts) so that its outcome is certain in any execution order; accepted ones are tracked until final by listing each operator's queued/submitted transactions and its confirmed/failed ones since the oldest tracked.",
       'Not in the mix: pause/unpause (would refuse or fail everything else on the token), recover and wallet reissue (need new wallets mid-run), cancel.',
     ];
     const result = {
       suite: 'soak',
       startedAt,
       machine: { cpus: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
-      settings: { ...s, kms: 'local keyring', dataKeyCache: 'off', nodeEnv: 'test', accessTokenTtlSeconds: 60, argon2: 'm = 1 MiB, t = 1 (test settings)', api: `node --max-old-space-size=${API_HEAP_MB} dist/src/main.js (separate process, 127.0.0.1)`, lanes: lanes.map((l) => l.name), tokens: tokens.length, users: s.operators * s.usersPerOperator },
+      settings: {
+        ...s,
+        kms: 'local keyring',
+        dataKeyCache: 'off',
+        nodeEnv: 'test',
+        accessTokenTtlSeconds: 60,
+        argon2: 'm = 1 MiB, t = 1 (test settings)',
+        api: `node --max-old-space-size=${API_HEAP_MB} dist/src/main.js (separate process, 127.0.0.1)`,
+        lanes: lanes.map((l) => l.name),
+        tokens: tokens.length,
+        users: s.operators * s.usersPerOperator,
+      },
       samples,
       totals,
       onChain,
@@ -375,7 +487,8 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'soak.png'), png);
     out('wrote bench/results/soak.json and bench/results/soak.png');
     // A correctness finding fails the command; the RSS target is reported, not enforced.
-    process.exitCode = verdicts.noErrors && verdicts.drained && verdicts.totalSupplyAndBalancesMatchModel && verdicts.custodyLedgersMatchModel ? 0 : 1;
+    process.exitCode =
+      verdicts.noErrors && verdicts.drained && verdicts.totalSupplyAndBalancesMatchModel && verdicts.custodyLedgersMatchModel ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -398,4 +511,3 @@ if (require.main === module) {
     process.exit(1);
   });
 }
-

@@ -53,7 +53,13 @@ const compiler = { version: solc.version(), evmVersion: EVM_VERSION, optimizer: 
 for (const [file, contracts] of Object.entries(output.contracts)) {
   if (!file.startsWith('contracts/')) continue;
   for (const [name, c] of Object.entries(contracts)) {
-    const artifact = { contractName: name, abi: c.abi, bytecode: `0x${c.evm.bytecode.object}`, deployedBytecode: `0x${c.evm.deployedBytecode.object}`, compiler };
+    const artifact = {
+      contractName: name,
+      abi: c.abi,
+      bytecode: `0x${c.evm.bytecode.object}`,
+      deployedBytecode: `0x${c.evm.deployedBytecode.object}`,
+      compiler,
+    };
     files.set(join('contracts', 'artifacts', `${name}.json`), JSON.stringify(artifact, null, 2) + '\n');
     if (name === 'SecurityToken') {
       files.set(

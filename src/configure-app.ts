@@ -71,7 +71,12 @@ export function configureApp(app: NestExpressApplication, opts: { swagger?: bool
   // stack of the recursive transform and validation below and answer 500.
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (!nestedDeeperThan(req.body, MAX_BODY_DEPTH)) return next();
-    sendProblem(res, req, new ValidationError([{ field: 'body', message: `body is nested deeper than ${MAX_BODY_DEPTH} levels` }]), parserLogger);
+    sendProblem(
+      res,
+      req,
+      new ValidationError([{ field: 'body', message: `body is nested deeper than ${MAX_BODY_DEPTH} levels` }]),
+      parserLogger,
+    );
   });
 
   app.useGlobalPipes(createValidationPipe());
@@ -120,7 +125,13 @@ function answerUnparsableRequests(app: NestExpressApplication): void {
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? 'The request was not received in time'
           : 'The request is not valid HTTP';
-    const body = JSON.stringify({ type: problemType('VALIDATION_FAILED'), title: ERROR_CODES.VALIDATION_FAILED.title, status: 400, detail, code: 'VALIDATION_FAILED' });
+    const body = JSON.stringify({
+      type: problemType('VALIDATION_FAILED'),
+      title: ERROR_CODES.VALIDATION_FAILED.title,
+      status: 400,
+      detail,
+      code: 'VALIDATION_FAILED',
+    });
     socket.end(
       `HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
@@ -158,7 +169,14 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         instance: { type: 'string' },
         errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
       },
-      example: { type: 'https://kagi.dev/problems/validation-failed', title: 'Validation failed', status: 400, detail: 'The request is not valid', code: 'VALIDATION_FAILED', errors: [{ field: 'name', message: 'name should not be empty' }] },
+      example: {
+        type: 'https://kagi.dev/problems/validation-failed',
+        title: 'Validation failed',
+        status: 400,
+        detail: 'The request is not valid',
+        code: 'VALIDATION_FAILED',
+        errors: [{ field: 'name', message: 'name should not be empty' }],
+      },
     },
   };
   return doc;

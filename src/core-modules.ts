@@ -14,4 +14,16 @@ import { NotificationsModule } from './notifications/notifications.module';
 import { OperatorsModule } from './operators/operators.module';
 import { UsersModule } from './users/users.module';
 
-export const CORE_MODULES = [ConfigModule, DatabaseModule, AuditModule, KmsModule, ChainModule, HealthModule, AuthModule, OperatorsModule, NotificationsModule, UsersModule, IssuersModule];
+export const CORE_MODULES = [
+  ConfigModule,
+  DatabaseModule,
+  AuditModule,
+  KmsModule,
+  ChainModule,
+  HealthModule,
+  AuthModule,
+  OperatorsModule,
+  NotificationsModule,
+  UsersModule,
+  IssuersModule,
+];

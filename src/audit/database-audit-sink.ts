@@ -46,7 +46,17 @@ export class DatabaseAuditSink extends AuditSink {
       audit AS (INSERT INTO audit_events (actor_type, actor_id, operator_id, action, subject_type, subject_id, outcome, details, request_id)
                 VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}::jsonb, ${p(9)}))
       SELECT * FROM main`;
-    const values = [e.actor.type, e.actor.id ?? null, e.operatorId ?? null, e.action, e.subject?.type ?? null, e.subject?.id ?? null, e.outcome, JSON.stringify(scrubDetails(e.details ?? {})), e.requestId ?? null];
+    const values = [
+      e.actor.type,
+      e.actor.id ?? null,
+      e.operatorId ?? null,
+      e.action,
+      e.subject?.type ?? null,
+      e.subject?.id ?? null,
+      e.outcome,
+      JSON.stringify(scrubDetails(e.details ?? {})),
+      e.requestId ?? null,
+    ];
     return (em ?? this.ds.manager).query<R[]>(sql, [...statement.params, ...values]);
   }
 

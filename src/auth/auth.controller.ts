@@ -25,8 +25,14 @@ export class AuthController {
   @ApiOperation({ summary: 'Log in with loginId and password; returns a bearer access token' })
   @ApiOkResponse({ type: LoginResponseDto })
   @ApiProblems('VALIDATION_FAILED', 'INVALID_CREDENTIALS', 'ACCOUNT_SUSPENDED', 'ACCOUNT_LOCKED', 'RATE_LIMITED')
-  async login(@Body() body: LoginDto, @Req() req: Request, @Headers('idempotency-key') idem: string | undefined, @RequestId() requestId?: string): Promise<LoginResponseDto> {
-    if (idem !== undefined) throw new ValidationError([{ field: 'Idempotency-Key', message: 'login does not take an Idempotency-Key header' }]);
+  async login(
+    @Body() body: LoginDto,
+    @Req() req: Request,
+    @Headers('idempotency-key') idem: string | undefined,
+    @RequestId() requestId?: string,
+  ): Promise<LoginResponseDto> {
+    if (idem !== undefined)
+      throw new ValidationError([{ field: 'Idempotency-Key', message: 'login does not take an Idempotency-Key header' }]);
     await this.limiter.hit(`login-ip:${req.ip ?? 'unknown'}`, this.config.auth.loginRateLimitPerMinute, { exact: true });
     return this.auth.login(body.loginId, body.password, requestId);
   }
@@ -45,7 +51,7 @@ export class AuthController {
   @HttpCode(204)
   @Roles('admin', 'operator')
   @ApiBearerAuth()
-  @ApiOperation({ summary: "Change my password; every other token of mine is revoked at once (this one stays valid)" })
+  @ApiOperation({ summary: 'Change my password; every other token of mine is revoked at once (this one stays valid)' })
   @ApiNoContentResponse()
   @ApiProblems('VALIDATION_FAILED', 'INVALID_CREDENTIALS', 'UNAUTHENTICATED', 'WEAK_PASSWORD')
   async changePassword(@CurrentPrincipal() p: Principal, @Body() body: ChangePasswordDto, @RequestId() requestId?: string): Promise<void> {

@@ -61,19 +61,30 @@ export class AuthService implements OnApplicationBootstrap {
     }
   }
 
-  async createAdmin(loginId: string, password: string, name: string, actor: { type: 'system' | 'cli' | 'admin'; id?: string }): Promise<{ id: string }> {
+  async createAdmin(
+    loginId: string,
+    password: string,
+    name: string,
+    actor: { type: 'system' | 'cli' | 'admin'; id?: string },
+  ): Promise<{ id: string }> {
     checkPasswordRules(password, loginId);
     const id = randomUUID();
     const passwordHash = await this.passwords.hash(password);
     await this.ds.transaction(async (em) => {
       await this.insertPrincipal(em, { id, type: 'admin', loginId, name, passwordHash });
-      await this.audit.record({ actor, action: 'admin.create', subject: { type: 'admin', id }, outcome: 'success', details: { loginId } }, em);
+      await this.audit.record(
+        { actor, action: 'admin.create', subject: { type: 'admin', id }, outcome: 'success', details: { loginId } },
+        em,
+      );
     });
     return { id };
   }
 
   /** Inserts a principal; a taken loginId (any principal, any case) → 409 LOGIN_ID_TAKEN. */
-  async insertPrincipal(em: EntityManager, p: { id: string; type: PrincipalType; loginId: string; name: string; passwordHash: string }): Promise<void> {
+  async insertPrincipal(
+    em: EntityManager,
+    p: { id: string; type: PrincipalType; loginId: string; name: string; passwordHash: string },
+  ): Promise<void> {
     try {
       await em.getRepository(PrincipalRow).insert({ ...p, tokenVersion: 1, exemptJti: null });
     } catch (e) {
@@ -89,16 +100,39 @@ export class AuthService implements OnApplicationBootstrap {
     const ok = await this.passwords.verify(row?.password_hash, password);
     if (!row || !ok) {
       await this.ds.getRepository(LoginFailure).insert({ loginKey: key });
-      await this.audit.record({ actor: { type: 'anonymous' }, operatorId: row?.type === 'operator' ? row.id : null, action: 'auth.login', subject: row ? { type: row.type, id: row.id } : null, outcome: 'failure', details: { loginId: key }, requestId });
+      await this.audit.record({
+        actor: { type: 'anonymous' },
+        operatorId: row?.type === 'operator' ? row.id : null,
+        action: 'auth.login',
+        subject: row ? { type: row.type, id: row.id } : null,
+        outcome: 'failure',
+        details: { loginId: key },
+        requestId,
+      });
       throw new AppError('INVALID_CREDENTIALS', 'The login id or the password is wrong');
     }
     if (row.status === 'suspended') {
-      await this.audit.record({ actor: { type: row.type, id: row.id }, operatorId: row.id, action: 'auth.login', subject: { type: row.type, id: row.id }, outcome: 'denied', details: { reason: 'suspended' }, requestId });
+      await this.audit.record({
+        actor: { type: row.type, id: row.id },
+        operatorId: row.id,
+        action: 'auth.login',
+        subject: { type: row.type, id: row.id },
+        outcome: 'denied',
+        details: { reason: 'suspended' },
+        requestId,
+      });
       throw new AppError('ACCOUNT_SUSPENDED', 'This account is suspended');
     }
     await this.ds.getRepository(LoginFailure).delete({ loginKey: key });
     const { token } = this.tokens.issue(row.id, row.type, row.token_version);
-    await this.audit.record({ actor: { type: row.type, id: row.id }, operatorId: row.type === 'operator' ? row.id : null, action: 'auth.login', subject: { type: row.type, id: row.id }, outcome: 'success', requestId });
+    await this.audit.record({
+      actor: { type: row.type, id: row.id },
+      operatorId: row.type === 'operator' ? row.id : null,
+      action: 'auth.login',
+      subject: { type: row.type, id: row.id },
+      outcome: 'success',
+      requestId,
+    });
     return { accessToken: token, tokenType: 'Bearer', expiresIn: this.tokens.ttlSeconds, principal: { type: row.type, id: row.id } };
   }
 
@@ -121,20 +155,42 @@ export class AuthService implements OnApplicationBootstrap {
   async changePassword(p: Principal, currentPassword: string, newPassword: string, requestId?: string): Promise<void> {
     const row = await this.ds.getRepository(PrincipalRow).findOneByOrFail({ id: p.id });
     if (!(await this.passwords.verify(row.passwordHash, currentPassword))) {
-      await this.audit.record({ actor: { type: p.type, id: p.id }, operatorId: p.type === 'operator' ? p.id : null, action: 'auth.password.change', subject: { type: p.type, id: p.id }, outcome: 'failure', requestId });
+      await this.audit.record({
+        actor: { type: p.type, id: p.id },
+        operatorId: p.type === 'operator' ? p.id : null,
+        action: 'auth.password.change',
+        subject: { type: p.type, id: p.id },
+        outcome: 'failure',
+        requestId,
+      });
       throw new AppError('INVALID_CREDENTIALS', 'The current password is wrong');
     }
     checkPasswordRules(newPassword, row.loginId);
     const passwordHash = await this.passwords.hash(newPassword);
     await this.ds.transaction(async (em) => {
-      await em.query('UPDATE principals SET password_hash = $1, token_version = token_version + 1, exempt_jti = $2, updated_at = now() WHERE id = $3', [passwordHash, p.tokenId ?? null, p.id]);
-      await this.audit.record({ actor: { type: p.type, id: p.id }, operatorId: p.type === 'operator' ? p.id : null, action: 'auth.password.change', subject: { type: p.type, id: p.id }, outcome: 'success', requestId }, em);
+      await em.query(
+        'UPDATE principals SET password_hash = $1, token_version = token_version + 1, exempt_jti = $2, updated_at = now() WHERE id = $3',
+        [passwordHash, p.tokenId ?? null, p.id],
+      );
+      await this.audit.record(
+        {
+          actor: { type: p.type, id: p.id },
+          operatorId: p.type === 'operator' ? p.id : null,
+          action: 'auth.password.change',
+          subject: { type: p.type, id: p.id },
+          outcome: 'success',
+          requestId,
+        },
+        em,
+      );
     });
   }
 
   /** Revokes every token of a principal at once (suspension). */
   async revokeAll(em: EntityManager, principalId: string): Promise<void> {
-    await em.query('UPDATE principals SET token_version = token_version + 1, exempt_jti = NULL, updated_at = now() WHERE id = $1', [principalId]);
+    await em.query('UPDATE principals SET token_version = token_version + 1, exempt_jti = NULL, updated_at = now() WHERE id = $1', [
+      principalId,
+    ]);
   }
 
   /** For the secure-room CLI: an admin's credentials, checked like a login (lockout included). */
@@ -159,8 +215,17 @@ export class AuthService implements OnApplicationBootstrap {
     const r = rows[0];
     if (r && r.n >= LOCKOUT_FAILURES) {
       const retry = Math.max(1, Math.ceil(Number(r.retry ?? LOCKOUT_WINDOW_SECONDS)));
-      await this.audit.record({ actor: { type: 'anonymous' }, action: 'auth.lockout', subject: null, outcome: 'denied', details: { loginId: key, retryAfterSeconds: retry }, requestId });
-      throw new AppError('ACCOUNT_LOCKED', 'Too many failed logins for this login id; retry later', { headers: { 'Retry-After': String(retry) } });
+      await this.audit.record({
+        actor: { type: 'anonymous' },
+        action: 'auth.lockout',
+        subject: null,
+        outcome: 'denied',
+        details: { loginId: key, retryAfterSeconds: retry },
+        requestId,
+      });
+      throw new AppError('ACCOUNT_LOCKED', 'Too many failed logins for this login id; retry later', {
+        headers: { 'Retry-After': String(retry) },
+      });
     }
   }
 

@@ -14,8 +14,10 @@ import { AppConfig } from '../config/app-config';
 export const MIN_PASSWORD_LENGTH = 12;
 
 export function checkPasswordRules(password: string, loginId: string): void {
-  if ([...password].length < MIN_PASSWORD_LENGTH) throw new AppError('WEAK_PASSWORD', `The password must have at least ${MIN_PASSWORD_LENGTH} characters`);
-  if (loginId && password.toLowerCase().includes(loginId.toLowerCase())) throw new AppError('WEAK_PASSWORD', 'The password must not contain the login id');
+  if ([...password].length < MIN_PASSWORD_LENGTH)
+    throw new AppError('WEAK_PASSWORD', `The password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (loginId && password.toLowerCase().includes(loginId.toLowerCase()))
+    throw new AppError('WEAK_PASSWORD', 'The password must not contain the login id');
   if ([...password].length > 256) throw new AppError('WEAK_PASSWORD', 'The password must have at most 256 characters');
 }
 
@@ -26,7 +28,12 @@ export class Passwords {
   constructor(private readonly config: AppConfig) {}
 
   hash(password: string): Promise<string> {
-    return hash(password, { algorithm: ARGON2ID, memoryCost: this.config.auth.argon2.memoryCost, timeCost: this.config.auth.argon2.timeCost, parallelism: 1 });
+    return hash(password, {
+      algorithm: ARGON2ID,
+      memoryCost: this.config.auth.argon2.memoryCost,
+      timeCost: this.config.auth.argon2.timeCost,
+      parallelism: 1,
+    });
   }
 
   async verify(passwordHash: string | undefined, password: string): Promise<boolean> {

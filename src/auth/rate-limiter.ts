@@ -95,7 +95,11 @@ export class RateLimiter implements OnModuleDestroy {
     if (!batch.length) return;
     for (const x of batch) x.b.local -= x.n;
     try {
-      const rows = await this.ds.query<Array<{ key: string; count: number; window_start: Date }>>(UPSERT, [batch.map((x) => x.key), batch.map((x) => new Date(x.b.window)), batch.map((x) => x.n)]);
+      const rows = await this.ds.query<Array<{ key: string; count: number; window_start: Date }>>(UPSERT, [
+        batch.map((x) => x.key),
+        batch.map((x) => new Date(x.b.window)),
+        batch.map((x) => x.n),
+      ]);
       const byKey = new Map(rows.map((r) => [r.key, r]));
       for (const x of batch) {
         const r = byKey.get(x.key);

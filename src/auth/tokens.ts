@@ -23,7 +23,11 @@ export class Tokens {
     // A KeyObject, not the string: given a string, jsonwebtoken first tries to parse it as a
     // PEM public key on every verify and falls back to a secret key after that throws, which
     // cost ~0.5 ms per request (7 % of the API's CPU under load).
-    this.jwt = new JwtService({ secret: createSecretKey(Buffer.from(config.auth.jwtSigningKey, 'utf8')), signOptions: { algorithm: 'HS256' }, verifyOptions: { algorithms: ['HS256'] } });
+    this.jwt = new JwtService({
+      secret: createSecretKey(Buffer.from(config.auth.jwtSigningKey, 'utf8')),
+      signOptions: { algorithm: 'HS256' },
+      verifyOptions: { algorithms: ['HS256'] },
+    });
   }
 
   get ttlSeconds(): number {
@@ -40,7 +44,8 @@ export class Tokens {
   verify(token: string): AccessClaims | undefined {
     try {
       const c = this.jwt.verify<Record<string, unknown>>(token, { algorithms: ['HS256'] });
-      if (typeof c.sub !== 'string' || typeof c.jti !== 'string' || typeof c.tv !== 'number' || (c.typ !== 'admin' && c.typ !== 'operator')) return undefined;
+      if (typeof c.sub !== 'string' || typeof c.jti !== 'string' || typeof c.tv !== 'number' || (c.typ !== 'admin' && c.typ !== 'operator'))
+        return undefined;
       return { sub: c.sub, typ: c.typ, jti: c.jti, tv: c.tv };
     } catch {
       return undefined;

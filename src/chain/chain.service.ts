@@ -37,14 +37,30 @@ export class ChainService implements OnModuleInit {
     const requests = metrics.counter('kagi_chain_http_requests_total', 'HTTP requests to the chain node, by client', ['client']);
     const calls = metrics.counter('kagi_chain_rpc_calls_total', 'JSON-RPC calls to the chain node, by method', ['method']);
     /** Counts what goes to the node (one HTTP request may carry a batch of calls). */
-    const counted = (client: string): typeof fetch => (input, init) => {
-      requests.inc({ client });
-      if (typeof init?.body === 'string') for (const m of init.body.matchAll(/"method":"([A-Za-z0-9_]{1,64})"/g)) calls.inc({ method: m[1] });
-      return fetch(input, init);
-    };
+    const counted =
+      (client: string): typeof fetch =>
+      (input, init) => {
+        requests.inc({ client });
+        if (typeof init?.body === 'string')
+          for (const m of init.body.matchAll(/"method":"([A-Za-z0-9_]{1,64})"/g)) calls.inc({ method: m[1] });
+        return fetch(input, init);
+      };
     // cacheTime 0: confirmations are counted against the real head, never a cached block number.
-    this.client = createPublicClient({ transport: http(config.chain.rpcUrl, { timeout: 10_000, retryCount: 1, batch: { batchSize: 100, wait: 0 }, fetchFn: counted('batched') }), cacheTime: 0, pollingInterval: 500 });
-    this.sender = createPublicClient({ transport: http(config.chain.rpcUrl, { timeout: 10_000, retryCount: 1, fetchFn: counted('sender') }), cacheTime: 0, pollingInterval: 500 });
+    this.client = createPublicClient({
+      transport: http(config.chain.rpcUrl, {
+        timeout: 10_000,
+        retryCount: 1,
+        batch: { batchSize: 100, wait: 0 },
+        fetchFn: counted('batched'),
+      }),
+      cacheTime: 0,
+      pollingInterval: 500,
+    });
+    this.sender = createPublicClient({
+      transport: http(config.chain.rpcUrl, { timeout: 10_000, retryCount: 1, fetchFn: counted('sender') }),
+      cacheTime: 0,
+      pollingInterval: 500,
+    });
   }
 
   async onModuleInit(): Promise<void> {
@@ -70,8 +86,17 @@ export class ChainService implements OnModuleInit {
 
   /** The viem chain object for signing (EIP-155 chain id from the node, checked). */
   async chain(): Promise<Chain> {
-    const id = this.chainId ?? (await this.verifyChainId().catch((e: unknown) => { throw e instanceof WrongChainError ? e : new ChainUnavailableError(); }));
-    return defineChain({ id, name: `chain-${id}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [this.config.chain.rpcUrl] } } });
+    const id =
+      this.chainId ??
+      (await this.verifyChainId().catch((e: unknown) => {
+        throw e instanceof WrongChainError ? e : new ChainUnavailableError();
+      }));
+    return defineChain({
+      id,
+      name: `chain-${id}`,
+      nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+      rpcUrls: { default: { http: [this.config.chain.rpcUrl] } },
+    });
   }
 }
 

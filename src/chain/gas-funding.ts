@@ -28,9 +28,15 @@ export class GasFunding {
   async fund(address: Address): Promise<void> {
     if (!this.enabled) return;
     try {
-      const [funder] = await this.chain.client.request<{ Method: 'eth_accounts'; Parameters: undefined; ReturnType: Address[] }>({ method: 'eth_accounts' });
+      const [funder] = await this.chain.client.request<{ Method: 'eth_accounts'; Parameters: undefined; ReturnType: Address[] }>({
+        method: 'eth_accounts',
+      });
       if (!funder) throw new Error('the node has no unlocked dev account');
-      const hash = await this.chain.sender.request<{ Method: 'eth_sendTransaction'; Parameters: [{ from: Address; to: Address; value: `0x${string}` }]; ReturnType: `0x${string}` }>({
+      const hash = await this.chain.sender.request<{
+        Method: 'eth_sendTransaction';
+        Parameters: [{ from: Address; to: Address; value: `0x${string}` }];
+        ReturnType: `0x${string}`;
+      }>({
         method: 'eth_sendTransaction',
         params: [{ from: funder, to: address, value: `0x${FUNDING.toString(16)}` }],
       });

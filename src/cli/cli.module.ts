@@ -16,7 +16,10 @@ import { WalletIssueCommand } from './commands/wallet-issue.command';
 @Module({
   imports: [
     ...CORE_MODULES,
-    LoggerModule.forRootAsync({ inject: [AppConfig], useFactory: (config: AppConfig) => pinoParams(config.logLevel === 'info' ? 'warn' : config.logLevel) }),
+    LoggerModule.forRootAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => pinoParams(config.logLevel === 'info' ? 'warn' : config.logLevel),
+    }),
   ],
   providers: [InfoCommand, KeysRewrapCommand, AdminCreateCommand, WalletIssueCommand],
 })

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   };
   await CommandFactory.run(CliModule, {
     cliName: 'npm run cli --',
-    logger: ["error", "warn"],
+    logger: ['error', 'warn'],
     errorHandler: (err) => {
       // commander reports --help and --version as errors with exit code 0.
       const code = (err as { exitCode?: number }).exitCode;

@@ -14,7 +14,13 @@ export function ApiProblems(...codes: ErrorCode[]) {
         content: {
           'application/problem+json': {
             schema: { $ref: '#/components/schemas/Problem' },
-            example: { type: `https://kagi.dev/problems/${cs[0]!.toLowerCase().replace(/_/g, '-')}`, title: ERROR_CODES[cs[0]!].title, status, detail: ERROR_CODES[cs[0]!].title, code: cs[0] },
+            example: {
+              type: `https://kagi.dev/problems/${cs[0]!.toLowerCase().replace(/_/g, '-')}`,
+              title: ERROR_CODES[cs[0]!].title,
+              status,
+              detail: ERROR_CODES[cs[0]!].title,
+              code: cs[0],
+            },
           },
         },
       }),

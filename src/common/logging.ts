@@ -48,17 +48,17 @@ export const logCapture: { stream: NodeJS.WritableStream | undefined } = { strea
 
 export function pinoParams(level: string, extra: { silent?: boolean } = {}): Params {
   const options = {
-      level: extra.silent ? 'silent' : level,
-      genReqId: requestIdOf,
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      customProps: () => ({ service: 'kagi' }),
-      // Request and response lines carry method, route and status, never bodies.
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
-      quietReqLogger: true,
+    level: extra.silent ? 'silent' : level,
+    genReqId: requestIdOf,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    customProps: () => ({ service: 'kagi' }),
+    // Request and response lines carry method, route and status, never bodies.
+    serializers: {
+      req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+    autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
+    quietReqLogger: true,
   } satisfies NonNullable<Params['pinoHttp']>;
   return {
     pinoHttp: logCapture.stream ? [options, logCapture.stream] : options,

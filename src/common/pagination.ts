@@ -45,7 +45,8 @@ export function decodeCursor(cursor: string): CursorValue {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorValue>;
     // Only what encodeCursor writes: both values go into SQL (a timestamp, a uuid), and PostgreSQL parses fewer forms than Date.parse.
-    if (typeof v.t === 'string' && typeof v.id === 'string' && ISO_UTC.test(v.t) && UUID.test(v.id) && !Number.isNaN(Date.parse(v.t))) return { t: v.t, id: v.id };
+    if (typeof v.t === 'string' && typeof v.id === 'string' && ISO_UTC.test(v.t) && UUID.test(v.id) && !Number.isNaN(Date.parse(v.t)))
+      return { t: v.t, id: v.id };
   } catch {
     /* fall through */
   }
@@ -70,7 +71,10 @@ export async function paginate<E extends ObjectLiteral & { id: string }, R>(
     const c = decodeCursor(query.cursor);
     qb.andWhere(
       new Brackets((w) => {
-        w.where(`${alias}.${createdAtColumn} < :ct`, { ct: c.t }).orWhere(`${alias}.${createdAtColumn} = :ct AND ${alias}.id < :cid`, { ct: c.t, cid: c.id });
+        w.where(`${alias}.${createdAtColumn} < :ct`, { ct: c.t }).orWhere(`${alias}.${createdAtColumn} = :ct AND ${alias}.id < :cid`, {
+          ct: c.t,
+          cid: c.id,
+        });
       }),
     );
   }
@@ -83,5 +87,8 @@ export async function paginate<E extends ObjectLiteral & { id: string }, R>(
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   const lastT = last ? raw.find((r) => r[`${alias}_id`] === last.id)?.page_cursor_t : undefined;
-  return { items: items.map(map), nextCursor: rows.length > limit && last && typeof lastT === 'string' ? encodeCursor(lastT, last.id) : null };
+  return {
+    items: items.map(map),
+    nextCursor: rows.length > limit && last && typeof lastT === 'string' ? encodeCursor(lastT, last.id) : null,
+  };
 }

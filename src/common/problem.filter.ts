@@ -47,7 +47,13 @@ export function toProblem(err: unknown): { problem: Problem; headers: Record<str
   if (isDatabaseUnavailable(err)) {
     const code: ErrorCode = 'DATABASE_UNAVAILABLE';
     return {
-      problem: { type: problemType(code), title: ERROR_CODES[code].title, status: 503, detail: 'The database could not be reached; try again shortly', code },
+      problem: {
+        type: problemType(code),
+        title: ERROR_CODES[code].title,
+        status: 503,
+        detail: 'The database could not be reached; try again shortly',
+        code,
+      },
       headers: { 'Retry-After': '1' },
     };
   }
@@ -56,7 +62,16 @@ export function toProblem(err: unknown): { problem: Problem; headers: Record<str
   const status = err instanceof HttpException ? err.getStatus() : statusOf(err);
   const code = status !== undefined ? STATUS_TO_CODE[status] : undefined;
   if (status !== undefined && code) {
-    return { problem: { type: problemType(code), title: ERROR_CODES[code].title, status: ERROR_CODES[code].status, detail: detailFor(code, err), code }, headers: {} };
+    return {
+      problem: {
+        type: problemType(code),
+        title: ERROR_CODES[code].title,
+        status: ERROR_CODES[code].status,
+        detail: detailFor(code, err),
+        code,
+      },
+      headers: {},
+    };
   }
   return {
     problem: {
@@ -110,7 +125,10 @@ export function sendProblem(res: Response, req: Request, err: unknown, logger: L
   }
   if (res.headersSent) return;
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-  res.status(problem.status).type('application/problem+json').send(JSON.stringify({ ...problem, instance: req.originalUrl?.split('?')[0] }));
+  res
+    .status(problem.status)
+    .type('application/problem+json')
+    .send(JSON.stringify({ ...problem, instance: req.originalUrl?.split('?')[0] }));
 }
 
 @Catch()

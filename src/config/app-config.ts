@@ -106,11 +106,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (!kmsProvider) throw new ConfigError('KMS_PROVIDER', 'is required: set KMS_PROVIDER=aws (with KMS_KEY_ID) in production');
 
   if (prod) {
-    if (kmsProvider === 'local') throw new ConfigError('KMS_PROVIDER', '=local is refused in production: set KMS_PROVIDER=aws and KMS_KEY_ID');
+    if (kmsProvider === 'local')
+      throw new ConfigError('KMS_PROVIDER', '=local is refused in production: set KMS_PROVIDER=aws and KMS_KEY_ID');
     if (c.DEV_GAS_FUNDING) throw new ConfigError('DEV_GAS_FUNDING', 'is refused in production: unset it or set DEV_GAS_FUNDING=false');
     if (c.WALLET_HTTP_ISSUANCE)
-      throw new ConfigError('WALLET_HTTP_ISSUANCE', 'is refused in production: issue wallets with the secure-room CLI and set WALLET_HTTP_ISSUANCE=false');
-    if (!c.JWT_SIGNING_KEY) throw new ConfigError('JWT_SIGNING_KEY', 'is required in production: set a random secret of at least 32 characters');
+      throw new ConfigError(
+        'WALLET_HTTP_ISSUANCE',
+        'is refused in production: issue wallets with the secure-room CLI and set WALLET_HTTP_ISSUANCE=false',
+      );
+    if (!c.JWT_SIGNING_KEY)
+      throw new ConfigError('JWT_SIGNING_KEY', 'is required in production: set a random secret of at least 32 characters');
     if (c.CHAIN_ID === undefined) throw new ConfigError('CHAIN_ID', 'is required in production: set the chain id of CHAIN_RPC_URL');
     if (!c.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production: set a postgres:// URL');
     if (!c.CHAIN_RPC_URL) throw new ConfigError('CHAIN_RPC_URL', 'is required in production: set the JSON-RPC URL of the chain');
@@ -119,14 +124,18 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (!c.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is missing: set a postgres:// URL (npm run dev sets the embedded one)');
   if ((c.TLS_CERT_FILE === undefined) !== (c.TLS_KEY_FILE === undefined))
-    throw new ConfigError(c.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'is missing: set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
+    throw new ConfigError(
+      c.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE',
+      'is missing: set both TLS_CERT_FILE and TLS_KEY_FILE, or neither',
+    );
   for (const v of ['TLS_CERT_FILE', 'TLS_KEY_FILE'] as const) {
     const f = c[v];
     if (f !== undefined && !existsSync(f)) throw new ConfigError(v, `points to a file that does not exist: ${f}`);
   }
   if (c.KMS_ENDPOINT) {
     const u = new URL(c.KMS_ENDPOINT);
-    if (u.protocol === 'http:' && !isLoopback(u.hostname)) throw new ConfigError('KMS_ENDPOINT', 'uses plain http:// to a non-loopback host: use https://');
+    if (u.protocol === 'http:' && !isLoopback(u.hostname))
+      throw new ConfigError('KMS_ENDPOINT', 'uses plain http:// to a non-loopback host: use https://');
   }
 
   return AppConfig.of({
@@ -149,7 +158,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       chainId: c.CHAIN_ID,
       confirmations: c.CHAIN_CONFIRMATIONS,
       governanceAddress: c.GOVERNANCE_ADDRESS,
-      fees: { maxFeeWei: BigInt(Math.round(c.FEE_MAX_GWEI * 1e9)), bumpPercent: c.FEE_BUMP_PERCENT, stuckAfterSeconds: c.TX_STUCK_AFTER_SECONDS },
+      fees: {
+        maxFeeWei: BigInt(Math.round(c.FEE_MAX_GWEI * 1e9)),
+        bumpPercent: c.FEE_BUMP_PERCENT,
+        stuckAfterSeconds: c.TX_STUCK_AFTER_SECONDS,
+      },
     },
     auth: {
       jwtSigningKey: c.JWT_SIGNING_KEY ?? devJwtKey(dataDir),

@@ -29,13 +29,16 @@ const duration = z
   .refine((s) => s >= 30 && s <= 86_400, 'must be between 30 s and 24 h');
 
 const url = (protocols: string[]) =>
-  z.string().refine((v) => {
-    try {
-      return protocols.includes(new URL(v).protocol);
-    } catch {
-      return false;
-    }
-  }, `expected a ${protocols.join(' or ')} URL`);
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `expected a ${protocols.join(' or ')} URL`,
+  );
 
 const address = z
   .string()
@@ -71,7 +74,14 @@ export const rawSchema = z.object({
   OPS_NOTIFY_EMAILS: z
     .string()
     .optional()
-    .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []))
+    .transform((v) =>
+      v
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : [],
+    )
     .refine((list) => list.every((e) => /^[^@\s]+@[^@\s]+$/.test(e)), 'expected a comma-separated list of e-mail addresses'),
   WALLET_HTTP_ISSUANCE: bool.default(false),
   DEV_GAS_FUNDING: bool.default(false),
@@ -84,7 +94,10 @@ export const rawSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DOCS_ENABLED: bool.default(true),
   METRICS_ENABLED: bool.default(true),
-  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/, 'expected a size such as 100kb').default('100kb'),
+  BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/, 'expected a size such as 100kb')
+    .default('100kb'),
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).max(1_048_576).default(19_456),
   ARGON2_ITERATIONS: z.coerce.number().int().min(1).max(20).default(2),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),

@@ -29,7 +29,33 @@ import { TxReplacements1795555257941 } from './migrations/1795555257941-TxReplac
 import { PipelineIndexes1796111641796 } from './migrations/1796111641796-PipelineIndexes';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const ENTITIES: MixedList<Function> = [AuditEvent, Principal, LoginFailure, RateLimitBucket, Operator, User, Notification, MailOutbox, Issuer, IssuerGrant, Token, GovernanceKey, Transaction, SignerNonce, IdempotencyKey, CustodyEntry];
+export const ENTITIES: MixedList<Function> = [
+  AuditEvent,
+  Principal,
+  LoginFailure,
+  RateLimitBucket,
+  Operator,
+  User,
+  Notification,
+  MailOutbox,
+  Issuer,
+  IssuerGrant,
+  Token,
+  GovernanceKey,
+  Transaction,
+  SignerNonce,
+  IdempotencyKey,
+  CustodyEntry,
+];
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const MIGRATIONS: MixedList<Function> = [Init1795549504363, Auth1795551779741, AuthLoginIdUnique1795551779742, Users1795552397498, Tokens1795553062776, Custody1795553491656, TxReplacements1795555257941, PipelineIndexes1796111641796];
+export const MIGRATIONS: MixedList<Function> = [
+  Init1795549504363,
+  Auth1795551779741,
+  AuthLoginIdUnique1795551779742,
+  Users1795552397498,
+  Tokens1795553062776,
+  Custody1795553491656,
+  TxReplacements1795555257941,
+  PipelineIndexes1796111641796,
+];

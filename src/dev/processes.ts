@@ -6,7 +6,19 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, chmodSync, chownSync, constants as fsc, cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  chownSync,
+  constants as fsc,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -87,19 +99,30 @@ function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', grac
   });
 }
 
-export async function startAnvil(opts: { port: number; stateFile?: string; extraArgs?: string[]; chainId?: number }): Promise<StartedProcess> {
+export async function startAnvil(opts: {
+  port: number;
+  stateFile?: string;
+  extraArgs?: string[];
+  chainId?: number;
+}): Promise<StartedProcess> {
   const bin = anvilBinary();
   const args = ['--host', '127.0.0.1', '--port', String(opts.port), '--chain-id', String(opts.chainId ?? 31337), '--silent'];
   if (opts.stateFile) args.push('--state', opts.stateFile, '--state-interval', '5');
   args.push(...(opts.extraArgs ?? []));
-  const child = bin.endsWith('.mjs') ? spawn(process.execPath, [bin, ...args], { stdio: 'ignore', detached: true }) : spawn(bin, args, { stdio: 'ignore', detached: true });
+  const child = bin.endsWith('.mjs')
+    ? spawn(process.execPath, [bin, ...args], { stdio: 'ignore', detached: true })
+    : spawn(bin, args, { stdio: 'ignore', detached: true });
   const url = `http://127.0.0.1:${opts.port}`;
   let exited = false;
   child.once('exit', () => (exited = true));
-  await waitFor(async () => {
-    if (exited) throw new Error('anvil exited');
-    return rpcReady(url);
-  }, 30_000, 'Anvil');
+  await waitFor(
+    async () => {
+      if (exited) throw new Error('anvil exited');
+      return rpcReady(url);
+    },
+    30_000,
+    'Anvil',
+  );
   return { url, child, stop: () => stopChild(child) };
 }
 
@@ -201,7 +224,9 @@ function runToEnd(cmd: string, args: string[], opts: { uid?: number; gid?: numbe
     let err = '';
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', rej);
-    child.on('close', (code) => (code === 0 ? res() : rej(new Error(`${cmd} failed (${code}): ${err.trim().split('\n').slice(-3).join(' ')}`))));
+    child.on('close', (code) =>
+      code === 0 ? res() : rej(new Error(`${cmd} failed (${code}): ${err.trim().split('\n').slice(-3).join(' ')}`)),
+    );
   });
 }
 
@@ -214,7 +239,8 @@ function runToEnd(cmd: string, args: string[], opts: { uid?: number; gid?: numbe
 export async function startPostgres(opts: { dir: string; port: number; password: string }): Promise<PostgresHandle> {
   const ids = isRoot() ? postgresIds() : undefined;
   const bin = ids ? reachableBinaries(await pgBinaries()) : await pgBinaries();
-  if (ids && !postgresCanReach(opts.dir)) throw new Error(`user postgres cannot reach ${opts.dir}; choose a DATA_DIR outside a private home directory`);
+  if (ids && !postgresCanReach(opts.dir))
+    throw new Error(`user postgres cannot reach ${opts.dir}; choose a DATA_DIR outside a private home directory`);
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   if (ids) chownSync(opts.dir, ids.uid, ids.gid);
   if (!existsSync(join(opts.dir, 'PG_VERSION'))) {
@@ -222,14 +248,29 @@ export async function startPostgres(opts: { dir: string; port: number; password:
     writeFileSync(pwfile, opts.password + '\n', { mode: 0o600 });
     if (ids) chownSync(pwfile, ids.uid, ids.gid);
     try {
-      await runToEnd(bin.initdb, [`--pgdata=${opts.dir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], ids ?? {});
+      await runToEnd(
+        bin.initdb,
+        [`--pgdata=${opts.dir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'],
+        ids ?? {},
+      );
     } finally {
       rmSync(pwfile, { force: true });
     }
   }
   const child = spawn(
     bin.postgres,
-    ['-D', opts.dir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    [
+      '-D',
+      opts.dir,
+      '-p',
+      String(opts.port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=200',
+    ],
     { ...(ids ?? {}), stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C', LANG: 'C' }, detached: true },
   );
   let stderr = '';
@@ -295,14 +336,21 @@ export function provisionMoto(projectDir: string, log: (s: string) => void): str
 }
 
 export async function startMoto(bin: string, port: number): Promise<StartedProcess> {
-  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore', env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'true' } });
+  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], {
+    stdio: 'ignore',
+    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'true' },
+  });
   const url = `http://127.0.0.1:${port}`;
   let exited = false;
   child.once('exit', () => (exited = true));
-  await waitFor(async () => {
-    if (exited) throw new Error('moto_server exited');
-    const res = await fetch(`${url}/moto-api/`, { signal: AbortSignal.timeout(1000) });
-    return res.status < 500;
-  }, 30_000, 'moto_server');
+  await waitFor(
+    async () => {
+      if (exited) throw new Error('moto_server exited');
+      const res = await fetch(`${url}/moto-api/`, { signal: AbortSignal.timeout(1000) });
+      return res.status < 500;
+    },
+    30_000,
+    'moto_server',
+  );
   return { url, child, stop: () => stopChild(child) };
 }

@@ -18,7 +18,18 @@ import { join, resolve } from 'node:path';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { Client } from 'pg';
-import { API_HEAP_MB, isRoot, portIsFree, postgresCanReach, rpcReady, startAnvil, startPostgres, waitFor, freePort, type StartedProcess } from './processes';
+import {
+  API_HEAP_MB,
+  isRoot,
+  portIsFree,
+  postgresCanReach,
+  rpcReady,
+  startAnvil,
+  startPostgres,
+  waitFor,
+  freePort,
+  type StartedProcess,
+} from './processes';
 
 const log = (msg: string) => process.stderr.write(`[dev] ${msg}\n`);
 const fail = (msg: string): never => {
@@ -147,7 +158,8 @@ async function main(): Promise<void> {
 
   if (!(await portIsFree(apiPort))) fail(`port ${apiPort} (PORT) is already in use: stop what uses it or set PORT=<free port>`);
   const embeddedChain = !env.CHAIN_RPC_URL;
-  if (embeddedChain && !(await portIsFree(anvilPort))) fail(`port ${anvilPort} (ANVIL_PORT) is already in use: stop what uses it or set ANVIL_PORT=<free port>`);
+  if (embeddedChain && !(await portIsFree(anvilPort)))
+    fail(`port ${anvilPort} (ANVIL_PORT) is already in use: stop what uses it or set ANVIL_PORT=<free port>`);
 
   // PostgreSQL
   let databaseUrl = env.DATABASE_URL;
@@ -169,7 +181,9 @@ async function main(): Promise<void> {
     let pgPort = existsSync(savedPort) ? Number(readFileSync(savedPort, 'utf8').trim()) : await freePort();
     if (!(await portIsFree(pgPort))) pgPort = await freePort();
     writeFileSync(savedPort, `${pgPort}\n`);
-    const pg = await startPostgres({ dir: pgDir, port: pgPort, password }).catch((e: unknown) => fail(`embedded PostgreSQL: ${e instanceof Error ? e.message : String(e)}`));
+    const pg = await startPostgres({ dir: pgDir, port: pgPort, password }).catch((e: unknown) =>
+      fail(`embedded PostgreSQL: ${e instanceof Error ? e.message : String(e)}`),
+    );
     children.push({ name: 'postgres', child: pg.child });
     stops.push(() => pg.stop());
     recordPids(pidFile, children);
@@ -221,7 +235,11 @@ async function main(): Promise<void> {
   const startApi = (): ChildProcess => {
     // Own process group: a Ctrl-C to the terminal's group reaches the supervisor, which stops
     // the children in order, instead of racing it to kill them directly.
-    const api = spawn(process.execPath, [`--max-old-space-size=${API_HEAP_MB}`, mainJs], { env: apiEnv, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    const api = spawn(process.execPath, [`--max-old-space-size=${API_HEAP_MB}`, mainJs], {
+      env: apiEnv,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      detached: true,
+    });
     const entry = { name: 'api', child: api };
     children.push(entry);
     recordPids(pidFile, children);
@@ -263,11 +281,7 @@ async function main(): Promise<void> {
       }),
   );
 
-  await waitFor(
-    () => statusOf(`${apiUrl}/health/ready`).then((s) => s === 200),
-    180_000,
-    'the API (/health/ready)',
-  ).catch((e: unknown) => {
+  await waitFor(() => statusOf(`${apiUrl}/health/ready`).then((s) => s === 200), 180_000, 'the API (/health/ready)').catch((e: unknown) => {
     process.stderr.write(`[dev] error: ${e instanceof Error ? e.message : String(e)}\n`);
     return shutdown(1);
   });

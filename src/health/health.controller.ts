@@ -39,8 +39,20 @@ export class HealthController {
 
   @Get('health/ready')
   @ApiOperation({ summary: 'Readiness: database, KMS and chain all reachable' })
-  @ApiOkResponse({ schema: { example: { status: 'ok', info: { database: { status: 'up' }, kms: { status: 'up' }, chain: { status: 'up' } }, error: {}, details: {} } } })
-  @ApiServiceUnavailableResponse({ description: 'At least one part is down; `error` names it', schema: { example: { status: 'error', error: { kms: { status: 'down', message: 'unreachable' } } } } })
+  @ApiOkResponse({
+    schema: {
+      example: {
+        status: 'ok',
+        info: { database: { status: 'up' }, kms: { status: 'up' }, chain: { status: 'up' } },
+        error: {},
+        details: {},
+      },
+    },
+  })
+  @ApiServiceUnavailableResponse({
+    description: 'At least one part is down; `error` names it',
+    schema: { example: { status: 'error', error: { kms: { status: 'down', message: 'unreachable' } } } },
+  })
   async ready(@Res() res: Response): Promise<void> {
     try {
       const result = await this.health.check([

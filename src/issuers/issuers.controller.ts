@@ -73,7 +73,12 @@ export class IssuersController {
   @ApiOperation({ summary: 'Grant an operator the use of this issuer key' })
   @ApiOkResponse({ type: IssuerResponseDto })
   @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND')
-  grant(@Param('id', ParseIdPipe) id: string, @Body() body: GrantDto, @CurrentPrincipal() p: Principal, @RequestId() rid?: string): Promise<IssuerDto> {
+  grant(
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: GrantDto,
+    @CurrentPrincipal() p: Principal,
+    @RequestId() rid?: string,
+  ): Promise<IssuerDto> {
     return this.issuers.grant(id, body.operatorId.toLowerCase(), p, rid);
   }
 
@@ -82,7 +87,12 @@ export class IssuersController {
   @ApiOperation({ summary: 'Revoke a grant: effective at once, also for queued transactions' })
   @ApiOkResponse({ type: IssuerResponseDto })
   @ApiProblems('UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND')
-  revoke(@Param('id', ParseIdPipe) id: string, @Param('operatorId', ParseIdPipe) operatorId: string, @CurrentPrincipal() p: Principal, @RequestId() rid?: string): Promise<IssuerDto> {
+  revoke(
+    @Param('id', ParseIdPipe) id: string,
+    @Param('operatorId', ParseIdPipe) operatorId: string,
+    @CurrentPrincipal() p: Principal,
+    @RequestId() rid?: string,
+  ): Promise<IssuerDto> {
     return this.issuers.revoke(id, operatorId, p, rid);
   }
 

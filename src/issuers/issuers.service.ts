@@ -44,8 +44,25 @@ export class IssuersService implements OnModuleInit {
     const id = randomUUID();
     const { address, sealed } = await this.keys.create({ kind: 'issuer', id });
     await this.ds.transaction(async (em) => {
-      await em.getRepository(Issuer).insert({ id, name, signerAddress: address, encryptedKey: sealed.encryptedKey, encryptedDataKey: sealed.encryptedDataKey, kmsKeyId: sealed.kmsKeyId });
-      await this.audit.record({ actor: actorOf(admin), action: 'issuer.create', subject: { type: 'issuer', id }, outcome: 'success', details: { signerAddress: address }, requestId }, em);
+      await em.getRepository(Issuer).insert({
+        id,
+        name,
+        signerAddress: address,
+        encryptedKey: sealed.encryptedKey,
+        encryptedDataKey: sealed.encryptedDataKey,
+        kmsKeyId: sealed.kmsKeyId,
+      });
+      await this.audit.record(
+        {
+          actor: actorOf(admin),
+          action: 'issuer.create',
+          subject: { type: 'issuer', id },
+          outcome: 'success',
+          details: { signerAddress: address },
+          requestId,
+        },
+        em,
+      );
     });
     await this.gas.fund(address);
     return this.get(id, admin);
@@ -72,7 +89,18 @@ export class IssuersService implements OnModuleInit {
     if (!(await this.ds.getRepository(Operator).existsBy({ id: operatorId }))) throw new NotFoundError('Operator');
     await this.ds.transaction(async (em) => {
       await em.query('INSERT INTO issuer_grants (issuer_id, operator_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [id, operatorId]);
-      await this.audit.record({ actor: actorOf(admin), operatorId, action: 'issuer.grant', subject: { type: 'issuer', id }, outcome: 'success', details: { operatorId }, requestId }, em);
+      await this.audit.record(
+        {
+          actor: actorOf(admin),
+          operatorId,
+          action: 'issuer.grant',
+          subject: { type: 'issuer', id },
+          outcome: 'success',
+          details: { operatorId },
+          requestId,
+        },
+        em,
+      );
     });
     return this.get(id, admin);
   }
@@ -82,7 +110,18 @@ export class IssuersService implements OnModuleInit {
     await this.ds.transaction(async (em) => {
       const r = await em.getRepository(IssuerGrant).delete({ issuerId: id, operatorId });
       if (!r.affected) throw new NotFoundError('Grant');
-      await this.audit.record({ actor: actorOf(admin), operatorId, action: 'issuer.revoke', subject: { type: 'issuer', id }, outcome: 'success', details: { operatorId }, requestId }, em);
+      await this.audit.record(
+        {
+          actor: actorOf(admin),
+          operatorId,
+          action: 'issuer.revoke',
+          subject: { type: 'issuer', id },
+          outcome: 'success',
+          details: { operatorId },
+          requestId,
+        },
+        em,
+      );
     });
     return this.get(id, admin);
   }
@@ -90,7 +129,11 @@ export class IssuersService implements OnModuleInit {
   async rewrap(id: string, admin: Principal, requestId?: string): Promise<IssuerDto> {
     const i = await this.ds.getRepository(Issuer).findOneBy({ id });
     if (!i) throw new NotFoundError('Issuer');
-    const sealed = await this.keys.rewrap({ kind: 'issuer', id }, sealedKeyOf(i), { actor: actorOf(admin), purpose: 'issuer key-rewrap', requestId });
+    const sealed = await this.keys.rewrap({ kind: 'issuer', id }, sealedKeyOf(i), {
+      actor: actorOf(admin),
+      purpose: 'issuer key-rewrap',
+      requestId,
+    });
     await saveRewrapped(this.ds.getRepository(Issuer), id, sealed);
     return this.get(id, admin);
   }
@@ -111,13 +154,24 @@ export class IssuersService implements OnModuleInit {
   private async grantsOf(ids: string[]): Promise<Map<string, string[]>> {
     const m = new Map<string, string[]>();
     if (!ids.length) return m;
-    const rows = await this.ds.getRepository(IssuerGrant).createQueryBuilder('g').where('g.issuer_id IN (:...ids)', { ids }).orderBy('g.created_at', 'ASC').getMany();
+    const rows = await this.ds
+      .getRepository(IssuerGrant)
+      .createQueryBuilder('g')
+      .where('g.issuer_id IN (:...ids)', { ids })
+      .orderBy('g.created_at', 'ASC')
+      .getMany();
     for (const r of rows) m.set(r.issuerId, [...(m.get(r.issuerId) ?? []), r.operatorId]);
     return m;
   }
 
   /** Admins see every grantee; an operator sees only itself. */
   private toDto(i: Issuer, operatorIds: string[], p: Principal): IssuerDto {
-    return { id: i.id, name: i.name, signerAddress: i.signerAddress, operatorIds: p.type === 'admin' ? operatorIds : operatorIds.filter((o) => o === p.id), createdAt: i.createdAt.toISOString() };
+    return {
+      id: i.id,
+      name: i.name,
+      signerAddress: i.signerAddress,
+      operatorIds: p.type === 'admin' ? operatorIds : operatorIds.filter((o) => o === p.id),
+      createdAt: i.createdAt.toISOString(),
+    };
   }
 }

@@ -37,7 +37,8 @@ export class AwsKms extends KeyManagement {
     const endpoint = config.kms.endpoint;
     if (endpoint) {
       const u = new URL(endpoint);
-      if (u.protocol === 'http:' && !isLoopback(u.hostname)) throw new Error('KMS_ENDPOINT: plain http:// is allowed only to a loopback host');
+      if (u.protocol === 'http:' && !isLoopback(u.hostname))
+        throw new Error('KMS_ENDPOINT: plain http:// is allowed only to a loopback host');
     }
     this.client = new KMSClient({
       endpoint,
@@ -62,7 +63,9 @@ export class AwsKms extends KeyManagement {
 
   async generateDataKey(ctx: EncryptionContext): Promise<DataKey> {
     const keyId = await this.currentKeyId();
-    const out = await this.call(() => this.client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: { ...ctx } })));
+    const out = await this.call(() =>
+      this.client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: { ...ctx } })),
+    );
     if (!out.Plaintext || !out.CiphertextBlob) throw new KmsUnavailableError('KMS returned no data key');
     const plaintext = Buffer.from(out.Plaintext);
     out.Plaintext.fill(0);
@@ -70,25 +73,34 @@ export class AwsKms extends KeyManagement {
   }
 
   async decrypt(wrapped: Uint8Array, ctx: EncryptionContext, keyId: string): Promise<Buffer> {
-    const out = await this.call(() => this.client.send(new DecryptCommand({ CiphertextBlob: wrapped, EncryptionContext: { ...ctx }, KeyId: keyId })), BLOB_INTEGRITY_ERRORS);
+    const out = await this.call(
+      () => this.client.send(new DecryptCommand({ CiphertextBlob: wrapped, EncryptionContext: { ...ctx }, KeyId: keyId })),
+      BLOB_INTEGRITY_ERRORS,
+    );
     if (!out.Plaintext) throw new KeyIntegrityError('KMS returned no plaintext');
     const plaintext = Buffer.from(out.Plaintext);
     out.Plaintext.fill(0);
     return plaintext;
   }
 
-  async reEncrypt(wrapped: Uint8Array, ctx: EncryptionContext, sourceKeyId: string, destinationKeyId?: string): Promise<{ ciphertext: Uint8Array; keyId: string }> {
+  async reEncrypt(
+    wrapped: Uint8Array,
+    ctx: EncryptionContext,
+    sourceKeyId: string,
+    destinationKeyId?: string,
+  ): Promise<{ ciphertext: Uint8Array; keyId: string }> {
     const dest = destinationKeyId ?? (await this.currentKeyId());
-    const out = await this.call(() =>
-      this.client.send(
-        new ReEncryptCommand({
-          CiphertextBlob: wrapped,
-          SourceEncryptionContext: { ...ctx },
-          DestinationEncryptionContext: { ...ctx },
-          SourceKeyId: sourceKeyId,
-          DestinationKeyId: dest,
-        }),
-      ),
+    const out = await this.call(
+      () =>
+        this.client.send(
+          new ReEncryptCommand({
+            CiphertextBlob: wrapped,
+            SourceEncryptionContext: { ...ctx },
+            DestinationEncryptionContext: { ...ctx },
+            SourceKeyId: sourceKeyId,
+            DestinationKeyId: dest,
+          }),
+        ),
       BLOB_INTEGRITY_ERRORS,
     );
     if (!out.CiphertextBlob) throw new KmsUnavailableError('KMS returned no ciphertext');

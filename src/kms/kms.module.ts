@@ -15,7 +15,10 @@ import { SigningKeys } from './signing-keys';
 
 export async function createKeyManagement(config: AppConfig): Promise<KeyManagement> {
   const logger = new Logger('KMS');
-  const cache = config.kms.cacheMaxAgeMs > 0 && config.kms.cacheMaxUses > 0 ? `on (max age ${config.kms.cacheMaxAgeMs} ms, max uses ${config.kms.cacheMaxUses})` : 'off';
+  const cache =
+    config.kms.cacheMaxAgeMs > 0 && config.kms.cacheMaxUses > 0
+      ? `on (max age ${config.kms.cacheMaxAgeMs} ms, max uses ${config.kms.cacheMaxUses})`
+      : 'off';
   if (config.kms.provider === 'local') {
     const ring = new LocalKeyring(localKeyringDir(config.dataDir));
     logger.log(`KMS provider=local keyring=${localKeyringDir(config.dataDir)} key=${await ring.currentKeyId()} data-key cache ${cache}`);
@@ -30,7 +33,13 @@ export async function createKeyManagement(config: AppConfig): Promise<KeyManagem
 
 @Global()
 @Module({
-  providers: [{ provide: KeyManagement, inject: [AppConfig], useFactory: createKeyManagement }, DataKeyCache, Envelope, SigningKeys, SealedKeyStores],
+  providers: [
+    { provide: KeyManagement, inject: [AppConfig], useFactory: createKeyManagement },
+    DataKeyCache,
+    Envelope,
+    SigningKeys,
+    SealedKeyStores,
+  ],
   exports: [KeyManagement, DataKeyCache, Envelope, SigningKeys, SealedKeyStores],
 })
 export class KmsModule {}

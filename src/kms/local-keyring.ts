@@ -48,7 +48,12 @@ export class LocalKeyring extends KeyManagement {
     return Promise.resolve(this.unwrap(Buffer.from(wrapped), ctx, keyId));
   }
 
-  reEncrypt(wrapped: Uint8Array, ctx: EncryptionContext, sourceKeyId: string, destinationKeyId?: string): Promise<{ ciphertext: Uint8Array; keyId: string }> {
+  reEncrypt(
+    wrapped: Uint8Array,
+    ctx: EncryptionContext,
+    sourceKeyId: string,
+    destinationKeyId?: string,
+  ): Promise<{ ciphertext: Uint8Array; keyId: string }> {
     const dest = destinationKeyId ?? this.current;
     const plain = this.unwrap(Buffer.from(wrapped), ctx, sourceKeyId);
     try {
@@ -98,7 +103,9 @@ export class LocalKeyring extends KeyManagement {
   private load(): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     chmodSync(this.dir, 0o700);
-    const files = readdirSync(this.dir).filter((f) => f.endsWith('.key')).sort();
+    const files = readdirSync(this.dir)
+      .filter((f) => f.endsWith('.key'))
+      .sort();
     if (files.length === 0) {
       this.rotate();
       return;

@@ -12,7 +12,11 @@ import { sealedKeyOf, type KeyOwner, type KeyOwnerKind, type SealedKey, type Sea
 export interface SealedKeyStore {
   kind: KeyOwnerKind;
   /** Up to `limit` owners whose key is not wrapped under `currentKeyId`, ids ascending after `afterId`. */
-  listStale(currentKeyId: string, afterId: string | null, limit: number): Promise<Array<{ owner: KeyOwner; sealed: SealedKey; operatorId?: string | null }>>;
+  listStale(
+    currentKeyId: string,
+    afterId: string | null,
+    limit: number,
+  ): Promise<Array<{ owner: KeyOwner; sealed: SealedKey; operatorId?: string | null }>>;
   /** Stores the re-wrapped columns (only the data-key columns change). */
   update(owner: KeyOwner, sealed: SealedKey): Promise<void>;
 }
@@ -32,11 +36,18 @@ export class SealedKeyStores {
 
 /** Stores a re-wrapped data key on its owner row; the signing-key ciphertext never changes. */
 export async function saveRewrapped<T extends SealedKeyRow>(repo: Repository<T>, id: string, sealed: SealedKey): Promise<void> {
-  await repo.update({ id } as FindOptionsWhere<T>, { encryptedDataKey: sealed.encryptedDataKey, kmsKeyId: sealed.kmsKeyId } as unknown as QueryDeepPartialEntity<T>);
+  await repo.update(
+    { id } as FindOptionsWhere<T>,
+    { encryptedDataKey: sealed.encryptedDataKey, kmsKeyId: sealed.kmsKeyId } as unknown as QueryDeepPartialEntity<T>,
+  );
 }
 
 /** The store of an owner table whose rows carry the sealed-key columns. */
-export function repositoryStore<T extends SealedKeyRow>(kind: KeyOwnerKind, repo: Repository<T>, operatorIdOf: (row: T) => string | null = () => null): SealedKeyStore {
+export function repositoryStore<T extends SealedKeyRow>(
+  kind: KeyOwnerKind,
+  repo: Repository<T>,
+  operatorIdOf: (row: T) => string | null = () => null,
+): SealedKeyStore {
   return {
     kind,
     listStale: async (current, afterId, limit) => {

@@ -12,7 +12,6 @@ import { KeyIntegrityError, KmsUnavailableError } from './key-management';
 import { SigningKeys, signingKeyContext } from './signing-keys';
 import { FakeKeyManagement } from './testing/fake-key-management';
 
-
 function config(cache?: { age: number; uses: number }) {
   return loadConfig({
     NODE_ENV: 'test',
@@ -36,7 +35,16 @@ class CapturingEnvelope extends Envelope {
 const operatorA = { kind: 'operator' as const, id: '11111111-1111-4111-8111-111111111111' };
 const operatorB = { kind: 'operator' as const, id: '22222222-2222-4222-8222-222222222222' };
 const audit = { actor: { type: 'operator' as const, id: operatorA.id }, operatorId: operatorA.id, purpose: 'test' };
-const tx = { chainId: 31337, nonce: 0, to: '0x000000000000000000000000000000000000dEaD' as const, value: 1n, gas: 21000n, maxFeePerGas: parseGwei('2'), maxPriorityFeePerGas: 1n, type: 'eip1559' as const };
+const tx = {
+  chainId: 31337,
+  nonce: 0,
+  to: '0x000000000000000000000000000000000000dEaD' as const,
+  value: 1n,
+  gas: 21000n,
+  maxFeePerGas: parseGwei('2'),
+  maxPriorityFeePerGas: 1n,
+  type: 'eip1559' as const,
+};
 
 describe('SigningKeys', () => {
   let kms: FakeKeyManagement;
@@ -95,8 +103,12 @@ describe('SigningKeys', () => {
     plainB.fill(0);
     // A's genuine key opened first: the address check of one sealed key never vouches for other bytes.
     await expect(keys.withSigner(operatorA, a.sealed, audit, (acct) => Promise.resolve(acct.address))).resolves.toBe(a.address);
-    await expect(keys.withSigner(operatorA, { ...forged, address: a.address }, audit, () => Promise.resolve(1))).rejects.toThrow(/does not match/);
-    await expect(keys.withSigner(operatorA, { ...forged, address: a.address }, audit, () => Promise.resolve(1))).rejects.toThrow(/does not match/);
+    await expect(keys.withSigner(operatorA, { ...forged, address: a.address }, audit, () => Promise.resolve(1))).rejects.toThrow(
+      /does not match/,
+    );
+    await expect(keys.withSigner(operatorA, { ...forged, address: a.address }, audit, () => Promise.resolve(1))).rejects.toThrow(
+      /does not match/,
+    );
     expect(auditSink.events.at(-1)).toMatchObject({ action: 'key.open', outcome: 'denied', details: { reason: 'address mismatch' } });
   });
 
@@ -106,7 +118,10 @@ describe('SigningKeys', () => {
       for (let i = 0; i < sealed[field].length; i += 7) {
         const copy = Buffer.from(sealed[field]);
         copy[i] = (copy[i] ?? 0) ^ 0x01;
-        await expect(keys.withSigner(operatorA, { ...sealed, [field]: copy }, audit, () => Promise.resolve(1)), `${field}[${i}]`).rejects.toBeInstanceOf(KeyIntegrityError);
+        await expect(
+          keys.withSigner(operatorA, { ...sealed, [field]: copy }, audit, () => Promise.resolve(1)),
+          `${field}[${i}]`,
+        ).rejects.toBeInstanceOf(KeyIntegrityError);
       }
     }
   });

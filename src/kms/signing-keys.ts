@@ -71,7 +71,15 @@ function signHash(hash: Hex, key: Uint8Array): Signature {
  * (part of the context). No key material, and no way back to it.
  */
 function sealedDigest(sealed: SealedKey): string {
-  return createHash('sha256').update(sealed.encryptedKey).update('\0').update(sealed.encryptedDataKey).update('\0').update(sealed.kmsKeyId).update('\0').update(sealed.address).digest('base64url');
+  return createHash('sha256')
+    .update(sealed.encryptedKey)
+    .update('\0')
+    .update(sealed.encryptedDataKey)
+    .update('\0')
+    .update(sealed.kmsKeyId)
+    .update('\0')
+    .update(sealed.address)
+    .digest('base64url');
 }
 
 @Injectable()

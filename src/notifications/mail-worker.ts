@@ -72,7 +72,10 @@ export class MailWorker implements OnApplicationBootstrap, OnModuleDestroy {
         } catch (e) {
           const delay = Math.min(2 ** row.attempts, 300);
           const msg = e instanceof Error ? e.message.split('\n')[0]?.slice(0, 400) : 'send failed';
-          await em.query(`UPDATE mail_outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1`, [row.id, msg, delay]);
+          await em.query(
+            `UPDATE mail_outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1`,
+            [row.id, msg, delay],
+          );
           this.sent.inc({ outcome: 'retry' });
         }
       }

@@ -5,5 +5,9 @@ import { NotificationsService } from './notifications.service';
 
 /** A sink: imports no feature module. */
 @Global()
-@Module({ controllers: [NotificationsController], providers: [NotificationsService, MailWorker], exports: [NotificationsService, MailWorker] })
+@Module({
+  controllers: [NotificationsController],
+  providers: [NotificationsService, MailWorker],
+  exports: [NotificationsService, MailWorker],
+})
 export class NotificationsModule {}

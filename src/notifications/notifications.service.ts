@@ -30,22 +30,49 @@ export class NotificationsService {
   ) {}
 
   /** Stores a notification (and queues mail to the ops recipients when `mailOps`). */
-  async notify(em: EntityManager, n: { kind: string; operatorId: string | null; subject: string; body: string; mailOps: boolean }): Promise<void> {
-    const saved = await em.getRepository(Notification).save(em.getRepository(Notification).create({ kind: n.kind, operatorId: n.operatorId, subject: n.subject, body: n.body, readAt: null }));
+  async notify(
+    em: EntityManager,
+    n: { kind: string; operatorId: string | null; subject: string; body: string; mailOps: boolean },
+  ): Promise<void> {
+    const saved = await em
+      .getRepository(Notification)
+      .save(
+        em.getRepository(Notification).create({ kind: n.kind, operatorId: n.operatorId, subject: n.subject, body: n.body, readAt: null }),
+      );
     const recipients = this.config.mail.opsRecipients;
     if (n.mailOps && this.config.mail.smtpUrl && recipients.length) {
-      await em.getRepository(MailOutbox).insert({ notificationId: saved.id, recipients: recipients.join(','), subject: n.subject, body: n.body, attempts: 0, nextAttemptAt: new Date(), sentAt: null, lastError: null });
+      await em.getRepository(MailOutbox).insert({
+        notificationId: saved.id,
+        recipients: recipients.join(','),
+        subject: n.subject,
+        body: n.body,
+        attempts: 0,
+        nextAttemptAt: new Date(),
+        sentAt: null,
+        lastError: null,
+      });
     }
   }
 
   list(p: Principal, q: PageQuery): Promise<Page<NotificationDto>> {
     const qb = this.ds.getRepository(Notification).createQueryBuilder('n');
     if (p.type === 'operator') qb.where('n.operator_id = :me', { me: p.id });
-    return paginate(qb, q, (n) => ({ id: n.id, kind: n.kind, subject: n.subject, body: n.body, createdAt: n.createdAt.toISOString(), readAt: n.readAt ? n.readAt.toISOString() : null }));
+    return paginate(qb, q, (n) => ({
+      id: n.id,
+      kind: n.kind,
+      subject: n.subject,
+      body: n.body,
+      createdAt: n.createdAt.toISOString(),
+      readAt: n.readAt ? n.readAt.toISOString() : null,
+    }));
   }
 
   async markRead(p: Principal, id: string): Promise<void> {
-    const qb = this.ds.createQueryBuilder().update(Notification).set({ readAt: () => 'COALESCE(read_at, now())' }).where('id = :id', { id });
+    const qb = this.ds
+      .createQueryBuilder()
+      .update(Notification)
+      .set({ readAt: () => 'COALESCE(read_at, now())' })
+      .where('id = :id', { id });
     if (p.type === 'operator') qb.andWhere('operator_id = :me', { me: p.id });
     const r = await qb.execute();
     if (!r.affected) throw new NotFoundError('Notification');

@@ -75,7 +75,15 @@ export class OperatorsService implements OnModuleInit {
         kmsKeyId: sealed.kmsKeyId,
       });
       await this.audit.record(
-        { actor: actorOf(admin), operatorId: id, action: 'operator.create', subject: { type: 'operator', id }, outcome: 'success', details: { loginId, signerAddress: address, kmsKeyId: sealed.kmsKeyId }, requestId },
+        {
+          actor: actorOf(admin),
+          operatorId: id,
+          action: 'operator.create',
+          subject: { type: 'operator', id },
+          outcome: 'success',
+          details: { loginId, signerAddress: address, kmsKeyId: sealed.kmsKeyId },
+          requestId,
+        },
         em,
       );
     });
@@ -96,7 +104,12 @@ export class OperatorsService implements OnModuleInit {
 
   async rewrap(id: string, admin: Principal, requestId?: string): Promise<OperatorDto> {
     const o = await this.load(id);
-    const sealed = await this.keys.rewrap({ kind: 'operator', id }, sealedKeyOf(o), { actor: actorOf(admin), operatorId: id, purpose: 'operator key-rewrap', requestId });
+    const sealed = await this.keys.rewrap({ kind: 'operator', id }, sealedKeyOf(o), {
+      actor: actorOf(admin),
+      operatorId: id,
+      purpose: 'operator key-rewrap',
+      requestId,
+    });
     await saveRewrapped(this.ds.getRepository(Operator), id, sealed);
     return this.get(id, admin);
   }
@@ -107,7 +120,17 @@ export class OperatorsService implements OnModuleInit {
       await em.getRepository(Operator).update({ id }, { status });
       // Suspension revokes every token at once; resuming does not bring old tokens back.
       if (status === 'suspended') await this.auth.revokeAll(em, id);
-      await this.audit.record({ actor: actorOf(admin), operatorId: id, action: status === 'suspended' ? 'operator.suspend' : 'operator.resume', subject: { type: 'operator', id }, outcome: 'success', requestId }, em);
+      await this.audit.record(
+        {
+          actor: actorOf(admin),
+          operatorId: id,
+          action: status === 'suspended' ? 'operator.suspend' : 'operator.resume',
+          subject: { type: 'operator', id },
+          outcome: 'success',
+          requestId,
+        },
+        em,
+      );
     });
     return this.get(id, admin);
   }
@@ -130,4 +153,3 @@ export class OperatorsService implements OnModuleInit {
     return o;
   }
 }
-

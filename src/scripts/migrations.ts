@@ -51,8 +51,12 @@ async function main(): Promise<void> {
     }
     const ts = Date.now();
     const q = (s: string) => '`' + s.replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${') + '`';
-    const up = sql.upQueries.map((x) => `    await queryRunner.query(${q(x.query)}${x.parameters?.length ? `, ${JSON.stringify(x.parameters)}` : ''});`);
-    const down = sql.downQueries.reverse().map((x) => `    await queryRunner.query(${q(x.query)}${x.parameters?.length ? `, ${JSON.stringify(x.parameters)}` : ''});`);
+    const up = sql.upQueries.map(
+      (x) => `    await queryRunner.query(${q(x.query)}${x.parameters?.length ? `, ${JSON.stringify(x.parameters)}` : ''});`,
+    );
+    const down = sql.downQueries
+      .reverse()
+      .map((x) => `    await queryRunner.query(${q(x.query)}${x.parameters?.length ? `, ${JSON.stringify(x.parameters)}` : ''});`);
     const file = join(process.cwd(), 'src', 'database', 'migrations', `${ts}-${name}.ts`);
     writeFileSync(
       file,

@@ -1,5 +1,14 @@
 import { Body, Controller, Get, Headers, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ValidationError } from '../common/app-error';
 import type { Request, Response } from 'express';
 import { CurrentPrincipal, Roles, type Principal } from '../auth/principal';
@@ -21,7 +30,11 @@ export function preferWait(header: string | undefined): number | undefined {
 }
 
 const IDEM = { name: 'Idempotency-Key', required: false, description: 'same key + same body → the original answer; kept 24 h' };
-const PREFER = { name: 'Prefer', required: false, description: 'wait=N (≤ 60): answer 200 once the transaction is final, or 202 after N seconds' };
+const PREFER = {
+  name: 'Prefer',
+  required: false,
+  description: 'wait=N (≤ 60): answer 200 once the transaction is final, or 202 after N seconds',
+};
 
 @ApiTags('tokens')
 @ApiBearerAuth()
@@ -40,9 +53,30 @@ export class TokensController {
   @ApiHeader(IDEM)
   @ApiHeader(PREFER)
   @ApiAcceptedResponse({ description: 'Token (status deploying); Location of the deploy transaction' })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'ISSUER_NOT_GRANTED', 'IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED', 'KMS_UNAVAILABLE')
-  async create(@CurrentPrincipal() p: Principal, @Body() body: CreateTokenDto, @Headers('idempotency-key') key: string | undefined, @Headers('prefer') prefer: string | undefined, @Res() res: Response): Promise<void> {
-    const { value } = await this.idempotency.run(p.id, key, 'POST /v1/tokens', body, () => this.tokens.prepareCreate(p, body), (id) => this.tokens.get(p, id, false));
+  @ApiProblems(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'FORBIDDEN',
+    'ISSUER_NOT_GRANTED',
+    'IDEMPOTENCY_KEY_IN_USE',
+    'IDEMPOTENCY_KEY_REUSED',
+    'KMS_UNAVAILABLE',
+  )
+  async create(
+    @CurrentPrincipal() p: Principal,
+    @Body() body: CreateTokenDto,
+    @Headers('idempotency-key') key: string | undefined,
+    @Headers('prefer') prefer: string | undefined,
+    @Res() res: Response,
+  ): Promise<void> {
+    const { value } = await this.idempotency.run(
+      p.id,
+      key,
+      'POST /v1/tokens',
+      body,
+      () => this.tokens.prepareCreate(p, body),
+      (id) => this.tokens.get(p, id, false),
+    );
     this.pipeline.wake();
     const wait = preferWait(prefer);
     let token: TokenDto = value;
@@ -86,8 +120,25 @@ export class TokensController {
   @ApiHeader(IDEM)
   @ApiHeader(PREFER)
   @ApiAcceptedResponse({ description: 'Transaction; Location header' })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'WALLET_NOT_ISSUED', 'TOKEN_NOT_ACTIVE', 'TOKEN_PAUSED', 'ADDRESS_FROZEN', 'IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED', 'CHAIN_UNAVAILABLE')
-  issue(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Body() body: UserAmountDto, @Req() req: Request, @Res() res: Response) {
+  @ApiProblems(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'NOT_FOUND',
+    'WALLET_NOT_ISSUED',
+    'TOKEN_NOT_ACTIVE',
+    'TOKEN_PAUSED',
+    'ADDRESS_FROZEN',
+    'IDEMPOTENCY_KEY_IN_USE',
+    'IDEMPOTENCY_KEY_REUSED',
+    'CHAIN_UNAVAILABLE',
+  )
+  issue(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: UserAmountDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     return this.operate(p, id, 'issue', body, req, res);
   }
 
@@ -97,8 +148,23 @@ export class TokensController {
   @ApiHeader(IDEM)
   @ApiHeader(PREFER)
   @ApiAcceptedResponse({ description: 'Transaction; Location header' })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'WALLET_NOT_ISSUED', 'TOKEN_NOT_ACTIVE', 'TOKEN_PAUSED', 'INSUFFICIENT_BALANCE', 'CHAIN_UNAVAILABLE')
-  redeem(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Body() body: RedeemDto, @Req() req: Request, @Res() res: Response) {
+  @ApiProblems(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'NOT_FOUND',
+    'WALLET_NOT_ISSUED',
+    'TOKEN_NOT_ACTIVE',
+    'TOKEN_PAUSED',
+    'INSUFFICIENT_BALANCE',
+    'CHAIN_UNAVAILABLE',
+  )
+  redeem(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: RedeemDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     return this.operate(p, id, 'redeem', body, req, res);
   }
 
@@ -108,8 +174,24 @@ export class TokensController {
   @ApiHeader(IDEM)
   @ApiHeader(PREFER)
   @ApiAcceptedResponse({ description: 'Transaction; Location header' })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'WALLET_NOT_ISSUED', 'TOKEN_NOT_ACTIVE', 'TOKEN_PAUSED', 'ADDRESS_FROZEN', 'INSUFFICIENT_BALANCE', 'CHAIN_UNAVAILABLE')
-  forced(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Body() body: ForcedTransferDto, @Req() req: Request, @Res() res: Response) {
+  @ApiProblems(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'NOT_FOUND',
+    'WALLET_NOT_ISSUED',
+    'TOKEN_NOT_ACTIVE',
+    'TOKEN_PAUSED',
+    'ADDRESS_FROZEN',
+    'INSUFFICIENT_BALANCE',
+    'CHAIN_UNAVAILABLE',
+  )
+  forced(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: ForcedTransferDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     return this.operate(p, id, 'forced-transfer', body, req, res);
   }
 
@@ -119,8 +201,24 @@ export class TokensController {
   @ApiHeader(IDEM)
   @ApiHeader(PREFER)
   @ApiAcceptedResponse({ description: 'Transaction; Location header' })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'WALLET_NOT_ISSUED', 'TOKEN_NOT_ACTIVE', 'TOKEN_PAUSED', 'ADDRESS_FROZEN', 'INSUFFICIENT_BALANCE', 'CHAIN_UNAVAILABLE')
-  deposit(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Body() body: UserAmountDto, @Req() req: Request, @Res() res: Response) {
+  @ApiProblems(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'NOT_FOUND',
+    'WALLET_NOT_ISSUED',
+    'TOKEN_NOT_ACTIVE',
+    'TOKEN_PAUSED',
+    'ADDRESS_FROZEN',
+    'INSUFFICIENT_BALANCE',
+    'CHAIN_UNAVAILABLE',
+  )
+  deposit(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: UserAmountDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     return this.operate(p, id, 'deposit', body, req, res);
   }
 
@@ -130,19 +228,53 @@ export class TokensController {
   @ApiHeader(IDEM)
   @ApiHeader(PREFER)
   @ApiAcceptedResponse({ description: 'Transaction; Location header' })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'WALLET_NOT_ISSUED', 'TOKEN_NOT_ACTIVE', 'TOKEN_PAUSED', 'ADDRESS_FROZEN', 'INSUFFICIENT_BALANCE', 'CHAIN_UNAVAILABLE')
-  withdraw(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Body() body: UserAmountDto, @Req() req: Request, @Res() res: Response) {
+  @ApiProblems(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'NOT_FOUND',
+    'WALLET_NOT_ISSUED',
+    'TOKEN_NOT_ACTIVE',
+    'TOKEN_PAUSED',
+    'ADDRESS_FROZEN',
+    'INSUFFICIENT_BALANCE',
+    'CHAIN_UNAVAILABLE',
+  )
+  withdraw(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: UserAmountDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     return this.operate(p, id, 'withdraw', body, req, res);
   }
 
   @Post(':id/recover')
   @Roles('operator')
-  @ApiOperation({ summary: "Move a previous wallet's whole balance to the user's current wallet (one transaction per previous wallet holding tokens)" })
+  @ApiOperation({
+    summary: "Move a previous wallet's whole balance to the user's current wallet (one transaction per previous wallet holding tokens)",
+  })
   @ApiHeader(IDEM)
   @ApiHeader(PREFER)
   @ApiAcceptedResponse({ description: 'Transaction; Location header' })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'WALLET_NOT_ISSUED', 'TOKEN_NOT_ACTIVE', 'TOKEN_PAUSED', 'ADDRESS_FROZEN', 'NOTHING_TO_RECOVER', 'CHAIN_UNAVAILABLE')
-  recover(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Body() body: UserOnlyDto, @Req() req: Request, @Res() res: Response) {
+  @ApiProblems(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'NOT_FOUND',
+    'WALLET_NOT_ISSUED',
+    'TOKEN_NOT_ACTIVE',
+    'TOKEN_PAUSED',
+    'ADDRESS_FROZEN',
+    'NOTHING_TO_RECOVER',
+    'CHAIN_UNAVAILABLE',
+  )
+  recover(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: UserOnlyDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     return this.operate(p, id, 'recover', body, req, res);
   }
 
@@ -160,12 +292,25 @@ export class TokensController {
   @ApiQuery({ name: 'blockNumber', required: false })
   @ApiProduces('application/json', 'text/csv')
   @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'TOKEN_NOT_ACTIVE', 'CHAIN_UNAVAILABLE')
-  async holders(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Query('blockNumber') block: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
-    if (block !== undefined && !/^\d{1,18}$/.test(block)) throw new ValidationError([{ field: 'blockNumber', message: 'blockNumber must be a non-negative integer' }]);
+  async holders(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', ParseIdPipe) id: string,
+    @Query('blockNumber') block: string | undefined,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    if (block !== undefined && !/^\d{1,18}$/.test(block))
+      throw new ValidationError([{ field: 'blockNumber', message: 'blockNumber must be a non-negative integer' }]);
     const register = await this.tokens.holders(p, id, block === undefined ? undefined : BigInt(block));
     if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
-      const lines = ['userId,address,balance,custodyBalance,blockNumber', ...register.items.map((h) => `${h.userId},${h.address},${h.balance},${h.custodyBalance},${register.blockNumber}`)];
-      res.status(200).type('text/csv').send(lines.join('\n') + '\n');
+      const lines = [
+        'userId,address,balance,custodyBalance,blockNumber',
+        ...register.items.map((h) => `${h.userId},${h.address},${h.balance},${h.custodyBalance},${register.blockNumber}`),
+      ];
+      res
+        .status(200)
+        .type('text/csv')
+        .send(lines.join('\n') + '\n');
       return;
     }
     res.status(200).json(register);
@@ -177,8 +322,22 @@ export class TokensController {
   @ApiHeader(IDEM)
   @ApiHeader(PREFER)
   @ApiAcceptedResponse({ description: 'Transaction; Location header' })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'WALLET_NOT_ISSUED', 'TOKEN_NOT_ACTIVE', 'TOKEN_PAUSED', 'CHAIN_UNAVAILABLE')
-  freeze(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Body() body: UserOnlyDto, @Req() req: Request, @Res() res: Response) {
+  @ApiProblems(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'NOT_FOUND',
+    'WALLET_NOT_ISSUED',
+    'TOKEN_NOT_ACTIVE',
+    'TOKEN_PAUSED',
+    'CHAIN_UNAVAILABLE',
+  )
+  freeze(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: UserOnlyDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     return this.operate(p, id, 'freeze', body, req, res);
   }
 
@@ -188,8 +347,22 @@ export class TokensController {
   @ApiHeader(IDEM)
   @ApiHeader(PREFER)
   @ApiAcceptedResponse({ description: 'Transaction; Location header' })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'WALLET_NOT_ISSUED', 'TOKEN_NOT_ACTIVE', 'TOKEN_PAUSED', 'CHAIN_UNAVAILABLE')
-  unfreeze(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Body() body: UserOnlyDto, @Req() req: Request, @Res() res: Response) {
+  @ApiProblems(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'NOT_FOUND',
+    'WALLET_NOT_ISSUED',
+    'TOKEN_NOT_ACTIVE',
+    'TOKEN_PAUSED',
+    'CHAIN_UNAVAILABLE',
+  )
+  unfreeze(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: UserOnlyDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     return this.operate(p, id, 'unfreeze', body, req, res);
   }
 
@@ -200,7 +373,13 @@ export class TokensController {
   @ApiHeader(PREFER)
   @ApiAcceptedResponse({ description: 'Transaction; Location header' })
   @ApiProblems('UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'TOKEN_NOT_ACTIVE', 'TOKEN_PAUSED', 'CHAIN_UNAVAILABLE')
-  pause(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Body() body: EmptyDto, @Req() req: Request, @Res() res: Response) {
+  pause(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: EmptyDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     return this.operate(p, id, 'pause', body, req, res);
   }
 
@@ -211,7 +390,13 @@ export class TokensController {
   @ApiHeader(PREFER)
   @ApiAcceptedResponse({ description: 'Transaction; Location header' })
   @ApiProblems('UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'TOKEN_NOT_ACTIVE', 'CHAIN_UNAVAILABLE')
-  unpause(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @Body() body: EmptyDto, @Req() req: Request, @Res() res: Response) {
+  unpause(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: EmptyDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     return this.operate(p, id, 'unpause', body, req, res);
   }
 

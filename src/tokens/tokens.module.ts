@@ -7,5 +7,10 @@ import { SignersController } from '../transactions/signers.controller';
 import { TokensController } from './tokens.controller';
 import { TokensService } from './tokens.service';
 
-@Module({ imports: [TransactionsModule, UsersModule, IssuersModule, OperatorsModule], controllers: [TokensController, SignersController], providers: [TokensService], exports: [TokensService] })
+@Module({
+  imports: [TransactionsModule, UsersModule, IssuersModule, OperatorsModule],
+  controllers: [TokensController, SignersController],
+  providers: [TokensService],
+  exports: [TokensService],
+})
 export class TokensModule {}

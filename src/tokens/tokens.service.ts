@@ -75,7 +75,8 @@ interface Enqueue {
   debit?: { address: string; amount: bigint; balance: bigint };
 }
 
-const insufficient = (balance: bigint, pending: bigint, amount: bigint) => new AppError('INSUFFICIENT_BALANCE', `Balance ${balance} less pending debits ${pending} is below ${amount}`);
+const insufficient = (balance: bigint, pending: bigint, amount: bigint) =>
+  new AppError('INSUFFICIENT_BALANCE', `Balance ${balance} less pending debits ${pending} is below ${amount}`);
 const custodyShort = (held: bigint, pending: bigint, amount: bigint) =>
   new AppError('INSUFFICIENT_BALANCE', `The user's custody balance ${held} less pending withdrawals ${pending} is below ${amount}`);
 
@@ -95,7 +96,11 @@ export class TokensService implements OnModuleInit {
     private readonly readiness: ReadinessContributors,
     metrics: Metrics,
   ) {
-    this.reconciliation = metrics.gauge('kagi_custody_reconciliation_difference', 'On-chain custody balance minus the custody ledger, per token (0 = reconciled)', ['token']);
+    this.reconciliation = metrics.gauge(
+      'kagi_custody_reconciliation_difference',
+      'On-chain custody balance minus the custody ledger, per token (0 = reconciled)',
+      ['token'],
+    );
   }
 
   private readonly reconciliation;
@@ -127,7 +132,10 @@ export class TokensService implements OnModuleInit {
   }
 
   /** Validates and returns a function that stores the token and its deploy transaction in `em`. */
-  async prepareCreate(p: Principal, dto: { name: string; symbol: string; decimals: number; issuerId?: string }): Promise<Prepared<TokenDto>> {
+  async prepareCreate(
+    p: Principal,
+    dto: { name: string; symbol: string; decimals: number; issuerId?: string },
+  ): Promise<Prepared<TokenDto>> {
     let signer: { kind: 'operator' | 'issuer'; id: string; address: `0x${string}` };
     if (dto.issuerId) {
       const issuer = await this.issuers.assertGranted(dto.issuerId.toLowerCase(), p.id);
@@ -137,13 +145,38 @@ export class TokensService implements OnModuleInit {
       signer = { kind: 'operator', id: p.id, address: getAddress(op.signerAddress) };
     }
     const governance = await this.governanceAddress();
-    const data = encodeDeployData({ abi: securityTokenAbi, bytecode: securityTokenBytecode, args: [dto.name, dto.symbol, dto.decimals, governance, signer.address] });
+    const data = encodeDeployData({
+      abi: securityTokenAbi,
+      bytecode: securityTokenBytecode,
+      args: [dto.name, dto.symbol, dto.decimals, governance, signer.address],
+    });
     return {
       write: async (em) => {
         const tokenId = randomUUID();
         const txId = randomUUID();
-        await em.getRepository(Token).insert({ id: tokenId, operatorId: p.id, issuerId: signer.kind === 'issuer' ? signer.id : null, name: dto.name, symbol: dto.symbol, decimals: dto.decimals, signerKind: signer.kind, signerId: signer.id, signerAddress: signer.address, address: null, status: 'deploying', deployTransactionId: txId });
-        await this.insertTx(em, txId, { tokenId, kind: 'deploy', principal: p, signer, toAddress: null, data, request: { name: dto.name, symbol: dto.symbol, decimals: dto.decimals, issuerId: dto.issuerId ?? null, governance } });
+        await em.getRepository(Token).insert({
+          id: tokenId,
+          operatorId: p.id,
+          issuerId: signer.kind === 'issuer' ? signer.id : null,
+          name: dto.name,
+          symbol: dto.symbol,
+          decimals: dto.decimals,
+          signerKind: signer.kind,
+          signerId: signer.id,
+          signerAddress: signer.address,
+          address: null,
+          status: 'deploying',
+          deployTransactionId: txId,
+        });
+        await this.insertTx(em, txId, {
+          tokenId,
+          kind: 'deploy',
+          principal: p,
+          signer,
+          toAddress: null,
+          data,
+          request: { name: dto.name, symbol: dto.symbol, decimals: dto.decimals, issuerId: dto.issuerId ?? null, governance },
+        });
         return { id: tokenId };
       },
     };
@@ -151,7 +184,10 @@ export class TokensService implements OnModuleInit {
 
   async list(p: Principal, q: PageQuery): Promise<Page<TokenDto>> {
     const qb = this.ds.getRepository(Token).createQueryBuilder('t');
-    if (p.type === 'operator') qb.andWhere('(t.operator_id = :me OR t.issuer_id IN (SELECT g.issuer_id FROM issuer_grants g WHERE g.operator_id = :me))', { me: p.id });
+    if (p.type === 'operator')
+      qb.andWhere('(t.operator_id = :me OR t.issuer_id IN (SELECT g.issuer_id FROM issuer_grants g WHERE g.operator_id = :me))', {
+        me: p.id,
+      });
     return paginate(qb, q, toTokenDto);
   }
 
@@ -159,25 +195,42 @@ export class TokensService implements OnModuleInit {
     const t = await this.visible(p, id);
     const dto = toTokenDto(t);
     if (withChain && t.status === 'active' && t.address) {
-      const [totalSupply, paused] = await Promise.all([this.read<bigint>(t.address, 'totalSupply'), this.read<boolean>(t.address, 'paused')]);
+      const [totalSupply, paused] = await Promise.all([
+        this.read<bigint>(t.address, 'totalSupply'),
+        this.read<boolean>(t.address, 'paused'),
+      ]);
       dto.totalSupply = totalSupply.toString();
       dto.paused = paused;
     }
     return dto;
   }
 
-  async balance(p: Principal, id: string, userId: string): Promise<{ userId: string; address: string | null; balance: string; frozen: boolean; custodyBalance: string }> {
+  async balance(
+    p: Principal,
+    id: string,
+    userId: string,
+  ): Promise<{ userId: string; address: string | null; balance: string; frozen: boolean; custodyBalance: string }> {
     const t = await this.visible(p, id);
     const user = p.type === 'operator' ? await this.users.getOwnedUser(p.id, userId) : await this.users.get(p, userId);
     const address = user.walletAddress;
-    if (!address || !t.address || t.status !== 'active') return { userId, address: address ?? null, balance: '0', frozen: false, custodyBalance: '0' };
-    const [bal, frozen] = await Promise.all([this.read<bigint>(t.address, 'balanceOf', [address]), this.read<boolean>(t.address, 'isFrozen', [address])]);
-    const [c] = await this.ds.query<Array<{ s: string | null }>>('SELECT sum(amount)::text AS s FROM custody_entries WHERE token_id = $1 AND user_id = $2', [t.id, userId]);
+    if (!address || !t.address || t.status !== 'active')
+      return { userId, address: address ?? null, balance: '0', frozen: false, custodyBalance: '0' };
+    const [bal, frozen] = await Promise.all([
+      this.read<bigint>(t.address, 'balanceOf', [address]),
+      this.read<boolean>(t.address, 'isFrozen', [address]),
+    ]);
+    const [c] = await this.ds.query<Array<{ s: string | null }>>(
+      'SELECT sum(amount)::text AS s FROM custody_entries WHERE token_id = $1 AND user_id = $2',
+      [t.id, userId],
+    );
     return { userId, address, balance: bal.toString(), frozen, custodyBalance: c?.s ?? '0' };
   }
 
   /** The custody ledger of the operator's custody address, with the on-chain balance to reconcile against. */
-  async custody(p: Principal, id: string): Promise<{ custodyAddress: string; onChainBalance: string; items: Array<{ userId: string; amount: string }> }> {
+  async custody(
+    p: Principal,
+    id: string,
+  ): Promise<{ custodyAddress: string; onChainBalance: string; items: Array<{ userId: string; amount: string }> }> {
     const t = await this.visible(p, id);
     const operatorId = p.type === 'operator' ? p.id : t.operatorId;
     const custodyAddress = await this.custodyAddressOf(operatorId);
@@ -192,7 +245,11 @@ export class TokensService implements OnModuleInit {
   }
 
   /** The holder register at a block: the operator's users (admins: every user with a wallet). */
-  async holders(p: Principal, id: string, blockNumber?: bigint): Promise<{ blockNumber: string; items: Array<{ userId: string; address: string; balance: string; custodyBalance: string }> }> {
+  async holders(
+    p: Principal,
+    id: string,
+    blockNumber?: bigint,
+  ): Promise<{ blockNumber: string; items: Array<{ userId: string; address: string; balance: string; custodyBalance: string }> }> {
     const t = await this.visible(p, id);
     if (!t.address || t.status !== 'active') throw new AppError('TOKEN_NOT_ACTIVE', `The token is ${t.status}`);
     const head = await this.chain.client.getBlockNumber().catch(() => {
@@ -216,7 +273,13 @@ export class TokensService implements OnModuleInit {
       const address = getAddress(u.wallet_address);
       let balance: bigint;
       try {
-        balance = await this.chain.client.readContract({ address: t.address, abi: securityTokenAbi, functionName: 'balanceOf', args: [address], blockNumber: at });
+        balance = await this.chain.client.readContract({
+          address: t.address,
+          abi: securityTokenAbi,
+          functionName: 'balanceOf',
+          args: [address],
+          blockNumber: at,
+        });
       } catch {
         throw new ChainUnavailableError();
       }
@@ -227,8 +290,20 @@ export class TokensService implements OnModuleInit {
   }
 
   /** Signers with queue depth, next nonce and gas (admins). */
-  async signers(): Promise<{ items: Array<{ address: string; kind: string; ownerId: string; queued: number; oldestQueuedAt: string | null; nextNonce: number | null; gasBalance: string }> }> {
-    const rows = await this.ds.query<Array<{ address: string; kind: string; owner_id: string; queued: number; oldest: Date | null; next_nonce: number | null }>>(
+  async signers(): Promise<{
+    items: Array<{
+      address: string;
+      kind: string;
+      ownerId: string;
+      queued: number;
+      oldestQueuedAt: string | null;
+      nextNonce: number | null;
+      gasBalance: string;
+    }>;
+  }> {
+    const rows = await this.ds.query<
+      Array<{ address: string; kind: string; owner_id: string; queued: number; oldest: Date | null; next_nonce: number | null }>
+    >(
       `SELECT s.address, s.kind, s.owner_id,
               (SELECT count(*)::int FROM transactions t WHERE t.from_address = s.address AND t.status = 'queued') AS queued,
               (SELECT min(created_at) FROM transactions t WHERE t.from_address = s.address AND t.status = 'queued') AS oldest,
@@ -243,7 +318,15 @@ export class TokensService implements OnModuleInit {
       const gas = await this.chain.client.getBalance({ address: getAddress(r.address) }).catch(() => {
         throw new ChainUnavailableError();
       });
-      items.push({ address: r.address, kind: r.kind, ownerId: r.owner_id, queued: r.queued, oldestQueuedAt: r.oldest ? new Date(r.oldest).toISOString() : null, nextNonce: r.next_nonce, gasBalance: gas.toString() });
+      items.push({
+        address: r.address,
+        kind: r.kind,
+        ownerId: r.owner_id,
+        queued: r.queued,
+        oldestQueuedAt: r.oldest ? new Date(r.oldest).toISOString() : null,
+        nextNonce: r.next_nonce,
+        gasBalance: gas.toString(),
+      });
     }
     return { items };
   }
@@ -262,7 +345,16 @@ export class TokensService implements OnModuleInit {
       if (bal === 0n || frozen) continue;
       const data = encodeFunctionData({ abi: securityTokenAbi, functionName: 'setAddressFrozen', args: [e.oldAddress, true] });
       await this.ds.transaction((em) =>
-        this.insertTx(em, randomUUID(), { tokenId: t.id, kind: 'freeze', principal: p, userId: e.userId, signer: { kind: t.signerKind, id: t.signerId, address: t.signerAddress }, toAddress: t.address, data, request: { userId: e.userId, address: e.oldAddress, reason: 'wallet reissued' } }),
+        this.insertTx(em, randomUUID(), {
+          tokenId: t.id,
+          kind: 'freeze',
+          principal: p,
+          userId: e.userId,
+          signer: { kind: t.signerKind, id: t.signerId, address: t.signerAddress },
+          toAddress: t.address,
+          data,
+          request: { userId: e.userId, address: e.oldAddress, reason: 'wallet reissued' },
+        }),
       );
     }
   }
@@ -279,13 +371,25 @@ export class TokensService implements OnModuleInit {
     // then the users, then frozen receivers, then balances.
     const named = (['userId', 'fromUserId', 'toUserId'] as const).filter((f) => typeof body[f] === 'string');
     const [found, custodyAddress] = await Promise.all([
-      Promise.all(named.map((f) => this.users.getOwnedUser(p.id, String(body[f]).toLowerCase()).then((u) => ({ u }), (error: unknown) => ({ error })))),
+      Promise.all(
+        named.map((f) =>
+          this.users.getOwnedUser(p.id, String(body[f]).toLowerCase()).then(
+            (u) => ({ u }),
+            (error: unknown) => ({ error }),
+          ),
+        ),
+      ),
       kind === 'deposit' || kind === 'withdraw' ? this.custodyAddressOf(p.id) : undefined,
     ]);
     const wallets = new Map<string, { id: string; address: Address; previous: string[] } | undefined>();
     for (const [i, f] of named.entries()) {
       const r = found[i]!;
-      wallets.set(f, 'u' in r && r.u.walletAddress ? { id: r.u.id, address: getAddress(r.u.walletAddress), previous: r.u.previousWalletAddresses } : undefined);
+      wallets.set(
+        f,
+        'u' in r && r.u.walletAddress
+          ? { id: r.u.id, address: getAddress(r.u.walletAddress), previous: r.u.previousWalletAddresses }
+          : undefined,
+      );
     }
     // Operations that take tokens from an address read the chain at one block, so the balance
     // and the debits counted against it (below) meet exactly: a debit mined after that block is
@@ -298,7 +402,12 @@ export class TokensService implements OnModuleInit {
     };
     const pausedRead = settle(this.read<boolean>(token, 'paused', [], at));
     const frozenRead = (a: Address | undefined) => settle(a ? this.read<boolean>(token, 'isFrozen', [a], at) : Promise.resolve(false));
-    const debitRead = (a: Address | undefined) => settle(a ? Promise.all([this.read<bigint>(token, 'balanceOf', [a], at), this.pendingDebits(this.ds.manager, t.id, a, at!)]) : Promise.resolve<[bigint, bigint]>([0n, 0n]));
+    const debitRead = (a: Address | undefined) =>
+      settle(
+        a
+          ? Promise.all([this.read<bigint>(token, 'balanceOf', [a], at), this.pendingDebits(this.ds.manager, t.id, a, at!)])
+          : Promise.resolve<[bigint, bigint]>([0n, 0n]),
+      );
     /** Paused first, then every named user must exist (404 otherwise) and have a wallet. */
     const admissible = async () => {
       if ((await pausedRead) && kind !== 'unpause') throw new AppError('TOKEN_PAUSED', 'The token is paused');
@@ -318,7 +427,8 @@ export class TokensService implements OnModuleInit {
       return bal;
     };
     const amount = typeof body.amount === 'string' ? BigInt(body.amount) : 0n;
-    const fn = (functionName: string, args: readonly unknown[]) => encodeFunctionData({ abi: securityTokenAbi, functionName: functionName as never, args: args });
+    const fn = (functionName: string, args: readonly unknown[]) =>
+      encodeFunctionData({ abi: securityTokenAbi, functionName: functionName as never, args: args });
     let e: Omit<Enqueue, 'token' | 'principal'>;
     switch (kind) {
       case 'issue': {
@@ -334,7 +444,13 @@ export class TokensService implements OnModuleInit {
         await admissible();
         const u = wallet('userId');
         const balance = await enough(debit, amount);
-        e = { kind, userId: u.id, data: fn('burn', [u.address, amount]), request: { userId: u.id, amount: body.amount, reason: body.reason ?? null }, debit: { address: u.address, amount, balance } };
+        e = {
+          kind,
+          userId: u.id,
+          data: fn('burn', [u.address, amount]),
+          request: { userId: u.id, amount: body.amount, reason: body.reason ?? null },
+          debit: { address: u.address, amount, balance },
+        };
         break;
       }
       case 'forced-transfer': {
@@ -343,10 +459,19 @@ export class TokensService implements OnModuleInit {
         await admissible();
         const from = wallet('fromUserId');
         const to = wallet('toUserId');
-        if (from.address === to.address) throw new AppError('VALIDATION_FAILED', 'fromUserId and toUserId are the same wallet', { errors: [{ field: 'toUserId', message: 'must differ from fromUserId' }] });
+        if (from.address === to.address)
+          throw new AppError('VALIDATION_FAILED', 'fromUserId and toUserId are the same wallet', {
+            errors: [{ field: 'toUserId', message: 'must differ from fromUserId' }],
+          });
         await notFrozen(frozen, to.address);
         const balance = await enough(debit, amount);
-        e = { kind, userId: from.id, data: fn('forcedTransfer', [from.address, to.address, amount]), request: { fromUserId: from.id, toUserId: to.id, amount: body.amount, reason: body.reason }, debit: { address: from.address, amount, balance } };
+        e = {
+          kind,
+          userId: from.id,
+          data: fn('forcedTransfer', [from.address, to.address, amount]),
+          request: { fromUserId: from.id, toUserId: to.id, amount: body.amount, reason: body.reason },
+          debit: { address: from.address, amount, balance },
+        };
         break;
       }
       case 'deposit': {
@@ -357,7 +482,13 @@ export class TokensService implements OnModuleInit {
         const u = wallet('userId');
         await notFrozen(frozen, custody);
         const balance = await enough(debit, amount);
-        e = { kind, userId: u.id, data: fn('forcedTransfer', [u.address, custody, amount]), request: { userId: u.id, amount: body.amount, custodyAddress: custody }, debit: { address: u.address, amount, balance } };
+        e = {
+          kind,
+          userId: u.id,
+          data: fn('forcedTransfer', [u.address, custody, amount]),
+          request: { userId: u.id, amount: body.amount, custodyAddress: custody },
+          debit: { address: u.address, amount, balance },
+        };
         break;
       }
       case 'withdraw': {
@@ -365,14 +496,22 @@ export class TokensService implements OnModuleInit {
         const frozen = frozenRead(wallets.get('userId')?.address);
         const debit = debitRead(custody);
         const userId = wallets.get('userId')?.id;
-        const own = settle(userId ? this.custodyAvailable(this.ds.manager, t.id, p.id, userId) : Promise.resolve<[bigint, bigint]>([0n, 0n]));
+        const own = settle(
+          userId ? this.custodyAvailable(this.ds.manager, t.id, p.id, userId) : Promise.resolve<[bigint, bigint]>([0n, 0n]),
+        );
         await admissible();
         const u = wallet('userId');
         await notFrozen(frozen, u.address);
         const [held, pendingOut] = await own;
         if (held - pendingOut < amount) throw custodyShort(held, pendingOut, amount);
         const balance = await enough(debit, amount);
-        e = { kind, userId: u.id, data: fn('forcedTransfer', [custody, u.address, amount]), request: { userId: u.id, amount: body.amount, custodyAddress: custody }, debit: { address: custody, amount, balance } };
+        e = {
+          kind,
+          userId: u.id,
+          data: fn('forcedTransfer', [custody, u.address, amount]),
+          request: { userId: u.id, amount: body.amount, custodyAddress: custody },
+          debit: { address: custody, amount, balance },
+        };
         break;
       }
       case 'recover': {
@@ -391,7 +530,13 @@ export class TokensService implements OnModuleInit {
         }
         if (!lost) throw new AppError('NOTHING_TO_RECOVER', 'No previous wallet of this user holds this token');
         await notFrozen(frozen, u.address);
-        e = { kind, userId: u.id, data: fn('recoveryAddress', [lost.address, u.address]), request: { userId: u.id, from: lost.address, to: u.address }, debit: { address: lost.address, amount: lost.balance, balance: lost.balance } };
+        e = {
+          kind,
+          userId: u.id,
+          data: fn('recoveryAddress', [lost.address, u.address]),
+          request: { userId: u.id, from: lost.address, to: u.address },
+          debit: { address: lost.address, amount: lost.balance, balance: lost.balance },
+        };
         break;
       }
       case 'freeze':
@@ -406,13 +551,24 @@ export class TokensService implements OnModuleInit {
         e = { kind, data: fn('pause', []), request: {} };
         break;
       case 'unpause':
-        if (!(await pausedRead)) throw new AppError('VALIDATION_FAILED', 'The token is not paused', { errors: [{ field: 'token', message: 'not paused' }] });
+        if (!(await pausedRead))
+          throw new AppError('VALIDATION_FAILED', 'The token is not paused', { errors: [{ field: 'token', message: 'not paused' }] });
         e = { kind, data: fn('unpause', []), request: {} };
         break;
       default:
         throw new NotFoundError('Operation');
     }
-    const x = { tokenId: t.id, kind: e.kind, principal: p, userId: e.userId ?? null, signer: { kind: t.signerKind, id: t.signerId, address: t.signerAddress }, toAddress: token, data: e.data, request: e.request, debit: e.debit };
+    const x = {
+      tokenId: t.id,
+      kind: e.kind,
+      principal: p,
+      userId: e.userId ?? null,
+      signer: { kind: t.signerKind, id: t.signerId, address: t.signerAddress },
+      toAddress: token,
+      data: e.data,
+      request: e.request,
+      debit: e.debit,
+    };
     const debit = e.debit;
     if (!debit || at === undefined) return { write: (em) => this.insertTx(em, randomUUID(), x), singleStatement: true };
     // Two requests must not both spend the same balance: the debits of one (token, address) are
@@ -437,7 +593,17 @@ export class TokensService implements OnModuleInit {
   private async insertTx(
     em: EntityManager,
     id: string,
-    x: { tokenId: string; kind: TxKind; principal: Principal; userId?: string | null; signer: { kind: 'operator' | 'issuer'; id: string; address: `0x${string}` }; toAddress: `0x${string}` | null; data: `0x${string}`; request: Record<string, unknown>; debit?: { address: string; amount: bigint } },
+    x: {
+      tokenId: string;
+      kind: TxKind;
+      principal: Principal;
+      userId?: string | null;
+      signer: { kind: 'operator' | 'issuer'; id: string; address: `0x${string}` };
+      toAddress: `0x${string}` | null;
+      data: `0x${string}`;
+      request: Record<string, unknown>;
+      debit?: { address: string; amount: bigint };
+    },
   ): Promise<Created<TransactionDto>> {
     const row = {
       id,
@@ -457,22 +623,60 @@ export class TokensService implements OnModuleInit {
       request: x.request,
     };
     const [stamps] = await this.audit.recordWith<{ created_at: Date; updated_at: Date }>(
-      { actor: actorOf(x.principal), operatorId: x.principal.type === 'operator' ? x.principal.id : null, action: 'transaction.queued', subject: { type: 'transaction', id }, outcome: 'success', details: { kind: x.kind, tokenId: x.tokenId } },
+      {
+        actor: actorOf(x.principal),
+        operatorId: x.principal.type === 'operator' ? x.principal.id : null,
+        action: 'transaction.queued',
+        subject: { type: 'transaction', id },
+        outcome: 'success',
+        details: { kind: x.kind, tokenId: x.tokenId },
+      },
       {
         sql: `INSERT INTO transactions (id, token_id, kind, status, operator_id, requested_by_type, user_id, signer_kind, signer_id, from_address, to_address, call_data, debit_address, debit_amount, request, attempts, next_attempt_at)
               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, 0, now()) RETURNING created_at, updated_at`,
-        params: [row.id, row.tokenId, row.kind, row.status, row.operatorId, row.requestedByType, row.userId, row.signerKind, row.signerId, row.fromAddress, row.toAddress, row.callData, row.debitAddress, row.debitAmount, JSON.stringify(row.request)],
+        params: [
+          row.id,
+          row.tokenId,
+          row.kind,
+          row.status,
+          row.operatorId,
+          row.requestedByType,
+          row.userId,
+          row.signerKind,
+          row.signerId,
+          row.fromAddress,
+          row.toAddress,
+          row.callData,
+          row.debitAddress,
+          row.debitAmount,
+          JSON.stringify(row.request),
+        ],
       },
       em,
     );
     if (x.kind === 'deploy') return { id: x.tokenId };
-    const tx: Transaction = { ...row, nonce: null, txHash: null, rawTx: null, replacedHashes: null, blockNumber: null, attempts: 0, error: null, nextAttemptAt: stamps!.created_at, submittedAt: null, createdAt: stamps!.created_at, updatedAt: stamps!.updated_at };
+    const tx: Transaction = {
+      ...row,
+      nonce: null,
+      txHash: null,
+      rawTx: null,
+      replacedHashes: null,
+      blockNumber: null,
+      attempts: 0,
+      error: null,
+      nextAttemptAt: stamps!.created_at,
+      submittedAt: null,
+      createdAt: stamps!.created_at,
+      updatedAt: stamps!.updated_at,
+    };
     return { id, value: toTxDto(tx) };
   }
 
   /** The operator's custody address (its signing address unless configured otherwise). */
   private async custodyAddressOf(operatorId: string): Promise<Address> {
-    const [r] = await this.ds.query<Array<{ custody_address: string }>>('SELECT custody_address FROM operators WHERE id = $1', [operatorId]);
+    const [r] = await this.ds.query<Array<{ custody_address: string }>>('SELECT custody_address FROM operators WHERE id = $1', [
+      operatorId,
+    ]);
     if (!r) throw new NotFoundError('Operator');
     return getAddress(r.custody_address);
   }
@@ -508,7 +712,13 @@ export class TokensService implements OnModuleInit {
 
   private async read<T>(address: `0x${string}`, functionName: string, args: readonly unknown[] = [], blockNumber?: bigint): Promise<T> {
     try {
-      return (await this.chain.client.readContract({ address, abi: securityTokenAbi, functionName: functionName as never, args: args, blockNumber }));
+      return await this.chain.client.readContract({
+        address,
+        abi: securityTokenAbi,
+        functionName: functionName as never,
+        args: args,
+        blockNumber,
+      });
     } catch {
       throw new ChainUnavailableError();
     }
@@ -535,7 +745,8 @@ export class TokensService implements OnModuleInit {
     }
     const granted = t.issuerId ? await this.ds.getRepository(IssuerGrant).existsBy({ issuerId: t.issuerId, operatorId: p.id }) : false;
     if (pauseKind) {
-      if (t.operatorId !== p.id || (t.issuerId && !granted)) throw new AppError('FORBIDDEN', "Only the token's creating operator (while granted) or an admin may pause it");
+      if (t.operatorId !== p.id || (t.issuerId && !granted))
+        throw new AppError('FORBIDDEN', "Only the token's creating operator (while granted) or an admin may pause it");
       return;
     }
     if (t.issuerId ? !granted : t.operatorId !== p.id) throw new NotFoundError('Token');
@@ -553,7 +764,9 @@ export class TokensService implements OnModuleInit {
       await em.query(`SELECT pg_advisory_xact_lock(hashtext('kagi-governance'))`);
       const again = await em.getRepository(GovernanceKey).findOne({ where: {}, order: { createdAt: 'ASC' } });
       if (again) return again.address;
-      await em.getRepository(GovernanceKey).insert({ id, address, encryptedKey: sealed.encryptedKey, encryptedDataKey: sealed.encryptedDataKey, kmsKeyId: sealed.kmsKeyId });
+      await em
+        .getRepository(GovernanceKey)
+        .insert({ id, address, encryptedKey: sealed.encryptedKey, encryptedDataKey: sealed.encryptedDataKey, kmsKeyId: sealed.kmsKeyId });
       return address;
     });
     if (winner !== address) return winner;

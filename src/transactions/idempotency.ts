@@ -54,9 +54,13 @@ export class Idempotency {
       const created = singleStatement ? await write(this.ds.manager) : await this.ds.transaction(write);
       return { value: await answer(created), replayed: false };
     }
-    if (!/^[\x21-\x7e]{1,255}$/.test(key)) throw new ValidationError([{ field: 'Idempotency-Key', message: 'Idempotency-Key must be 1 to 255 visible ASCII characters' }]);
+    if (!/^[\x21-\x7e]{1,255}$/.test(key))
+      throw new ValidationError([{ field: 'Idempotency-Key', message: 'Idempotency-Key must be 1 to 255 visible ASCII characters' }]);
     const hash = createHash('sha256').update(scope).update('\n').update(canonical(body)).digest('hex');
-    await this.ds.query(`DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND created_at < now() - interval '24 hours'`, [principalId, key]);
+    await this.ds.query(`DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND created_at < now() - interval '24 hours'`, [
+      principalId,
+      key,
+    ]);
     // A claim left `in_progress` by an instance that died (kill -9) is taken over after
     // ABANDONED_AFTER; the claim id makes sure only one acceptance can ever complete.
     await this.ds.query(
@@ -75,7 +79,10 @@ export class Idempotency {
       );
       if (!row) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'The first request with this Idempotency-Key just finished; retry');
       if (row.request_hash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with another request');
-      if (row.state !== 'done' || !row.resource_id) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'The first request with this Idempotency-Key is still being accepted', { headers: { 'Retry-After': '1' } });
+      if (row.state !== 'done' || !row.resource_id)
+        throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'The first request with this Idempotency-Key is still being accepted', {
+          headers: { 'Retry-After': '1' },
+        });
       return { value: await load(row.resource_id), replayed: true };
     }
     try {
@@ -87,12 +94,18 @@ export class Idempotency {
           [principalId, key, c.id, claim],
         );
         // Our claim was taken over (we were presumed dead): roll back rather than create a duplicate.
-        if (!n) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'Another request took over this Idempotency-Key', { headers: { 'Retry-After': '1' } });
+        if (!n)
+          throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'Another request took over this Idempotency-Key', {
+            headers: { 'Retry-After': '1' },
+          });
         return c;
       });
       return { value: await answer(created), replayed: false };
     } catch (e) {
-      await this.ds.query(`DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND state = 'in_progress' AND resource_id = $3`, [principalId, key, claim]);
+      await this.ds.query(
+        `DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND state = 'in_progress' AND resource_id = $3`,
+        [principalId, key, claim],
+      );
       throw e;
     }
   }

@@ -174,7 +174,9 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
   private async signBatch(address: `0x${string}`): Promise<{ claimed: number; progressed: boolean; signed: Signed[] }> {
     const result = { claimed: 0, progressed: false, signed: [] as Signed[] };
     await this.ds.transaction(async (em) => {
-      const [lock] = await em.query<Array<{ ok: boolean }>>(`SELECT pg_try_advisory_xact_lock(hashtext('kagi-signer:' || $1)) AS ok`, [address]);
+      const [lock] = await em.query<Array<{ ok: boolean }>>(`SELECT pg_try_advisory_xact_lock(hashtext('kagi-signer:' || $1)) AS ok`, [
+        address,
+      ]);
       if (!lock?.ok) return; // another instance works on this signer now
       // The head of the queue, due or not: a row backing off holds back the rows behind it (order
       // is kept). No SKIP LOCKED: the advisory lock already keeps other workers out, and skipping
@@ -201,7 +203,10 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       // Chain state for the whole batch; viem sends these reads as one JSON-RPC batch.
       const [base, chainId, fees, estimates] = await Promise.all([
         this.allocateNonce(em, address),
-        this.chain.chain().then((c) => c.id, () => undefined),
+        this.chain.chain().then(
+          (c) => c.id,
+          () => undefined,
+        ),
         this.feeQuote(),
         Promise.all(rows.map((r) => this.estimate(r))),
       ]);
@@ -232,15 +237,19 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
         // After the first failure no further key is opened: what follows it is not kept anyway,
         // and a KMS that hangs would otherwise hold the batch for every row's timeout in turn.
         let stop = false;
-        const raws = await mapLimit(plan, OPENINGS_IN_FLIGHT, async ({ row, gas }, i): Promise<{ raw: Hex } | { error: unknown } | { skipped: true }> => {
-          if (stop) return { skipped: true };
-          try {
-            return { raw: await this.sign(row, sealed, { chainId, nonce: base + i, gas, fees }, openings) };
-          } catch (error) {
-            stop = true;
-            return { error };
-          }
-        });
+        const raws = await mapLimit(
+          plan,
+          OPENINGS_IN_FLIGHT,
+          async ({ row, gas }, i): Promise<{ raw: Hex } | { error: unknown } | { skipped: true }> => {
+            if (stop) return { skipped: true };
+            try {
+              return { raw: await this.sign(row, sealed, { chainId, nonce: base + i, gas, fees }, openings) };
+            } catch (error) {
+              stop = true;
+              return { error };
+            }
+          },
+        );
         for (const [i, r] of raws.entries()) {
           const row = plan[i]!.row;
           if ('skipped' in r) break;
@@ -274,7 +283,10 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
           `UPDATE transactions SET error = $2, attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => LEAST(30, power(2, LEAST(attempts, 5)))), updated_at = now() WHERE id = $1`,
           [retry.row.id, { code: retry.code, message: retry.message }],
         );
-        await em.query(`UPDATE transactions SET error = $3, updated_at = now() WHERE from_address = $1 AND status = 'queued' AND id <> $2`, [address, retry.row.id, { code: retry.code, message: retry.message }]);
+        await em.query(
+          `UPDATE transactions SET error = $3, updated_at = now() WHERE from_address = $1 AND status = 'queued' AND id <> $2`,
+          [address, retry.row.id, { code: retry.code, message: retry.message }],
+        );
       }
       await em.query(`UPDATE signer_nonces SET next_nonce = $2 WHERE address = $1`, [address, base + signed.length]);
       result.signed = signed.map(({ id, nonce, raw }) => ({ id, nonce, raw }));
@@ -285,11 +297,18 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
   /** The next nonce of the signer under a row lock, resynchronised upwards from the node's pending count. */
   private async allocateNonce(em: EntityManager, address: `0x${string}`): Promise<number> {
     const onChainP = this.chain.client.getTransactionCount({ address, blockTag: 'pending' }).catch(() => undefined);
-    let [row] = await em.query<Array<{ next_nonce: number }>>('SELECT next_nonce FROM signer_nonces WHERE address = $1 FOR UPDATE', [address]);
+    let [row] = await em.query<Array<{ next_nonce: number }>>('SELECT next_nonce FROM signer_nonces WHERE address = $1 FOR UPDATE', [
+      address,
+    ]);
     const onChain = await onChainP;
     if (!row) {
-      await em.query('INSERT INTO signer_nonces (address, next_nonce) VALUES ($1, $2) ON CONFLICT (address) DO NOTHING', [address, onChain ?? 0]);
-      [row] = await em.query<Array<{ next_nonce: number }>>('SELECT next_nonce FROM signer_nonces WHERE address = $1 FOR UPDATE', [address]);
+      await em.query('INSERT INTO signer_nonces (address, next_nonce) VALUES ($1, $2) ON CONFLICT (address) DO NOTHING', [
+        address,
+        onChain ?? 0,
+      ]);
+      [row] = await em.query<Array<{ next_nonce: number }>>('SELECT next_nonce FROM signer_nonces WHERE address = $1 FOR UPDATE', [
+        address,
+      ]);
     }
     const stored = row?.next_nonce ?? 0;
     // A nonce the node already used (e.g. a transaction sent outside kagi) is skipped.
@@ -299,10 +318,12 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
   private estimate(row: QueuedRow): Promise<Estimate> {
     // Against `latest`, explicitly: without a block, Anvil estimates against its pending block,
     // which costs it time proportional to the chain's length (12 ms per call at 6,000 blocks).
-    return this.chain.client.estimateGas({ account: row.fromAddress, to: row.toAddress ?? undefined, data: row.callData, blockTag: 'latest' }).then(
-      (gas) => ({ gas }),
-      (error: unknown) => ({ error }),
-    );
+    return this.chain.client
+      .estimateGas({ account: row.fromAddress, to: row.toAddress ?? undefined, data: row.callData, blockTag: 'latest' })
+      .then(
+        (gas) => ({ gas }),
+        (error: unknown) => ({ error }),
+      );
   }
 
   /** Authority (re-checked just before signing) and gas; memoised per batch. */
@@ -314,7 +335,8 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     // Suspended operators and revoked grants sign nothing, also for rows queued before.
     try {
       if (row.requestedByType === 'operator') await once(`active:${row.operatorId}`, () => this.operators.assertActive(row.operatorId));
-      if (row.signerKind === 'issuer' && row.requestedByType === 'operator') await once(`grant:${row.signerId}:${row.operatorId}`, () => this.issuers.assertGranted(row.signerId, row.operatorId));
+      if (row.signerKind === 'issuer' && row.requestedByType === 'operator')
+        await once(`grant:${row.signerId}:${row.operatorId}`, () => this.issuers.assertGranted(row.signerId, row.operatorId));
     } catch (e) {
       const code = e instanceof Error && 'code' in e ? String((e as { code: string }).code) : 'FORBIDDEN';
       return { kind: 'failed', code, message: 'the requester may no longer sign for this token' };
@@ -326,20 +348,45 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     if ('gas' in e) return { kind: 'ok', gas: (e.gas * 13n) / 10n + 30_000n };
     if (isOutOfGas(e.error)) return { kind: 'retry', code: 'SIGNER_OUT_OF_GAS', message: `signer ${row.fromAddress} has no gas` };
     const d = decodeRevert(e.error);
-    if (d.code !== 'REVERTED' || (e.error instanceof BaseError && /revert/i.test(e.error.message))) return { kind: 'failed', code: d.code, message: d.message };
+    if (d.code !== 'REVERTED' || (e.error instanceof BaseError && /revert/i.test(e.error.message)))
+      return { kind: 'failed', code: d.code, message: d.message };
     return { kind: 'retry', ...CHAIN_DOWN };
   }
 
-  private sign(row: QueuedRow, sealed: SealedKey, t: { chainId: number; nonce: number; gas: bigint; fees: Fees }, openings: AuditRecord[]): Promise<Hex> {
-    return this.keys.withSigner({ kind: row.signerKind, id: row.signerId }, sealed, { actor: { type: 'system' }, operatorId: tenantOf(row), purpose: `transaction ${row.kind} ${row.id}`, collect: openings }, (account) =>
-      account.signTransaction({ chainId: t.chainId, type: 'eip1559', nonce: t.nonce, to: row.toAddress ?? undefined, data: row.callData, gas: t.gas, ...t.fees, value: 0n }),
+  private sign(
+    row: QueuedRow,
+    sealed: SealedKey,
+    t: { chainId: number; nonce: number; gas: bigint; fees: Fees },
+    openings: AuditRecord[],
+  ): Promise<Hex> {
+    return this.keys.withSigner(
+      { kind: row.signerKind, id: row.signerId },
+      sealed,
+      { actor: { type: 'system' }, operatorId: tenantOf(row), purpose: `transaction ${row.kind} ${row.id}`, collect: openings },
+      (account) =>
+        account.signTransaction({
+          chainId: t.chainId,
+          type: 'eip1559',
+          nonce: t.nonce,
+          to: row.toAddress ?? undefined,
+          data: row.callData,
+          gas: t.gas,
+          ...t.fees,
+          value: 0n,
+        }),
     );
   }
 
   private signingProblem(row: QueuedRow, e: unknown): ({ kind: 'failed' } & Problem) | ({ kind: 'retry' } & Problem) {
-    if (e instanceof KmsUnavailableError) return { kind: 'retry', code: 'KMS_UNAVAILABLE', message: 'the key management service is unavailable' };
+    if (e instanceof KmsUnavailableError)
+      return { kind: 'retry', code: 'KMS_UNAVAILABLE', message: 'the key management service is unavailable' };
     // A key that does not open (tampered, swapped, wrong master key) will not open on retry either.
-    if (e instanceof KeyIntegrityError) return { kind: 'failed', code: 'KEY_INTEGRITY_FAILURE', message: 'the signing key could not be opened; the platform team was alerted through the audit trail' };
+    if (e instanceof KeyIntegrityError)
+      return {
+        kind: 'failed',
+        code: 'KEY_INTEGRITY_FAILURE',
+        message: 'the signing key could not be opened; the platform team was alerted through the audit trail',
+      };
     this.logger.warn(`signing ${row.id} failed: ${e instanceof Error ? e.name : 'error'}; will retry`);
     return { kind: 'retry', code: 'INTERNAL', message: 'signing failed; will retry' };
   }
@@ -355,9 +402,17 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
          FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::jsonb[]) AS error) v WHERE t.id = v.id`,
       [failures.map((f) => f.row.id), failures.map((f) => JSON.stringify({ code: f.code, message: f.message }))],
     );
-    for (const f of failures) if (f.row.kind === 'deploy') await this.activation.onFinal(em, { ...f.row, userId: null, request: {} }, 'failed');
+    for (const f of failures)
+      if (f.row.kind === 'deploy') await this.activation.onFinal(em, { ...f.row, userId: null, request: {} }, 'failed');
     await this.audit.recordMany(
-      failures.map((f) => ({ actor: { type: 'system' }, operatorId: tenantOf(f.row), action: 'transaction.failed', subject: { type: 'transaction', id: f.row.id }, outcome: 'failure', details: { code: f.code } })),
+      failures.map((f) => ({
+        actor: { type: 'system' },
+        operatorId: tenantOf(f.row),
+        action: 'transaction.failed',
+        subject: { type: 'transaction', id: f.row.id },
+        outcome: 'failure',
+        details: { code: f.code },
+      })),
       em,
     );
     this.outcomes.inc({ status: 'failed' }, failures.length);
@@ -492,7 +547,9 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
   /** Every receipt of the round in one database transaction, with what it changes in kagi's state. */
   private async confirm(done: Array<{ r: SubmittedRow; receipt: TransactionReceipt }>): Promise<void> {
     if (!done.length) return;
-    const reasons = await Promise.all(done.map(async ({ receipt }) => (receipt.status === 'success' ? undefined : this.revertReason(receipt))));
+    const reasons = await Promise.all(
+      done.map(async ({ receipt }) => (receipt.status === 'success' ? undefined : this.revertReason(receipt))),
+    );
     const finals = done.map(({ r, receipt }, i) => ({
       id: r.id,
       status: receipt.status === 'success' ? ('confirmed' as const) : ('failed' as const),
@@ -502,12 +559,20 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       error: reasons[i] ?? null,
     }));
     const changed = await this.ds.transaction(async (em) => {
-      const rows = await em.query<[Array<Pick<Transaction, 'id' | 'kind' | 'tokenId' | 'userId' | 'operatorId' | 'requestedByType' | 'request' | 'status'>>, number]>(
+      const rows = await em.query<
+        [Array<Pick<Transaction, 'id' | 'kind' | 'tokenId' | 'userId' | 'operatorId' | 'requestedByType' | 'request' | 'status'>>, number]
+      >(
         `UPDATE transactions t SET status = v.status, block_number = v.block, error = v.error, tx_hash = v.hash, updated_at = now()
            FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::varchar[]) AS status, unnest($3::bigint[]) AS block, unnest($4::varchar[]) AS hash, unnest($5::jsonb[]) AS error) v
           WHERE t.id = v.id AND t.status = 'submitted'
           RETURNING t.id, t.kind, t.token_id AS "tokenId", t.user_id AS "userId", t.operator_id AS "operatorId", t.requested_by_type AS "requestedByType", t.request, t.status`,
-        [finals.map((f) => f.id), finals.map((f) => f.status), finals.map((f) => f.block), finals.map((f) => f.hash), finals.map((f) => (f.error ? JSON.stringify(f.error) : null))],
+        [
+          finals.map((f) => f.id),
+          finals.map((f) => f.status),
+          finals.map((f) => f.block),
+          finals.map((f) => f.hash),
+          finals.map((f) => (f.error ? JSON.stringify(f.error) : null)),
+        ],
       );
       const updated = rows[0];
       const byId = new Map(finals.map((f) => [f.id, f]));
@@ -518,7 +583,14 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       await this.audit.recordMany(
         updated.map((tx) => {
           const f = byId.get(tx.id)!;
-          return { actor: { type: 'system' }, operatorId: tenantOf(tx), action: `transaction.${f.status}`, subject: { type: 'transaction', id: tx.id }, outcome: f.status === 'confirmed' ? 'success' : 'failure', details: { txHash: f.hash, blockNumber: f.block } } satisfies AuditRecord;
+          return {
+            actor: { type: 'system' },
+            operatorId: tenantOf(tx),
+            action: `transaction.${f.status}`,
+            subject: { type: 'transaction', id: tx.id },
+            outcome: f.status === 'confirmed' ? 'success' : 'failure',
+            details: { txHash: f.hash, blockNumber: f.block },
+          } satisfies AuditRecord;
         }),
         em,
       );
@@ -535,7 +607,13 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
     const generic = { code: 'REVERTED', message: 'the transaction reverted on chain' };
     try {
       const tx = await this.chain.client.getTransaction({ hash: receipt.transactionHash });
-      await this.chain.client.call({ account: tx.from, to: tx.to ?? undefined, data: tx.input, gas: tx.gas, blockNumber: receipt.blockNumber - 1n });
+      await this.chain.client.call({
+        account: tx.from,
+        to: tx.to ?? undefined,
+        data: tx.input,
+        gas: tx.gas,
+        blockNumber: receipt.blockNumber - 1n,
+      });
       return generic; // the replay passed: the state the transaction met differed from its parent block's
     } catch (e) {
       const d = decodeRevert(e);
@@ -568,7 +646,14 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       this.mined.set(address, mined);
       const [receipts, known] = await Promise.all([
         Promise.all(mine.map((r) => this.receiptOf(r))),
-        Promise.all(mine.map((r) => this.chain.client.getTransaction({ hash: r.tx_hash }).then(() => true, () => false))),
+        Promise.all(
+          mine.map((r) =>
+            this.chain.client.getTransaction({ hash: r.tx_hash }).then(
+              () => true,
+              () => false,
+            ),
+          ),
+        ),
       ]);
       const pending: Array<{ r: SubmittedRow; known: boolean }> = [];
       for (const [i, r] of mine.entries()) {
@@ -578,7 +663,8 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       }
       for (const p of pending) if (!p.known) await this.send(address, p.r.id, p.r.raw_tx);
       const lowest = pending[0];
-      if (lowest?.known && Date.now() - new Date(lowest.r.submitted_at).getTime() > this.config.chain.fees.stuckAfterSeconds * 1000) await this.replaceStuck(lowest.r);
+      if (lowest?.known && Date.now() - new Date(lowest.r.submitted_at).getTime() > this.config.chain.fees.stuckAfterSeconds * 1000)
+        await this.replaceStuck(lowest.r);
     }
   }
 
@@ -598,7 +684,14 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       `UPDATE transactions SET status = 'queued', nonce = NULL, replaced_hashes = array_append(coalesce(replaced_hashes, '{}'), tx_hash), tx_hash = NULL, raw_tx = NULL,
               error = $3, next_attempt_at = now(), updated_at = now()
         WHERE id = $1 AND status = 'submitted' AND tx_hash = $2`,
-      [r.id, r.tx_hash, { code: 'NONCE_TAKEN', message: `nonce ${r.nonce} was used by another transaction of ${r.from_address}; signing again with a new nonce` }],
+      [
+        r.id,
+        r.tx_hash,
+        {
+          code: 'NONCE_TAKEN',
+          message: `nonce ${r.nonce} was used by another transaction of ${r.from_address}; signing again with a new nonce`,
+        },
+      ],
     );
     if (n) {
       this.logger.warn(`transaction ${r.id}: nonce ${r.nonce} of ${r.from_address} was taken by another transaction; re-queued`);
@@ -614,7 +707,14 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
   private async replaceStuck(row: SubmittedRow): Promise<void> {
     const tx = await this.ds.getRepository(Transaction).findOneByOrFail({ id: row.id });
     const old = parseTransaction(row.raw_tx);
-    if (old.type !== 'eip1559' || old.nonce === undefined || old.gas === undefined || old.maxFeePerGas === undefined || old.maxPriorityFeePerGas === undefined) return;
+    if (
+      old.type !== 'eip1559' ||
+      old.nonce === undefined ||
+      old.gas === undefined ||
+      old.maxFeePerGas === undefined ||
+      old.maxPriorityFeePerGas === undefined
+    )
+      return;
     const { bumpPercent, maxFeeWei } = this.config.chain.fees;
     const bump = (v: bigint) => (v * BigInt(100 + bumpPercent)) / 100n;
     const quote = await this.feeQuote();
@@ -632,7 +732,18 @@ export class Pipeline implements OnApplicationBootstrap, OnModuleDestroy {
       { kind: tx.signerKind, id: tx.signerId },
       sealed,
       { actor: { type: 'system' }, operatorId: tenantOf(tx), purpose: `fee bump ${tx.kind} ${tx.id}` },
-      (account) => account.signTransaction({ chainId, type: 'eip1559', nonce: old.nonce!, to: old.to ?? undefined, data: old.data, gas: old.gas!, value: old.value ?? 0n, maxFeePerGas, maxPriorityFeePerGas }),
+      (account) =>
+        account.signTransaction({
+          chainId,
+          type: 'eip1559',
+          nonce: old.nonce!,
+          to: old.to ?? undefined,
+          data: old.data,
+          gas: old.gas!,
+          value: old.value ?? 0n,
+          maxFeePerGas,
+          maxPriorityFeePerGas,
+        }),
     );
     const hash = keccak256(raw);
     const [, n] = await this.ds.query<[unknown[], number]>(

@@ -14,9 +14,15 @@ export class TokenActivation {
     return kind === 'deploy' || kind === 'deposit' || kind === 'withdraw';
   }
 
-  async onFinal(em: EntityManager, tx: Pick<Transaction, 'kind' | 'tokenId' | 'userId' | 'operatorId' | 'request'>, status: 'confirmed' | 'failed', contractAddress?: string): Promise<void> {
+  async onFinal(
+    em: EntityManager,
+    tx: Pick<Transaction, 'kind' | 'tokenId' | 'userId' | 'operatorId' | 'request'>,
+    status: 'confirmed' | 'failed',
+    contractAddress?: string,
+  ): Promise<void> {
     if (tx.kind === 'deploy' && tx.tokenId) {
-      if (status === 'confirmed' && contractAddress) await em.query(`UPDATE tokens SET status = 'active', address = $2 WHERE id = $1`, [tx.tokenId, contractAddress]);
+      if (status === 'confirmed' && contractAddress)
+        await em.query(`UPDATE tokens SET status = 'active', address = $2 WHERE id = $1`, [tx.tokenId, contractAddress]);
       else await em.query(`UPDATE tokens SET status = 'failed' WHERE id = $1`, [tx.tokenId]);
       return;
     }

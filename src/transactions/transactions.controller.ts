@@ -8,7 +8,19 @@ import { ParseIdPipe } from '../common/parse-id.pipe';
 import type { TxKind, TxStatus } from './entities/transaction.entity';
 import { TransactionsService, type TransactionDto } from './transactions.service';
 
-const KINDS = ['deploy', 'issue', 'forced-transfer', 'deposit', 'withdraw', 'redeem', 'freeze', 'unfreeze', 'pause', 'unpause', 'recover'] as const;
+const KINDS = [
+  'deploy',
+  'issue',
+  'forced-transfer',
+  'deposit',
+  'withdraw',
+  'redeem',
+  'freeze',
+  'unfreeze',
+  'pause',
+  'unpause',
+  'recover',
+] as const;
 const STATUSES = ['queued', 'submitted', 'confirmed', 'failed', 'cancelled'] as const;
 
 class TxQuery extends PageQuery {

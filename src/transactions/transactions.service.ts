@@ -85,9 +85,19 @@ export class TransactionsService {
 
   async cancel(p: Principal, id: string, requestId?: string): Promise<TransactionDto> {
     await this.load(p, id);
-    const r = await this.ds.query<[unknown[], number]>(`UPDATE transactions SET status = 'cancelled', updated_at = now() WHERE id = $1 AND status = 'queued'`, [id]);
+    const r = await this.ds.query<[unknown[], number]>(
+      `UPDATE transactions SET status = 'cancelled', updated_at = now() WHERE id = $1 AND status = 'queued'`,
+      [id],
+    );
     if (!r[1]) throw new AppError('NOT_CANCELLABLE', 'Only a queued transaction can be cancelled');
-    await this.audit.record({ actor: { type: p.type, id: p.id }, operatorId: p.type === 'operator' ? p.id : null, action: 'transaction.cancel', subject: { type: 'transaction', id }, outcome: 'success', requestId });
+    await this.audit.record({
+      actor: { type: p.type, id: p.id },
+      operatorId: p.type === 'operator' ? p.id : null,
+      action: 'transaction.cancel',
+      subject: { type: 'transaction', id },
+      outcome: 'success',
+      requestId,
+    });
     return this.get(p, id);
   }
 

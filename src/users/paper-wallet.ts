@@ -33,7 +33,11 @@ export async function renderPaperWallet(w: PaperWalletInput): Promise<Buffer> {
     QRCode.toBuffer(w.address, { errorCorrectionLevel: 'M', margin: 1, width: 300 }),
     QRCode.toBuffer(w.privateKeyHex, { errorCorrectionLevel: 'M', margin: 1, width: 300 }),
   ]);
-  const doc = new PDFDocument({ size: 'A4', margin: 48, info: { Title: 'kagi paper wallet', Author: 'kagi secure room', Subject: `wallet ${w.address}` } });
+  const doc = new PDFDocument({
+    size: 'A4',
+    margin: 48,
+    info: { Title: 'kagi paper wallet', Author: 'kagi secure room', Subject: `wallet ${w.address}` },
+  });
   const chunks: Buffer[] = [];
   doc.on('data', (c: Buffer) => chunks.push(c));
   const done = new Promise<Buffer>((res, rej) => {
@@ -46,12 +50,25 @@ export async function renderPaperWallet(w: PaperWalletInput): Promise<Buffer> {
   const width = doc.page.width - 96;
 
   doc.font('jp-bold').fontSize(20).fillColor(INK).text('ペーパーウォレット  Paper Wallet', left, 48);
-  doc.font('jp').fontSize(9).fillColor(MUTED).text(`kagi secure room · ${w.reissue ? 'REISSUE / 再発行' : 'first issue / 初回発行'}`, left, 76);
-  doc.moveTo(left, 94).lineTo(left + width, 94).lineWidth(1).strokeColor('#d0d5dd').stroke();
+  doc
+    .font('jp')
+    .fontSize(9)
+    .fillColor(MUTED)
+    .text(`kagi secure room · ${w.reissue ? 'REISSUE / 再発行' : 'first issue / 初回発行'}`, left, 76);
+  doc
+    .moveTo(left, 94)
+    .lineTo(left + width, 94)
+    .lineWidth(1)
+    .strokeColor('#d0d5dd')
+    .stroke();
 
   const row = (label: string, value: string, y: number) => {
     doc.font('jp').fontSize(9).fillColor(MUTED).text(label, left, y, { width: 150 });
-    doc.font('jp').fontSize(11).fillColor(INK).text(value, left + 150, y - 1, { width: width - 150 });
+    doc
+      .font('jp')
+      .fontSize(11)
+      .fillColor(INK)
+      .text(value, left + 150, y - 1, { width: width - 150 });
   };
   row('投資家 / Investor', w.userName, 108);
   row('User ID', w.userId, 130);
@@ -62,17 +79,41 @@ export async function renderPaperWallet(w: PaperWalletInput): Promise<Buffer> {
   const y1 = 210;
   doc.roundedRect(left, y1, width, 170, 6).lineWidth(1).strokeColor('#d0d5dd').stroke();
   doc.image(addressQr, left + 12, y1 + 12, { width: 146 });
-  doc.font('jp-bold').fontSize(12).fillColor(INK).text('ウォレットアドレス  Wallet address (public)', left + 172, y1 + 16);
-  doc.font('jp').fontSize(9).fillColor(MUTED).text('Share freely: securities are issued to this address.', left + 172, y1 + 36, { width: width - 184 });
-  doc.font('Courier-Bold').fontSize(11).fillColor(INK).text(w.address, left + 172, y1 + 70, { width: width - 184 });
+  doc
+    .font('jp-bold')
+    .fontSize(12)
+    .fillColor(INK)
+    .text('ウォレットアドレス  Wallet address (public)', left + 172, y1 + 16);
+  doc
+    .font('jp')
+    .fontSize(9)
+    .fillColor(MUTED)
+    .text('Share freely: securities are issued to this address.', left + 172, y1 + 36, { width: width - 184 });
+  doc
+    .font('Courier-Bold')
+    .fontSize(11)
+    .fillColor(INK)
+    .text(w.address, left + 172, y1 + 70, { width: width - 184 });
 
   // Private key
   const y2 = y1 + 190;
   doc.roundedRect(left, y2, width, 190, 6).lineWidth(2).strokeColor(ACCENT).stroke();
   doc.image(keyQr, left + 12, y2 + 12, { width: 166 });
-  doc.font('jp-bold').fontSize(12).fillColor(ACCENT).text('秘密鍵  PRIVATE KEY — keep secret', left + 192, y2 + 16);
-  doc.font('jp').fontSize(9).fillColor(MUTED).text('Anyone holding this key controls the wallet. It exists only on this sheet.', left + 192, y2 + 36, { width: width - 204 });
-  doc.font('Courier-Bold').fontSize(10).fillColor(INK).text(w.privateKeyHex, left + 192, y2 + 78, { width: width - 204 });
+  doc
+    .font('jp-bold')
+    .fontSize(12)
+    .fillColor(ACCENT)
+    .text('秘密鍵  PRIVATE KEY — keep secret', left + 192, y2 + 16);
+  doc
+    .font('jp')
+    .fontSize(9)
+    .fillColor(MUTED)
+    .text('Anyone holding this key controls the wallet. It exists only on this sheet.', left + 192, y2 + 36, { width: width - 204 });
+  doc
+    .font('Courier-Bold')
+    .fontSize(10)
+    .fillColor(INK)
+    .text(w.privateKeyHex, left + 192, y2 + 78, { width: width - 204 });
 
   // Handling instructions
   const y3 = y2 + 210;

@@ -57,7 +57,10 @@ export class UsersController {
   })
   @ApiQuery({ name: 'reissue', required: false, enum: ['true', 'false'] })
   @ApiProduces('application/pdf')
-  @ApiCreatedResponse({ description: 'The paper wallet PDF; header X-Wallet-Address', content: { 'application/pdf': { schema: { type: 'string', format: 'binary' } } } })
+  @ApiCreatedResponse({
+    description: 'The paper wallet PDF; header X-Wallet-Address',
+    content: { 'application/pdf': { schema: { type: 'string', format: 'binary' } } },
+  })
   @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'WALLET_ALREADY_ISSUED', 'FEATURE_DISABLED')
   async issueWallet(
     @CurrentPrincipal() p: Principal,
@@ -68,10 +71,19 @@ export class UsersController {
     @Res() res: Response,
     @RequestId() rid?: string,
   ): Promise<void> {
-    if (!this.config.walletHttpIssuanceActive) throw new AppError('FEATURE_DISABLED', 'HTTP wallet issuance is switched off; use the secure-room CLI (wallet:issue)');
-    if (idem !== undefined) throw new ValidationError([{ field: 'Idempotency-Key', message: 'wallet issuance does not take an Idempotency-Key header' }]);
-    if (reissue !== undefined && reissue !== 'true' && reissue !== 'false') throw new ValidationError([{ field: 'reissue', message: 'reissue must be true or false' }]);
-    const result = await this.wallets.issue({ userId: id, actor: { type: 'admin', id: p.id }, reissue: reissue === 'true', reason: body.reason, requestId: rid });
+    if (!this.config.walletHttpIssuanceActive)
+      throw new AppError('FEATURE_DISABLED', 'HTTP wallet issuance is switched off; use the secure-room CLI (wallet:issue)');
+    if (idem !== undefined)
+      throw new ValidationError([{ field: 'Idempotency-Key', message: 'wallet issuance does not take an Idempotency-Key header' }]);
+    if (reissue !== undefined && reissue !== 'true' && reissue !== 'false')
+      throw new ValidationError([{ field: 'reissue', message: 'reissue must be true or false' }]);
+    const result = await this.wallets.issue({
+      userId: id,
+      actor: { type: 'admin', id: p.id },
+      reissue: reissue === 'true',
+      reason: body.reason,
+      requestId: rid,
+    });
     res.status(201);
     res.setHeader('Content-Type', 'application/pdf');
     res.setHeader('Content-Disposition', `attachment; filename="${result.userId}-${result.address}.pdf"`);

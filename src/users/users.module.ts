@@ -3,5 +3,9 @@ import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
 import { WalletIssuanceService } from './wallet-issuance.service';
 
-@Module({ controllers: [UsersController], providers: [UsersService, WalletIssuanceService], exports: [UsersService, WalletIssuanceService] })
+@Module({
+  controllers: [UsersController],
+  providers: [UsersService, WalletIssuanceService],
+  exports: [UsersService, WalletIssuanceService],
+})
 export class UsersModule {}

@@ -40,12 +40,24 @@ export class UsersService {
     const id = randomUUID();
     await this.ds.transaction(async (em) => {
       try {
-        await em.getRepository(User).insert({ id, operatorId: p.id, name: dto.name, email: dto.email, externalRef: dto.externalRef ?? null, walletAddress: null, previousWalletAddresses: [], walletIssuedAt: null });
+        await em.getRepository(User).insert({
+          id,
+          operatorId: p.id,
+          name: dto.name,
+          email: dto.email,
+          externalRef: dto.externalRef ?? null,
+          walletAddress: null,
+          previousWalletAddresses: [],
+          walletIssuedAt: null,
+        });
       } catch (e) {
-        if ((e as { code?: string }).code === '23505') throw new AppError('EXTERNAL_REF_TAKEN', 'This operator already has a user with that externalRef');
+        if ((e as { code?: string }).code === '23505')
+          throw new AppError('EXTERNAL_REF_TAKEN', 'This operator already has a user with that externalRef');
         throw e;
       }
-      const operator = await em.query<Array<{ name: string; login_id: string }>>('SELECT name, login_id FROM principals WHERE id = $1', [p.id]);
+      const operator = await em.query<Array<{ name: string; login_id: string }>>('SELECT name, login_id FROM principals WHERE id = $1', [
+        p.id,
+      ]);
       const who = operator[0] ? `${operator[0].name} (${operator[0].login_id})` : p.id;
       await this.notifications.notify(em, {
         kind: 'user.registered',
@@ -64,7 +76,18 @@ export class UsersService {
         ].join('\n'),
         mailOps: true,
       });
-      await this.audit.record({ actor: actorOf(p), operatorId: p.id, action: 'user.create', subject: { type: 'user', id }, outcome: 'success', details: { externalRef: dto.externalRef ?? null }, requestId }, em);
+      await this.audit.record(
+        {
+          actor: actorOf(p),
+          operatorId: p.id,
+          action: 'user.create',
+          subject: { type: 'user', id },
+          outcome: 'success',
+          details: { externalRef: dto.externalRef ?? null },
+          requestId,
+        },
+        em,
+      );
     });
     return this.get(p, id);
   }

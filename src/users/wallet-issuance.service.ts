@@ -19,7 +19,13 @@ import { renderPaperWallet } from './paper-wallet';
 
 /** Port for token operations: freeze the old wallet on every token where it holds a balance. */
 export abstract class WalletReissueListener {
-  abstract onWalletReissued(e: { userId: string; operatorId: string; oldAddress: Address; newAddress: Address; requestId?: string }): Promise<void>;
+  abstract onWalletReissued(e: {
+    userId: string;
+    operatorId: string;
+    oldAddress: Address;
+    newAddress: Address;
+    requestId?: string;
+  }): Promise<void>;
 }
 
 export interface IssueRequest {
@@ -62,8 +68,10 @@ export class WalletIssuanceService {
   async issue(req: IssueRequest): Promise<IssueResult> {
     const user = await this.ds.getRepository(User).findOne({ where: { id: req.userId } });
     if (!user) throw new NotFoundError('User');
-    if (user.walletAddress && !req.reissue) throw new AppError('WALLET_ALREADY_ISSUED', 'This user already has a wallet; reissue with ?reissue=true and a reason');
-    if (req.reissue && user.walletAddress && !req.reason) throw new ValidationError([{ field: 'reason', message: 'reason is required to reissue a wallet' }]);
+    if (user.walletAddress && !req.reissue)
+      throw new AppError('WALLET_ALREADY_ISSUED', 'This user already has a wallet; reissue with ?reissue=true and a reason');
+    if (req.reissue && user.walletAddress && !req.reason)
+      throw new ValidationError([{ field: 'reason', message: 'reason is required to reissue a wallet' }]);
     const [op] = await this.ds.query<Array<{ name: string }>>('SELECT name FROM principals WHERE id = $1', [user.operatorId]);
     const oldAddress = user.walletAddress;
 
@@ -78,7 +86,15 @@ export class WalletIssuanceService {
       }
       address = publicKeyToAddress(bytesToHex(secp256k1.getPublicKey(key, false)));
       privateKeyHex = bytesToHex(key);
-      pdf = await renderPaperWallet({ userId: user.id, userName: user.name, operatorName: op?.name ?? user.operatorId, address, privateKeyHex, issuedAt: new Date(), reissue: !!oldAddress });
+      pdf = await renderPaperWallet({
+        userId: user.id,
+        userName: user.name,
+        operatorName: op?.name ?? user.operatorId,
+        address,
+        privateKeyHex,
+        issuedAt: new Date(),
+        reissue: !!oldAddress,
+      });
     } finally {
       key.fill(0);
     }
@@ -92,7 +108,8 @@ export class WalletIssuanceService {
           .set({
             walletAddress: address,
             walletIssuedAt: () => 'now()',
-            previousWalletAddresses: () => (oldAddress ? 'array_append(previous_wallet_addresses, wallet_address)' : 'previous_wallet_addresses'),
+            previousWalletAddresses: () =>
+              oldAddress ? 'array_append(previous_wallet_addresses, wallet_address)' : 'previous_wallet_addresses',
           })
           .where('id = :id', { id: user.id })
           .andWhere(oldAddress ? 'wallet_address = :old' : 'wallet_address IS NULL', { old: oldAddress })
@@ -105,7 +122,11 @@ export class WalletIssuanceService {
             action: oldAddress ? 'wallet.reissue' : 'wallet.issue',
             subject: { type: 'user', id: user.id },
             outcome: 'success',
-            details: { address, ...(oldAddress ? { previousAddress: oldAddress, reason: req.reason ?? null } : {}), channel: req.actor.type === 'cli' ? 'secure-room-cli' : 'http' },
+            details: {
+              address,
+              ...(oldAddress ? { previousAddress: oldAddress, reason: req.reason ?? null } : {}),
+              channel: req.actor.type === 'cli' ? 'secure-room-cli' : 'http',
+            },
             requestId: req.requestId,
           },
           em,
@@ -115,7 +136,12 @@ export class WalletIssuanceService {
             kind: 'wallet.reissued',
             operatorId: user.operatorId,
             subject: `[kagi] ウォレット再発行 / Wallet reissued: ${user.name}`,
-            body: [`The wallet of user ${user.id} (${user.name}) was reissued.`, `Old address: ${oldAddress}`, `New address: ${address}`, `Reason: ${req.reason ?? '-'}`].join('\n'),
+            body: [
+              `The wallet of user ${user.id} (${user.name}) was reissued.`,
+              `Old address: ${oldAddress}`,
+              `New address: ${address}`,
+              `Reason: ${req.reason ?? '-'}`,
+            ].join('\n'),
             mailOps: true,
           });
         }
@@ -129,11 +155,26 @@ export class WalletIssuanceService {
       // The new wallet is committed: its key must reach the caller whatever happens next.
       // A failure to queue the freezes is logged and audited for ops, never thrown.
       try {
-        await this.listener.onWalletReissued({ userId: user.id, operatorId: user.operatorId, oldAddress, newAddress: address, requestId: req.requestId });
+        await this.listener.onWalletReissued({
+          userId: user.id,
+          operatorId: user.operatorId,
+          oldAddress,
+          newAddress: address,
+          requestId: req.requestId,
+        });
       } catch (e) {
-        this.logger.error(`could not queue the freeze of ${oldAddress} for user ${user.id}: ${e instanceof Error ? e.name : 'error'}; freeze it by hand`);
+        this.logger.error(
+          `could not queue the freeze of ${oldAddress} for user ${user.id}: ${e instanceof Error ? e.name : 'error'}; freeze it by hand`,
+        );
         await this.audit
-          .record({ actor: { type: 'system' }, operatorId: user.operatorId, action: 'wallet.reissue.freeze', subject: { type: 'user', id: user.id }, outcome: 'failure', details: { address: oldAddress } })
+          .record({
+            actor: { type: 'system' },
+            operatorId: user.operatorId,
+            action: 'wallet.reissue.freeze',
+            subject: { type: 'user', id: user.id },
+            outcome: 'failure',
+            details: { address: oldAddress },
+          })
           .catch(() => undefined);
       }
     }

@@ -44,7 +44,10 @@ describe('auth', () => {
 
   it('locks a loginId after 5 failures with 429 ACCOUNT_LOCKED and Retry-After, also after a restart', async () => {
     const op = await createOperator(t.url, admin);
-    for (let i = 0; i < 5; i++) expect((await http(t.url, 'POST', '/v1/auth/login', { body: { loginId: op.loginId, password: `bad-password-${i}` } })).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await http(t.url, 'POST', '/v1/auth/login', { body: { loginId: op.loginId, password: `bad-password-${i}` } })).status).toBe(
+        401,
+      );
     const locked = await http(t.url, 'POST', '/v1/auth/login', { body: { loginId: op.loginId, password: op.password } });
     expect(locked.status).toBe(429);
     expect(locked.body.code).toBe('ACCOUNT_LOCKED');
@@ -66,7 +69,8 @@ describe('auth', () => {
     try {
       // Buckets are shared through PostgreSQL: count what earlier tests used in this minute.
       const statuses: number[] = [];
-      for (let i = 0; i < 40 && !statuses.includes(429); i++) statuses.push((await http(a.url, 'POST', '/v1/auth/login', { body: { loginId: uniq('x'), password: 'irrelevant-pass' } })).status);
+      for (let i = 0; i < 40 && !statuses.includes(429); i++)
+        statuses.push((await http(a.url, 'POST', '/v1/auth/login', { body: { loginId: uniq('x'), password: 'irrelevant-pass' } })).status);
       expect(statuses).toContain(429);
       const r = await http(a.url, 'POST', '/v1/auth/login', { body: ADMIN });
       expect(r.status).toBe(429);
@@ -106,14 +110,26 @@ describe('auth', () => {
   it('enforces password rules and revokes other tokens on a password change, keeping the calling one', async () => {
     const op = await createOperator(t.url, admin);
     const other = await login(t.url, op.loginId, op.password);
-    const weak = await http(t.url, 'POST', '/v1/auth/password', { token: op.token, body: { currentPassword: op.password, newPassword: 'short' } });
+    const weak = await http(t.url, 'POST', '/v1/auth/password', {
+      token: op.token,
+      body: { currentPassword: op.password, newPassword: 'short' },
+    });
     expect(weak.status).toBe(422);
     expect(weak.body.code).toBe('WEAK_PASSWORD');
-    const containsLogin = await http(t.url, 'POST', '/v1/auth/password', { token: op.token, body: { currentPassword: op.password, newPassword: `xx${op.loginId.toUpperCase()}xx` } });
+    const containsLogin = await http(t.url, 'POST', '/v1/auth/password', {
+      token: op.token,
+      body: { currentPassword: op.password, newPassword: `xx${op.loginId.toUpperCase()}xx` },
+    });
     expect(containsLogin.body.code).toBe('WEAK_PASSWORD');
-    const wrongCurrent = await http(t.url, 'POST', '/v1/auth/password', { token: op.token, body: { currentPassword: 'not-my-password', newPassword: 'a-fine-new-passphrase' } });
+    const wrongCurrent = await http(t.url, 'POST', '/v1/auth/password', {
+      token: op.token,
+      body: { currentPassword: 'not-my-password', newPassword: 'a-fine-new-passphrase' },
+    });
     expect(wrongCurrent.status).toBe(401);
-    const ok = await http(t.url, 'POST', '/v1/auth/password', { token: op.token, body: { currentPassword: op.password, newPassword: 'a-fine-new-passphrase' } });
+    const ok = await http(t.url, 'POST', '/v1/auth/password', {
+      token: op.token,
+      body: { currentPassword: op.password, newPassword: 'a-fine-new-passphrase' },
+    });
     expect(ok.status).toBe(204);
     expect((await http(t.url, 'GET', '/v1/auth/me', { token: other })).status).toBe(401);
     expect((await http(t.url, 'GET', '/v1/auth/me', { token: op.token })).status).toBe(200);

@@ -14,11 +14,19 @@ import { adminToken, createOperator, type OperatorFixture } from '../support/api
 const root = process.cwd();
 
 function startApi(env: Record<string, string | undefined>): { child: ChildProcess; url: string; ready: Promise<void> } {
-  const child = spawn(process.execPath, [join(root, 'dist', 'src', 'main.js')], { env: { ...process.env, ...env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [join(root, 'dist', 'src', 'main.js')], {
+    env: { ...process.env, ...env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
+    stdio: 'ignore',
+  });
   const url = `http://127.0.0.1:${env.PORT}`;
   const ready = (async () => {
     for (let i = 0; i < 300; i++) {
-      if ((await fetch(`${url}/health/ready`).then((r) => r.status).catch(() => 0)) === 200) return;
+      if (
+        (await fetch(`${url}/health/ready`)
+          .then((r) => r.status)
+          .catch(() => 0)) === 200
+      )
+        return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error('API did not become ready');
@@ -44,13 +52,25 @@ describe('crash safety', () => {
     const admin = await adminToken(api.url);
     const op: OperatorFixture = await createOperator(api.url, admin);
     const u = await http(api.url, 'POST', '/v1/users', { token: op.token, body: { name: 'クラッシュ', email: 'c@example.jp' } });
-    const w = await fetch(`${api.url}/v1/users/${u.body.id}/wallet`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' });
+    const w = await fetch(`${api.url}/v1/users/${u.body.id}/wallet`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     const wallet = w.headers.get('x-wallet-address') as Address;
-    const tk = await http(api.url, 'POST', '/v1/tokens', { token: op.token, body: { name: 'Crash', symbol: 'CRSH', decimals: 0 }, headers: { prefer: 'wait=30' } });
+    const tk = await http(api.url, 'POST', '/v1/tokens', {
+      token: op.token,
+      body: { name: 'Crash', symbol: 'CRSH', decimals: 0 },
+      headers: { prefer: 'wait=30' },
+    });
     const token = tk.body.address as Address;
     const N = 60;
     const send = (base: string, i: number) =>
-      http(base, 'POST', `/v1/tokens/${tk.body.id}/issue`, { token: op.token, body: { userId: u.body.id, amount: String(i + 1) }, headers: { 'idempotency-key': `crash-${i}` } }).catch(() => undefined);
+      http(base, 'POST', `/v1/tokens/${tk.body.id}/issue`, {
+        token: op.token,
+        body: { userId: u.body.id, amount: String(i + 1) },
+        headers: { 'idempotency-key': `crash-${i}` },
+      }).catch(() => undefined);
     // Fire the load and kill the API while it is accepting and signing.
     const inflight = Array.from({ length: N }, (_, i) => send(api.url, i));
     await new Promise((r) => setTimeout(r, 300));
@@ -70,10 +90,15 @@ describe('crash safety', () => {
     }
     expect(ids.size).toBe(N);
     await expect
-      .poll(async () => {
-        const rows = await Promise.all([...ids.values()].map(async (id) => (await http(api.url, 'GET', `/v1/transactions/${id}`, { token: op.token })).body.status));
-        return rows.filter((s) => s !== 'confirmed').length;
-      }, { timeout: 90_000, interval: 500 })
+      .poll(
+        async () => {
+          const rows = await Promise.all(
+            [...ids.values()].map(async (id) => (await http(api.url, 'GET', `/v1/transactions/${id}`, { token: op.token })).body.status),
+          );
+          return rows.filter((s) => s !== 'confirmed').length;
+        },
+        { timeout: 90_000, interval: 500 },
+      )
       .toBe(0);
     const chain = createPublicClient({ transport: viemHttp(inject('rpcUrl')) });
     const expected = BigInt((N * (N + 1)) / 2);

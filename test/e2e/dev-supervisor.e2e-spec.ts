@@ -26,7 +26,10 @@ interface Run {
 const started: ChildProcess[] = [];
 
 function startDev(env: Record<string, string>): Run {
-  const child = spawn(process.execPath, [supervisorJs], { env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [supervisorJs], {
+    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   started.push(child);
   recordChild(child, [supervisorJs]);
   let out = '';
@@ -55,7 +58,11 @@ function alive(pid: number): boolean {
 }
 
 async function rpc(url: string, method: string, params: unknown[] = []): Promise<any> {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  });
   return ((await r.json()) as { result: unknown }).result;
 }
 
@@ -93,7 +100,9 @@ describe('npm run dev (supervisor)', () => {
     await db.query("INSERT INTO dev_marker VALUES ('kept')");
     await db.end();
     const [acct] = (await rpc(r1.chain, 'eth_accounts')) as string[];
-    const txHash = (await rpc(r1.chain, 'eth_sendTransaction', [{ from: acct, to: '0x000000000000000000000000000000000000dEaD', value: '0x1234' }])) as string;
+    const txHash = (await rpc(r1.chain, 'eth_sendTransaction', [
+      { from: acct, to: '0x000000000000000000000000000000000000dEaD', value: '0x1234' },
+    ])) as string;
     await expect.poll(() => rpc(r1.chain, 'eth_getTransactionReceipt', [txHash]), { timeout: 10_000, interval: 100 }).toBeTruthy();
     const balance1 = await rpc(r1.chain, 'eth_getBalance', ['0x000000000000000000000000000000000000dEaD', 'latest']);
 
@@ -102,7 +111,9 @@ describe('npm run dev (supervisor)', () => {
     const api1 = pids1.find((p) => p.name === 'api');
     expect(api1).toBeDefined();
     process.kill(api1!.pid, 'SIGKILL');
-    await expect.poll(async () => (await fetch(`${r1.api}/health/ready`).catch(() => ({ status: 0 }))).status, { timeout: 60_000, interval: 500 }).toBe(200);
+    await expect
+      .poll(async () => (await fetch(`${r1.api}/health/ready`).catch(() => ({ status: 0 }))).status, { timeout: 60_000, interval: 500 })
+      .toBe(200);
 
     // SIGTERM: every child stops.
     const pids = (JSON.parse(readFileSync(join(dataDir, 'dev-pids.json'), 'utf8')) as Array<{ pid: number }>).map((p) => p.pid);

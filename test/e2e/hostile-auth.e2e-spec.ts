@@ -64,10 +64,20 @@ describe('hostile tokens', () => {
   ];
 
   /** Sends the token on every route; each must be refused with `code`, writing nothing. */
-  async function refusedEverywhere(label: string, authorization: string, code: 'UNAUTHENTICATED' | 'ACCOUNT_SUSPENDED' = 'UNAUTHENTICATED', before?: Snapshot): Promise<Snapshot> {
+  async function refusedEverywhere(
+    label: string,
+    authorization: string,
+    code: 'UNAUTHENTICATED' | 'ACCOUNT_SUSPENDED' = 'UNAUTHENTICATED',
+    before?: Snapshot,
+  ): Promise<Snapshot> {
     let b = before ?? (await watcher.quiet());
     for (const r of routes()) {
-      const res = await refusedWithoutWrites(watcher, `${label} ${r.method} ${r.path}`, () => http(t.url, r.method, r.path, { body: r.body, headers: { authorization } }), b);
+      const res = await refusedWithoutWrites(
+        watcher,
+        `${label} ${r.method} ${r.path}`,
+        () => http(t.url, r.method, r.path, { body: r.body, headers: { authorization } }),
+        b,
+      );
       expectContractAnswer(`${label} ${r.method} ${r.path}`, res.status, res.headers.get('content-type'), res.body);
       expect(res.body.code, `${label} ${r.method} ${r.path}`).toBe(code);
       b = await watcher.snapshot();
@@ -80,7 +90,8 @@ describe('hostile tokens', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const rs256 = (input: string) => createSign('RSA-SHA256').update(input).sign(rsa.privateKey).toString('base64url');
-    const es256 = (input: string) => createSign('SHA256').update(input).sign({ key: ec.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+    const es256 = (input: string) =>
+      createSign('SHA256').update(input).sign({ key: ec.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
     const cases: Array<[string, string]> = [
       ['alg none', forge({ alg: 'none', typ: 'JWT' }, claims, () => '')],
       ['alg None', forge({ alg: 'None', typ: 'JWT' }, claims, () => '')],
@@ -95,7 +106,10 @@ describe('hostile tokens', () => {
       ['RS256 with an embedded jwk', forge({ alg: 'RS256', jwk: rsa.publicKey.export({ format: 'jwk' }) }, claims, rs256)],
       ['ES256, a real ECDSA signature', forge({ alg: 'ES256' }, claims, es256)],
       ['HS256 signed with the signing input as key', forge({ alg: 'HS256' }, claims, (i) => hmac('sha256', i, i))],
-      ['signature of other claims', `${b64({ alg: 'HS256' })}.${b64(claims)}.${forge({ alg: 'HS256' }, { ...claims, tv: 2 }, (i) => hmac('sha256', key, i)).split('.')[2]}`],
+      [
+        'signature of other claims',
+        `${b64({ alg: 'HS256' })}.${b64(claims)}.${forge({ alg: 'HS256' }, { ...claims, tv: 2 }, (i) => hmac('sha256', key, i)).split('.')[2]}`,
+      ],
     ];
     let b: Snapshot | undefined;
     for (const [label, tok] of cases) b = await refusedEverywhere(label, `Bearer ${tok}`, 'UNAUTHENTICATED', b);
@@ -120,7 +134,8 @@ describe('hostile tokens', () => {
   }, 60_000);
 
   it('refuses claims of another principal type, unknown or malformed principals and wrong versions', async () => {
-    const sign = (claims: object) => `Bearer ${forge({ alg: 'HS256', typ: 'JWT' }, { iat: now(), exp: now() + 600, jti: randomUUID(), ...claims }, (i) => hmac('sha256', key, i))}`;
+    const sign = (claims: object) =>
+      `Bearer ${forge({ alg: 'HS256', typ: 'JWT' }, { iat: now(), exp: now() + 600, jti: randomUUID(), ...claims }, (i) => hmac('sha256', key, i))}`;
     const cases: Array<[string, object]> = [
       ['operator claiming typ admin', { sub: a.op.id, typ: 'admin', tv: 1 }],
       ['admin claiming typ operator', { sub: adminId, typ: 'operator', tv: 1 }],
@@ -167,23 +182,40 @@ describe('hostile tokens', () => {
   it('refuses a token revoked by a password change, and the suspended operator (403 only with a current token)', async () => {
     const op = await createOperator(t.url, admin);
     const old = await login(t.url, op.loginId, op.password);
-    expect((await http(t.url, 'POST', '/v1/auth/password', { token: op.token, body: { currentPassword: op.password, newPassword: 'a-brand-new-passphrase' } })).status).toBe(204);
+    expect(
+      (
+        await http(t.url, 'POST', '/v1/auth/password', {
+          token: op.token,
+          body: { currentPassword: op.password, newPassword: 'a-brand-new-passphrase' },
+        })
+      ).status,
+    ).toBe(204);
     await refusedEverywhere('revoked by password change', `Bearer ${old}`);
     // Suspension revoked the operator's token: it is just invalid (401), also after a resume.
     await refusedEverywhere("suspended operator's revoked token", `Bearer ${suspended.token}`);
     // A suspended operator's login and any token carrying its current version: 403 ACCOUNT_SUSPENDED.
-    const loginAttempt = await refusedWithoutWrites(watcher, 'suspended login', () => http(t.url, 'POST', '/v1/auth/login', { body: { loginId: suspended.loginId, password: suspended.password } }));
+    const loginAttempt = await refusedWithoutWrites(watcher, 'suspended login', () =>
+      http(t.url, 'POST', '/v1/auth/login', { body: { loginId: suspended.loginId, password: suspended.password } }),
+    );
     expect([loginAttempt.status, loginAttempt.body.code]).toEqual([403, 'ACCOUNT_SUSPENDED']);
     const codes: string[] = [];
     for (const tv of [1, 2, 3]) {
-      const tok = forge({ alg: 'HS256' }, { sub: suspended.id, typ: 'operator', tv, jti: randomUUID(), iat: now(), exp: now() + 600 }, (i) => hmac('sha256', key, i));
+      const tok = forge(
+        { alg: 'HS256' },
+        { sub: suspended.id, typ: 'operator', tv, jti: randomUUID(), iat: now(), exp: now() + 600 },
+        (i) => hmac('sha256', key, i),
+      );
       const r = await refusedWithoutWrites(watcher, `suspended tv=${tv}`, () => http(t.url, 'GET', '/v1/auth/me', { token: tok }));
       expectContractAnswer(`suspended tv=${tv}`, r.status, r.headers.get('content-type'), r.body);
       codes.push(r.body.code);
     }
     expect(codes.filter((c) => c === 'ACCOUNT_SUSPENDED')).toHaveLength(1);
     expect(codes.filter((c) => c === 'UNAUTHENTICATED')).toHaveLength(2);
-    const current = forge({ alg: 'HS256' }, { sub: suspended.id, typ: 'operator', tv: 1 + codes.indexOf('ACCOUNT_SUSPENDED'), jti: randomUUID(), iat: now(), exp: now() + 600 }, (i) => hmac('sha256', key, i));
+    const current = forge(
+      { alg: 'HS256' },
+      { sub: suspended.id, typ: 'operator', tv: 1 + codes.indexOf('ACCOUNT_SUSPENDED'), jti: randomUUID(), iat: now(), exp: now() + 600 },
+      (i) => hmac('sha256', key, i),
+    );
     await refusedEverywhere('suspended operator, current version', `Bearer ${current}`, 'ACCOUNT_SUSPENDED');
     const resumed = await createOperator(t.url, admin);
     const pre = await login(t.url, resumed.loginId, resumed.password);
@@ -202,14 +234,29 @@ describe('hostile tokens', () => {
     process.stderr.write(`[hostile tokens] fast-check seed ${SEED} (FC_SEED overrides)\n`);
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ at: fc.nat({ max: valid.length - 1 }), ch: fc.constantFrom(...alphabet), op: fc.constantFrom('replace', 'insert', 'delete') }), { minLength: 1, maxLength: 3 }),
+        fc.array(
+          fc.record({
+            at: fc.nat({ max: valid.length - 1 }),
+            ch: fc.constantFrom(...alphabet),
+            op: fc.constantFrom('replace', 'insert', 'delete'),
+          }),
+          { minLength: 1, maxLength: 3 },
+        ),
         async (edits) => {
           let tok = valid;
           for (const e of edits) {
             const at = Math.min(e.at, tok.length - 1);
-            tok = e.op === 'replace' ? tok.slice(0, at) + e.ch + tok.slice(at + 1) : e.op === 'insert' ? tok.slice(0, at) + e.ch + tok.slice(at) : tok.slice(0, at) + tok.slice(at + 1);
+            tok =
+              e.op === 'replace'
+                ? tok.slice(0, at) + e.ch + tok.slice(at + 1)
+                : e.op === 'insert'
+                  ? tok.slice(0, at) + e.ch + tok.slice(at)
+                  : tok.slice(0, at) + tok.slice(at + 1);
           }
-          const r = await http(t.url, 'POST', '/v1/users', { headers: { authorization: `Bearer ${tok}` }, body: { name: '変異', email: 'm@example.jp' } });
+          const r = await http(t.url, 'POST', '/v1/users', {
+            headers: { authorization: `Bearer ${tok}` },
+            body: { name: '変異', email: 'm@example.jp' },
+          });
           if (tok === valid) {
             // An edit that changed nothing (a character replaced by itself).
             expect(r.status).toBe(201);

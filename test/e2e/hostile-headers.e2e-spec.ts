@@ -38,7 +38,13 @@ describe('hostile headers', () => {
   /** A refused POST (unknown field) whose X-Request-Id line is given raw. */
   const refusedPost = (requestIdLine: Buffer | string) => {
     const body = JSON.stringify({ name: 'x', email: 'x@example.jp', unknownField: 1 });
-    return raw(bytes(`POST /v1/users HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n`, requestIdLine), body);
+    return raw(
+      bytes(
+        `POST /v1/users HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n`,
+        requestIdLine,
+      ),
+      body,
+    );
   };
 
   it('echoes a well-formed X-Request-Id and replaces anything else; CR/LF never splits the answer', async () => {
@@ -71,7 +77,13 @@ describe('hostile headers', () => {
   it('refuses a malformed Idempotency-Key with 400 and writes nothing; 255 visible characters are fine', async () => {
     const freeze = (keyLine: Buffer | string) => {
       const body = JSON.stringify({ userId: a.pendingUserId });
-      return raw(bytes(`POST /v1/tokens/${a.tokenId}/freeze HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n`, keyLine), body);
+      return raw(
+        bytes(
+          `POST /v1/tokens/${a.tokenId}/freeze HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n`,
+          keyLine,
+        ),
+        body,
+      );
     };
     const cases: Array<[string, Buffer | string]> = [
       ['256 characters', `Idempotency-Key: ${'k'.repeat(256)}`],
@@ -91,13 +103,19 @@ describe('hostile headers', () => {
     // The pending user has no wallet: with a valid 255-character key the refusal is the pre-check's, and leaves no key behind.
     const long = await refusedWithoutWrites(watcher, '255 characters', () => freeze(`Idempotency-Key: ${'k'.repeat(255)}`));
     expect(long.json.code).toBe('WALLET_NOT_ISSUED');
-    const accepted = await http(t.url, 'POST', `/v1/tokens/${a.tokenId}/issue`, { token: a.op.token, body: { userId: a.userId, amount: '1' }, headers: { 'idempotency-key': 'k'.repeat(255) } });
+    const accepted = await http(t.url, 'POST', `/v1/tokens/${a.tokenId}/issue`, {
+      token: a.op.token,
+      body: { userId: a.userId, amount: '1' },
+      headers: { 'idempotency-key': 'k'.repeat(255) },
+    });
     expect(accepted.status, accepted.text).toBe(202);
   });
 
   it('keeps Idempotency-Key semantics under abuse: replay, other body, other route, concurrency, other principal', async () => {
-    const issue = (op: OperatorFixture, tokenId: string, body: unknown, key: string) => http(t.url, 'POST', `/v1/tokens/${tokenId}/issue`, { token: op.token, body, headers: { 'idempotency-key': key } });
-    const count = async (tokenId: string) => (await http(t.url, 'GET', `/v1/transactions?tokenId=${tokenId}&kind=issue&limit=100`, { token: admin })).body.items.length as number;
+    const issue = (op: OperatorFixture, tokenId: string, body: unknown, key: string) =>
+      http(t.url, 'POST', `/v1/tokens/${tokenId}/issue`, { token: op.token, body, headers: { 'idempotency-key': key } });
+    const count = async (tokenId: string) =>
+      (await http(t.url, 'GET', `/v1/transactions?tokenId=${tokenId}&kind=issue&limit=100`, { token: admin })).body.items.length as number;
     const body = { userId: a.userId, amount: '2' };
     const before = await count(a.tokenId);
     const first = await issue(a.op, a.tokenId, body, 'abuse-1');
@@ -108,7 +126,10 @@ describe('hostile headers', () => {
     await watcher.quiet();
     for (const [label, send] of [
       ['other amount', () => issue(a.op, a.tokenId, { ...body, amount: '3' }, 'abuse-1')],
-      ['other route, same body', () => http(t.url, 'POST', `/v1/tokens/${a.tokenId}/redeem`, { token: a.op.token, body, headers: { 'idempotency-key': 'abuse-1' } })],
+      [
+        'other route, same body',
+        () => http(t.url, 'POST', `/v1/tokens/${a.tokenId}/redeem`, { token: a.op.token, body, headers: { 'idempotency-key': 'abuse-1' } }),
+      ],
       ['extra field', () => issue(a.op, a.tokenId, { ...body, reason: 'x' }, 'abuse-1')],
     ] as const) {
       const r = await refusedWithoutWrites(watcher, label, send);
@@ -128,11 +149,22 @@ describe('hostile headers', () => {
     // The same key of another principal is another key: two operators granted one issuer, same key, each its own transaction.
     const issuer = await http(t.url, 'POST', '/v1/issuers', { token: admin, body: { name: '共有発行体' } });
     const other = await createOperator(t.url, admin);
-    for (const id of [a.op.id, other.id]) expect((await http(t.url, 'POST', `/v1/issuers/${issuer.body.id}/operators`, { token: admin, body: { operatorId: id } })).status).toBe(200);
-    const shared = await http(t.url, 'POST', '/v1/tokens', { token: a.op.token, body: { name: 'Shared', symbol: 'SHR', decimals: 0, issuerId: issuer.body.id }, headers: { prefer: 'wait=30' } });
+    for (const id of [a.op.id, other.id])
+      expect(
+        (await http(t.url, 'POST', `/v1/issuers/${issuer.body.id}/operators`, { token: admin, body: { operatorId: id } })).status,
+      ).toBe(200);
+    const shared = await http(t.url, 'POST', '/v1/tokens', {
+      token: a.op.token,
+      body: { name: 'Shared', symbol: 'SHR', decimals: 0, issuerId: issuer.body.id },
+      headers: { prefer: 'wait=30' },
+    });
     expect(shared.body.status, shared.text).toBe('active');
     const otherUser = await http(t.url, 'POST', '/v1/users', { token: other.token, body: { name: '別 投資家', email: 'o@example.jp' } });
-    const w = await fetch(`${t.url}/v1/users/${otherUser.body.id}/wallet`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' });
+    const w = await fetch(`${t.url}/v1/users/${otherUser.body.id}/wallet`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     await w.arrayBuffer();
     const mine = await issue(a.op, shared.body.id, { userId: a.userId, amount: '5' }, 'shared-key');
     const theirs = await issue(other, shared.body.id, { userId: otherUser.body.id, amount: '5' }, 'shared-key');
@@ -144,17 +176,28 @@ describe('hostile headers', () => {
 
   it('refuses an Idempotency-Key on login and on wallet issuance with 400, writing nothing', async () => {
     const u = await http(t.url, 'POST', '/v1/users', { token: a.op.token, body: { name: '鍵 拒否', email: 'k@example.jp' } });
-    const r1 = await refusedWithoutWrites(watcher, 'login', () => http(t.url, 'POST', '/v1/auth/login', { body: { loginId: a.op.loginId, password: a.op.password }, headers: { 'idempotency-key': 'login-1' } }));
+    const r1 = await refusedWithoutWrites(watcher, 'login', () =>
+      http(t.url, 'POST', '/v1/auth/login', {
+        body: { loginId: a.op.loginId, password: a.op.password },
+        headers: { 'idempotency-key': 'login-1' },
+      }),
+    );
     expect([r1.status, r1.body.code]).toEqual([400, 'VALIDATION_FAILED']);
     expect(r1.body.accessToken).toBeUndefined();
-    const r2 = await refusedWithoutWrites(watcher, 'wallet', () => http(t.url, 'POST', `/v1/users/${u.body.id}/wallet`, { token: admin, body: {}, headers: { 'idempotency-key': 'wallet-1' } }));
+    const r2 = await refusedWithoutWrites(watcher, 'wallet', () =>
+      http(t.url, 'POST', `/v1/users/${u.body.id}/wallet`, { token: admin, body: {}, headers: { 'idempotency-key': 'wallet-1' } }),
+    );
     expect([r2.status, r2.body.code]).toEqual([400, 'VALIDATION_FAILED']);
     expect((await http(t.url, 'GET', `/v1/users/${u.body.id}`, { token: admin })).body.walletStatus).toBe('pending');
   });
 
   it('clamps a huge Prefer: wait to 60 s: a quick operation answers 200 once final, at once', async () => {
     const started = Date.now();
-    const r = await http(t.url, 'POST', `/v1/tokens/${a.tokenId}/issue`, { token: a.op.token, body: { userId: a.userId, amount: '1' }, headers: { prefer: 'wait=99999' } });
+    const r = await http(t.url, 'POST', `/v1/tokens/${a.tokenId}/issue`, {
+      token: a.op.token,
+      body: { userId: a.userId, amount: '1' },
+      headers: { prefer: 'wait=99999' },
+    });
     expect(r.status, r.text).toBe(200);
     expect(r.body.status).toBe('confirmed');
     expect(r.headers.get('preference-applied')).toBe('wait=60');
@@ -163,16 +206,35 @@ describe('hostile headers', () => {
 
   // Found by this file: a wait of more than 6 digits used to be ignored instead of clamped.
   it('clamps an 11-digit Prefer: wait to 60 s as well (contract: N clamped to 60)', async () => {
-    const r = await http(t.url, 'POST', `/v1/tokens/${a.tokenId}/issue`, { token: a.op.token, body: { userId: a.userId, amount: '1' }, headers: { prefer: 'wait=99999999999' } });
+    const r = await http(t.url, 'POST', `/v1/tokens/${a.tokenId}/issue`, {
+      token: a.op.token,
+      body: { userId: a.userId, amount: '1' },
+      headers: { prefer: 'wait=99999999999' },
+    });
     expect(r.status).toBe(200);
     expect(r.headers.get('preference-applied')).toBe('wait=60');
   });
 
   it('never errs or hangs on odd Prefer values', async () => {
-    const values = ['wait=-1', 'wait=abc', 'wait=1e3', 'wait=', 'wait', 'respond-async', 'wait=0', 'wait=2, wait=99999', `wait=1; ${'x'.repeat(2000)}`, 'handling=strict; wait=1'];
+    const values = [
+      'wait=-1',
+      'wait=abc',
+      'wait=1e3',
+      'wait=',
+      'wait',
+      'respond-async',
+      'wait=0',
+      'wait=2, wait=99999',
+      `wait=1; ${'x'.repeat(2000)}`,
+      'handling=strict; wait=1',
+    ];
     for (const prefer of values) {
       const started = Date.now();
-      const r = await http(t.url, 'POST', `/v1/tokens/${a.tokenId}/issue`, { token: a.op.token, body: { userId: a.userId, amount: '1' }, headers: { prefer } });
+      const r = await http(t.url, 'POST', `/v1/tokens/${a.tokenId}/issue`, {
+        token: a.op.token,
+        body: { userId: a.userId, amount: '1' },
+        headers: { prefer },
+      });
       expectContractAnswer(`Prefer: ${prefer.slice(0, 30)}`, r.status, r.headers.get('content-type'), r.body);
       expect([200, 202], prefer).toContain(r.status);
       expect(Date.now() - started, prefer).toBeLessThan(62_000);
@@ -181,9 +243,19 @@ describe('hostile headers', () => {
     }
     // Through a raw socket: CR inside and a duplicate header.
     // Through a raw socket: CR inside, a duplicate header, full-width digits (UTF-8 bytes).
-    for (const line of ['Prefer: wait=1\rX: y', 'Prefer: wait=1\r\nPrefer: wait=99999', bytes('Prefer: wait=', Buffer.from('１０', 'utf8'))]) {
+    for (const line of [
+      'Prefer: wait=1\rX: y',
+      'Prefer: wait=1\r\nPrefer: wait=99999',
+      bytes('Prefer: wait=', Buffer.from('１０', 'utf8')),
+    ]) {
       const body = JSON.stringify({ userId: a.userId, amount: '1' });
-      const r = await raw(bytes(`POST /v1/tokens/${a.tokenId}/issue HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n`, line), body);
+      const r = await raw(
+        bytes(
+          `POST /v1/tokens/${a.tokenId}/issue HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n`,
+          line,
+        ),
+        body,
+      );
       rawContract(line.toString(), r);
     }
     await watcher.quiet();
@@ -192,7 +264,10 @@ describe('hostile headers', () => {
   it('treats odd Content-Types, charsets and encodings as client errors that write nothing', async () => {
     const body = JSON.stringify({ name: '型 テスト', email: 'ct@example.jp' });
     const post = (lines: string, payload: Buffer | string = body) =>
-      raw(`POST /v1/users HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nContent-Length: ${Buffer.byteLength(payload)}${lines}`, payload);
+      raw(
+        `POST /v1/users HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nContent-Length: ${Buffer.byteLength(payload)}${lines}`,
+        payload,
+      );
     const refused: Array<[string, string, (Buffer | string)?]> = [
       ['text/plain', '\r\nContent-Type: text/plain'],
       ['multipart', '\r\nContent-Type: multipart/form-data; boundary=x'],
@@ -224,17 +299,31 @@ describe('hostile headers', () => {
   });
 
   it('answers JSON or problem+json whatever Accept says, and CSV only where offered', async () => {
-    for (const accept of ['text/csv', 'application/xml', 'text/html', '*/*;q=0', 'application/problem+json', 'garbage/\x01', `${'a/b,'.repeat(500)}c/d`]) {
+    for (const accept of [
+      'text/csv',
+      'application/xml',
+      'text/html',
+      '*/*;q=0',
+      'application/problem+json',
+      'garbage/\x01',
+      `${'a/b,'.repeat(500)}c/d`,
+    ]) {
       const list = await raw(`GET /v1/users HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nAccept: ${accept}`);
       rawContract(`Accept ${accept.slice(0, 20)} list`, list);
-      const missing = await raw(`GET /v1/users/00000000-0000-4000-8000-000000000000 HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nAccept: ${accept}`);
+      const missing = await raw(
+        `GET /v1/users/00000000-0000-4000-8000-000000000000 HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nAccept: ${accept}`,
+      );
       rawContract(`Accept ${accept.slice(0, 20)} 404`, missing);
       // A control character makes the request unparsable (400); otherwise the id is just unknown.
       expect(missing.json.code).toBe(missing.status === 400 ? 'VALIDATION_FAILED' : 'NOT_FOUND');
     }
-    const utf8 = await raw(bytes(`GET /v1/users HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nAccept: `, Buffer.from('テキスト/csv', 'utf8')));
+    const utf8 = await raw(
+      bytes(`GET /v1/users HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nAccept: `, Buffer.from('テキスト/csv', 'utf8')),
+    );
     rawContract('Accept in UTF-8', utf8);
-    const csv = await raw(`GET /v1/tokens/${a.tokenId}/holders HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nAccept: text/csv`);
+    const csv = await raw(
+      `GET /v1/tokens/${a.tokenId}/holders HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer ${a.op.token}\r\nAccept: text/csv`,
+    );
     expect(csv.status).toBe(200);
     expect(csv.headers['content-type']?.[0]).toContain('text/csv');
   });

@@ -26,9 +26,28 @@ interface Op {
 const SEED = Number(process.env.FC_SEED ?? 424242);
 const RUNS = Number(process.env.FC_RUNS ?? 800);
 const doc = JSON.parse(readFileSync(join(process.cwd(), 'openapi.json'), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
-const OPS: Op[] = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => ({ method: m.toUpperCase(), path })));
+const OPS: Op[] = Object.entries(doc.paths).flatMap(([path, methods]) =>
+  Object.keys(methods).map((m) => ({ method: m.toUpperCase(), path })),
+);
 
-const FIELDS = ['name', 'email', 'password', 'loginId', 'externalRef', 'userId', 'fromUserId', 'toUserId', 'amount', 'reason', 'symbol', 'decimals', 'issuerId', 'operatorId', 'currentPassword', 'newPassword'];
+const FIELDS = [
+  'name',
+  'email',
+  'password',
+  'loginId',
+  'externalRef',
+  'userId',
+  'fromUserId',
+  'toUserId',
+  'amount',
+  'reason',
+  'symbol',
+  'decimals',
+  'issuerId',
+  'operatorId',
+  'currentPassword',
+  'newPassword',
+];
 const MAX_UINT256 = (2n ** 256n - 1n).toString();
 const boundary = fc.constantFrom(
   '',
@@ -60,7 +79,11 @@ const boundary = fc.constantFrom(
 interface Payload {
   text: string;
 }
-const payload = (text: string): Payload => ({ text, [fc.toStringMethod]: () => JSON.stringify(text.length > 160 ? `${text.slice(0, 120)}… (${text.length} chars)` : text) }) as Payload;
+const payload = (text: string): Payload =>
+  ({
+    text,
+    [fc.toStringMethod]: () => JSON.stringify(text.length > 160 ? `${text.slice(0, 120)}… (${text.length} chars)` : text),
+  }) as Payload;
 
 describe('hostile input over every route', () => {
   let t: TestApp;
@@ -84,7 +107,20 @@ describe('hostile input over every route', () => {
     const issuer = await http(t.url, 'POST', '/v1/issuers', { token: admin, body: { name: 'ファズ発行体' } });
     await http(t.url, 'POST', `/v1/issuers/${issuer.body.id}/operators`, { token: admin, body: { operatorId: a.op.id } });
     const adminId = (await http(t.url, 'GET', '/v1/auth/me', { token: admin })).body.id as string;
-    ids = [a.userId, a.pendingUserId, a.tokenId, a.txId, a.op.id, b.userId, b.pendingUserId, b.tokenId, b.txId, b.op.id, issuer.body.id, adminId];
+    ids = [
+      a.userId,
+      a.pendingUserId,
+      a.tokenId,
+      a.txId,
+      a.op.id,
+      b.userId,
+      b.pendingUserId,
+      b.tokenId,
+      b.txId,
+      b.op.id,
+      issuer.body.id,
+      adminId,
+    ];
     const key = t.config.auth.jwtSigningKey;
     const jwt = (claims: object, k: string) => {
       const input = `${Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
@@ -94,7 +130,10 @@ describe('hostile input over every route', () => {
     Object.assign(creds, {
       none: undefined,
       garbage: 'Bearer eyJhbGciOiJub25lIn0.e30.',
-      wrongKey: jwt({ sub: adminId, typ: 'admin', tv: 1, jti: randomUUID(), iat: now, exp: now + 3600 }, 'not-the-key-0123456789abcdef0123456789'),
+      wrongKey: jwt(
+        { sub: adminId, typ: 'admin', tv: 1, jti: randomUUID(), iat: now, exp: now + 3600 },
+        'not-the-key-0123456789abcdef0123456789',
+      ),
       expired: jwt({ sub: adminId, typ: 'admin', tv: 1, jti: randomUUID(), iat: now - 7200, exp: now - 3600 }, key),
       admin: `Bearer ${admin}`,
     });
@@ -124,8 +163,14 @@ describe('hostile input over every route', () => {
       { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
     );
     const placeholderIds = (path: string, realWeight = 6) => {
-      const names = [...path.matchAll(/([a-z-]+)\/\{([A-Za-z]+)\}/g)].map(([, resource, param]) => (param === 'userId' ? 'users' : param === 'operatorId' ? 'operators' : resource!));
-      return fc.tuple(...names.map((r) => fc.oneof({ weight: realWeight, arbitrary: typed[r] ? fc.constantFrom(...typed[r]) : fc.uuid() }, { weight: 4, arbitrary: id })));
+      const names = [...path.matchAll(/([a-z-]+)\/\{([A-Za-z]+)\}/g)].map(([, resource, param]) =>
+        param === 'userId' ? 'users' : param === 'operatorId' ? 'operators' : resource!,
+      );
+      return fc.tuple(
+        ...names.map((r) =>
+          fc.oneof({ weight: realWeight, arbitrary: typed[r] ? fc.constantFrom(...typed[r]) : fc.uuid() }, { weight: 4, arbitrary: id }),
+        ),
+      );
     };
     const value = fc.oneof(
       { weight: 3, arbitrary: boundary },
@@ -135,7 +180,15 @@ describe('hostile input over every route', () => {
       { weight: 1, arbitrary: fc.bigInt({ min: -(2n ** 300n), max: 2n ** 300n }).map(String) },
       { weight: 1, arbitrary: fc.integer() },
       { weight: 1, arbitrary: fc.double() },
-      { weight: 1, arbitrary: fc.oneof(fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 2 })) },
+      {
+        weight: 1,
+        arbitrary: fc.oneof(
+          fc.boolean(),
+          fc.constant(null),
+          fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }),
+          fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 2 }),
+        ),
+      },
       { weight: 1, arbitrary: fc.emailAddress() },
     );
     // Near-valid bodies reach past validation into lookups and pre-checks: the route's
@@ -158,7 +211,13 @@ describe('hostile input over every route', () => {
       fc
         .oneof(
           { weight: 2, arbitrary: fc.constant([] as Array<[string, string, unknown]>) },
-          { weight: 3, arbitrary: fc.array(fc.tuple(fc.constantFrom('replace', 'drop', 'add'), fc.constantFrom(...FIELDS, 'unknownField'), value), { minLength: 1, maxLength: 2 }) },
+          {
+            weight: 3,
+            arbitrary: fc.array(fc.tuple(fc.constantFrom('replace', 'drop', 'add'), fc.constantFrom(...FIELDS, 'unknownField'), value), {
+              minLength: 1,
+              maxLength: 2,
+            }),
+          },
         )
         .map((edits) => {
           const v: Record<string, unknown> = { ...templates(path) };
@@ -170,17 +229,44 @@ describe('hostile input over every route', () => {
           }
           return JSON.stringify(v);
         });
-    const body = fc.dictionary(fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...FIELDS) }, { weight: 1, arbitrary: fc.constantFrom('unknownField', '__proto__', 'constructor', 'prototype', '') }), value, { maxKeys: 5 });
+    const body = fc.dictionary(
+      fc.oneof(
+        { weight: 8, arbitrary: fc.constantFrom(...FIELDS) },
+        { weight: 1, arbitrary: fc.constantFrom('unknownField', '__proto__', 'constructor', 'prototype', '') },
+      ),
+      value,
+      { maxKeys: 5 },
+    );
     const rawBody = (path: string) =>
       fc
         .oneof(
           { weight: 6, arbitrary: nearValid(path) },
           { weight: 4, arbitrary: body.map((v) => JSON.stringify(v)) },
           { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)) },
-          { weight: 1, arbitrary: fc.constantFrom('{', '[', '{"a":', 'null', '"str"', '{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{"polluted":true}}}', '{"amount":1e400}', '\ufeff{}') },
+          {
+            weight: 1,
+            arbitrary: fc.constantFrom(
+              '{',
+              '[',
+              '{"a":',
+              'null',
+              '"str"',
+              '{"__proto__":{"admin":true}}',
+              '{"constructor":{"prototype":{"polluted":true}}}',
+              '{"amount":1e400}',
+              '\ufeff{}',
+            ),
+          },
           { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
           // Over the 100 kB body limit, and deep nesting under it.
-          { weight: 1, arbitrary: fc.constantFrom(JSON.stringify({ name: 'x'.repeat(200_000) }), `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`, `${'['.repeat(20_000)}${']'.repeat(20_000)}`) },
+          {
+            weight: 1,
+            arbitrary: fc.constantFrom(
+              JSON.stringify({ name: 'x'.repeat(200_000) }),
+              `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`,
+              `${'['.repeat(20_000)}${']'.repeat(20_000)}`,
+            ),
+          },
         )
         .map(payload);
     const query = fc.oneof(
@@ -188,8 +274,30 @@ describe('hostile input over every route', () => {
       {
         weight: 1,
         arbitrary: fc.dictionary(
-          fc.constantFrom('limit', 'cursor', 'walletStatus', 'status', 'kind', 'from', 'to', 'blockNumber', 'reissue', 'tokenId', 'userId', 'actor', 'action', 'limit[]', 'tokenId[$ne]'),
-          fc.oneof(boundary, fc.constantFrom(...ids), fc.string({ maxLength: 30 }), fc.integer().map(String), fc.constantFrom('-1', '0', '101', '1e2', 'NaN', 'true')),
+          fc.constantFrom(
+            'limit',
+            'cursor',
+            'walletStatus',
+            'status',
+            'kind',
+            'from',
+            'to',
+            'blockNumber',
+            'reissue',
+            'tokenId',
+            'userId',
+            'actor',
+            'action',
+            'limit[]',
+            'tokenId[$ne]',
+          ),
+          fc.oneof(
+            boundary,
+            fc.constantFrom(...ids),
+            fc.string({ maxLength: 30 }),
+            fc.integer().map(String),
+            fc.constantFrom('-1', '0', '101', '1e2', 'NaN', 'true'),
+          ),
           { maxKeys: 3 },
         ),
       },
@@ -198,13 +306,30 @@ describe('hostile input over every route', () => {
     const headers = fc.record({
       contentType: fc.oneof(
         { weight: 6, arbitrary: fc.constant<string | undefined>('application/json') },
-        { weight: 2, arbitrary: fc.constantFrom('text/plain', undefined, 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'application/json; charset=utf-8', 'application/merge-patch+json') },
+        {
+          weight: 2,
+          arbitrary: fc.constantFrom(
+            'text/plain',
+            undefined,
+            'application/x-www-form-urlencoded',
+            'application/json; charset=latin1',
+            'application/json; charset=utf-8',
+            'application/merge-patch+json',
+          ),
+        },
       ),
       prefer: fc.constantFrom(undefined, undefined, undefined, 'wait=1', 'wait=99999', 'wait=99999999999', 'wait=abc', 'wait=-1'),
-      idem: fc.option(fc.oneof({ weight: 3, arbitrary: validKey }, { weight: 1, arbitrary: fc.string({ maxLength: 300 }) }, { weight: 1, arbitrary: fc.constantFrom('k'.repeat(255), 'k'.repeat(256), 'fuzz-key', '') }), {
-        nil: undefined,
-        freq: 2,
-      }),
+      idem: fc.option(
+        fc.oneof(
+          { weight: 3, arbitrary: validKey },
+          { weight: 1, arbitrary: fc.string({ maxLength: 300 }) },
+          { weight: 1, arbitrary: fc.constantFrom('k'.repeat(255), 'k'.repeat(256), 'fuzz-key', '') },
+        ),
+        {
+          nil: undefined,
+          freq: 2,
+        },
+      ),
       requestId: fc.option(fc.string({ maxLength: 140 }), { nil: undefined, freq: 2 }),
     });
     // Valid principals, well-formed requests: what is refused here is refused late (lookups, pre-checks).
@@ -222,7 +347,14 @@ describe('hostile input over every route', () => {
   let before: Snapshot | undefined;
 
   /** One request; the checks of the file's header. */
-  async function runCase(op: Op, who: string, pathIds: string[], text: string, q: Record<string, string>, h: { contentType?: string; prefer?: string; idem?: string; requestId?: string }): Promise<void> {
+  async function runCase(
+    op: Op,
+    who: string,
+    pathIds: string[],
+    text: string,
+    q: Record<string, string>,
+    h: { contentType?: string; prefer?: string; idem?: string; requestId?: string },
+  ): Promise<void> {
     before ??= await watcher.quiet();
     let i = 0;
     const path = op.path.replace(/\{[^}]+\}/g, () => encodeURIComponent(pathIds[i++]!));
@@ -236,7 +368,11 @@ describe('hostile input over every route', () => {
     if (ascii(h.idem)) hdrs['idempotency-key'] = h.idem!;
     if (ascii(h.requestId)) hdrs['x-request-id'] = h.requestId!;
     const label = `${who} ${op.method} ${path}${qs ? `?${qs}` : ''} ${text.slice(0, 120)}`;
-    const res = await fetch(`${t.url}${path}${qs ? `?${qs}` : ''}`, { method: op.method, headers: hdrs, body: op.method === 'GET' ? undefined : text });
+    const res = await fetch(`${t.url}${path}${qs ? `?${qs}` : ''}`, {
+      method: op.method,
+      headers: hdrs,
+      body: op.method === 'GET' ? undefined : text,
+    });
     const answer = await res.text();
     tally.cases++;
     if (res.status >= 500) tally.fiveHundreds++;
@@ -267,8 +403,15 @@ describe('hostile input over every route', () => {
   }
 
   function report(name: string, runs: number): void {
-    process.stderr.write(`[hostile input] ${name}: ${tally.cases} cases, ${tally.refused} refused (none wrote a row), ${tally.accepted} accepted, ${tally.fiveHundreds} answers >= 500\n`);
-    process.stderr.write(`[hostile input] ${name} answers: ${[...codes].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+    process.stderr.write(
+      `[hostile input] ${name}: ${tally.cases} cases, ${tally.refused} refused (none wrote a row), ${tally.accepted} accepted, ${tally.fiveHundreds} answers >= 500\n`,
+    );
+    process.stderr.write(
+      `[hostile input] ${name} answers: ${[...codes]
+        .sort((x, y) => y[1] - x[1])
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}\n`,
+    );
     expect(tally.cases).toBe(runs);
     expect(tally.fiveHundreds).toBe(0);
     expect(tally.accepted).toBeGreaterThan(0);
@@ -291,7 +434,8 @@ describe('hostile input over every route', () => {
       { numRuns: RUNS, seed: SEED, endOnFailure: true },
     );
     // The fuzz reaches past authentication: validation, lookups and pre-checks all answer.
-    for (const code of ['UNAUTHENTICATED', 'FORBIDDEN', 'VALIDATION_FAILED', 'NOT_FOUND', 'PAYLOAD_TOO_LARGE']) expect(codes.get(code) ?? 0, code).toBeGreaterThan(0);
+    for (const code of ['UNAUTHENTICATED', 'FORBIDDEN', 'VALIDATION_FAILED', 'NOT_FOUND', 'PAYLOAD_TOO_LARGE'])
+      expect(codes.get(code) ?? 0, code).toBeGreaterThan(0);
     report('every route', RUNS);
   }, 240_000);
 
@@ -310,7 +454,9 @@ describe('hostile input over every route', () => {
       { numRuns: runs, seed: SEED + 1, endOnFailure: true },
     );
     // Refusals of the late kind happened, not only validation.
-    const late = [...codes.keys()].filter((c) => !['UNAUTHENTICATED', 'FORBIDDEN', 'VALIDATION_FAILED', 'NOT_FOUND', '200', '201', '202', '204'].includes(c));
+    const late = [...codes.keys()].filter(
+      (c) => !['UNAUTHENTICATED', 'FORBIDDEN', 'VALIDATION_FAILED', 'NOT_FOUND', '200', '201', '202', '204'].includes(c),
+    );
     expect(late.length, [...codes.keys()].join(', ')).toBeGreaterThan(0);
     report('near-valid writes', runs);
   }, 240_000);

@@ -32,12 +32,22 @@ describe("another tenant's ids", () => {
     b = await createTenant(t.url, admin, 'tenb');
     const issuer = await http(t.url, 'POST', '/v1/issuers', { token: admin, body: { name: 'A専用発行体' } });
     issuerId = issuer.body.id;
-    expect((await http(t.url, 'POST', `/v1/issuers/${issuerId}/operators`, { token: admin, body: { operatorId: a.op.id } })).status).toBe(200);
-    const itok = await http(t.url, 'POST', '/v1/tokens', { token: a.op.token, body: { name: 'A Issuer Bond', symbol: 'AIB', decimals: 0, issuerId }, headers: { prefer: 'wait=30' } });
+    expect((await http(t.url, 'POST', `/v1/issuers/${issuerId}/operators`, { token: admin, body: { operatorId: a.op.id } })).status).toBe(
+      200,
+    );
+    const itok = await http(t.url, 'POST', '/v1/tokens', {
+      token: a.op.token,
+      body: { name: 'A Issuer Bond', symbol: 'AIB', decimals: 0, issuerId },
+      headers: { prefer: 'wait=30' },
+    });
     expect(itok.body.status, itok.text).toBe('active');
     issuerTokenId = itok.body.id;
     // A notification of A's: a reissued wallet.
-    const re = await fetch(`${t.url}/v1/users/${a.userId}/wallet?reissue=true`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: '紛失' }) });
+    const re = await fetch(`${t.url}/v1/users/${a.userId}/wallet?reissue=true`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: '紛失' }),
+    });
     expect(re.status).toBe(201);
     await re.arrayBuffer();
     const feed = await http(t.url, 'GET', '/v1/notifications', { token: a.op.token });
@@ -73,7 +83,15 @@ describe("another tenant's ids", () => {
   }
 
   it('the foreign ids are real: their owner reads them', async () => {
-    for (const path of [`/v1/users/${a.userId}`, `/v1/tokens/${a.tokenId}`, `/v1/tokens/${issuerTokenId}`, `/v1/transactions/${a.txId}`, `/v1/issuers/${issuerId}`, `/v1/operators/${a.op.id}`, `/v1/tokens/${a.tokenId}/balances/${a.userId}`]) {
+    for (const path of [
+      `/v1/users/${a.userId}`,
+      `/v1/tokens/${a.tokenId}`,
+      `/v1/tokens/${issuerTokenId}`,
+      `/v1/transactions/${a.txId}`,
+      `/v1/issuers/${issuerId}`,
+      `/v1/operators/${a.op.id}`,
+      `/v1/tokens/${a.tokenId}/balances/${a.userId}`,
+    ]) {
       expect((await http(t.url, 'GET', path, { token: a.op.token })).status, path).toBe(200);
     }
   });
@@ -94,8 +112,24 @@ describe("another tenant's ids", () => {
         [`holders ${n}`, tokenId, (id) => ({ method: 'GET', path: `/v1/tokens/${id}/holders` })],
         [`custody ${n}`, tokenId, (id) => ({ method: 'GET', path: `/v1/tokens/${id}/custody` })],
         [`balance on A token ${n}`, tokenId, (id) => ({ method: 'GET', path: `/v1/tokens/${id}/balances/${b.userId}` })],
-        ...ops.map((op): [string, string, (id: string) => Req] => [`${op} on A token ${n}`, tokenId, (id) => ({ method: 'POST', path: `/v1/tokens/${id}/${op}`, body: { userId: b.userId, ...(['issue', 'redeem', 'deposit', 'withdraw'].includes(op) ? { amount: '1' } : {}) } })]),
-        [`forced-transfer on A token ${n}`, tokenId, (id) => ({ method: 'POST', path: `/v1/tokens/${id}/forced-transfer`, body: { fromUserId: b.userId, toUserId: b.userId, amount: '1', reason: 'x' } })],
+        ...ops.map((op): [string, string, (id: string) => Req] => [
+          `${op} on A token ${n}`,
+          tokenId,
+          (id) => ({
+            method: 'POST',
+            path: `/v1/tokens/${id}/${op}`,
+            body: { userId: b.userId, ...(['issue', 'redeem', 'deposit', 'withdraw'].includes(op) ? { amount: '1' } : {}) },
+          }),
+        ]),
+        [
+          `forced-transfer on A token ${n}`,
+          tokenId,
+          (id) => ({
+            method: 'POST',
+            path: `/v1/tokens/${id}/forced-transfer`,
+            body: { fromUserId: b.userId, toUserId: b.userId, amount: '1', reason: 'x' },
+          }),
+        ],
         [`pause A token ${n}`, tokenId, (id) => ({ method: 'POST', path: `/v1/tokens/${id}/pause`, body: {} })],
       ]),
       ['balance of A user on B token', a.userId, (id) => ({ method: 'GET', path: `/v1/tokens/${b.tokenId}/balances/${id}` })],
@@ -104,7 +138,9 @@ describe("another tenant's ids", () => {
   }, 60_000);
 
   it('answers A ids in bodies exactly like unknown ids, and writes nothing', async () => {
-    const on = (op: string, body: (id: string) => object) => (id: string): Req => ({ method: 'POST', path: `/v1/tokens/${b.tokenId}/${op}`, body: body(id) });
+    const on =
+      (op: string, body: (id: string) => object) =>
+      (id: string): Req => ({ method: 'POST', path: `/v1/tokens/${b.tokenId}/${op}`, body: body(id) });
     const cases: Array<[string, string, (id: string) => Req]> = [
       ['issue to A user', a.userId, on('issue', (id) => ({ userId: id, amount: '1' }))],
       ['issue to A pending user', a.pendingUserId, on('issue', (id) => ({ userId: id, amount: '1' }))],
@@ -114,12 +150,28 @@ describe("another tenant's ids", () => {
       ['freeze A user', a.userId, on('freeze', (id) => ({ userId: id }))],
       ['unfreeze A user', a.userId, on('unfreeze', (id) => ({ userId: id }))],
       ['recover A user', a.userId, on('recover', (id) => ({ userId: id }))],
-      ['forced transfer to A user', a.userId, on('forced-transfer', (id) => ({ fromUserId: b.userId, toUserId: id, amount: '1', reason: 'x' }))],
-      ['forced transfer from A user', a.userId, on('forced-transfer', (id) => ({ fromUserId: id, toUserId: b.userId, amount: '1', reason: 'x' }))],
+      [
+        'forced transfer to A user',
+        a.userId,
+        on('forced-transfer', (id) => ({ fromUserId: b.userId, toUserId: id, amount: '1', reason: 'x' })),
+      ],
+      [
+        'forced transfer from A user',
+        a.userId,
+        on('forced-transfer', (id) => ({ fromUserId: id, toUserId: b.userId, amount: '1', reason: 'x' })),
+      ],
       ['A token id as a user id', a.tokenId, on('issue', (id) => ({ userId: id, amount: '1' }))],
       ['A operator id as a user id', a.op.id, on('freeze', (id) => ({ userId: id }))],
-      ['token of an issuer granted to A only', issuerId, (id) => ({ method: 'POST', path: '/v1/tokens', body: { name: 'Stolen', symbol: 'STL', decimals: 0, issuerId: id } })],
-      ['grant to A issuer (admin route)', issuerId, (id) => ({ method: 'POST', path: `/v1/issuers/${id}/operators`, body: { operatorId: b.op.id } })],
+      [
+        'token of an issuer granted to A only',
+        issuerId,
+        (id) => ({ method: 'POST', path: '/v1/tokens', body: { name: 'Stolen', symbol: 'STL', decimals: 0, issuerId: id } }),
+      ],
+      [
+        'grant to A issuer (admin route)',
+        issuerId,
+        (id) => ({ method: 'POST', path: `/v1/issuers/${id}/operators`, body: { operatorId: b.op.id } }),
+      ],
     ];
     for (const [label, foreign, make] of cases) await likeUnknown(label, foreign, make);
   }, 60_000);

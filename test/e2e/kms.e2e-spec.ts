@@ -18,7 +18,6 @@ import { SigningKeys, signingKeyContext } from '../../src/kms/signing-keys';
 import { testEnv } from '../support/app';
 import { findSecrets } from '../support/secrets';
 
-
 function build(env: Record<string, string | undefined> = {}) {
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
@@ -38,7 +37,11 @@ describe('key custody against a real KMS API', () => {
   let secondKeyArn: string;
 
   beforeAll(async () => {
-    const client = new KMSClient({ endpoint: inject('kmsEndpoint'), region: inject('kmsRegion'), credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const client = new KMSClient({
+      endpoint: inject('kmsEndpoint'),
+      region: inject('kmsRegion'),
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
     const k = await client.send(new CreateKeyCommand({ Description: 'kagi e2e rotation target' }));
     secondKeyArn = k.KeyMetadata!.Arn!;
     client.destroy();
@@ -98,15 +101,30 @@ describe('key custody against a real KMS API', () => {
     const { keys, audit, envelope } = build();
     const { address, sealed } = await keys.create(owner);
     const chain = createPublicClient({ transport: viemHttp(inject('rpcUrl')) });
-    const [funder] = await chain.request<{ Method: 'eth_accounts'; Parameters: undefined; ReturnType: Address[] }>({ method: 'eth_accounts' });
-    const fundHash = await chain.request<{ Method: 'eth_sendTransaction'; Parameters: [{ from: Address; to: Address; value: `0x${string}` }]; ReturnType: `0x${string}` }>({
+    const [funder] = await chain.request<{ Method: 'eth_accounts'; Parameters: undefined; ReturnType: Address[] }>({
+      method: 'eth_accounts',
+    });
+    const fundHash = await chain.request<{
+      Method: 'eth_sendTransaction';
+      Parameters: [{ from: Address; to: Address; value: `0x${string}` }];
+      ReturnType: `0x${string}`;
+    }>({
       method: 'eth_sendTransaction',
       params: [{ from: funder!, to: address, value: `0x${parseEther('1').toString(16)}` }],
     });
     await chain.waitForTransactionReceipt({ hash: fundHash });
     const nonce = await chain.getTransactionCount({ address });
     const raw = await keys.withSigner(owner, sealed, who, (account) =>
-      account.signTransaction({ chainId: inject('chainId'), type: 'eip1559', nonce, to: '0x000000000000000000000000000000000000dEaD', value: 12345n, gas: 21000n, maxFeePerGas: 10_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n }),
+      account.signTransaction({
+        chainId: inject('chainId'),
+        type: 'eip1559',
+        nonce,
+        to: '0x000000000000000000000000000000000000dEaD',
+        value: 12345n,
+        gas: 21000n,
+        maxFeePerGas: 10_000_000_000n,
+        maxPriorityFeePerGas: 1_000_000_000n,
+      }),
     );
     const hash = await chain.sendRawTransaction({ serializedTransaction: raw });
     const receipt = await chain.waitForTransactionReceipt({ hash });

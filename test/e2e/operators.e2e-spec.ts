@@ -25,22 +25,49 @@ describe('operators', () => {
   });
 
   it('creates an operator with a server-issued loginId and a funded signing key stored only sealed', async () => {
-    const r = await http(t.url, 'POST', '/v1/operators', { token: admin, body: { name: '東京証券', email: 'ops@tokyo.example.jp', password: 'long-enough-password' } });
+    const r = await http(t.url, 'POST', '/v1/operators', {
+      token: admin,
+      body: { name: '東京証券', email: 'ops@tokyo.example.jp', password: 'long-enough-password' },
+    });
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ name: '東京証券', email: 'ops@tokyo.example.jp', status: 'active' });
     expect(r.body.loginId).toMatch(/^op-[0-9a-f]{12}$/);
     expect(r.body.signerAddress).toMatch(/^0x[0-9a-fA-F]{40}$/);
     expect(r.body.custodyAddress).toBe(r.body.signerAddress);
-    expect(Object.keys(r.body).sort()).toEqual(['createdAt', 'custodyAddress', 'email', 'id', 'loginId', 'name', 'signerAddress', 'status']);
+    expect(Object.keys(r.body).sort()).toEqual([
+      'createdAt',
+      'custodyAddress',
+      'email',
+      'id',
+      'loginId',
+      'name',
+      'signerAddress',
+      'status',
+    ]);
     // Funded with gas in dev/test (DEV_GAS_FUNDING), read from the chain directly.
-    const bal = await fetch(t.config.chain.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getBalance', params: [r.body.signerAddress, 'latest'] }) });
+    const bal = await fetch(t.config.chain.rpcUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getBalance', params: [r.body.signerAddress, 'latest'] }),
+    });
     expect(BigInt(((await bal.json()) as { result: string }).result)).toBeGreaterThan(0n);
     // The database holds ciphertexts only; the key is nowhere in clear.
     const ds = t.app.get(DataSource);
-    const [row] = await ds.query<Array<{ encrypted_key: Buffer; encrypted_data_key: Buffer; kms_key_id: string }>>('SELECT encrypted_key, encrypted_data_key, kms_key_id FROM operators WHERE id = $1', [r.body.id]);
+    const [row] = await ds.query<Array<{ encrypted_key: Buffer; encrypted_data_key: Buffer; kms_key_id: string }>>(
+      'SELECT encrypted_key, encrypted_data_key, kms_key_id FROM operators WHERE id = $1',
+      [r.body.id],
+    );
     expect(row!.kms_key_id).toMatch(/^arn:aws:kms:/);
-    const plain = await t.app.get(Envelope).open({ encryptedKey: row!.encrypted_key, encryptedDataKey: row!.encrypted_data_key, kmsKeyId: row!.kms_key_id }, signingKeyContext({ kind: 'operator', id: r.body.id }, r.body.signerAddress));
-    const dump = JSON.stringify(await ds.query('SELECT * FROM operators')) + JSON.stringify(await ds.query('SELECT * FROM audit_events')) + t.logs.join('\n');
+    const plain = await t.app
+      .get(Envelope)
+      .open(
+        { encryptedKey: row!.encrypted_key, encryptedDataKey: row!.encrypted_data_key, kmsKeyId: row!.kms_key_id },
+        signingKeyContext({ kind: 'operator', id: r.body.id }, r.body.signerAddress),
+      );
+    const dump =
+      JSON.stringify(await ds.query('SELECT * FROM operators')) +
+      JSON.stringify(await ds.query('SELECT * FROM audit_events')) +
+      t.logs.join('\n');
     expect(findSecrets(dump, [plain])).toEqual([]);
     plain.fill(0);
   });
@@ -48,14 +75,23 @@ describe('operators', () => {
   it('refuses a taken loginId across all principals, case-insensitively, and weak passwords', async () => {
     const op = await createOperator(t.url, admin);
     for (const loginId of [op.loginId, op.loginId.toUpperCase(), 'ROOT-ADMIN']) {
-      const r = await http(t.url, 'POST', '/v1/operators', { token: admin, body: { name: 'x', email: 'x@example.com', password: 'long-enough-password', loginId } });
+      const r = await http(t.url, 'POST', '/v1/operators', {
+        token: admin,
+        body: { name: 'x', email: 'x@example.com', password: 'long-enough-password', loginId },
+      });
       expect(r.status, loginId).toBe(409);
       expect(r.body.code).toBe('LOGIN_ID_TAKEN');
     }
-    const weak = await http(t.url, 'POST', '/v1/operators', { token: admin, body: { name: 'x', email: 'x@example.com', password: 'short', loginId: uniq('w') } });
+    const weak = await http(t.url, 'POST', '/v1/operators', {
+      token: admin,
+      body: { name: 'x', email: 'x@example.com', password: 'short', loginId: uniq('w') },
+    });
     expect(weak.status).toBe(422);
     expect(weak.body.code).toBe('WEAK_PASSWORD');
-    const bad = await http(t.url, 'POST', '/v1/operators', { token: admin, body: { name: '', email: 'not-mail', password: 'long-enough-password', role: 'admin' } });
+    const bad = await http(t.url, 'POST', '/v1/operators', {
+      token: admin,
+      body: { name: '', email: 'not-mail', password: 'long-enough-password', role: 'admin' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((e: any) => e.field).sort()).toEqual(['email', 'name', 'role']);
   });
@@ -75,7 +111,10 @@ describe('operators', () => {
     try {
       const token = await adminToken(down.url);
       const loginId = uniq('kmsdown');
-      const r = await http(down.url, 'POST', '/v1/operators', { token, body: { name: 'x', email: 'x@example.com', password: 'long-enough-password', loginId } });
+      const r = await http(down.url, 'POST', '/v1/operators', {
+        token,
+        body: { name: 'x', email: 'x@example.com', password: 'long-enough-password', loginId },
+      });
       expect(r.status).toBe(503);
       expect(r.body.code).toBe('KMS_UNAVAILABLE');
       const ready = await http(down.url, 'GET', '/health/ready');
@@ -134,7 +173,7 @@ describe('operators', () => {
     expect((await http(t.url, 'POST', `/v1/operators/${op.id}/resume`, { token: admin })).body.status).toBe('active');
     const again = await login(t.url, op.loginId, op.password);
     expect((await http(t.url, 'GET', '/v1/auth/me', { token: again })).status).toBe(200);
-    const events = await http(t.url, "GET", `/v1/audit-events?limit=100`, { token: again });
+    const events = await http(t.url, 'GET', `/v1/audit-events?limit=100`, { token: again });
     const actions = events.body.items.map((e: any) => e.action);
     expect(actions).toEqual(expect.arrayContaining(['operator.create', 'operator.suspend', 'operator.resume', 'auth.login']));
     // An operator sees only its own events.
@@ -162,7 +201,8 @@ describe('operators', () => {
         const base = String(Reflect.getMetadata(PATH_METADATA, cls) ?? '');
         for (const name of Object.getOwnPropertyNames(cls.prototype)) {
           const handler = (cls.prototype as Record<string, unknown>)[name];
-          if (name === 'constructor' || typeof handler !== 'function' || Reflect.getMetadata(PATH_METADATA, handler) === undefined) continue;
+          if (name === 'constructor' || typeof handler !== 'function' || Reflect.getMetadata(PATH_METADATA, handler) === undefined)
+            continue;
           const route = `${methods[Reflect.getMetadata(METHOD_METADATA, handler) as number]} /${[base, Reflect.getMetadata(PATH_METADATA, handler) as string].filter((s) => s && s !== '/').join('/')}`;
           seen.push(route);
           const isPublic = reflector.getAllAndOverride<boolean>(IS_PUBLIC, [handler, cls]) === true;

@@ -113,19 +113,26 @@ describe('production refusals (built app)', () => {
     ['KMS_PROVIDER', '=local, NODE_ENV unset', { NODE_ENV: undefined, KMS_PROVIDER: 'local' }],
   ];
 
-  it.each(cases)('refuses %s (%s) and names it in one line, printing no secret', async (variable, _setting, over) => {
-    const env = { ...safe, ...over };
-    const r = await start(env, 20_000);
-    expect(r.signal, `not refused within 20 s:\n${r.output}`).toBeNull();
-    expect(r.code).not.toBe(0);
-    expect(r.ms).toBeLessThan(10_000);
-    const lines = r.output.split('\n').filter((l) => l.trim());
-    expect(lines, r.output).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^config: ${variable} `));
-    // Neither the environment's secrets nor the refused value itself.
-    const shown = [...secrets, ...Object.values(over).filter((v): v is string => !!v && v.length >= 8 && !/^(true|local|aws)$/.test(v) && !v.startsWith('http'))];
-    for (const s of shown) expect(r.output, 'a secret value is printed').not.toContain(s);
-  }, 30_000);
+  it.each(cases)(
+    'refuses %s (%s) and names it in one line, printing no secret',
+    async (variable, _setting, over) => {
+      const env = { ...safe, ...over };
+      const r = await start(env, 20_000);
+      expect(r.signal, `not refused within 20 s:\n${r.output}`).toBeNull();
+      expect(r.code).not.toBe(0);
+      expect(r.ms).toBeLessThan(10_000);
+      const lines = r.output.split('\n').filter((l) => l.trim());
+      expect(lines, r.output).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^config: ${variable} `));
+      // Neither the environment's secrets nor the refused value itself.
+      const shown = [
+        ...secrets,
+        ...Object.values(over).filter((v): v is string => !!v && v.length >= 8 && !/^(true|local|aws)$/.test(v) && !v.startsWith('http')),
+      ];
+      for (const s of shown) expect(r.output, 'a secret value is printed').not.toContain(s);
+    },
+    30_000,
+  );
 
   it('refuses a CHAIN_ID that is not the chain at CHAIN_RPC_URL, naming it', async () => {
     const r = await start({ ...safe, CHAIN_ID: '1' }, 30_000, `http://127.0.0.1:${port}`);

@@ -64,18 +64,30 @@ describe('secret sweep over the whole run', () => {
     // Also meaningful when run alone: at least one key of every kind exists and travels.
     const t = await createTestApp();
     try {
-    const admin = await adminToken(t.url);
-    const op = await createOperator(t.url, admin);
-    const issuer = await http(t.url, 'POST', '/v1/issuers', { token: admin, body: { name: '掃除発行体' } });
-    await http(t.url, 'POST', `/v1/issuers/${issuer.body.id}/operators`, { token: admin, body: { operatorId: op.id } });
-    const user = await http(t.url, 'POST', '/v1/users', { token: op.token, body: { name: '掃除 花子', email: 'sweep@example.jp' } });
-    const wallet = await fetch(`${t.url}/v1/users/${user.body.id}/wallet`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' });
-    expect(wallet.status).toBe(201);
-    await wallet.arrayBuffer();
-    const token = await http(t.url, 'POST', '/v1/tokens', { token: op.token, body: { name: 'Sweep', symbol: 'SWP', decimals: 0, issuerId: issuer.body.id }, headers: { prefer: 'wait=30' } });
-    expect(token.body.status, token.text).toBe('active');
-    const issued = await http(t.url, 'POST', `/v1/tokens/${token.body.id}/issue`, { token: op.token, body: { userId: user.body.id, amount: '7' }, headers: { prefer: 'wait=30' } });
-    expect(issued.body.status, issued.text).toBe('confirmed');
+      const admin = await adminToken(t.url);
+      const op = await createOperator(t.url, admin);
+      const issuer = await http(t.url, 'POST', '/v1/issuers', { token: admin, body: { name: '掃除発行体' } });
+      await http(t.url, 'POST', `/v1/issuers/${issuer.body.id}/operators`, { token: admin, body: { operatorId: op.id } });
+      const user = await http(t.url, 'POST', '/v1/users', { token: op.token, body: { name: '掃除 花子', email: 'sweep@example.jp' } });
+      const wallet = await fetch(`${t.url}/v1/users/${user.body.id}/wallet`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(wallet.status).toBe(201);
+      await wallet.arrayBuffer();
+      const token = await http(t.url, 'POST', '/v1/tokens', {
+        token: op.token,
+        body: { name: 'Sweep', symbol: 'SWP', decimals: 0, issuerId: issuer.body.id },
+        headers: { prefer: 'wait=30' },
+      });
+      expect(token.body.status, token.text).toBe('active');
+      const issued = await http(t.url, 'POST', `/v1/tokens/${token.body.id}/issue`, {
+        token: op.token,
+        body: { userId: user.body.id, amount: '7' },
+        headers: { prefer: 'wait=30' },
+      });
+      expect(issued.body.status, issued.text).toBe('confirmed');
     } finally {
       await t.close();
     }
@@ -93,7 +105,11 @@ describe('secret sweep over the whole run', () => {
   });
 
   it('learns every platform key by decrypting each stored envelope with the KMS API', async () => {
-    const kms = new KMSClient({ endpoint: inject('kmsEndpoint'), region: inject('kmsRegion'), credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const kms = new KMSClient({
+      endpoint: inject('kmsEndpoint'),
+      region: inject('kmsRegion'),
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
     try {
       for (const url of await runDatabaseUrls()) {
         const db = new Client({ connectionString: url });
@@ -136,7 +152,9 @@ describe('secret sweep over the whole run', () => {
       kms.destroy();
     }
     const count = (k: LearnedKey['kind']) => keys.filter((x) => x.kind === k).length;
-    log(`platform keys learned: ${count('operator')} operator, ${count('issuer')} issuer, ${count('governance')} governance; not opened: ${unopened.length}`);
+    log(
+      `platform keys learned: ${count('operator')} operator, ${count('issuer')} issuer, ${count('governance')} governance; not opened: ${unopened.length}`,
+    );
     // Every stored envelope opens: a key the sweep cannot learn is a key it cannot look for.
     expect(unopened).toEqual([]);
     expect(count('operator')).toBeGreaterThan(0);
@@ -180,7 +198,10 @@ describe('secret sweep over the whole run', () => {
           const { text, keys: printed } = await pdfKey(body);
           expect(printed, `${label}: one private key printed`).toHaveLength(1);
           const own = investor(printed[0]!, a.headers['x-wallet-address'] ?? '', label);
-          sources.push({ label: `${label} [PDF bytes]`, data: Buffer.concat([head, body]), exempt: own }, { label: `${label} [PDF text]`, data: Buffer.from(text), exempt: own });
+          sources.push(
+            { label: `${label} [PDF bytes]`, data: Buffer.concat([head, body]), exempt: own },
+            { label: `${label} [PDF text]`, data: Buffer.from(text), exempt: own },
+          );
         } else {
           sources.push({ label, data: Buffer.concat([head, Buffer.from('\n'), body]) });
         }
@@ -201,7 +222,10 @@ describe('secret sweep over the whole run', () => {
           exempt = investor(shown[0]!, await walletsOf(userId), label);
         }
       }
-      sources.push({ label: `${label} [stdout]`, data: stdout, exempt }, { label: `${label} [stderr]`, data: Buffer.from(c.stderr, 'base64') });
+      sources.push(
+        { label: `${label} [stdout]`, data: stdout, exempt },
+        { label: `${label} [stderr]`, data: Buffer.from(c.stderr, 'base64') },
+      );
     }
 
     let logBytes = 0;
@@ -242,7 +266,9 @@ describe('secret sweep over the whole run', () => {
       sources.push({ label: `temp file ${file}`, data, exempt });
     }
     const investors = keys.filter((k) => k.kind === 'investor');
-    log(`recorded: ${answers} HTTP answers (${pdfs} paper-wallet PDFs), ${children} child processes, ${logBytes} bytes of logs; ${files} temp files`);
+    log(
+      `recorded: ${answers} HTTP answers (${pdfs} paper-wallet PDFs), ${children} child processes, ${logBytes} bytes of logs; ${files} temp files`,
+    );
     log(`investor keys learned: ${investors.length}`);
 
     // Every wallet any run database knows (current and previous) must have its key learned.
@@ -252,7 +278,9 @@ describe('secret sweep over the whole run', () => {
       const db = new Client({ connectionString: url });
       await db.connect();
       try {
-        const r = await db.query<{ a: string }>(`SELECT wallet_address AS a FROM users WHERE wallet_address IS NOT NULL UNION SELECT unnest(previous_wallet_addresses) FROM users`);
+        const r = await db.query<{ a: string }>(
+          `SELECT wallet_address AS a FROM users WHERE wallet_address IS NOT NULL UNION SELECT unnest(previous_wallet_addresses) FROM users`,
+        );
         for (const { a } of r.rows) if (!known.has(a)) missing.push(a);
       } finally {
         await db.end();
@@ -270,15 +298,26 @@ describe('secret sweep over the whole run', () => {
       const db = new Client({ connectionString: url });
       await db.connect();
       try {
-        const tables = await db.query<{ s: string; t: string }>(`SELECT schemaname AS s, tablename AS t FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`);
+        const tables = await db.query<{ s: string; t: string }>(
+          `SELECT schemaname AS s, tablename AS t FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`,
+        );
         for (const { s, t: tbl } of tables.rows) {
           const name = `${db.escapeIdentifier(s)}.${db.escapeIdentifier(tbl)}`;
           const rows = await db.query<{ r: string }>(`SELECT x::text AS r FROM ${name} x`);
-          sources.push({ label: `db ${new URL(url).pathname.slice(1)} ${s}.${tbl}`, data: Buffer.from(rows.rows.map((x) => x.r).join('\n')) });
-          const bytea = await db.query<{ c: string }>(`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND data_type = 'bytea'`, [s, tbl]);
+          sources.push({
+            label: `db ${new URL(url).pathname.slice(1)} ${s}.${tbl}`,
+            data: Buffer.from(rows.rows.map((x) => x.r).join('\n')),
+          });
+          const bytea = await db.query<{ c: string }>(
+            `SELECT column_name AS c FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND data_type = 'bytea'`,
+            [s, tbl],
+          );
           for (const { c } of bytea.rows) {
             const vals = await db.query<{ v: Buffer | null }>(`SELECT ${db.escapeIdentifier(c)} AS v FROM ${name}`);
-            sources.push({ label: `db ${new URL(url).pathname.slice(1)} ${s}.${tbl}.${c} (raw)`, data: Buffer.concat(vals.rows.flatMap((x) => (x.v ? [x.v, Buffer.from([0])] : []))) });
+            sources.push({
+              label: `db ${new URL(url).pathname.slice(1)} ${s}.${tbl}.${c} (raw)`,
+              data: Buffer.concat(vals.rows.flatMap((x) => (x.v ? [x.v, Buffer.from([0])] : []))),
+            });
           }
         }
       } finally {
@@ -298,7 +337,7 @@ describe('secret sweep over the whole run', () => {
     // Sources without an exemption are scanned in large concatenated chunks (fast), then
     // a chunk with a hit is rescanned source by source to name where it is.
     const plain = sources.filter((s) => !s.exempt);
-    for (let i = 0; i < plain.length; ) {
+    for (let i = 0; i < plain.length;) {
       const chunk: typeof plain = [];
       let size = 0;
       while (i < plain.length && (size < 32 * 1024 * 1024 || !chunk.length)) {
@@ -308,7 +347,8 @@ describe('secret sweep over the whole run', () => {
       }
       const joined = Buffer.concat(chunk.flatMap((s) => [s.data, Buffer.from([0])]));
       bytes += joined.length;
-      if (scanner.scan(joined).length) for (const s of chunk) for (const h of scanner.scan(s.data)) hits.push(describeHit(s.label, h.needle, h.offset));
+      if (scanner.scan(joined).length)
+        for (const s of chunk) for (const h of scanner.scan(s.data)) hits.push(describeHit(s.label, h.needle, h.offset));
     }
     for (const s of sources.filter((x) => x.exempt)) {
       bytes += s.data.length;
@@ -317,7 +357,9 @@ describe('secret sweep over the whole run', () => {
         else hits.push(describeHit(s.label, h.needle, h.offset));
       }
     }
-    log(`scanned ${sources.length} sources, ${(bytes / 1e6).toFixed(1)} MB, for ${keys.length} keys in ${needles.length} forms in ${Date.now() - started} ms: ${hits.length} hit(s)`);
+    log(
+      `scanned ${sources.length} sources, ${(bytes / 1e6).toFixed(1)} MB, for ${keys.length} keys in ${needles.length} forms in ${Date.now() - started} ms: ${hits.length} hit(s)`,
+    );
     expect(hits).toEqual([]);
     // Control: the scan does see a key where it is, in the form it is printed in: every
     // investor key is found in its own paper wallet (PDF text, --display output).

@@ -31,7 +31,12 @@ const outsider = acct(6);
 const AGENT_ROLE = keccak256(toHex('AGENT_ROLE'));
 
 let pub: PublicClient;
-const anvilChain = defineChain({ id: 31337, name: 'anvil', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: ['http://127.0.0.1:8545'] } } });
+const anvilChain = defineChain({
+  id: 31337,
+  name: 'anvil',
+  nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+  rpcUrls: { default: { http: ['http://127.0.0.1:8545'] } },
+});
 const wallet = (a: PrivateKeyAccount) => createWalletClient({ account: a, transport: http(inject('rpcUrl')), chain: anvilChain });
 
 async function mined(hash: Hash) {
@@ -51,7 +56,12 @@ async function deploy(): Promise<Address> {
 }
 
 /** Sends `fn` as `from` if a simulation passes; returns the decoded refusal code otherwise. */
-async function attempt(token: Address, from: PrivateKeyAccount, functionName: string, args: readonly unknown[]): Promise<'ok' | RevertCode> {
+async function attempt(
+  token: Address,
+  from: PrivateKeyAccount,
+  functionName: string,
+  args: readonly unknown[],
+): Promise<'ok' | RevertCode> {
   try {
     await pub.simulateContract({ address: token, abi: securityTokenAbi, functionName: functionName as never, args: args, account: from });
   } catch (e) {
@@ -233,7 +243,17 @@ describe('SecurityToken on Anvil', () => {
               if (got === 'ok') m.bal[o.from] = m.bal[o.from]! - o.n;
               break;
             case 'force':
-              expected = m.paused ? 'TOKEN_PAUSED' : o.n === 0n ? 'ZERO_AMOUNT' : o.from === o.to ? 'TRANSFER_TO_SELF' : m.frozen[o.to] ? 'ADDRESS_FROZEN' : m.bal[o.from]! < o.n ? 'INSUFFICIENT_BALANCE' : 'ok';
+              expected = m.paused
+                ? 'TOKEN_PAUSED'
+                : o.n === 0n
+                  ? 'ZERO_AMOUNT'
+                  : o.from === o.to
+                    ? 'TRANSFER_TO_SELF'
+                    : m.frozen[o.to]
+                      ? 'ADDRESS_FROZEN'
+                      : m.bal[o.from]! < o.n
+                        ? 'INSUFFICIENT_BALANCE'
+                        : 'ok';
               got = await attempt(t, agent, 'forcedTransfer', [addrs[o.from], addrs[o.to], o.n]);
               if (got === 'ok') {
                 m.bal[o.from] = m.bal[o.from]! - o.n;
@@ -277,7 +297,16 @@ describe('SecurityToken on Anvil', () => {
               if (got === 'ok') m.paused = o.v;
               break;
             case 'recover':
-              expected = m.bal[o.from] === 0n ? 'NOTHING_TO_RECOVER' : m.paused ? 'TOKEN_PAUSED' : o.from === o.to ? 'TRANSFER_TO_SELF' : m.frozen[o.to] ? 'ADDRESS_FROZEN' : 'ok';
+              expected =
+                m.bal[o.from] === 0n
+                  ? 'NOTHING_TO_RECOVER'
+                  : m.paused
+                    ? 'TOKEN_PAUSED'
+                    : o.from === o.to
+                      ? 'TRANSFER_TO_SELF'
+                      : m.frozen[o.to]
+                        ? 'ADDRESS_FROZEN'
+                        : 'ok';
               got = await attempt(t, agent, 'recoveryAddress', [addrs[o.from], addrs[o.to]]);
               if (got === 'ok') {
                 m.bal[o.to] = m.bal[o.to]! + m.bal[o.from]!;
@@ -288,7 +317,10 @@ describe('SecurityToken on Anvil', () => {
               }
               break;
           }
-          expect(got, JSON.stringify(o, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).toBe(expected);
+          expect(
+            got,
+            JSON.stringify(o, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+          ).toBe(expected);
           const chainBal = await Promise.all(addrs.map((a) => read<bigint>(t, 'balanceOf', [a])));
           expect(chainBal).toEqual(m.bal);
           expect(await read<bigint>(t, 'totalSupply')).toBe(m.bal.reduce((s, b) => s + b, 0n));

@@ -25,7 +25,10 @@ async function run(page: Page, opId: string): Promise<{ status: string; body: st
   await op.getByRole('button', { name: 'Execute' }).click();
   const row = op.locator('.live-responses-table .response').first();
   await row.waitFor({ timeout: 15_000 });
-  return { status: (await row.locator('.response-col_status').innerText()).trim(), body: await row.locator('.response-col_description').innerText() };
+  return {
+    status: (await row.locator('.response-col_status').innerText()).trim(),
+    body: await row.locator('.response-col_description').innerText(),
+  };
 }
 
 describe('Swagger UI in a browser', () => {
@@ -33,12 +36,22 @@ describe('Swagger UI in a browser', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`browser test needs Debian's chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run does this)`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(`browser test needs Debian's chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run does this)`);
     mkdirSync(artifacts, { recursive: true });
     t = await createTestApp();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {

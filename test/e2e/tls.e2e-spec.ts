@@ -8,7 +8,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app';
 
-function get(mod: typeof httpsRequest | typeof httpRequest, url: string, opts: { ca?: Buffer } = {}): Promise<{ status: number; headers: Record<string, unknown> }> {
+function get(
+  mod: typeof httpsRequest | typeof httpRequest,
+  url: string,
+  opts: { ca?: Buffer } = {},
+): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((res, rej) => {
     const req = mod(url, { ca: opts.ca, timeout: 5000 }, (r) => {
       r.resume();
@@ -26,11 +30,29 @@ describe('HTTPS', () => {
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kagi-tls-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-      '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'tls.key'),
+        '-out',
+        join(dir, 'tls.crt'),
+      ],
+      { stdio: 'ignore' },
+    );
     cert = readFileSync(join(dir, 'tls.crt'));
     t = await createTestApp({ env: { TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'), KMS_PROVIDER: 'local' } });
   });
@@ -47,7 +69,10 @@ describe('HTTPS', () => {
 
   it('does not answer plain HTTP on the same port', async () => {
     const plain = t.url.replace('https:', 'http:');
-    const outcome = await get(httpRequest, `${plain}/health/live`).then((r) => r.status, () => 'refused');
+    const outcome = await get(httpRequest, `${plain}/health/live`).then(
+      (r) => r.status,
+      () => 'refused',
+    );
     expect(outcome === 'refused' || outcome === 400).toBe(true);
   });
 });

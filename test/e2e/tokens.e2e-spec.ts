@@ -18,12 +18,18 @@ describe('token operations', () => {
   let token: Address;
   const investors: Array<{ id: string; address: Address; key: `0x${string}` }> = [];
 
-  const read = <T>(fn: string, args: readonly unknown[] = []) => chain.readContract({ address: token, abi: securityTokenAbi, functionName: fn as never, args: args }) as Promise<T>;
-  const post = (path: string, body: unknown, headers: Record<string, string> = WAIT, token_ = op.token) => http(t.url, 'POST', path, { token: token_, body, headers });
+  const read = <T>(fn: string, args: readonly unknown[] = []) =>
+    chain.readContract({ address: token, abi: securityTokenAbi, functionName: fn as never, args: args }) as Promise<T>;
+  const post = (path: string, body: unknown, headers: Record<string, string> = WAIT, token_ = op.token) =>
+    http(t.url, 'POST', path, { token: token_, body, headers });
 
   async function investor(name: string) {
     const u = await http(t.url, 'POST', '/v1/users', { token: op.token, body: { name, email: 'i@example.jp' } });
-    const res = await fetch(`${t.url}/v1/users/${u.body.id}/wallet`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`${t.url}/v1/users/${u.body.id}/wallet`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     const key = printedPrivateKey(await pdfText(Buffer.from(await res.arrayBuffer())));
     return { id: u.body.id as string, address: res.headers.get('x-wallet-address') as Address, key };
   }
@@ -44,7 +50,12 @@ describe('token operations', () => {
     expect(r.status).toBe(200);
     expect(r.headers.get('preference-applied')).toBe('wait=30');
     expect(r.headers.get('location')).toBe(`/v1/transactions/${r.body.deployTransactionId}`);
-    expect(r.body).toMatchObject({ status: 'active', signer: { kind: 'operator', id: op.id, address: op.signerAddress }, totalSupply: '0', paused: false });
+    expect(r.body).toMatchObject({
+      status: 'active',
+      signer: { kind: 'operator', id: op.id, address: op.signerAddress },
+      totalSupply: '0',
+      paused: false,
+    });
     tokenId = r.body.id;
     token = r.body.address;
     const AGENT = await read<`0x${string}`>('AGENT_ROLE');
@@ -67,7 +78,11 @@ describe('token operations', () => {
     const other = await post(`/v1/tokens/${tokenId}/issue`, { ...body, amount: '1' }, { 'idempotency-key': 'issue-a-1' });
     expect(other.status).toBe(422);
     expect(other.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
-    await expect.poll(async () => (await http(t.url, 'GET', `/v1/transactions/${first.body.id}`, { token: op.token })).body.status, { timeout: 30_000 }).toBe('confirmed');
+    await expect
+      .poll(async () => (await http(t.url, 'GET', `/v1/transactions/${first.body.id}`, { token: op.token })).body.status, {
+        timeout: 30_000,
+      })
+      .toBe('confirmed');
     expect(await read<bigint>('balanceOf', [a!.address])).toBe(1000n);
     expect(await read<bigint>('totalSupply')).toBe(1000n);
     const bal = await http(t.url, 'GET', `/v1/tokens/${tokenId}/balances/${a!.id}`, { token: op.token });
@@ -94,13 +109,22 @@ describe('token operations', () => {
     const supply = await read<bigint>('totalSupply');
     expect((await post(`/v1/tokens/${tokenId}/issue`, { userId: d.id, amount: '500' })).body.status).toBe('confirmed');
     // Ten redeems of 100 at once against 500: five fit, five must be refused at acceptance.
-    const answers = await Promise.all(Array.from({ length: 10 }, () => post(`/v1/tokens/${tokenId}/redeem`, { userId: d.id, amount: '100' }, {})));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => post(`/v1/tokens/${tokenId}/redeem`, { userId: d.id, amount: '100' }, {})),
+    );
     const accepted = answers.filter((r) => r.status === 202);
     const refused = answers.filter((r) => r.status === 409);
     expect(refused.map((r) => r.body.code)).toEqual(Array(5).fill('INSUFFICIENT_BALANCE'));
     expect(accepted).toHaveLength(5);
     await expect
-      .poll(async () => (await Promise.all(accepted.map((r) => http(t.url, 'GET', `/v1/transactions/${r.body.id}`, { token: op.token })))).map((x) => x.body.status).sort().join(), { timeout: 30_000 })
+      .poll(
+        async () =>
+          (await Promise.all(accepted.map((r) => http(t.url, 'GET', `/v1/transactions/${r.body.id}`, { token: op.token }))))
+            .map((x) => x.body.status)
+            .sort()
+            .join(),
+        { timeout: 30_000 },
+      )
       .toBe(Array(5).fill('confirmed').join());
     expect(await read<bigint>('balanceOf', [d.address])).toBe(0n);
     expect(await read<bigint>('totalSupply')).toBe(supply);
@@ -108,14 +132,26 @@ describe('token operations', () => {
 
   it("freeze blocks the holder's own cold-key transfer; unfreeze restores it; unverified receivers are refused", async () => {
     const [a, b, c] = investors;
-    const anvil = defineChain({ id: inject('chainId'), name: 'anvil', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [inject('rpcUrl')] } } });
+    const anvil = defineChain({
+      id: inject('chainId'),
+      name: 'anvil',
+      nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+      rpcUrls: { default: { http: [inject('rpcUrl')] } },
+    });
     // Gas for the investor's own (cold-key) transaction, from Anvil's unlocked dev account.
-    const [funder] = await chain.request<{ Method: 'eth_accounts'; Parameters: undefined; ReturnType: Address[] }>({ method: 'eth_accounts' });
+    const [funder] = await chain.request<{ Method: 'eth_accounts'; Parameters: undefined; ReturnType: Address[] }>({
+      method: 'eth_accounts',
+    });
     await chain.waitForTransactionReceipt({
-      hash: await chain.request<{ Method: 'eth_sendTransaction'; Parameters: [{ from: Address; to: Address; value: `0x${string}` }]; ReturnType: `0x${string}` }>({ method: 'eth_sendTransaction', params: [{ from: funder!, to: a!.address, value: `0x${parseEther('1').toString(16)}` }] }),
+      hash: await chain.request<{
+        Method: 'eth_sendTransaction';
+        Parameters: [{ from: Address; to: Address; value: `0x${string}` }];
+        ReturnType: `0x${string}`;
+      }>({ method: 'eth_sendTransaction', params: [{ from: funder!, to: a!.address, value: `0x${parseEther('1').toString(16)}` }] }),
     });
     const holder = createWalletClient({ account: privateKeyToAccount(a!.key), chain: anvil, transport: viemHttp(inject('rpcUrl')) });
-    const sim = (to: Address, amount: bigint) => chain.simulateContract({ account: a!.address, address: token, abi: securityTokenAbi, functionName: 'transfer', args: [to, amount] });
+    const sim = (to: Address, amount: bigint) =>
+      chain.simulateContract({ account: a!.address, address: token, abi: securityTokenAbi, functionName: 'transfer', args: [to, amount] });
     expect((await post(`/v1/tokens/${tokenId}/freeze`, { userId: a!.id })).body.status).toBe('confirmed');
     expect(await read('isFrozen', [a!.address])).toBe(true);
     await expect(sim(b!.address, 1n)).rejects.toThrow(/FrozenAddress/);
@@ -163,19 +199,35 @@ describe('token operations', () => {
     const op2 = await createOperator(t.url, admin);
     const issuer = await http(t.url, 'POST', '/v1/issuers', { token: admin, body: { name: '株式会社みなと' } });
     expect(issuer.status).toBe(201);
-    for (const o of [op, op2]) expect((await http(t.url, 'POST', `/v1/issuers/${issuer.body.id}/operators`, { token: admin, body: { operatorId: o.id } })).status).toBe(200);
+    for (const o of [op, op2])
+      expect(
+        (await http(t.url, 'POST', `/v1/issuers/${issuer.body.id}/operators`, { token: admin, body: { operatorId: o.id } })).status,
+      ).toBe(200);
     const seen = await http(t.url, 'GET', `/v1/issuers/${issuer.body.id}`, { token: op2.token });
     expect(seen.body.operatorIds).toEqual([op2.id]);
     const notGranted = await createOperator(t.url, admin);
-    expect((await post('/v1/tokens', { name: 'X', symbol: 'X', decimals: 0, issuerId: issuer.body.id }, WAIT, notGranted.token)).body.code).toBe('ISSUER_NOT_GRANTED');
+    expect(
+      (await post('/v1/tokens', { name: 'X', symbol: 'X', decimals: 0, issuerId: issuer.body.id }, WAIT, notGranted.token)).body.code,
+    ).toBe('ISSUER_NOT_GRANTED');
     const tk = await post('/v1/tokens', { name: 'Minato Share', symbol: 'MNT', decimals: 0, issuerId: issuer.body.id });
     expect(tk.body).toMatchObject({ status: 'active', signer: { kind: 'issuer', id: issuer.body.id, address: issuer.body.signerAddress } });
     // op2 is granted the issuer: it sees and operates the token, signed with the issuer key.
     const u2 = await http(t.url, 'POST', '/v1/users', { token: op2.token, body: { name: '二の投資家', email: 'u2@example.jp' } });
-    const w = await fetch(`${t.url}/v1/users/${u2.body.id}/wallet`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' });
+    const w = await fetch(`${t.url}/v1/users/${u2.body.id}/wallet`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     const issued = await post(`/v1/tokens/${tk.body.id}/issue`, { userId: u2.body.id, amount: '10' }, WAIT, op2.token);
     expect(issued.body).toMatchObject({ status: 'confirmed', from: issuer.body.signerAddress });
-    expect(await chain.readContract({ address: tk.body.address, abi: securityTokenAbi, functionName: 'balanceOf', args: [w.headers.get('x-wallet-address') as Address] })).toBe(10n);
+    expect(
+      await chain.readContract({
+        address: tk.body.address,
+        abi: securityTokenAbi,
+        functionName: 'balanceOf',
+        args: [w.headers.get('x-wallet-address') as Address],
+      }),
+    ).toBe(10n);
     // op2 may not pause a token another operator created.
     expect((await post(`/v1/tokens/${tk.body.id}/pause`, {}, WAIT, op2.token)).status).toBe(403);
     // Revoke: op2 loses the token at once.
@@ -190,7 +242,10 @@ describe('token operations', () => {
     expect(await read<bigint>('balanceOf', [op.signerAddress])).toBe(100n);
     const custody = await http(t.url, 'GET', `/v1/tokens/${tokenId}/custody`, { token: op.token });
     expect(custody.body).toEqual({ custodyAddress: op.signerAddress, onChainBalance: '100', items: [{ userId: b!.id, amount: '100' }] });
-    expect((await http(t.url, 'GET', `/v1/tokens/${tokenId}/balances/${b!.id}`, { token: op.token })).body).toMatchObject({ balance: '205', custodyBalance: '100' });
+    expect((await http(t.url, 'GET', `/v1/tokens/${tokenId}/balances/${b!.id}`, { token: op.token })).body).toMatchObject({
+      balance: '205',
+      custodyBalance: '100',
+    });
     const beyond = await post(`/v1/tokens/${tokenId}/withdraw`, { userId: b!.id, amount: '101' });
     expect(beyond.status).toBe(409);
     expect(beyond.body.code).toBe('INSUFFICIENT_BALANCE');
@@ -227,7 +282,11 @@ describe('token operations', () => {
   it('a reissued wallet is frozen on chain and recover moves its balance to the new wallet', async () => {
     const [a] = investors;
     const before = await read<bigint>('balanceOf', [a!.address]);
-    const res = await fetch(`${t.url}/v1/users/${a!.id}/wallet?reissue=true`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'lost' }) });
+    const res = await fetch(`${t.url}/v1/users/${a!.id}/wallet?reissue=true`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'lost' }),
+    });
     expect(res.status).toBe(201);
     const fresh = res.headers.get('x-wallet-address') as Address;
     await expect.poll(() => read<boolean>('isFrozen', [a!.address]), { timeout: 30_000 }).toBe(true);

@@ -16,7 +16,9 @@ describe('users and notifications', () => {
   beforeAll(async () => {
     smtp = new TestSmtp(await freePort());
     await smtp.start();
-    t = await createTestApp({ env: { SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, OPS_NOTIFY_EMAILS: 'ops@kagi.example,compliance@kagi.example' } });
+    t = await createTestApp({
+      env: { SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, OPS_NOTIFY_EMAILS: 'ops@kagi.example,compliance@kagi.example' },
+    });
     admin = await adminToken(t.url);
     opA = await createOperator(t.url, admin);
     opB = await createOperator(t.url, admin);
@@ -28,9 +30,19 @@ describe('users and notifications', () => {
 
   it('registers an investor with a Japanese name, notifies ops by feed and UTF-8 mail', async () => {
     const ref = uniq('C');
-    const r = await http(t.url, 'POST', '/v1/users', { token: opA.token, body: { name: '山田花子', email: 'hanako@example.jp', externalRef: ref } });
+    const r = await http(t.url, 'POST', '/v1/users', {
+      token: opA.token,
+      body: { name: '山田花子', email: 'hanako@example.jp', externalRef: ref },
+    });
     expect(r.status).toBe(201);
-    expect(r.body).toMatchObject({ operatorId: opA.id, name: '山田花子', externalRef: ref, walletAddress: null, walletStatus: 'pending', previousWalletAddresses: [] });
+    expect(r.body).toMatchObject({
+      operatorId: opA.id,
+      name: '山田花子',
+      externalRef: ref,
+      walletAddress: null,
+      walletStatus: 'pending',
+      previousWalletAddresses: [],
+    });
     await expect.poll(() => smtp.mails.filter((m) => m.text.includes(r.body.id)).length, { timeout: 15_000 }).toBe(1);
     const mail = smtp.mails.find((m) => m.text.includes(r.body.id))!;
     expect(mail.to.sort()).toEqual(['compliance@kagi.example', 'ops@kagi.example']);
@@ -45,12 +57,19 @@ describe('users and notifications', () => {
 
   it('refuses a duplicate externalRef per operator only, and bad input with field errors', async () => {
     const ref = uniq('C');
-    expect((await http(t.url, 'POST', '/v1/users', { token: opA.token, body: { name: 'A', email: 'a@example.jp', externalRef: ref } })).status).toBe(201);
+    expect(
+      (await http(t.url, 'POST', '/v1/users', { token: opA.token, body: { name: 'A', email: 'a@example.jp', externalRef: ref } })).status,
+    ).toBe(201);
     const dup = await http(t.url, 'POST', '/v1/users', { token: opA.token, body: { name: 'B', email: 'b@example.jp', externalRef: ref } });
     expect(dup.status).toBe(409);
     expect(dup.body.code).toBe('EXTERNAL_REF_TAKEN');
-    expect((await http(t.url, 'POST', '/v1/users', { token: opB.token, body: { name: 'C', email: 'c@example.jp', externalRef: ref } })).status).toBe(201);
-    const bad = await http(t.url, 'POST', '/v1/users', { token: opA.token, body: { name: '', email: 'nope', externalRef: 'x'.repeat(65), walletAddress: '0x0' } });
+    expect(
+      (await http(t.url, 'POST', '/v1/users', { token: opB.token, body: { name: 'C', email: 'c@example.jp', externalRef: ref } })).status,
+    ).toBe(201);
+    const bad = await http(t.url, 'POST', '/v1/users', {
+      token: opA.token,
+      body: { name: '', email: 'nope', externalRef: 'x'.repeat(65), walletAddress: '0x0' },
+    });
     expect(bad.status).toBe(400);
     expect([...new Set(bad.body.errors.map((e: any) => e.field))].sort()).toEqual(['email', 'externalRef', 'name', 'walletAddress']);
     expect((await http(t.url, 'POST', '/v1/users', { token: admin, body: { name: 'x', email: 'x@example.jp' } })).status).toBe(403);
@@ -76,7 +95,16 @@ describe('users and notifications', () => {
     expect(r.status).toBe(201); // the outage never fails a registration
     const ds = t.app.get(DataSource);
     await expect
-      .poll(async () => (await ds.query<Array<{ attempts: number; last_error: string | null }>>("SELECT attempts, last_error FROM mail_outbox WHERE body LIKE '%' || $1 || '%'", [r.body.id]))[0]?.attempts ?? 0, { timeout: 15_000 })
+      .poll(
+        async () =>
+          (
+            await ds.query<Array<{ attempts: number; last_error: string | null }>>(
+              "SELECT attempts, last_error FROM mail_outbox WHERE body LIKE '%' || $1 || '%'",
+              [r.body.id],
+            )
+          )[0]?.attempts ?? 0,
+        { timeout: 15_000 },
+      )
       .toBeGreaterThan(0);
     await smtp.start();
     await expect.poll(() => smtp.mails.filter((m) => m.text.includes(r.body.id)).length, { timeout: 30_000, interval: 250 }).toBe(1);
@@ -92,9 +120,15 @@ describe('users and notifications', () => {
         const via = i % 2 ? t.url : second.url;
         ids.push((await http(via, 'POST', '/v1/users', { token: opA.token, body: { name: `並行 ${i}`, email: 'p@example.jp' } })).body.id);
       }
-      await expect.poll(() => ids.every((id) => smtp.mails.some((m) => m.text.includes(id))), { timeout: 30_000, interval: 250 }).toBe(true);
+      await expect
+        .poll(() => ids.every((id) => smtp.mails.some((m) => m.text.includes(id))), { timeout: 30_000, interval: 250 })
+        .toBe(true);
       await new Promise((res) => setTimeout(res, 2000));
-      for (const id of ids) expect(smtp.mails.filter((m) => m.text.includes(id)), id).toHaveLength(1);
+      for (const id of ids)
+        expect(
+          smtp.mails.filter((m) => m.text.includes(id)),
+          id,
+        ).toHaveLength(1);
     } finally {
       await second.close();
     }

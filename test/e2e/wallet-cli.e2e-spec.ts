@@ -14,10 +14,24 @@ import { recordChild } from '../support/recording';
 
 const root = process.cwd();
 
-function cli(args: string[], stdin: string, cwd = root, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  stdin: string,
+  cwd = root,
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    const env = { ...process.env, ...testEnv({ LOG_LEVEL: 'error', ...extraEnv }), AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' } as NodeJS.ProcessEnv;
-    const child = spawn(process.execPath, [join(root, 'dist', 'src', 'cli', 'main.js'), ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const env = {
+      ...process.env,
+      ...testEnv({ LOG_LEVEL: 'error', ...extraEnv }),
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    } as NodeJS.ProcessEnv;
+    const child = spawn(process.execPath, [join(root, 'dist', 'src', 'cli', 'main.js'), ...args], {
+      cwd,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     recordChild(child, ['cli', ...args]);
     let stdout = '';
     let stderr = '';
@@ -43,7 +57,8 @@ describe('wallet:issue (secure-room CLI)', () => {
     await t?.close();
   });
 
-  const newUser = async () => (await http(t.url, 'POST', '/v1/users', { token: op.token, body: { name: '金庫 保管', email: 'vault@example.jp' } })).body.id as string;
+  const newUser = async () =>
+    (await http(t.url, 'POST', '/v1/users', { token: op.token, body: { name: '金庫 保管', email: 'vault@example.jp' } })).body.id as string;
 
   it('--out writes <userId>-<address>.pdf with mode 0600, then stores only the address; the admin is the actor', async () => {
     const id = await newUser();
@@ -65,7 +80,10 @@ describe('wallet:issue (secure-room CLI)', () => {
 
   it('refuses a missing or unwritable --out before any key exists', async () => {
     const id = await newUser();
-    const missing = await cli(['wallet:issue', '--user', id, '--out', join(tmpdir(), 'kagi-no-such-dir')], `${ADMIN.loginId}\n${ADMIN.password}\n`);
+    const missing = await cli(
+      ['wallet:issue', '--user', id, '--out', join(tmpdir(), 'kagi-no-such-dir')],
+      `${ADMIN.loginId}\n${ADMIN.password}\n`,
+    );
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain('not a writable directory');
     const notADir = await cli(['wallet:issue', '--user', id, '--out', join(root, 'package.json')], `${ADMIN.loginId}\n${ADMIN.password}\n`);
@@ -115,17 +133,27 @@ describe('wallet:issue (secure-room CLI)', () => {
   }, 60_000);
 
   it('keys:rewrap --all moves every operator key to the new KMS key, idempotently; addresses unchanged', async () => {
-    const kms = new KMSClient({ endpoint: inject('kmsEndpoint'), region: inject('kmsRegion'), credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const kms = new KMSClient({
+      endpoint: inject('kmsEndpoint'),
+      region: inject('kmsRegion'),
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
     const next = (await kms.send(new CreateKeyCommand({ Description: 'kagi rotation target' }))).KeyMetadata!.Arn!;
     kms.destroy();
-    const before = (await http(t.url, 'GET', '/v1/operators?limit=100', { token: admin })).body.items as Array<{ id: string; signerAddress: string }>;
+    const before = (await http(t.url, 'GET', '/v1/operators?limit=100', { token: admin })).body.items as Array<{
+      id: string;
+      signerAddress: string;
+    }>;
     const first = await cli(['keys:rewrap', '--all'], '', root, { KMS_KEY_ID: next });
     expect(first.code, first.stderr).toBe(0);
     const moved = Number(/operator: (\d+) key/.exec(first.stdout)?.[1]);
     expect(moved).toBeGreaterThanOrEqual(before.length);
     const second = await cli(['keys:rewrap', '--all'], '', root, { KMS_KEY_ID: next });
     expect(second.stdout).toContain('operator: 0 key(s) re-wrapped');
-    const after = (await http(t.url, 'GET', '/v1/operators?limit=100', { token: admin })).body.items as Array<{ id: string; signerAddress: string }>;
+    const after = (await http(t.url, 'GET', '/v1/operators?limit=100', { token: admin })).body.items as Array<{
+      id: string;
+      signerAddress: string;
+    }>;
     for (const o of before) expect(after.find((a) => a.id === o.id)?.signerAddress).toBe(o.signerAddress);
     // The operator key still opens (under the new master key) for a signing-path rewrap check.
     const again = await http(t.url, 'POST', `/v1/operators/${op.id}/key-rewrap`, { token: admin });

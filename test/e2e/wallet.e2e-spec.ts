@@ -10,14 +10,24 @@ import { adminToken, createOperator, type OperatorFixture } from '../support/api
 import { pdfText, printedPrivateKey } from '../support/pdf';
 import { findSecrets } from '../support/secrets';
 
-async function issue(base: string, token: string, userId: string, opts: { reissue?: boolean; reason?: string; headers?: Record<string, string> } = {}) {
+async function issue(
+  base: string,
+  token: string,
+  userId: string,
+  opts: { reissue?: boolean; reason?: string; headers?: Record<string, string> } = {},
+) {
   const res = await fetch(`${base}/v1/users/${userId}/wallet${opts.reissue ? '?reissue=true' : ''}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...opts.headers },
     body: JSON.stringify(opts.reason ? { reason: opts.reason } : {}),
   });
   const buf = Buffer.from(await res.arrayBuffer());
-  return { status: res.status, headers: res.headers, buf, json: res.headers.get('content-type')?.includes('json') ? JSON.parse(buf.toString('utf8')) : undefined };
+  return {
+    status: res.status,
+    headers: res.headers,
+    buf,
+    json: res.headers.get('content-type')?.includes('json') ? JSON.parse(buf.toString('utf8')) : undefined,
+  };
 }
 
 function filesNewerThan(dir: string, since: number, depth = 2): string[] {
@@ -51,7 +61,8 @@ describe('wallet issuance', () => {
     await t?.close();
   });
 
-  const newUser = async (name = '山田花子') => (await http(t.url, 'POST', '/v1/users', { token: op.token, body: { name, email: 'hanako@example.jp' } })).body.id as string;
+  const newUser = async (name = '山田花子') =>
+    (await http(t.url, 'POST', '/v1/users', { token: op.token, body: { name, email: 'hanako@example.jp' } })).body.id as string;
 
   it('answers a PDF whose printed key derives the X-Wallet-Address and the stored address', async () => {
     const id = await newUser();
@@ -81,7 +92,9 @@ describe('wallet issuance', () => {
     expect([a.status, b.status].sort()).toEqual([201, 409]);
     const winner = a.status === 201 ? a : b;
     keys.push(Buffer.from(printedPrivateKey(await pdfText(winner.buf)).slice(2), 'hex'));
-    expect((await http(t.url, 'GET', `/v1/users/${id}`, { token: op.token })).body.walletAddress).toBe(winner.headers.get('x-wallet-address'));
+    expect((await http(t.url, 'GET', `/v1/users/${id}`, { token: op.token })).body.walletAddress).toBe(
+      winner.headers.get('x-wallet-address'),
+    );
   });
 
   it('reissues with a reason: the old address is kept, the operator notified, the act audited', async () => {
@@ -100,7 +113,9 @@ describe('wallet issuance', () => {
     const feed = await http(t.url, 'GET', '/v1/notifications', { token: op.token });
     expect(feed.body.items.some((n: any) => n.kind === 'wallet.reissued' && n.body.includes(old))).toBe(true);
     const audit = await http(t.url, 'GET', '/v1/audit-events?action=wallet.reissue', { token: admin });
-    expect(audit.body.items.some((e: any) => e.subject.id === id && e.details.previousAddress === old && e.actor.type === 'admin')).toBe(true);
+    expect(audit.body.items.some((e: any) => e.subject.id === id && e.details.previousAddress === old && e.actor.type === 'admin')).toBe(
+      true,
+    );
   });
 
   it('refuses non-admins, unknown users, Idempotency-Key, and answers FEATURE_DISABLED when switched off', async () => {
@@ -126,7 +141,9 @@ describe('wallet issuance', () => {
     for (const { tablename } of tables) dump += JSON.stringify(await ds.query(`SELECT * FROM "${tablename}"`)) + '\n';
     expect(findSecrets(dump, keys)).toEqual([]);
     expect(findSecrets(t.logs.join('\n'), keys)).toEqual([]);
-    const temp = filesNewerThan(tmpdir(), started).map((f) => readFileSync(f).toString('latin1')).join('\n');
+    const temp = filesNewerThan(tmpdir(), started)
+      .map((f) => readFileSync(f).toString('latin1'))
+      .join('\n');
     expect(findSecrets(temp, keys)).toEqual([]);
   });
 });

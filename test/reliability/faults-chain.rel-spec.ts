@@ -54,7 +54,10 @@ describe('fault: chain node stopped and restarted under load', () => {
     const op = fx.operator.token;
     const body = { userId: h, amount: '1' };
     const calls: Array<[string, Promise<import('./support/client').Answer>]> = [
-      ['issue', http.call('POST', `/v1/tokens/${t}/issue`, { token: op, body, headers: { 'idempotency-key': `chain-outage-issue-${seed}` } })],
+      [
+        'issue',
+        http.call('POST', `/v1/tokens/${t}/issue`, { token: op, body, headers: { 'idempotency-key': `chain-outage-issue-${seed}` } }),
+      ],
       ['redeem', http.call('POST', `/v1/tokens/${t}/redeem`, { token: op, body })],
       ['freeze', http.call('POST', `/v1/tokens/${t}/freeze`, { token: op, body: { userId: fx.frozen.id } })],
       ['GET token', http.call('GET', `/v1/tokens/${t}`, { token: op })],
@@ -66,7 +69,14 @@ describe('fault: chain node stopped and restarted under load', () => {
     const out: string[] = [];
     for (const [what, p] of calls) out.push(...expectAnswer(await p, 503, 'CHAIN_UNAVAILABLE', `chain down: ${what}`));
     // What needs no chain still answers.
-    out.push(...expectAnswer(await http.call('GET', `/v1/transactions?tokenId=${t}&limit=5`, { token: op }), 200, undefined, 'chain down: GET /v1/transactions'));
+    out.push(
+      ...expectAnswer(
+        await http.call('GET', `/v1/transactions?tokenId=${t}&limit=5`, { token: op }),
+        200,
+        undefined,
+        'chain down: GET /v1/transactions',
+      ),
+    );
     return out;
   }
 
@@ -88,7 +98,15 @@ describe('fault: chain node stopped and restarted under load', () => {
       async () => {
         const txs = await listTransactions(http, fx.operator.token, `tokenId=${fx.token.id}&status=submitted`);
         const pending: Hex[] = [];
-        for (const t of txs) if (t.txHash && (await chain.getTransaction({ hash: t.txHash }).then((x) => x.blockNumber === null, () => false))) pending.push(t.txHash);
+        for (const t of txs)
+          if (
+            t.txHash &&
+            (await chain.getTransaction({ hash: t.txHash }).then(
+              (x) => x.blockNumber === null,
+              () => false,
+            ))
+          )
+            pending.push(t.txHash);
         return pending;
       },
       (p) => p.length >= 3 && load.accepted.length > mark,
@@ -106,17 +124,31 @@ describe('fault: chain node stopped and restarted under load', () => {
     const lost = inPool.value.filter((h) => !mined.has(h.toLowerCase()));
     if (lost.length === 0) findings.push('the stopped node kept every signed transaction: the re-broadcast path was not exercised');
     step(`node stopped; ${lost.length} of ${inPool.value.length} mempool transactions not in its state (lost)`);
-    const down = await pollUntil(() => readiness(http), (r) => r.status === 503 && r.down.includes('chain'), 15_000);
-    if (!down.ok || down.value.down.includes('database') || down.value.down.includes('kms')) findings.push(`/health/ready during the chain outage: ${JSON.stringify(down.value)}`);
+    const down = await pollUntil(
+      () => readiness(http),
+      (r) => r.status === 503 && r.down.includes('chain'),
+      15_000,
+    );
+    if (!down.ok || down.value.down.includes('database') || down.value.down.includes('kms'))
+      findings.push(`/health/ready during the chain outage: ${JSON.stringify(down.value)}`);
     step(`readiness 503 (${down.value.down.join(', ')})`);
     findings.push(...(await chainCalls()));
     // A token creation reads nothing from the chain before acceptance: accepted, and held with the reason.
-    const created = await http.call('POST', '/v1/tokens', { token: fx.operator.token, body: { name: 'Outage Bond', symbol: 'OUT', decimals: 0 }, headers: { 'idempotency-key': `chain-outage-deploy-${seed}` } });
+    const created = await http.call('POST', '/v1/tokens', {
+      token: fx.operator.token,
+      body: { name: 'Outage Bond', symbol: 'OUT', decimals: 0 },
+      headers: { 'idempotency-key': `chain-outage-deploy-${seed}` },
+    });
     findings.push(...expectAnswer(created, 202, undefined, 'chain down: POST /v1/tokens'));
     const deployId = created.body?.deployTransactionId as string | undefined;
     if (deployId) {
-      const held = await pollUntil(() => http.call('GET', `/v1/transactions/${deployId}`, { token: fx.operator.token }), (r) => r.body?.status === 'queued' && r.body?.error?.code === 'CHAIN_UNAVAILABLE', prof.reasonWithinMs);
-      if (!held.ok) findings.push(`deploy accepted during the chain outage is not queued with CHAIN_UNAVAILABLE: ${held.value.text.slice(0, 300)}`);
+      const held = await pollUntil(
+        () => http.call('GET', `/v1/transactions/${deployId}`, { token: fx.operator.token }),
+        (r) => r.body?.status === 'queued' && r.body?.error?.code === 'CHAIN_UNAVAILABLE',
+        prof.reasonWithinMs,
+      );
+      if (!held.ok)
+        findings.push(`deploy accepted during the chain outage is not queued with CHAIN_UNAVAILABLE: ${held.value.text.slice(0, 300)}`);
     }
     // Whatever was still queued when the node went away shows why it waits.
     const queued = await pollUntil(
@@ -124,7 +156,10 @@ describe('fault: chain node stopped and restarted under load', () => {
       (txs) => txs.every((t) => t.error?.code === 'CHAIN_UNAVAILABLE'),
       prof.reasonWithinMs,
     );
-    if (!queued.ok) findings.push(`${queued.value.filter((t) => t.error?.code !== 'CHAIN_UNAVAILABLE').length} queued operations without error CHAIN_UNAVAILABLE during the chain outage, e.g. ${queued.value.slice(0, 3).map(describeTx).join('; ')}`);
+    if (!queued.ok)
+      findings.push(
+        `${queued.value.filter((t) => t.error?.code !== 'CHAIN_UNAVAILABLE').length} queued operations without error CHAIN_UNAVAILABLE during the chain outage, e.g. ${queued.value.slice(0, 3).map(describeTx).join('; ')}`,
+      );
     step(`checks done (${queued.value.length} queued)`);
     await sleep(Math.max(0, prof.outageMs - (Date.now() - outageStart)));
 
@@ -132,7 +167,11 @@ describe('fault: chain node stopped and restarted under load', () => {
     rec.phase = 'recovery';
     await stack.chain.start();
     step('node back');
-    const up = await pollUntil(() => readiness(http), (r) => r.status === 200, 30_000);
+    const up = await pollUntil(
+      () => readiness(http),
+      (r) => r.status === 200,
+      30_000,
+    );
     if (!up.ok) findings.push(`/health/ready after the node came back: ${JSON.stringify(up.value)}`);
     step('readiness 200');
     rec.phase = 'steady';
@@ -140,15 +179,22 @@ describe('fault: chain node stopped and restarted under load', () => {
     await load.stop();
     expect(load.errors.map((e) => e.message)).toEqual([]);
     if (created.body?.id) {
-      const active = await pollUntil(() => http.call('GET', `/v1/tokens/${created.body.id}`, { token: fx.operator.token }), (r) => r.body?.status === 'active', 60_000);
+      const active = await pollUntil(
+        () => http.call('GET', `/v1/tokens/${created.body.id}`, { token: fx.operator.token }),
+        (r) => r.body?.status === 'active',
+        60_000,
+      );
       if (!active.ok) findings.push(`token created during the chain outage not deployed afterwards: ${active.value.text.slice(0, 300)}`);
     }
     const v = await verify(http, stack, fx, load.accepted, { finalWithinMs: 180_000 });
     step('verified');
     // The transactions the node lost were mined after all (verify checked each exactly once).
     const byHash = new Map(v.txs.flatMap((t) => [t.txHash, ...t.replacedTxHashes].filter(Boolean).map((h) => [h!.toLowerCase(), t])));
-    for (const h of lost) if (byHash.get(h.toLowerCase())?.status !== 'confirmed') findings.push(`transaction ${h} lost with the node's mempool did not end confirmed`);
-    if (v.outOfOrder.length) console.log(`[faults] chain: signed out of acceptance order (${v.outOfOrder.length}), e.g. ${v.outOfOrder.slice(0, 3).join('; ')}`);
+    for (const h of lost)
+      if (byHash.get(h.toLowerCase())?.status !== 'confirmed')
+        findings.push(`transaction ${h} lost with the node's mempool did not end confirmed`);
+    if (v.outOfOrder.length)
+      console.log(`[faults] chain: signed out of acceptance order (${v.outOfOrder.length}), e.g. ${v.outOfOrder.slice(0, 3).join('; ')}`);
     findings.push(...v.findings, ...logFindings(api, rec, fx.secrets), ...rec.violations);
     summary('chain', {
       profile: prof.name,

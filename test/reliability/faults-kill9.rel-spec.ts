@@ -25,9 +25,11 @@ const seed = baseSeed();
 
 async function pool<T>(items: T[], n: number, f: (t: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) await f(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) await f(items[next++]!);
+    }),
+  );
 }
 
 describe('fault: kill -9 of the API at random moments, idempotent client retries', () => {
@@ -78,7 +80,12 @@ describe('fault: kill -9 of the API at random moments, idempotent client retries
         mine.push(await submit(http, fx, op, Date.now() + 120_000));
       });
       sending.catch(() => undefined); // awaited below; a rejection before then is not unhandled
-      const reached = await pollUntil(async () => mine.length, (n) => n >= killAfter, 60_000, 2);
+      const reached = await pollUntil(
+        async () => mine.length,
+        (n) => n >= killAfter,
+        60_000,
+        2,
+      );
       if (!reached.ok) findings.push(`run ${run}: only ${mine.length} of ${killAfter} operations accepted before the kill`);
       await sleep(jitter);
       const acceptedAtKill = mine.length;
@@ -95,15 +102,24 @@ describe('fault: kill -9 of the API at random moments, idempotent client retries
       }
       // A replay of every operation returns the transaction it created, nothing new.
       for (const op of ops) {
-        const r = await http.call('POST', `/v1/tokens/${fx.token.id}/${op.kind}`, { token: fx.operator.token, body: op.body, headers: { 'idempotency-key': op.key } });
+        const r = await http.call('POST', `/v1/tokens/${fx.token.id}/${op.kind}`, {
+          token: fx.operator.token,
+          body: op.body,
+          headers: { 'idempotency-key': op.key },
+        });
         const first = mine.find((a) => a.op.key === op.key);
-        if (![200, 202].includes(r.status) || r.body?.id !== first?.txId) findings.push(`run ${run}: replay of ${op.key} answered ${r.status} ${r.body?.id ?? r.text.slice(0, 200)}, first answer ${first?.txId}`);
+        if (![200, 202].includes(r.status) || r.body?.id !== first?.txId)
+          findings.push(
+            `run ${run}: replay of ${op.key} answered ${r.status} ${r.body?.id ?? r.text.slice(0, 200)}, first answer ${first?.txId}`,
+          );
       }
       accepted.push(...mine);
       const v = await verify(http, stack, fx, accepted, { finalWithinMs: 120_000 });
       if (v.findings.length === 0) survived++;
       findings.push(...v.findings.map((f) => `run ${run} (seed ${runSeed}, kill at ${killedAfter} ms): ${f}`));
-      step(`run ${run}/${prof.killRuns} seed=${runSeed} killed at ${killedAfter} ms (after acceptance ${killAfter} + ${jitter} ms) with ${acceptedAtKill}/${ops.length} accepted; restart ${restarts.at(-1)} ms; ${v.confirmed} confirmed; findings ${v.findings.length}`);
+      step(
+        `run ${run}/${prof.killRuns} seed=${runSeed} killed at ${killedAfter} ms (after acceptance ${killAfter} + ${jitter} ms) with ${acceptedAtKill}/${ops.length} accepted; restart ${restarts.at(-1)} ms; ${v.confirmed} confirmed; findings ${v.findings.length}`,
+      );
       if (findings.length > 50) break;
     }
     // The verifier is not blind: with one accepted operation left out of the model it must object.
@@ -111,7 +127,16 @@ describe('fault: kill -9 of the API at random moments, idempotent client retries
     if (blind.findings.length === 0) findings.push('the verifier found nothing wrong with a model missing an accepted operation');
     findings.push(...logFindings(api, rec, fx.secrets), ...rec.violations);
     const avg = restarts.length ? Math.round(restarts.reduce((s, x) => s + x, 0) / restarts.length) : 0;
-    summary('kill9', { profile: prof.name, seed, faults: restarts.length, survived, rec, accepted: accepted.length, extra: `restartToReadyAvg=${avg}ms`, startedAt });
+    summary('kill9', {
+      profile: prof.name,
+      seed,
+      faults: restarts.length,
+      survived,
+      rec,
+      accepted: accepted.length,
+      extra: `restartToReadyAvg=${avg}ms`,
+      startedAt,
+    });
     expect(findings).toEqual([]);
   });
 });

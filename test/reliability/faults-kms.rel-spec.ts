@@ -50,12 +50,18 @@ describe('fault: KMS stopped and restarted under load', () => {
     const findings: string[] = [];
     const loginId = `kms-outage-${label}-${seed}`;
     const calls = [
-      http.call('POST', '/v1/operators', { token: fx.admin, body: { name: 'KMS停止中', email: `${loginId}@example.jp`, password: 'outage-password-long', loginId } }),
+      http.call('POST', '/v1/operators', {
+        token: fx.admin,
+        body: { name: 'KMS停止中', email: `${loginId}@example.jp`, password: 'outage-password-long', loginId },
+      }),
       http.call('POST', '/v1/issuers', { token: fx.admin, body: { name: `issuer during ${label}` } }),
       http.call('POST', `/v1/operators/${fx.operator.id}/key-rewrap`, { token: fx.admin, body: {} }),
     ];
     for (const [i, a] of (await Promise.all(calls)).entries()) {
-      if (a.status !== 503 || a.body?.code !== 'KMS_UNAVAILABLE') findings.push(`${label}: synchronous KMS call ${i} answered ${a.status} ${a.text.slice(0, 200)} (${a.ms} ms), want 503 KMS_UNAVAILABLE`);
+      if (a.status !== 503 || a.body?.code !== 'KMS_UNAVAILABLE')
+        findings.push(
+          `${label}: synchronous KMS call ${i} answered ${a.status} ${a.text.slice(0, 200)} (${a.ms} ms), want 503 KMS_UNAVAILABLE`,
+        );
     }
     return findings;
   }
@@ -64,7 +70,10 @@ describe('fault: KMS stopped and restarted under load', () => {
   async function nothingHalfCreated(label: string): Promise<string[]> {
     const loginId = `kms-outage-${label}-${seed}`;
     const l = await http.call('POST', '/v1/auth/login', { body: { loginId, password: 'outage-password-long' } });
-    const c = await http.call('POST', '/v1/operators', { token: fx.admin, body: { name: 'KMS復旧後', email: `${loginId}@example.jp`, password: 'outage-password-long', loginId } });
+    const c = await http.call('POST', '/v1/operators', {
+      token: fx.admin,
+      body: { name: 'KMS復旧後', email: `${loginId}@example.jp`, password: 'outage-password-long', loginId },
+    });
     const out: string[] = [];
     if (l.status !== 401) out.push(`${label}: login as the operator refused during the outage answered ${l.status}`);
     if (c.status !== 201) out.push(`${label}: creating the refused operator again answered ${c.status} ${c.text.slice(0, 200)}`);
@@ -82,7 +91,9 @@ describe('fault: KMS stopped and restarted under load', () => {
     );
     if (r.ok) return [];
     const bad = r.value.filter((t) => t.status !== 'queued' || t.error?.code !== 'KMS_UNAVAILABLE');
-    return [`${label}: ${bad.length} of ${want.size} operations accepted during the KMS outage are not "queued with error KMS_UNAVAILABLE" after ${r.ms} ms, e.g. ${bad.slice(0, 3).map(describeTx).join('; ')}`];
+    return [
+      `${label}: ${bad.length} of ${want.size} operations accepted during the KMS outage are not "queued with error KMS_UNAVAILABLE" after ${r.ms} ms, e.g. ${bad.slice(0, 3).map(describeTx).join('; ')}`,
+    ];
   }
 
   it('keeps accepting, answers 503 KMS_UNAVAILABLE for synchronous KMS calls, and completes everything exactly once afterwards', async () => {
@@ -101,21 +112,36 @@ describe('fault: KMS stopped and restarted under load', () => {
     await stack.kms.down();
     const outageStart = Date.now();
     step('KMS endpoint down');
-    const down = await pollUntil(() => readiness(http), (r) => r.status === 503 && r.down.includes('kms'), 15_000);
-    if (!down.ok || down.value.down.join() !== 'kms') findings.push(`refused: /health/ready during the KMS outage: ${JSON.stringify(down.value)}`);
+    const down = await pollUntil(
+      () => readiness(http),
+      (r) => r.status === 503 && r.down.includes('kms'),
+      15_000,
+    );
+    if (!down.ok || down.value.down.join() !== 'kms')
+      findings.push(`refused: /health/ready during the KMS outage: ${JSON.stringify(down.value)}`);
     step('readiness 503');
     findings.push(...(await syncKmsCalls('refused')));
     step('synchronous KMS calls answered');
-    if (!(await load.acceptedIn('outage', 3, 30_000))) findings.push('refused: fewer than 3 token operations accepted during the KMS outage');
+    if (!(await load.acceptedIn('outage', 3, 30_000)))
+      findings.push('refused: fewer than 3 token operations accepted during the KMS outage');
     await sleep(Math.max(0, prof.outageMs - (Date.now() - outageStart)));
     load.pause();
     step('load paused');
-    findings.push(...(await queuedWithReason(load.accepted.filter((a) => a.phase === 'outage').map((a) => a.txId), 'refused')));
+    findings.push(
+      ...(await queuedWithReason(
+        load.accepted.filter((a) => a.phase === 'outage').map((a) => a.txId),
+        'refused',
+      )),
+    );
     step('operations accepted during the outage queued with KMS_UNAVAILABLE');
     rec.phase = 'recovery';
     await stack.kms.up();
     load.resume();
-    const up = await pollUntil(() => readiness(http), (r) => r.status === 200, 30_000);
+    const up = await pollUntil(
+      () => readiness(http),
+      (r) => r.status === 200,
+      30_000,
+    );
     if (!up.ok) findings.push(`refused: /health/ready after the KMS came back: ${JSON.stringify(up.value)}`);
     step('KMS back, readiness 200');
     findings.push(...(await nothingHalfCreated('refused')));
@@ -130,20 +156,32 @@ describe('fault: KMS stopped and restarted under load', () => {
       stack.kms.hang();
       const hangStart = Date.now();
       step('KMS hangs (moto stopped)');
-      const hdown = await pollUntil(() => readiness(http), (r) => r.status === 503 && r.down.includes('kms'), 20_000);
-      if (!hdown.ok || hdown.value.down.join() !== 'kms') findings.push(`hung: /health/ready while the KMS hangs: ${JSON.stringify(hdown.value)}`);
+      const hdown = await pollUntil(
+        () => readiness(http),
+        (r) => r.status === 503 && r.down.includes('kms'),
+        20_000,
+      );
+      if (!hdown.ok || hdown.value.down.join() !== 'kms')
+        findings.push(`hung: /health/ready while the KMS hangs: ${JSON.stringify(hdown.value)}`);
       findings.push(...(await syncKmsCalls('hung')));
       step('synchronous KMS calls answered');
       await sleep(Math.max(0, prof.kmsHangMs - (Date.now() - hangStart)));
       load.pause();
-      const hungIds = load.accepted.slice(before).filter((a) => a.phase === 'outage').map((a) => a.txId);
+      const hungIds = load.accepted
+        .slice(before)
+        .filter((a) => a.phase === 'outage')
+        .map((a) => a.txId);
       if (hungIds.length < 3) findings.push(`hung: only ${hungIds.length} token operations accepted while the KMS hung`);
       findings.push(...(await queuedWithReason(hungIds, 'hung')));
       step('operations accepted while the KMS hung checked');
       rec.phase = 'recovery';
       stack.kms.resume();
       load.resume();
-      const hup = await pollUntil(() => readiness(http), (r) => r.status === 200, 60_000);
+      const hup = await pollUntil(
+        () => readiness(http),
+        (r) => r.status === 200,
+        60_000,
+      );
       if (!hup.ok) findings.push(`hung: /health/ready after the KMS answered again: ${JSON.stringify(hup.value)}`);
       step('KMS answers again, readiness 200');
       findings.push(...(await nothingHalfCreated('hung')));
@@ -156,7 +194,8 @@ describe('fault: KMS stopped and restarted under load', () => {
     expect(load.errors.map((e) => e.message)).toEqual([]);
     const v = await verify(http, stack, fx, load.accepted, { finalWithinMs: 180_000 });
     step('verified');
-    if (v.outOfOrder.length) console.log(`[faults] kms: signed out of acceptance order (${v.outOfOrder.length}), e.g. ${v.outOfOrder.slice(0, 3).join('; ')}`);
+    if (v.outOfOrder.length)
+      console.log(`[faults] kms: signed out of acceptance order (${v.outOfOrder.length}), e.g. ${v.outOfOrder.slice(0, 3).join('; ')}`);
     findings.push(...v.findings, ...logFindings(api, rec, fx.secrets), ...rec.violations);
     summary('kms', {
       profile: prof.name,

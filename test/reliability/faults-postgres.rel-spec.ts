@@ -49,11 +49,25 @@ describe('fault: PostgreSQL restarted under load', () => {
     const t = fx.token.id;
     const op = fx.operator.token;
     const calls: Array<[string, Promise<Answer>]> = [
-      ['POST issue', http.call('POST', `/v1/tokens/${t}/issue`, { token: op, body: { userId: fx.holders[0]!.id, amount: '1' }, headers: { 'idempotency-key': `pg-outage-${label}-${seed}` }, timeoutMs: ANSWER_WITHIN_MS })],
+      [
+        'POST issue',
+        http.call('POST', `/v1/tokens/${t}/issue`, {
+          token: op,
+          body: { userId: fx.holders[0]!.id, amount: '1' },
+          headers: { 'idempotency-key': `pg-outage-${label}-${seed}` },
+          timeoutMs: ANSWER_WITHIN_MS,
+        }),
+      ],
       ['GET transactions', http.call('GET', `/v1/transactions?tokenId=${t}&limit=5`, { token: op, timeoutMs: ANSWER_WITHIN_MS })],
       ['GET token', http.call('GET', `/v1/tokens/${t}`, { token: op, timeoutMs: ANSWER_WITHIN_MS })],
       ['GET me', http.call('GET', '/v1/auth/me', { token: op, timeoutMs: ANSWER_WITHIN_MS })],
-      ['POST login', http.call('POST', '/v1/auth/login', { body: { loginId: fx.operator.loginId, password: fx.operator.password }, timeoutMs: ANSWER_WITHIN_MS })],
+      [
+        'POST login',
+        http.call('POST', '/v1/auth/login', {
+          body: { loginId: fx.operator.loginId, password: fx.operator.password },
+          timeoutMs: ANSWER_WITHIN_MS,
+        }),
+      ],
     ];
     const out: string[] = [];
     for (const [what, p] of calls) {
@@ -80,8 +94,13 @@ describe('fault: PostgreSQL restarted under load', () => {
       await stack.pg.stop();
       const t0 = Date.now();
       step(`${label}: PostgreSQL stopped`);
-      const down = await pollUntil(() => readiness(http), (r) => r.status === 503 && r.down.includes('database'), 15_000);
-      if (!down.ok || down.value.down.includes('kms') || down.value.down.includes('chain')) findings.push(`${label}: /health/ready while the database is down: ${JSON.stringify(down.value)}`);
+      const down = await pollUntil(
+        () => readiness(http),
+        (r) => r.status === 503 && r.down.includes('database'),
+        15_000,
+      );
+      if (!down.ok || down.value.down.includes('kms') || down.value.down.includes('chain'))
+        findings.push(`${label}: /health/ready while the database is down: ${JSON.stringify(down.value)}`);
       step(`${label}: readiness ${down.value.status} (${down.value.down.join(', ')})`);
       findings.push(...(await probes(label)));
       step(`${label}: probes answered`);
@@ -89,7 +108,11 @@ describe('fault: PostgreSQL restarted under load', () => {
       await stack.pg.start();
       rec.phase = 'recovery';
       step(`${label}: PostgreSQL started`);
-      const up = await pollUntil(() => readiness(http), (r) => r.status === 200, 60_000);
+      const up = await pollUntil(
+        () => readiness(http),
+        (r) => r.status === 200,
+        60_000,
+      );
       if (!up.ok) findings.push(`${label}: /health/ready after the database came back: ${JSON.stringify(up.value)}`);
       step(`${label}: readiness 200`);
       const before = load.accepted.length;
@@ -103,7 +126,16 @@ describe('fault: PostgreSQL restarted under load', () => {
     const v = await verify(http, stack, fx, load.accepted, { finalWithinMs: 180_000 });
     step('verified');
     findings.push(...v.findings, ...logFindings(api, rec, fx.secrets), ...rec.violations);
-    summary('postgres', { profile: prof.name, seed, faults, survived: v.findings.length === 0 ? faults : 0, rec, accepted: load.accepted.length, extra: `confirmed=${v.confirmed} failed=${v.failed}`, startedAt });
+    summary('postgres', {
+      profile: prof.name,
+      seed,
+      faults,
+      survived: v.findings.length === 0 ? faults : 0,
+      rec,
+      accepted: load.accepted.length,
+      extra: `confirmed=${v.confirmed} failed=${v.failed}`,
+      startedAt,
+    });
     expect(findings).toEqual([]);
   });
 });

@@ -27,7 +27,10 @@ export interface OperatorFixture {
 export async function createOperator(base: string, admin: string, over: Record<string, unknown> = {}): Promise<OperatorFixture> {
   const loginId = (over.loginId as string | undefined) ?? uniq('op');
   const password = (over.password as string | undefined) ?? `pw-${randomBytes(8).toString('hex')}`;
-  const r = await http(base, 'POST', '/v1/operators', { token: admin, body: { name: 'テスト証券', email: `${loginId}@example.jp`, password, loginId, ...over } });
+  const r = await http(base, 'POST', '/v1/operators', {
+    token: admin,
+    body: { name: 'テスト証券', email: `${loginId}@example.jp`, password, loginId, ...over },
+  });
   expect(r.status, r.text).toBe(201);
   const token = await login(base, loginId, password);
   return { id: r.body.id, loginId, password, token, signerAddress: r.body.signerAddress, body: r.body };

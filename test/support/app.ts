@@ -95,7 +95,10 @@ export async function createTestApp(
     logs,
     close: async () => {
       // The sweep scans every instance's metrics: scrape (through the recording fetch) before closing.
-      if (config.metricsEnabled) await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text()).catch(() => undefined);
+      if (config.metricsEnabled)
+        await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })
+          .then((r) => r.text())
+          .catch(() => undefined);
       await app.close();
       logCapture.stream = undefined;
     },

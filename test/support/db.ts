@@ -38,7 +38,10 @@ export async function runDatabaseUrls(): Promise<string[]> {
   const c = new Client({ connectionString: inject('databaseUrl') });
   await c.connect();
   try {
-    const r = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2) ORDER BY datname', [main, `${main}_x_`]);
+    const r = await c.query<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2) ORDER BY datname',
+      [main, `${main}_x_`],
+    );
     return r.rows.map((row) => withDb(inject('databaseUrl'), row.datname));
   } finally {
     await c.end();
@@ -80,7 +83,8 @@ export class WriteWatcher {
       [[...REFUSAL_BOOKKEEPING]],
     );
     const parts = tables.rows.map(
-      ({ t }) => `SELECT ${client.escapeLiteral(t)} AS t, count(*) || ':' || md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), '')) AS h FROM ${t} x`,
+      ({ t }) =>
+        `SELECT ${client.escapeLiteral(t)} AS t, count(*) || ':' || md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), '')) AS h FROM ${t} x`,
     );
     return new WriteWatcher(client, parts.join(' UNION ALL '));
   }

@@ -51,7 +51,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const settled = await Promise.allSettled([setupDatabase(cleanups), setupKms(cleanups), setupChain(cleanups)]);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    const [db, kms, chain] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [string, { endpoint: string; keyId: string; region: string }, string];
+    const [db, kms, chain] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+      string,
+      { endpoint: string; keyId: string; region: string },
+      string,
+    ];
     project.provide('databaseUrl', db);
     project.provide('kmsEndpoint', kms.endpoint);
     project.provide('kmsKeyId', kms.keyId);
@@ -139,7 +143,9 @@ async function setupKms(cleanups: Array<() => Promise<void>>): Promise<{ endpoin
     endpoint = moto.url;
   }
   const kms = new KMSClient({ endpoint, region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-  const key = await kms.send(new CreateKeyCommand({ Description: 'kagi e2e master key', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT' }));
+  const key = await kms.send(
+    new CreateKeyCommand({ Description: 'kagi e2e master key', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT' }),
+  );
   const keyId = key.KeyMetadata?.Arn;
   if (!keyId) throw new Error('KMS CreateKey returned no key ARN');
   const alias = `alias/kagi-e2e-${Date.now()}`;

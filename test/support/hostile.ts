@@ -23,7 +23,12 @@ export function expectContractAnswer(label: string, status: number, contentType:
  * refusal bookkeeping, see REFUSAL_BOOKKEEPING) unchanged, and no audit event other than
  * a failure or denial. Direct SQL: no API exposes row counts.
  */
-export async function refusedWithoutWrites<T extends { status: number }>(watcher: WriteWatcher, label: string, send: () => Promise<T>, before?: Snapshot): Promise<T> {
+export async function refusedWithoutWrites<T extends { status: number }>(
+  watcher: WriteWatcher,
+  label: string,
+  send: () => Promise<T>,
+  before?: Snapshot,
+): Promise<T> {
   const b = before ?? (await watcher.quiet());
   const r = await send();
   expect(r.status, `${label}: expected a refusal`).toBeGreaterThanOrEqual(400);
@@ -49,15 +54,30 @@ export interface Tenant {
 /** An operator with one investor (wallet issued, tokens held), one without a wallet, an active token and a transaction. */
 export async function createTenant(base: string, admin: string, tag: string): Promise<Tenant> {
   const op = await createOperator(base, admin);
-  const user = await http(base, 'POST', '/v1/users', { token: op.token, body: { name: `投資家 ${tag}`, email: `${tag}@example.jp`, externalRef: `ref-${tag}` } });
+  const user = await http(base, 'POST', '/v1/users', {
+    token: op.token,
+    body: { name: `投資家 ${tag}`, email: `${tag}@example.jp`, externalRef: `ref-${tag}` },
+  });
   expect(user.status, user.text).toBe(201);
-  const wallet = await fetch(`${base}/v1/users/${user.body.id}/wallet`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' });
+  const wallet = await fetch(`${base}/v1/users/${user.body.id}/wallet`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
   expect(wallet.status).toBe(201);
   await wallet.arrayBuffer();
   const pending = await http(base, 'POST', '/v1/users', { token: op.token, body: { name: `未発行 ${tag}`, email: `p-${tag}@example.jp` } });
-  const token = await http(base, 'POST', '/v1/tokens', { token: op.token, body: { name: `Token ${tag}`, symbol: tag.slice(0, 8).toUpperCase(), decimals: 0 }, headers: { prefer: 'wait=30' } });
+  const token = await http(base, 'POST', '/v1/tokens', {
+    token: op.token,
+    body: { name: `Token ${tag}`, symbol: tag.slice(0, 8).toUpperCase(), decimals: 0 },
+    headers: { prefer: 'wait=30' },
+  });
   expect(token.body.status, token.text).toBe('active');
-  const tx = await http(base, 'POST', `/v1/tokens/${token.body.id}/issue`, { token: op.token, body: { userId: user.body.id, amount: '100' }, headers: { prefer: 'wait=30' } });
+  const tx = await http(base, 'POST', `/v1/tokens/${token.body.id}/issue`, {
+    token: op.token,
+    body: { userId: user.body.id, amount: '100' },
+    headers: { prefer: 'wait=30' },
+  });
   expect(tx.body.status, tx.text).toBe('confirmed');
   return {
     op,

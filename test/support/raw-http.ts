@@ -34,9 +34,18 @@ function dechunk(b: Buffer): Buffer {
  * and `body` exactly as given; `Connection: close` is appended so the answer ends with
  * the connection.
  */
-export function rawRequest(baseUrl: string, head: string | Buffer, body: Buffer | string = Buffer.alloc(0), timeoutMs = 70_000): Promise<RawAnswer> {
+export function rawRequest(
+  baseUrl: string,
+  head: string | Buffer,
+  body: Buffer | string = Buffer.alloc(0),
+  timeoutMs = 70_000,
+): Promise<RawAnswer> {
   const u = new URL(baseUrl);
-  const payload = Buffer.concat([Buffer.isBuffer(head) ? head : Buffer.from(head, 'latin1'), Buffer.from('\r\nConnection: close\r\n\r\n', 'latin1'), Buffer.from(body)]);
+  const payload = Buffer.concat([
+    Buffer.isBuffer(head) ? head : Buffer.from(head, 'latin1'),
+    Buffer.from('\r\nConnection: close\r\n\r\n', 'latin1'),
+    Buffer.from(body),
+  ]);
   return new Promise((res, rej) => {
     const sock = connect(Number(u.port), u.hostname);
     const chunks: Buffer[] = [];
@@ -71,7 +80,13 @@ export function rawRequest(baseUrl: string, head: string | Buffer, body: Buffer 
       }
       const requestLine = (Buffer.isBuffer(head) ? head.toString('latin1') : head).split('\r\n')[0] ?? '';
       const [method = '?', path = '?'] = requestLine.split(' ');
-      recordAnswer({ method, url: `${u.origin}${path}`, status, headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.join(', ')])), body: bodyBytes });
+      recordAnswer({
+        method,
+        url: `${u.origin}${path}`,
+        status,
+        headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.join(', ')])),
+        body: bodyBytes,
+      });
       res({ status, headers, body: bodyBytes, json });
     });
     sock.write(payload);

@@ -24,9 +24,11 @@ if (recordDir()) {
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const copy = res.clone();
     track(
-      copy.arrayBuffer().then((body) =>
-        recordAnswer({ method, url, status: res.status, headers: Object.fromEntries(res.headers.entries()), body: new Uint8Array(body) }),
-      ),
+      copy
+        .arrayBuffer()
+        .then((body) =>
+          recordAnswer({ method, url, status: res.status, headers: Object.fromEntries(res.headers.entries()), body: new Uint8Array(body) }),
+        ),
     );
     return res;
   };

@@ -91,7 +91,12 @@ export function recordChild(child: ChildProcess, argv: string[]): void {
   track(
     new Promise<void>((res) => {
       const write = () => {
-        const rec: RecordedChild = { file, argv, stdout: Buffer.concat(out).toString('base64'), stderr: Buffer.concat(err).toString('base64') };
+        const rec: RecordedChild = {
+          file,
+          argv,
+          stdout: Buffer.concat(out).toString('base64'),
+          stderr: Buffer.concat(err).toString('base64'),
+        };
         writeFileSync(name, JSON.stringify(rec));
         res();
       };

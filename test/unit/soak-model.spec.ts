@@ -32,13 +32,26 @@ function simulate(seed: number, steps: number[]): void {
   const ops: Op[] = [];
   const bal = (a: string) => chain.get(a) ?? 0n;
   // kagi counts a debit as pending until it records the receipt, which may be after it is mined.
-  const kagiPending = (a: string, include: (o: Op) => boolean) => ops.filter((o) => include(o) && o.p.effects.debit?.holder === a).reduce((s, o) => s + o.p.effects.debit!.amount, 0n);
-  const pendingWithdrawals = (key: string) => ops.filter((o) => o.state === 'pending' && o.p.effects.ledger?.dir === 'out' && o.p.effects.ledger.key === key).reduce((s, o) => s + o.p.effects.ledger!.amount, 0n);
+  const kagiPending = (a: string, include: (o: Op) => boolean) =>
+    ops.filter((o) => include(o) && o.p.effects.debit?.holder === a).reduce((s, o) => s + o.p.effects.debit!.amount, 0n);
+  const pendingWithdrawals = (key: string) =>
+    ops
+      .filter((o) => o.state === 'pending' && o.p.effects.ledger?.dir === 'out' && o.p.effects.ledger.key === key)
+      .reduce((s, o) => s + o.p.effects.ledger!.amount, 0n);
 
   /** kagi's pre-check: true when it would accept. `worst` counts mined-but-unrecorded debits too. */
   const precheck = (p: Plan, worst: boolean): boolean => {
     const include = (o: Op) => o.state === 'pending' || (worst && o.state === 'mined');
-    const receiver = p.kind === 'issue' ? addrOf.get(p.body.userId!) : p.kind === 'forced-transfer' ? addrOf.get(p.body.toUserId!) : p.kind === 'withdraw' ? addrOf.get(p.body.userId!) : p.kind === 'deposit' ? lane.custody : undefined;
+    const receiver =
+      p.kind === 'issue'
+        ? addrOf.get(p.body.userId!)
+        : p.kind === 'forced-transfer'
+          ? addrOf.get(p.body.toUserId!)
+          : p.kind === 'withdraw'
+            ? addrOf.get(p.body.userId!)
+            : p.kind === 'deposit'
+              ? lane.custody
+              : undefined;
     if (receiver && frozen.has(receiver)) return false;
     const amount = BigInt(p.body.amount ?? '0');
     if (p.kind === 'withdraw') {
@@ -77,7 +90,8 @@ function simulate(seed: number, steps: number[]): void {
         if (e.freeze.frozen) frozen.add(e.freeze.holder);
         else frozen.delete(e.freeze.holder);
       }
-      if (e.ledger) ledger.set(e.ledger.key, (ledger.get(e.ledger.key) ?? 0n) + (e.ledger.dir === 'in' ? e.ledger.amount : -e.ledger.amount));
+      if (e.ledger)
+        ledger.set(e.ledger.key, (ledger.get(e.ledger.key) ?? 0n) + (e.ledger.dir === 'in' ? e.ledger.amount : -e.ledger.amount));
       o.state = 'mined';
     } else {
       // The tracker sees a mined one confirmed, some time later.
@@ -93,7 +107,11 @@ function simulate(seed: number, steps: number[]): void {
 describe('soak model', () => {
   it('plans only what kagi accepts and the chain executes, in any order (and refusals kagi refuses)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 2 }), fc.array(fc.nat({ max: 1000 }), { minLength: 50, maxLength: 400 }), (seed, steps) => simulate(seed, steps)),
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 - 2 }),
+        fc.array(fc.nat({ max: 1000 }), { minLength: 50, maxLength: 400 }),
+        (seed, steps) => simulate(seed, steps),
+      ),
       { numRuns: 200 },
     );
   });
@@ -111,16 +129,29 @@ describe('soak model', () => {
 
   it('percentile is nearest-rank and slope is least squares', () => {
     expect(percentile([5, 1, 4, 2, 3], 50)).toBe(3);
-    expect(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 99)).toBe(99);
+    expect(
+      percentile(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+        99,
+      ),
+    ).toBe(99);
     expect(percentile([], 99)).toBe(0);
-    expect(slope([{ x: 0, y: 1 }, { x: 1, y: 3 }, { x: 2, y: 5 }])).toBeCloseTo(2);
+    expect(
+      slope([
+        { x: 0, y: 1 },
+        { x: 1, y: 3 },
+        { x: 2, y: 5 },
+      ]),
+    ).toBeCloseTo(2);
   });
 });
 
 describe('soak target', () => {
   it('refuses anything but loopback', async () => {
     const { assertLoopback } = await import('../../bench/soak-support');
-    for (const ok of ['http://127.0.0.1:3000', 'http://localhost:1', 'http://[::1]:8545', 'postgres://u:p@127.0.0.1:5432/db']) expect(() => assertLoopback(ok, 'x')).not.toThrow();
-    for (const bad of ['http://10.0.0.1:3000', 'http://192.168.1.2', 'http://example.com', 'http://0.0.0.0:3000']) expect(() => assertLoopback(bad, 'x')).toThrow(/refusing non-loopback/);
+    for (const ok of ['http://127.0.0.1:3000', 'http://localhost:1', 'http://[::1]:8545', 'postgres://u:p@127.0.0.1:5432/db'])
+      expect(() => assertLoopback(ok, 'x')).not.toThrow();
+    for (const bad of ['http://10.0.0.1:3000', 'http://192.168.1.2', 'http://example.com', 'http://0.0.0.0:3000'])
+      expect(() => assertLoopback(bad, 'x')).toThrow(/refusing non-loopback/);
   });
 });

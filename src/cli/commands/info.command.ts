@@ -16,7 +16,11 @@ export class InfoCommand extends CommandRunner {
     const db = new URL(this.config.databaseUrl);
     db.password = db.password ? '***' : '';
     process.stdout.write(
-      [`database: ${db.toString()}`, `kms: ${this.kms.provider} key=${await this.kms.currentKeyId()}`, `chain: ${this.config.chain.rpcUrl}`].join('\n') + '\n',
+      [
+        `database: ${db.toString()}`,
+        `kms: ${this.kms.provider} key=${await this.kms.currentKeyId()}`,
+        `chain: ${this.config.chain.rpcUrl}`,
+      ].join('\n') + '\n',
     );
   }
 }

@@ -36,7 +36,8 @@ export class KeysRewrapCommand extends CommandRunner {
   }
 
   async run(_args: string[], options: Options): Promise<void> {
-    if (!options.all) throw new Error('keys:rewrap needs --all (per-owner rewrap is POST /v1/operators/{id}/key-rewrap and /v1/issuers/{id}/key-rewrap)');
+    if (!options.all)
+      throw new Error('keys:rewrap needs --all (per-owner rewrap is POST /v1/operators/{id}/key-rewrap and /v1/issuers/{id}/key-rewrap)');
     const current = await this.kms.currentKeyId();
     const limit = options.batch ?? 50;
     let total = 0;
@@ -47,7 +48,11 @@ export class KeysRewrapCommand extends CommandRunner {
         const batch = await store.listStale(current, after, limit);
         if (!batch.length) break;
         for (const item of batch) {
-          const sealed = await this.keys.rewrap(item.owner, item.sealed, { actor: { type: 'cli' }, operatorId: item.operatorId ?? null, purpose: 'keys:rewrap' });
+          const sealed = await this.keys.rewrap(item.owner, item.sealed, {
+            actor: { type: 'cli' },
+            operatorId: item.operatorId ?? null,
+            purpose: 'keys:rewrap',
+          });
           await store.update(item.owner, sealed);
           count++;
           after = item.owner.id;

@@ -108,7 +108,9 @@ export class WalletIssueCommand extends CommandRunner {
     if (mux) process.stderr.write(`warning: running inside ${mux}: its scrollback may keep the key; prefer a plain terminal\n`);
     const qr = await QRCode.toString(keyHex, { type: 'terminal', small: true });
     out.write('\x1b[?1049h\x1b[H\x1b[2J');
-    out.write(`User:    ${userId} (${name})\nAddress: ${address}\n\nPRIVATE KEY (write it down; it is shown once):\n${keyHex}\n\n${qr}\nPress Enter when done.`);
+    out.write(
+      `User:    ${userId} (${name})\nAddress: ${address}\n\nPRIVATE KEY (write it down; it is shown once):\n${keyHex}\n\n${qr}\nPress Enter when done.`,
+    );
     await ask('');
     // Clear the screen and the scrollback, then leave the alternate screen.
     out.write('\x1b[H\x1b[2J\x1b[3J\x1b[?1049l');

@@ -13,7 +13,11 @@ export class CreateOperatorDto {
   @MaxLength(254)
   email!: string;
 
-  @ApiProperty({ format: 'password', example: 'correct-horse-battery-staple', description: 'At least 12 characters, not containing the loginId' })
+  @ApiProperty({
+    format: 'password',
+    example: 'correct-horse-battery-staple',
+    description: 'At least 12 characters, not containing the loginId',
+  })
   @IsString()
   @MaxLength(256)
   password!: string;
@@ -41,10 +45,16 @@ export class OperatorDto {
   @ApiProperty({ enum: ['active', 'suspended'], example: 'active' })
   status!: 'active' | 'suspended';
 
-  @ApiProperty({ example: '0x5B38Da6a701c568545dCfcB03FcB875f56beddC4', description: 'Address of the operator signing key (agent on its tokens)' })
+  @ApiProperty({
+    example: '0x5B38Da6a701c568545dCfcB03FcB875f56beddC4',
+    description: 'Address of the operator signing key (agent on its tokens)',
+  })
   signerAddress!: string;
 
-  @ApiProperty({ example: '0x5B38Da6a701c568545dCfcB03FcB875f56beddC4', description: 'Where deposited investor tokens are held; defaults to signerAddress' })
+  @ApiProperty({
+    example: '0x5B38Da6a701c568545dCfcB03FcB875f56beddC4',
+    description: 'Where deposited investor tokens are held; defaults to signerAddress',
+  })
   custodyAddress!: string;
 
   @ApiProperty({ example: '2026-11-24T09:00:00.000Z' })

@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
-export type TxKind = 'deploy' | 'issue' | 'forced-transfer' | 'deposit' | 'withdraw' | 'redeem' | 'freeze' | 'unfreeze' | 'pause' | 'unpause' | 'recover';
+export type TxKind =
+  'deploy' | 'issue' | 'forced-transfer' | 'deposit' | 'withdraw' | 'redeem' | 'freeze' | 'unfreeze' | 'pause' | 'unpause' | 'recover';
 export type TxStatus = 'queued' | 'submitted' | 'confirmed' | 'failed' | 'cancelled';
 
 /**
@@ -13,10 +14,16 @@ export type TxStatus = 'queued' | 'submitted' | 'confirmed' | 'failed' | 'cancel
 // while it is pending, so they stay small and a status change writes fewer index entries.
 @Index('idx_transactions_queue', ['fromAddress', 'createdAt', 'id'], { where: `status = 'queued'` })
 @Index('idx_transactions_submitted', ['submittedAt', 'id'], { where: `status = 'submitted'` })
-@Index('idx_transactions_pending_debits', ['tokenId', 'debitAddress'], { where: `status IN ('queued', 'submitted') AND debit_address IS NOT NULL` })
-@Index('idx_transactions_confirmed_debits', ['tokenId', 'debitAddress', 'blockNumber'], { where: `status = 'confirmed' AND debit_address IS NOT NULL` })
+@Index('idx_transactions_pending_debits', ['tokenId', 'debitAddress'], {
+  where: `status IN ('queued', 'submitted') AND debit_address IS NOT NULL`,
+})
+@Index('idx_transactions_confirmed_debits', ['tokenId', 'debitAddress', 'blockNumber'], {
+  where: `status = 'confirmed' AND debit_address IS NOT NULL`,
+})
 @Index('idx_transactions_pending_withdrawals', ['tokenId', 'userId'], { where: `kind = 'withdraw' AND status IN ('queued', 'submitted')` })
-@Index('idx_transactions_custody_history', ['tokenId', 'blockNumber'], { where: `kind IN ('deposit', 'withdraw') AND status = 'confirmed'` })
+@Index('idx_transactions_custody_history', ['tokenId', 'blockNumber'], {
+  where: `kind IN ('deposit', 'withdraw') AND status = 'confirmed'`,
+})
 @Index('idx_transactions_operator_created', ['operatorId', 'createdAt', 'id'])
 @Index('idx_transactions_token', ['tokenId'])
 @Index('idx_transactions_user', ['userId'])

@@ -48,7 +48,11 @@ export class ApiProcess {
     const t0 = Date.now();
     this.incarnation++;
     const n = this.incarnation;
-    const child = spawn(process.execPath, [join(this.root, 'dist', 'src', 'main.js')], { cwd: this.root, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(this.root, 'dist', 'src', 'main.js')], {
+      cwd: this.root,
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     running.add(child);
     child.once('exit', () => running.delete(child));
@@ -68,7 +72,10 @@ export class ApiProcess {
     const deadline = Date.now() + readyTimeoutMs;
     for (;;) {
       if (!this.alive) throw new Error(`API exited at start: ${this.tail(5)}`);
-      const status = await fetch(`${this.url}/health/ready`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.status, () => 0);
+      const status = await fetch(`${this.url}/health/ready`, { signal: AbortSignal.timeout(5_000) }).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (status === 200) return Date.now() - t0;
       if (Date.now() > deadline) throw new Error(`API not ready within ${readyTimeoutMs} ms: ${this.tail(5)}`);
       await new Promise((r) => setTimeout(r, 100));

@@ -55,32 +55,41 @@ export class Recorder {
     }
     this.byStatus.set(a.status, (this.byStatus.get(a.status) ?? 0) + 1);
     if (path.startsWith('/health/')) {
-      if (![200, 503].includes(a.status) || typeof a.body?.status !== 'string') this.violations.push(`${what}: readiness answered ${a.status} ${a.text.slice(0, 200)}`);
+      if (![200, 503].includes(a.status) || typeof a.body?.status !== 'string')
+        this.violations.push(`${what}: readiness answered ${a.status} ${a.text.slice(0, 200)}`);
       return;
     }
     if (a.status < 400) return;
     this.errorTexts.push(a.text);
     const ct = a.headers.get('content-type') ?? '';
     const code = a.body?.code as string | undefined;
-    if (!ct.startsWith('application/problem+json')) this.violations.push(`${what}: ${a.status} is not problem+json (${ct}): ${a.text.slice(0, 200)}`);
+    if (!ct.startsWith('application/problem+json'))
+      this.violations.push(`${what}: ${a.status} is not problem+json (${ct}): ${a.text.slice(0, 200)}`);
     if (!code || !(code in ERROR_CODES)) {
       this.violations.push(`${what}: ${a.status} without a contract code: ${a.text.slice(0, 200)}`);
       return;
     }
     this.byCode.set(code, (this.byCode.get(code) ?? 0) + 1);
-    if (ERROR_CODES[code as ErrorCode].status !== a.status || a.body?.status !== a.status) this.violations.push(`${what}: code ${code} answered with status ${a.status}`);
-    for (const f of ['type', 'title', 'detail'] as const) if (typeof a.body?.[f] !== 'string') this.violations.push(`${what}: problem without ${f}`);
-    if (INTERNALS.test(String(a.body?.detail ?? '')) || INTERNALS.test(String(a.body?.title ?? ''))) this.violations.push(`${what}: internals in the problem: ${a.text.slice(0, 200)}`);
+    if (ERROR_CODES[code as ErrorCode].status !== a.status || a.body?.status !== a.status)
+      this.violations.push(`${what}: code ${code} answered with status ${a.status}`);
+    for (const f of ['type', 'title', 'detail'] as const)
+      if (typeof a.body?.[f] !== 'string') this.violations.push(`${what}: problem without ${f}`);
+    if (INTERNALS.test(String(a.body?.detail ?? '')) || INTERNALS.test(String(a.body?.title ?? '')))
+      this.violations.push(`${what}: internals in the problem: ${a.text.slice(0, 200)}`);
     if (a.status >= 500) {
       const k = `${this.phase}:${code}`;
       this.unavailable.set(k, (this.unavailable.get(k) ?? 0) + 1);
       const faultPhase = this.phase === 'outage' || this.phase === 'recovery';
-      if (a.status !== 503 || !this.allowed503.has(code as ErrorCode) || !faultPhase) this.violations.push(`${what}: ${a.status} ${code}: ${a.text.slice(0, 200)}`);
+      if (a.status !== 503 || !this.allowed503.has(code as ErrorCode) || !faultPhase)
+        this.violations.push(`${what}: ${a.status} ${code}: ${a.text.slice(0, 200)}`);
     }
   }
 
   summary(): string {
-    const statuses = [...this.byStatus.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ');
+    const statuses = [...this.byStatus.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s}×${n}`)
+      .join(' ');
     const u = [...this.unavailable.entries()].map(([k, n]) => `${k}×${n}`).join(' ');
     return `requests=${this.requests} 5xx=${this.fiveXX} noAnswer=${this.networkErrors} statuses[${statuses}]${u ? ` 503s[${u}]` : ''}`;
   }
@@ -121,7 +130,14 @@ export class Http {
       if (!ct.includes('json') && !ct.startsWith('text/')) a.body = buf;
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause?.code;
-      a = { status: 0, headers: new Headers(), body: undefined, text: '', ms: Date.now() - t0, error: cause ?? (e instanceof Error ? e.name : String(e)) };
+      a = {
+        status: 0,
+        headers: new Headers(),
+        body: undefined,
+        text: '',
+        ms: Date.now() - t0,
+        error: cause ?? (e instanceof Error ? e.name : String(e)),
+      };
     }
     this.rec.note(method, path, a);
     return a;
@@ -131,7 +147,12 @@ export class Http {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `probe` until `done` holds or the deadline passes; returns the last value and whether it held. */
-export async function pollUntil<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number, intervalMs = 250): Promise<{ ok: boolean; value: T; ms: number }> {
+export async function pollUntil<T>(
+  probe: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<{ ok: boolean; value: T; ms: number }> {
   const t0 = Date.now();
   for (;;) {
     const value = await probe();

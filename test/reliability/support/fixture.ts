@@ -53,13 +53,19 @@ export async function createFixture(http: Http, stack: Stack, opts: { holders?: 
   const admin = await login(http, ADMIN.loginId, ADMIN.password);
   const password = `pw-${opts.tag}-${Date.now().toString(36)}-long`;
   const loginId = `op-${opts.tag}`;
-  const op = await http.call('POST', '/v1/operators', { token: admin, body: { name: '信頼性証券', email: `${loginId}@example.jp`, password, loginId } });
+  const op = await http.call('POST', '/v1/operators', {
+    token: admin,
+    body: { name: '信頼性証券', email: `${loginId}@example.jp`, password, loginId },
+  });
   expectStatus(op, [201], 'create operator');
   const token = await login(http, loginId, password);
   secrets.push(Buffer.from(password), Buffer.from(admin), Buffer.from(token));
   const people: Holder[] = [];
   for (let i = 0; i <= (opts.holders ?? 4); i++) {
-    const u = await http.call('POST', '/v1/users', { token, body: { name: `投資家 ${i}`, email: `investor${i}.${opts.tag}@example.jp`, externalRef: `${opts.tag}-${i}` } });
+    const u = await http.call('POST', '/v1/users', {
+      token,
+      body: { name: `投資家 ${i}`, email: `investor${i}.${opts.tag}@example.jp`, externalRef: `${opts.tag}-${i}` },
+    });
     expectStatus(u, [201], 'create user');
     const w = await http.call('POST', `/v1/users/${u.body.id}/wallet`, { token: admin, body: {} });
     expectStatus(w, [201], 'issue wallet');
@@ -69,18 +75,27 @@ export async function createFixture(http: Http, stack: Stack, opts: { holders?: 
     people.push({ id: u.body.id, address: getAddress(w.headers.get('x-wallet-address')!) });
   }
   const frozen = people.pop()!;
-  const tk = await http.call('POST', '/v1/tokens', { token, body: { name: `Reliability ${opts.tag}`, symbol: 'REL', decimals: 0 }, headers: { prefer: 'wait=60', 'idempotency-key': `${opts.tag}-deploy` } });
+  const tk = await http.call('POST', '/v1/tokens', {
+    token,
+    body: { name: `Reliability ${opts.tag}`, symbol: 'REL', decimals: 0 },
+    headers: { prefer: 'wait=60', 'idempotency-key': `${opts.tag}-deploy` },
+  });
   expectStatus(tk, [200], 'deploy token');
   if (tk.body.status !== 'active') throw new Error(`token not active: ${tk.text}`);
   const tokenId = tk.body.id as string;
   const setupTxIds = [tk.body.deployTransactionId as string];
   const seed = async (kind: string, body: Record<string, unknown>, key: string) => {
-    const r = await http.call('POST', `/v1/tokens/${tokenId}/${kind}`, { token, body, headers: { prefer: 'wait=60', 'idempotency-key': `${opts.tag}-${key}` } });
+    const r = await http.call('POST', `/v1/tokens/${tokenId}/${kind}`, {
+      token,
+      body,
+      headers: { prefer: 'wait=60', 'idempotency-key': `${opts.tag}-${key}` },
+    });
     expectStatus(r, [200], `seed ${kind}`);
     if (r.body.status !== 'confirmed') throw new Error(`seed ${kind} not confirmed: ${r.text}`);
     setupTxIds.push(r.body.id as string);
   };
-  for (const [i, h] of [...people, frozen].entries()) await seed('issue', { userId: h.id, amount: SEED_ISSUE.toString() }, `seed-issue-${i}`);
+  for (const [i, h] of [...people, frozen].entries())
+    await seed('issue', { userId: h.id, amount: SEED_ISSUE.toString() }, `seed-issue-${i}`);
   for (const [i, h] of people.entries()) await seed('deposit', { userId: h.id, amount: SEED_CUSTODY.toString() }, `seed-deposit-${i}`);
   secrets.push(await operatorSigningKey(stack, op.body.id as string, getAddress(op.body.signerAddress as string)));
   return {
@@ -99,11 +114,25 @@ export async function createFixture(http: Http, stack: Stack, opts: { holders?: 
  * no API exposes by design; moto for the data key) only so the log scans can look for it.
  */
 async function operatorSigningKey(stack: Stack, operatorId: string, address: Address): Promise<Buffer> {
-  const [row] = await stack.pg.query<{ encrypted_key: Buffer; encrypted_data_key: Buffer; kms_key_id: string }>('SELECT encrypted_key, encrypted_data_key, kms_key_id FROM operators WHERE id = $1', [operatorId]);
+  const [row] = await stack.pg.query<{ encrypted_key: Buffer; encrypted_data_key: Buffer; kms_key_id: string }>(
+    'SELECT encrypted_key, encrypted_data_key, kms_key_id FROM operators WHERE id = $1',
+    [operatorId],
+  );
   if (!row) throw new Error('operator row not found');
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
-  const config = loadConfig({ NODE_ENV: 'test', KMS_PROVIDER: 'aws', KMS_ENDPOINT: stack.kms.url, KMS_KEY_ID: stack.kms.keyId, AWS_REGION: stack.kms.region, DATABASE_URL: stack.pg.databaseUrl, CHAIN_RPC_URL: stack.chain.url });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    KMS_PROVIDER: 'aws',
+    KMS_ENDPOINT: stack.kms.url,
+    KMS_KEY_ID: stack.kms.keyId,
+    AWS_REGION: stack.kms.region,
+    DATABASE_URL: stack.pg.databaseUrl,
+    CHAIN_RPC_URL: stack.chain.url,
+  });
   const envelope = new Envelope(new AwsKms(config), new DataKeyCache(config), new Metrics());
-  return envelope.open({ encryptedKey: row.encrypted_key, encryptedDataKey: row.encrypted_data_key, kmsKeyId: row.kms_key_id }, signingKeyContext({ kind: 'operator', id: operatorId }, address));
+  return envelope.open(
+    { encryptedKey: row.encrypted_key, encryptedDataKey: row.encrypted_data_key, kmsKeyId: row.kms_key_id },
+    signingKeyContext({ kind: 'operator', id: operatorId }, address),
+  );
 }

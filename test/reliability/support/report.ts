@@ -3,7 +3,19 @@ import { findSecrets } from '../../support/secrets';
 import type { ApiProcess } from './api-process';
 import type { Recorder } from './client';
 
-export function summary(fault: string, f: { profile: string; seed: number; faults: number; survived: number; rec: Recorder; accepted: number; extra?: string; startedAt: number }): string {
+export function summary(
+  fault: string,
+  f: {
+    profile: string;
+    seed: number;
+    faults: number;
+    survived: number;
+    rec: Recorder;
+    accepted: number;
+    extra?: string;
+    startedAt: number;
+  },
+): string {
   const line = `[faults] ${fault}: profile=${f.profile} seed=${f.seed} faults=${f.faults} survived=${f.survived} accepted=${f.accepted} ${f.rec.summary()}${f.extra ? ` ${f.extra}` : ''} time=${((Date.now() - f.startedAt) / 1000).toFixed(1)}s`;
   console.log(line);
   return line;

@@ -16,7 +16,16 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { findMoto, freePort, provisionMoto, startAnvil, startMoto, startPostgres, type PostgresHandle, type StartedProcess } from '../../../src/dev/processes';
+import {
+  findMoto,
+  freePort,
+  provisionMoto,
+  startAnvil,
+  startMoto,
+  startPostgres,
+  type PostgresHandle,
+  type StartedProcess,
+} from '../../../src/dev/processes';
 
 export const CHAIN_ID = 31337;
 const PG_PASSWORD = 'kagi-reliability';
@@ -62,7 +71,7 @@ export class Postgres {
   /** Starts the server on the same data dir and port (first call: initdb). */
   async start(): Promise<void> {
     if (this.handle) return;
-    this.handle = (await startPostgres({ dir: this.dir, port: this.port, password: PG_PASSWORD }));
+    this.handle = await startPostgres({ dir: this.dir, port: this.port, password: PG_PASSWORD });
     track(this.handle);
   }
 
@@ -114,8 +123,14 @@ export class Kms {
     const motoPort = await freePort();
     const moto = track(await startMoto(bin, motoPort));
     const region = 'us-east-1';
-    const kms = new KMSClient({ endpoint: `http://127.0.0.1:${motoPort}`, region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    const key = await kms.send(new CreateKeyCommand({ Description: 'kagi reliability master key', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT' }));
+    const kms = new KMSClient({
+      endpoint: `http://127.0.0.1:${motoPort}`,
+      region,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    const key = await kms.send(
+      new CreateKeyCommand({ Description: 'kagi reliability master key', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT' }),
+    );
     const keyId = key.KeyMetadata?.Arn;
     if (!keyId) throw new Error('KMS CreateKey returned no key ARN');
     await kms.send(new CreateAliasCommand({ AliasName: 'alias/kagi-reliability', TargetKeyId: key.KeyMetadata?.KeyId }));
@@ -205,7 +220,14 @@ export class Chain {
   /** Mixed mining (automine plus a block a second) so parallel sends never stall; the state file keeps the chain across stops. */
   async start(): Promise<void> {
     if (this.handle) return;
-    this.handle = track(await startAnvil({ port: this.port, stateFile: this.stateFile, chainId: CHAIN_ID, extraArgs: ['--mixed-mining', '--block-time', '1'] }));
+    this.handle = track(
+      await startAnvil({
+        port: this.port,
+        stateFile: this.stateFile,
+        chainId: CHAIN_ID,
+        extraArgs: ['--mixed-mining', '--block-time', '1'],
+      }),
+    );
   }
 
   /** Graceful stop (SIGTERM): Anvil writes its state file; its mempool is not kept. */
@@ -222,7 +244,12 @@ export class Chain {
   }
 
   async rpc<T>(method: string, params: unknown[] = []): Promise<T> {
-    const res = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }), signal: AbortSignal.timeout(5_000) });
+    const res = await fetch(this.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      signal: AbortSignal.timeout(5_000),
+    });
     const body = (await res.json()) as { result?: T; error?: { message: string } };
     if (body.error) throw new Error(`${method}: ${body.error.message}`);
     return body.result as T;

@@ -46,7 +46,12 @@ export async function listTransactions(http: Http, token: string, query = ''): P
 
 /** Polls the token's transactions until none is queued or submitted; returns the last listing. */
 export async function waitAllFinal(http: Http, fx: Fixture, timeoutMs: number): Promise<{ ok: boolean; txs: Tx[]; ms: number }> {
-  const r = await pollUntil(() => listTransactions(http, fx.operator.token, `tokenId=${fx.token.id}`), (txs) => txs.every((t) => FINAL.has(t.status)), timeoutMs, 500);
+  const r = await pollUntil(
+    () => listTransactions(http, fx.operator.token, `tokenId=${fx.token.id}`),
+    (txs) => txs.every((t) => FINAL.has(t.status)),
+    timeoutMs,
+    500,
+  );
   return { ok: r.ok, txs: r.value, ms: r.ms };
 }
 
@@ -109,7 +114,8 @@ function model(fx: Fixture, accepted: Accepted[], byId: Map<string, Tx>): Expect
         break;
       case 'freeze':
       case 'unfreeze':
-        if (t.nonce !== null && (!lastFreeze || t.nonce > lastFreeze.nonce)) lastFreeze = { nonce: t.nonce, frozen: a.op.kind === 'freeze' };
+        if (t.nonce !== null && (!lastFreeze || t.nonce > lastFreeze.nonce))
+          lastFreeze = { nonce: t.nonce, frozen: a.op.kind === 'freeze' };
         break;
     }
   }
@@ -128,7 +134,13 @@ export interface VerifyResult {
   outOfOrder: string[];
 }
 
-export async function verify(http: Http, stack: Stack, fx: Fixture, accepted: Accepted[], opts: { finalWithinMs: number }): Promise<VerifyResult> {
+export async function verify(
+  http: Http,
+  stack: Stack,
+  fx: Fixture,
+  accepted: Accepted[],
+  opts: { finalWithinMs: number },
+): Promise<VerifyResult> {
   const findings: string[] = [];
   const prev = http.rec.phase;
   http.rec.phase = 'verify';
@@ -136,20 +148,26 @@ export async function verify(http: Http, stack: Stack, fx: Fixture, accepted: Ac
     // 1. Nothing stuck: every transaction of the token becomes final.
     const fin = await waitAllFinal(http, fx, opts.finalWithinMs);
     const txs = fin.txs;
-    if (!fin.ok) for (const t of txs.filter((x) => !FINAL.has(x.status))) findings.push(`not final after ${opts.finalWithinMs} ms: ${describeTx(t)}`);
+    if (!fin.ok)
+      for (const t of txs.filter((x) => !FINAL.has(x.status))) findings.push(`not final after ${opts.finalWithinMs} ms: ${describeTx(t)}`);
     const byId = new Map(txs.map((t) => [t.id, t]));
 
     // 2. Exactly once at the API: one transaction per Idempotency-Key, no transaction nobody asked for.
     const perKey = new Map<string, Set<string>>();
     for (const a of accepted) perKey.set(a.op.key, (perKey.get(a.op.key) ?? new Set()).add(a.txId));
-    for (const [k, ids] of perKey) if (ids.size !== 1) findings.push(`Idempotency-Key ${k} answered with ${ids.size} different transactions: ${[...ids].join(', ')}`);
+    for (const [k, ids] of perKey)
+      if (ids.size !== 1) findings.push(`Idempotency-Key ${k} answered with ${ids.size} different transactions: ${[...ids].join(', ')}`);
     const wanted = new Set([...fx.setupTxIds, ...accepted.map((a) => a.txId)]);
-    for (const t of txs) if (!wanted.has(t.id)) findings.push(`transaction nobody's accepted request created (a duplicate?): ${describeTx(t)}`);
+    for (const t of txs)
+      if (!wanted.has(t.id)) findings.push(`transaction nobody's accepted request created (a duplicate?): ${describeTx(t)}`);
     for (const id of wanted) if (!byId.has(id)) findings.push(`accepted transaction ${id} missing from GET /v1/transactions`);
     for (const a of accepted) {
       const t = byId.get(a.txId);
       if (!t) continue;
-      if (t.kind !== a.op.kind || (a.op.body.amount !== undefined && t.request.amount !== a.op.body.amount)) findings.push(`transaction ${t.id} for key ${a.op.key} is ${t.kind} ${String(t.request.amount)}, the request was ${a.op.kind} ${a.op.body.amount}`);
+      if (t.kind !== a.op.kind || (a.op.body.amount !== undefined && t.request.amount !== a.op.body.amount))
+        findings.push(
+          `transaction ${t.id} for key ${a.op.key} is ${t.kind} ${String(t.request.amount)}, the request was ${a.op.kind} ${a.op.body.amount}`,
+        );
       // The workload never asks for what can fail: a failed or cancelled operation is a finding, with its reason.
       if (t.status === 'failed' || t.status === 'cancelled') findings.push(`accepted operation ended ${t.status}: ${describeTx(t)}`);
       if (t.status === 'failed' && !t.error?.code) findings.push(`failed without a reason: ${describeTx(t)}`);
@@ -160,7 +178,10 @@ export async function verify(http: Http, stack: Stack, fx: Fixture, accepted: Ac
     // 3. Nonces: contiguous from 0 over all of the signer's transactions, and exactly the node's count.
     const chain = createPublicClient({ transport: viemHttp(stack.chain.url, { timeout: 10_000 }) });
     const all = await listTransactions(http, fx.operator.token);
-    const nonces = all.filter((t) => t.nonce !== null && t.status !== 'queued').map((t) => t.nonce!).sort((a, b) => a - b);
+    const nonces = all
+      .filter((t) => t.nonce !== null && t.status !== 'queued')
+      .map((t) => t.nonce!)
+      .sort((a, b) => a - b);
     const dup = nonces.filter((n, i) => i > 0 && nonces[i - 1] === n);
     if (dup.length) findings.push(`nonces used twice: ${[...new Set(dup)].join(', ')}`);
     const uniq = [...new Set(nonces)];
@@ -171,16 +192,25 @@ export async function verify(http: Http, stack: Stack, fx: Fixture, accepted: Ac
       const a = byNonce[i - 1]!;
       const b = byNonce[i]!;
       // Concurrent acceptances have no order between them; a second apart they do.
-      if (Date.parse(a.createdAt) - Date.parse(b.createdAt) >= 1000) outOfOrder.push(`nonce ${b.nonce} (${b.kind} accepted ${b.createdAt}) before nonce ${a.nonce} (${a.kind} accepted ${a.createdAt})`);
+      if (Date.parse(a.createdAt) - Date.parse(b.createdAt) >= 1000)
+        outOfOrder.push(`nonce ${b.nonce} (${b.kind} accepted ${b.createdAt}) before nonce ${a.nonce} (${a.kind} accepted ${a.createdAt})`);
     }
     const onChainCount = await chain.getTransactionCount({ address: fx.operator.signer, blockTag: 'latest' });
-    if (onChainCount !== uniq.length) findings.push(`the node counts ${onChainCount} transactions from the signer, kagi has ${uniq.length} nonces`);
+    if (onChainCount !== uniq.length)
+      findings.push(`the node counts ${onChainCount} transactions from the signer, kagi has ${uniq.length} nonces`);
 
     // 4. Independent chain reads against the model.
     const exp = model(fx, accepted, byId);
-    const read = <T>(functionName: string, args: unknown[] = []) => chain.readContract({ address: fx.token.address, abi: securityTokenAbi, functionName: functionName as never, args: args }) as Promise<T>;
+    const read = <T>(functionName: string, args: unknown[] = []) =>
+      chain.readContract({
+        address: fx.token.address,
+        abi: securityTokenAbi,
+        functionName: functionName as never,
+        args: args,
+      }) as Promise<T>;
     const supply = await read<bigint>('totalSupply');
-    if (supply !== exp.supply) findings.push(`totalSupply on chain ${supply}, model of accepted operations ${exp.supply} (difference ${supply - exp.supply})`);
+    if (supply !== exp.supply)
+      findings.push(`totalSupply on chain ${supply}, model of accepted operations ${exp.supply} (difference ${supply - exp.supply})`);
     for (const h of [...fx.holders, fx.frozen]) {
       const bal = await read<bigint>('balanceOf', [h.address]);
       const want = exp.balances.get(h.id) ?? 0n;
@@ -189,7 +219,8 @@ export async function verify(http: Http, stack: Stack, fx: Fixture, accepted: Ac
     const custodyBal = await read<bigint>('balanceOf', [fx.operator.signer]);
     if (custodyBal !== exp.custodyOnChain) findings.push(`custody address balance on chain ${custodyBal}, model ${exp.custodyOnChain}`);
     const isFrozen = await read<boolean>('isFrozen', [fx.frozen.address]);
-    if (isFrozen !== exp.frozen) findings.push(`isFrozen(frozen user) on chain ${isFrozen}, model (last confirmed freeze/unfreeze by nonce) ${exp.frozen}`);
+    if (isFrozen !== exp.frozen)
+      findings.push(`isFrozen(frozen user) on chain ${isFrozen}, model (last confirmed freeze/unfreeze by nonce) ${exp.frozen}`);
 
     // 5. The token's event log: each confirmed operation's event exactly once, under its own hash, and no other transaction.
     const deploy = byId.get(fx.token.deployTransactionId);
@@ -198,7 +229,9 @@ export async function verify(http: Http, stack: Stack, fx: Fixture, accepted: Ac
     const byHash = new Map<string, typeof events>();
     for (const e of events) byHash.set(e.transactionHash, [...(byHash.get(e.transactionHash) ?? []), e]);
     const known = new Map(txs.filter((t) => t.status === 'confirmed' && t.txHash).map((t) => [t.txHash!.toLowerCase(), t]));
-    for (const h of byHash.keys()) if (!known.has(h.toLowerCase())) findings.push(`on-chain transaction ${h} changed the token but is no confirmed kagi transaction (applied twice?)`);
+    for (const h of byHash.keys())
+      if (!known.has(h.toLowerCase()))
+        findings.push(`on-chain transaction ${h} changed the token but is no confirmed kagi transaction (applied twice?)`);
     const addr = new Map<string, Address>([...fx.holders, fx.frozen].map((h) => [h.id, h.address]));
     const custody = fx.operator.signer;
     const transfers = (evs: typeof events) => evs.filter((e) => e.eventName === 'Transfer').map((e) => e.args);
@@ -210,7 +243,10 @@ export async function verify(http: Http, stack: Stack, fx: Fixture, accepted: Ac
       const amount = b.amount ? BigInt(b.amount) : 0n;
       const move = (from: Address, to: Address) => {
         const ts = transfers(evs);
-        if (ts.length !== 1 || getAddress(ts[0]!.from) !== from || getAddress(ts[0]!.to) !== to || ts[0]!.value !== amount) findings.push(`${a.op.kind} ${t.id} (${t.txHash}): expected one Transfer ${from}→${to} of ${amount}, found ${JSON.stringify(ts, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+        if (ts.length !== 1 || getAddress(ts[0]!.from) !== from || getAddress(ts[0]!.to) !== to || ts[0]!.value !== amount)
+          findings.push(
+            `${a.op.kind} ${t.id} (${t.txHash}): expected one Transfer ${from}→${to} of ${amount}, found ${JSON.stringify(ts, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
+          );
       };
       switch (a.op.kind) {
         case 'issue':
@@ -231,7 +267,8 @@ export async function verify(http: Http, stack: Stack, fx: Fixture, accepted: Ac
         case 'freeze':
         case 'unfreeze': {
           const fz = evs.filter((e) => e.eventName === 'AddressFrozen').map((e) => e.args as { userAddress: Address; isFrozen: boolean });
-          if (fz.length !== 1 || getAddress(fz[0]!.userAddress) !== fx.frozen.address || fz[0]!.isFrozen !== (a.op.kind === 'freeze')) findings.push(`${a.op.kind} ${t.id}: expected one AddressFrozen event, found ${fz.length}`);
+          if (fz.length !== 1 || getAddress(fz[0]!.userAddress) !== fx.frozen.address || fz[0]!.isFrozen !== (a.op.kind === 'freeze'))
+            findings.push(`${a.op.kind} ${t.id}: expected one AddressFrozen event, found ${fz.length}`);
           break;
         }
       }
@@ -242,13 +279,17 @@ export async function verify(http: Http, stack: Stack, fx: Fixture, accepted: Ac
     if (cu.status !== 200) findings.push(`GET custody: ${cu.status}`);
     else {
       const items = new Map((cu.body.items as Array<{ userId: string; amount: string }>).map((i) => [i.userId, BigInt(i.amount)]));
-      for (const [u, want] of exp.ledger) if ((items.get(u) ?? 0n) !== want) findings.push(`custody ledger of ${u} is ${items.get(u) ?? 0n}, model ${want}`);
-      if (BigInt(cu.body.onChainBalance as string) !== exp.custodyOnChain) findings.push(`custody onChainBalance ${cu.body.onChainBalance}, model ${exp.custodyOnChain}`);
+      for (const [u, want] of exp.ledger)
+        if ((items.get(u) ?? 0n) !== want) findings.push(`custody ledger of ${u} is ${items.get(u) ?? 0n}, model ${want}`);
+      if (BigInt(cu.body.onChainBalance as string) !== exp.custodyOnChain)
+        findings.push(`custody onChainBalance ${cu.body.onChainBalance}, model ${exp.custodyOnChain}`);
     }
 
     // 7. The signer's queue as ops see it.
     const sg = await http.call('GET', '/v1/signers', { token: fx.admin });
-    const mine = (sg.body?.items as Array<{ address: string; queued: number }> | undefined)?.find((s) => getAddress(s.address) === fx.operator.signer);
+    const mine = (sg.body?.items as Array<{ address: string; queued: number }> | undefined)?.find(
+      (s) => getAddress(s.address) === fx.operator.signer,
+    );
     if (sg.status !== 200 || !mine) findings.push(`GET /v1/signers: ${sg.status} ${sg.text.slice(0, 200)}`);
     else if (mine.queued !== 0) findings.push(`signer still has ${mine.queued} queued transactions`);
 
@@ -262,5 +303,11 @@ export async function verify(http: Http, stack: Stack, fx: Fixture, accepted: Ac
 export async function readiness(http: Http): Promise<{ status: number; down: string[] }> {
   const r = await http.call('GET', '/health/ready', { timeoutMs: 15_000 });
   const err = (r.body?.error ?? {}) as Record<string, { status?: string }>;
-  return { status: r.status, down: Object.entries(err).filter(([, v]) => v?.status === 'down').map(([k]) => k).sort() };
+  return {
+    status: r.status,
+    down: Object.entries(err)
+      .filter(([, v]) => v?.status === 'down')
+      .map(([k]) => k)
+      .sort(),
+  };
 }

@@ -91,12 +91,18 @@ export async function submit(http: Http, fx: Fixture, op: Op, deadline: number, 
   for (;;) {
     attempts++;
     const phase = http.rec.phase;
-    const a = await http.call('POST', `/v1/tokens/${fx.token.id}/${op.kind}`, { token: fx.operator.token, body: op.body, headers: { 'idempotency-key': op.key } });
+    const a = await http.call('POST', `/v1/tokens/${fx.token.id}/${op.kind}`, {
+      token: fx.operator.token,
+      body: op.body,
+      headers: { 'idempotency-key': op.key },
+    });
     onAnswer?.(a);
-    if (a.status === 202 || a.status === 200) return { op, txId: a.body.id as string, status: a.status, phase, acceptedAt: Date.now(), attempts };
+    if (a.status === 202 || a.status === 200)
+      return { op, txId: a.body.id as string, status: a.status, phase, acceptedAt: Date.now(), attempts };
     const retry = a.status === 0 || a.status >= 500 || (a.status === 409 && a.body?.code === 'IDEMPOTENCY_KEY_IN_USE');
     if (!retry) throw new Refused(op, a);
-    if (Date.now() > deadline) throw new Error(`${op.kind} ${op.key} not accepted before the deadline; last answer ${a.status} ${a.error ?? a.text.slice(0, 200)}`);
+    if (Date.now() > deadline)
+      throw new Error(`${op.kind} ${op.key} not accepted before the deadline; last answer ${a.status} ${a.error ?? a.text.slice(0, 200)}`);
     await sleep(a.status === 409 ? 500 : 250);
   }
 }
