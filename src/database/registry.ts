@@ -17,8 +17,9 @@ import { Token } from '../tokens/entities/token.entity';
 import { GovernanceKey } from '../tokens/entities/governance-key.entity';
 import { CustodyEntry } from '../tokens/entities/custody-entry.entity';
 import { Transaction } from '../transactions/entities/transaction.entity';
-import { SignerNonce } from '../transactions/entities/signer-nonce.entity';
-import { IdempotencyKey } from '../transactions/entities/idempotency-key.entity';
+import { SignerHold } from '../transactions/entities/signer-hold.entity';
+import { SignerNonce } from '../chain/signer-nonce.entity';
+import { IdempotencyKey } from '../common/idempotency/idempotency-key.entity';
 import { Init1795549504363 } from './migrations/1795549504363-Init';
 import { Auth1795551779741 } from './migrations/1795551779741-Auth';
 import { AuthLoginIdUnique1795551779742 } from './migrations/1795551779742-AuthLoginIdUnique';
@@ -27,6 +28,7 @@ import { Tokens1795553062776 } from './migrations/1795553062776-Tokens';
 import { Custody1795553491656 } from './migrations/1795553491656-Custody';
 import { TxReplacements1795555257941 } from './migrations/1795555257941-TxReplacements';
 import { PipelineIndexes1796111641796 } from './migrations/1796111641796-PipelineIndexes';
+import { CalldataAtSigningAndForeignKeys1796156789131 } from './migrations/1796156789131-CalldataAtSigningAndForeignKeys';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const ENTITIES: MixedList<Function> = [
@@ -44,6 +46,7 @@ export const ENTITIES: MixedList<Function> = [
   GovernanceKey,
   Transaction,
   SignerNonce,
+  SignerHold,
   IdempotencyKey,
   CustodyEntry,
 ];
@@ -58,4 +61,5 @@ export const MIGRATIONS: MixedList<Function> = [
   Custody1795553491656,
   TxReplacements1795555257941,
   PipelineIndexes1796111641796,
+  CalldataAtSigningAndForeignKeys1796156789131,
 ];
