@@ -18,7 +18,7 @@ export class TokensRepository {
     return this.ds.transaction(fn);
   }
 
-  async insert(em: EntityManager, token: Omit<Token, 'createdAt'>): Promise<void> {
+  async insert(em: EntityManager, token: Omit<Token, 'createdAt' | 'operator' | 'issuer'>): Promise<void> {
     await em.getRepository(Token).insert(token);
   }
 

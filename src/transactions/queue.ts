@@ -15,10 +15,13 @@ import { TransactionHooks } from './hooks';
 import { Pipeline } from './pipeline/pipeline';
 import { TransactionsRepository } from './transactions.repository';
 
+/** Who asks: a principal, or kagi itself (`system`) on behalf of a firm (a lost wallet's freeze, rotation steps). */
+export type Requester = Principal | { type: 'system'; onBehalfOf: string };
+
 export interface QueueRequest {
   tokenId: string | null;
   kind: TxKind;
-  principal: Principal;
+  principal: Requester;
   userId?: string | null;
   signer: { kind: Transaction['signerKind']; id: string; address: `0x${string}` };
   /** The contract called (null for a deployment). */
@@ -42,14 +45,15 @@ export class TransactionQueue {
 
   /** Stores a queued row and its audit event in one statement; answers the Transaction without reading it back. */
   async enqueue(em: EntityManager, id: string, q: QueueRequest): Promise<TransactionResponse> {
-    const firm = firmOf(q.principal);
+    const r = q.principal;
+    const firm = r.type === 'system' ? r.onBehalfOf : firmOf(r);
     const row = {
       id,
       tokenId: q.tokenId,
       kind: q.kind,
       status: 'queued' as const,
-      operatorId: firm ?? q.principal.id,
-      requestedByType: q.principal.type,
+      operatorId: firm ?? (r.type === 'system' ? r.onBehalfOf : r.id),
+      requestedByType: r.type,
       userId: q.userId ?? null,
       signerKind: q.signer.kind,
       signerId: q.signer.id,
@@ -62,7 +66,7 @@ export class TransactionQueue {
     };
     const [stamps] = await this.audit.recordWith<{ created_at: Date; updated_at: Date }>(
       {
-        actor: actorOf(q.principal),
+        actor: r.type === 'system' ? { type: 'system' } : actorOf(r),
         operatorId: firm,
         action: 'transaction.queued',
         subject: { type: 'transaction', id },

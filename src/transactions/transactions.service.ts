@@ -98,9 +98,7 @@ export class TransactionsService {
 
   /** Every signing key with its queue depth, next nonce, gas and hold (admins). */
   async signers(): Promise<{ items: SignerView[] }> {
-    const owners = (
-      await Promise.all(this.stores.all().map(async (s) => (await s.owners()).map((o) => ({ ...o, kind: s.kind }))))
-    ).flat();
+    const owners = (await Promise.all(this.stores.all().map(async (s) => (await s.owners()).map((o) => ({ ...o, kind: s.kind }))))).flat();
     owners.sort((a, b) => a.kind.localeCompare(b.kind) || a.address.localeCompare(b.address));
     const [stats, held, nonces, gas] = await Promise.all([
       this.repo.queueStats(),

@@ -54,12 +54,12 @@ export class Transaction {
   @Column({ type: 'varchar', length: 24 })
   status!: TxStatus;
 
-  /** The requesting principal (requestedBy): an operator, or an admin for pause/unpause. */
+  /** The firm the row is for (requested by it, or by `system` on its behalf); for admin requests the admin's id. */
   @Column({ name: 'operator_id', type: 'uuid' })
   operatorId!: string;
 
   @Column({ name: 'requested_by_type', type: 'varchar', length: 16 })
-  requestedByType!: 'admin' | 'operator';
+  requestedByType!: 'admin' | 'operator' | 'system';
 
   @Column({ name: 'user_id', type: 'uuid', nullable: true })
   userId!: string | null;
