@@ -22,7 +22,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/config/**', 'test/**', 'bench/**', 'scripts/**', 'src/dev/**', 'vitest.config.ts', 'src/bench/**', 'src/scripts/**'],
+    files: ['src/config/**', 'test/**', 'bench/**', 'scripts/**', 'dev/**', 'vitest.config.ts', 'src/scripts/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

@@ -8,7 +8,7 @@ import { createPublicClient, http as viemHttp, parseEther, recoverMessageAddress
 import { beforeAll, describe, expect, it, inject } from 'vitest';
 import { MemoryAuditSink } from '../../src/audit/testing/memory-audit-sink';
 import { loadConfig } from '../../src/config/app-config';
-import { freePort } from '../../src/dev/processes';
+import { freePort } from '../../dev/processes';
 import { Metrics } from '../../src/health/metrics';
 import { AwsKms } from '../../src/kms/aws-kms';
 import { DataKeyCache } from '../../src/kms/data-key-cache';

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import type { TestProject } from 'vitest/node';
-import { findMoto, freePort, provisionMoto, startAnvil, startMoto, startPostgres, type StartedProcess } from '../../src/dev/processes';
+import { findMoto, freePort, provisionMoto, startAnvil, startMoto, startPostgres, type StartedProcess } from '../../dev/processes';
 import { RECORD_DIR_ENV, recordService, RUN_TMP_ENV } from './recording';
 
 declare module 'vitest' {

@@ -25,7 +25,7 @@ import {
   startPostgres,
   type PostgresHandle,
   type StartedProcess,
-} from '../../../src/dev/processes';
+} from '../../../dev/processes';
 
 export const CHAIN_ID = 31337;
 const PG_PASSWORD = 'kagi-reliability';
