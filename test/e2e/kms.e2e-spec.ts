@@ -6,7 +6,7 @@
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { createPublicClient, http as viemHttp, parseEther, recoverMessageAddress, type Address } from 'viem';
 import { beforeAll, describe, expect, it, inject } from 'vitest';
-import { MemoryAuditSink } from '../../src/audit/testing/memory-audit-sink';
+import { MemoryAuditSink } from '../support/fakes/memory-audit-sink';
 import { loadConfig } from '../../src/config/app-config';
 import { freePort } from '../../dev/processes';
 import { Metrics } from '../../src/health/metrics';
