@@ -1,8 +1,9 @@
 /**
  * The soak's PNG: three panels over time (throughput, latency, memory), drawn with
  * Vega-Lite, rendered headless to SVG by Vega and rasterised by resvg with the Noto Sans
- * JP font the repo already ships (no system fonts are assumed).
+ * JP font vendored in assets/fonts/ (no system fonts are assumed).
  */
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import { parse, View } from 'vega';
@@ -22,9 +23,11 @@ export interface PlotSample {
   heapUsedMB: number | null;
 }
 
+/** The vendored font (assets/fonts/ at the repo root, found from bench/ and dist/bench/ alike). */
 function fontFile(): string {
-  const pkg = require.resolve('@expo-google-fonts/noto-sans-jp/package.json');
-  return join(dirname(pkg), '400Regular', 'NotoSansJP_400Regular.ttf');
+  let root = __dirname;
+  while (!existsSync(join(root, 'package.json')) && dirname(root) !== root) root = dirname(root);
+  return join(root, 'assets', 'fonts', 'NotoSansJP_400Regular.ttf');
 }
 
 type Row = { t: number; series: string; value: number };
