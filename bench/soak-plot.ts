@@ -60,7 +60,7 @@ function panel(title: string, yTitle: string, rows: Row[], drainFrom: number | u
 }
 
 /** Renders the three-panel chart of `samples` to PNG bytes. */
-export async function renderSoakPlot(samples: PlotSample[], title: string, subtitle: string[]): Promise<Buffer> {
+async function renderSoakPlot(samples: PlotSample[], title: string, subtitle: string[]): Promise<Buffer> {
   const drain = samples.find((s) => s.phase === 'drain');
   const drainFrom = drain ? Math.max(0, (samples[samples.indexOf(drain) - 1] ?? drain).t) : undefined;
   const tMax = Math.max(1, ...samples.map((s) => s.t));

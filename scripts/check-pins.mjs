@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
- * Lock-step pins (CI: `node scripts/check-pins.mjs`). kagi imports two packages directly that
+ * Lock-step pins (CI: `node scripts/check-pins.mjs`). kagi imports three packages directly that
  * another dependency also uses, and must use the very same version:
  *  - @noble/curves = viem's: keys are derived and signed with noble's secp256k1 and checked
  *    with viem; one copy, one set of curve parameters and fixes.
  *  - @smithy/node-http-handler = @aws-sdk/client-kms's: the KMS client is given our
  *    NodeHttpHandler (timeouts, keep-alive); a second copy of another version is a different
  *    class with its own agent handling.
+ *  - express = @nestjs/platform-express's: configure-app.ts installs express.json() (its body
+ *    parser and limits) on the express app Nest serves; one copy, one version of both.
  * Read from package.json and package-lock.json (what `npm ci` installs). One line per pin;
  * exit 1 when any differs.
  */
@@ -21,6 +23,7 @@ const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')).p
 const PINS = [
   { name: '@noble/curves', owner: 'viem' },
   { name: '@smithy/node-http-handler', owner: '@aws-sdk/client-kms' },
+  { name: 'express', owner: '@nestjs/platform-express' },
 ];
 
 let failed = false;
