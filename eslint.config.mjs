@@ -22,7 +22,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/config/**', 'test/**', 'bench/**', 'scripts/**', 'src/dev/**', 'vitest.config.ts', 'src/bench/**', 'src/scripts/**'],
+    files: ['src/config/**', 'test/**', 'bench/**', 'scripts/**', 'dev/**', 'vitest.config.ts', 'src/scripts/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
@@ -38,4 +38,10 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  // CommonJS config files (.dependency-cruiser.cjs): plain JavaScript, no type information.
+  {
+    files: ['**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, sourceType: 'commonjs', globals: { ...globals.node } },
+  },
 );

@@ -5,7 +5,7 @@
 import { createPublicClient, createWalletClient, defineChain, http, type Address, type Hash } from 'viem';
 import { mnemonicToAccount, type HDAccount } from 'viem/accounts';
 import { securityTokenAbi, securityTokenBytecode } from '../src/chain/contracts/security-token.abi';
-import { freePort, startAnvil } from '../src/dev/processes';
+import { freePort, startAnvil } from '../dev/processes';
 import type { BenchRow, Suite } from './run';
 
 const MNEMONIC = 'test test test test test test test test test test test junk';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseGwei } from 'viem';
 import { AuditSink, type AuditRecord } from '../src/audit/audit-sink';
 import { loadConfig } from '../src/config/app-config';
-import { findMoto, freePort, startMoto } from '../src/dev/processes';
+import { findMoto, freePort, startMoto } from '../dev/processes';
 import { Metrics } from '../src/common/metrics';
 import { AwsKms } from '../src/kms/aws-kms';
 import { DataKeyCache } from '../src/kms/data-key-cache';

@@ -16,7 +16,7 @@ import { Client as PgClient } from 'pg';
 import { createPublicClient, createWalletClient, defineChain, encodeFunctionData, http, parseEther, type Address } from 'viem';
 import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from 'viem/accounts';
 import { securityTokenAbi, securityTokenBytecode } from '../src/chain/contracts/security-token.abi';
-import { API_HEAP_MB, findMoto, freePort, startAnvil, startMoto, startPostgres, waitFor } from '../src/dev/processes';
+import { API_HEAP_MB, findMoto, freePort, startAnvil, startMoto, startPostgres, waitFor } from '../dev/processes';
 import { procStatus, treeCpuSeconds } from './proc';
 import type { BenchRow, Suite } from './run';
 

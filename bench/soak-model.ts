@@ -14,7 +14,7 @@ import type { Rng } from './rng';
 
 export { rng, type Rng } from './rng';
 
-export type WriteKind = 'issue' | 'forced-transfer' | 'redeem' | 'deposit' | 'withdraw' | 'freeze' | 'unfreeze';
+type WriteKind = 'issue' | 'forced-transfer' | 'redeem' | 'deposit' | 'withdraw' | 'freeze' | 'unfreeze';
 
 /** A running [lo, hi] of an amount while a read is in flight. */
 export interface Watch {
@@ -45,7 +45,7 @@ export interface Effects {
   freeze?: { holder: string; frozen: boolean };
 }
 
-export interface LaneUser {
+interface LaneUser {
   id: string;
   address: string;
 }
@@ -193,7 +193,7 @@ function widen(w: Watch, a: Amounts): void {
 export const ledgerKey = (operatorId: string, userId: string) => `${operatorId}:${userId}`;
 
 /** Relative weights of the write mix; `refusal` is split over the four deliberate refusals. */
-export const WRITE_WEIGHTS = {
+const WRITE_WEIGHTS = {
   issue: 26,
   'forced-transfer': 20,
   redeem: 10,

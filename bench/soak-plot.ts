@@ -1,8 +1,9 @@
 /**
  * The soak's PNG: three panels over time (throughput, latency, memory), drawn with
  * Vega-Lite, rendered headless to SVG by Vega and rasterised by resvg with the Noto Sans
- * JP font the repo already ships (no system fonts are assumed).
+ * JP font vendored in assets/fonts/ (no system fonts are assumed).
  */
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import { parse, View } from 'vega';
@@ -22,9 +23,11 @@ export interface PlotSample {
   heapUsedMB: number | null;
 }
 
+/** The vendored font (assets/fonts/ at the repo root, found from bench/ and dist/bench/ alike). */
 function fontFile(): string {
-  const pkg = require.resolve('@expo-google-fonts/noto-sans-jp/package.json');
-  return join(dirname(pkg), '400Regular', 'NotoSansJP_400Regular.ttf');
+  let root = __dirname;
+  while (!existsSync(join(root, 'package.json')) && dirname(root) !== root) root = dirname(root);
+  return join(root, 'assets', 'fonts', 'NotoSansJP_400Regular.ttf');
 }
 
 type Row = { t: number; series: string; value: number };
@@ -57,7 +60,7 @@ function panel(title: string, yTitle: string, rows: Row[], drainFrom: number | u
 }
 
 /** Renders the three-panel chart of `samples` to PNG bytes. */
-export async function renderSoakPlot(samples: PlotSample[], title: string, subtitle: string[]): Promise<Buffer> {
+async function renderSoakPlot(samples: PlotSample[], title: string, subtitle: string[]): Promise<Buffer> {
   const drain = samples.find((s) => s.phase === 'drain');
   const drainFrom = drain ? Math.max(0, (samples[samples.indexOf(drain) - 1] ?? drain).t) : undefined;
   const tMax = Math.max(1, ...samples.map((s) => s.t));

@@ -9,7 +9,7 @@ import type { PlotSample } from './soak-plot';
 
 // ---- settings ------------------------------------------------------------------------
 
-export type AnvilMode = 'interval' | 'mixed' | 'automine';
+type AnvilMode = 'interval' | 'mixed' | 'automine';
 
 export interface Settings {
   minutes: number;

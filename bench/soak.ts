@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { createPublicClient, getAddress, http, type Address } from 'viem';
 import { securityTokenAbi } from '../src/chain/contracts/security-token.abi';
-import { API_HEAP_MB, freePort, startAnvil, startPostgres, waitFor, type StartedProcess } from '../src/dev/processes';
+import { API_HEAP_MB, freePort, startAnvil, startPostgres, waitFor, type StartedProcess } from '../dev/processes';
 import { printTable, type BenchRow } from './run';
 import { runLoad } from './soak-load';
 import { ledgerKey, percentile, slope, TokenModel, type Lane } from './soak-model';

@@ -100,7 +100,7 @@ export class ChainService implements OnModuleInit {
   }
 }
 
-export class WrongChainError extends Error {
+class WrongChainError extends Error {
   constructor(expected: number, actual: number) {
     super(`CHAIN_ID is ${expected} but the node at CHAIN_RPC_URL reports ${actual}`);
     this.name = 'WrongChainError';

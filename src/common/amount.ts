@@ -3,7 +3,7 @@ import { registerDecorator, type ValidationOptions } from 'class-validator';
 const MAX_UINT256 = (1n << 256n) - 1n;
 
 /** Token amounts: decimal strings of integer base units, digits only, > 0, ≤ 2^256−1. */
-export function isAmount(v: unknown): v is string {
+function isAmount(v: unknown): v is string {
   if (typeof v !== 'string' || !/^[1-9][0-9]{0,77}$/.test(v)) return false;
   return BigInt(v) <= MAX_UINT256;
 }

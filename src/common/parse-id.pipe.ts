@@ -3,7 +3,7 @@ import { NotFoundError } from './app-error';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
-export function isUuid(v: unknown): v is string {
+function isUuid(v: unknown): v is string {
   return typeof v === 'string' && UUID.test(v);
 }
 

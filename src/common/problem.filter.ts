@@ -2,7 +2,7 @@
  * Renders every error as RFC 9457 problem+json with a code from error-codes.ts.
  * Logs 5xx only (with the request id); never echoes stacks, SQL or key material.
  */
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AppError, type FieldError } from './app-error';
 import { isDatabaseUnavailable } from './database-unavailable';
@@ -140,5 +140,3 @@ export class ProblemFilter implements ExceptionFilter {
     sendProblem(ctx.getResponse<Response>(), ctx.getRequest<Request>(), exception, this.logger);
   }
 }
-
-export { HttpStatus };

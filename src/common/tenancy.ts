@@ -21,9 +21,3 @@ export function requireFirm(p: Tenant): string {
   if (!firm) throw new Error('a firm principal is required here');
   return firm;
 }
-
-/** True when a row owned by `operatorId` is visible to `p`. */
-export function sees(p: Tenant, operatorId: string): boolean {
-  const firm = firmOf(p);
-  return firm === null || firm === operatorId;
-}

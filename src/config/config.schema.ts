@@ -103,5 +103,3 @@ export const rawSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(30),
 });
-
-export type RawConfig = z.infer<typeof rawSchema>;

@@ -13,7 +13,7 @@ import { LocalKeyring, localKeyringDir } from './local-keyring';
 import { SealedKeyStores } from './sealed-key-stores';
 import { SigningKeys } from './signing-keys';
 
-export async function createKeyManagement(config: AppConfig): Promise<KeyManagement> {
+async function createKeyManagement(config: AppConfig): Promise<KeyManagement> {
   const logger = new Logger('KMS');
   const cache =
     config.kms.cacheMaxAgeMs > 0 && config.kms.cacheMaxUses > 0

@@ -6,7 +6,7 @@
  * so rewrapping works here too.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeContext, type EncryptionContext } from './encryption-context';
 import { KeyIntegrityError, KeyManagement, type DataKey } from './key-management';
@@ -126,8 +126,4 @@ export class LocalKeyring extends KeyManagement {
 
 export function localKeyringDir(dataDir: string): string {
   return join(dataDir, 'kms');
-}
-
-export function keyringExists(dataDir: string): boolean {
-  return existsSync(localKeyringDir(dataDir));
 }

@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseGwei, recoverMessageAddress, recoverTransactionAddress } from 'viem';
-import { MemoryAuditSink } from '../audit/testing/memory-audit-sink';
+import { MemoryAuditSink } from '../../test/support/fakes/memory-audit-sink';
 import { loadConfig } from '../config/app-config';
 import { Metrics } from '../common/metrics';
 import { DataKeyCache } from './data-key-cache';
 import { Envelope } from './envelope';
 import { KeyIntegrityError, KmsUnavailableError } from './key-management';
 import { SigningKeys, signingKeyContext } from './signing-keys';
-import { FakeKeyManagement } from './testing/fake-key-management';
+import { FakeKeyManagement } from '../../test/support/fakes/fake-key-management';
 
 function config(cache?: { age: number; uses: number }) {
   return loadConfig({

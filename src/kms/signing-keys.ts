@@ -33,7 +33,7 @@ import { Envelope } from './envelope';
 import { KeyIntegrityError } from './key-management';
 import type { KeyOwner, SealedKey } from './sealed-key';
 
-export const SIGNING_KEY_FORMAT = '1';
+const SIGNING_KEY_FORMAT = '1';
 
 export interface KeyAudit {
   actor: { type: 'admin' | 'operator' | 'system' | 'cli' | 'anonymous'; id?: string | null };

@@ -16,7 +16,7 @@ import { Pipeline } from './pipeline/pipeline';
 import { TransactionsRepository } from './transactions.repository';
 
 /** Who asks: a principal, or kagi itself (`system`) on behalf of a firm (a lost wallet's freeze, rotation steps). */
-export type Requester = Principal | { type: 'system'; onBehalfOf: string };
+type Requester = Principal | { type: 'system'; onBehalfOf: string };
 
 export interface QueueRequest {
   tokenId: string | null;

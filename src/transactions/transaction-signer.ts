@@ -11,7 +11,7 @@ import type { KeyOwnerKind } from '../kms/sealed-key';
 import { SealedKeyStores } from '../kms/sealed-key-stores';
 import { SigningKeys } from '../kms/signing-keys';
 
-export interface SignAudit {
+interface SignAudit {
   operatorId: string | null;
   purpose: string;
   /** Key-open events are appended here; the caller writes them before it stores what was signed. */

@@ -3,8 +3,9 @@
  * PDF and QR libraries as a hex string: they need text, and JavaScript strings cannot be
  * wiped, so that copy lives until garbage collection (documented in docs/key-custody.md).
  * The caller zeroes the key bytes and the returned PDF buffer once it is delivered.
- * Japanese names render with Noto Sans JP (SIL OFL 1.1, via @expo-google-fonts/noto-sans-jp).
+ * Japanese names render with Noto Sans JP (SIL OFL 1.1), vendored in assets/fonts/.
  */
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import PDFDocument from 'pdfkit';
 import QRCode from 'qrcode';
@@ -19,9 +20,14 @@ export interface PaperWalletInput {
   reissue?: boolean;
 }
 
+/**
+ * assets/fonts/ at the repo root: the first directory above this file with a package.json,
+ * so it is found from src/users (vitest) and from dist/src/users (the build) alike.
+ */
 function fontPath(weight: '400Regular' | '700Bold'): string {
-  const pkg = require.resolve('@expo-google-fonts/noto-sans-jp/package.json');
-  return join(dirname(pkg), weight, `NotoSansJP_${weight}.ttf`);
+  let root = __dirname;
+  while (!existsSync(join(root, 'package.json')) && dirname(root) !== root) root = dirname(root);
+  return join(root, 'assets', 'fonts', `NotoSansJP_${weight}.ttf`);
 }
 
 const INK = '#1d2433';

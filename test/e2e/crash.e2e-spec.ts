@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createPublicClient, http as viemHttp, type Address } from 'viem';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { securityTokenAbi } from '../../src/chain/contracts/security-token.abi';
-import { freePort } from '../../src/dev/processes';
+import { freePort } from '../../dev/processes';
 import { http, testEnv } from '../support/app';
 import { adminToken, createOperator, type OperatorFixture } from '../support/api';
 

@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/dev/processes';
+import { freePort } from '../../dev/processes';
 import { recordChild } from '../support/recording';
 
 const root = process.cwd();
-const supervisorJs = join(root, 'dist', 'src', 'dev', 'supervisor.js');
+const supervisorJs = join(root, 'dist', 'dev', 'supervisor.js');
 
 interface Run {
   child: ChildProcess;

@@ -5,7 +5,7 @@
 import { createPublicClient, http as viemHttp, type Address } from 'viem';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { securityTokenAbi } from '../../src/chain/contracts/security-token.abi';
-import { freePort, startAnvil, type StartedProcess } from '../../src/dev/processes';
+import { freePort, startAnvil, type StartedProcess } from '../../dev/processes';
 import { createTestApp, http, type TestApp } from '../support/app';
 import { adminToken, createOperator } from '../support/api';
 

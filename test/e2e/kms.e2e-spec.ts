@@ -6,9 +6,9 @@
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { createPublicClient, http as viemHttp, parseEther, recoverMessageAddress, type Address } from 'viem';
 import { beforeAll, describe, expect, it, inject } from 'vitest';
-import { MemoryAuditSink } from '../../src/audit/testing/memory-audit-sink';
+import { MemoryAuditSink } from '../support/fakes/memory-audit-sink';
 import { loadConfig } from '../../src/config/app-config';
-import { freePort } from '../../src/dev/processes';
+import { freePort } from '../../dev/processes';
 import { Metrics } from '../../src/common/metrics';
 import { AwsKms } from '../../src/kms/aws-kms';
 import { DataKeyCache } from '../../src/kms/data-key-cache';

@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../src/dev/processes';
+import { freePort } from '../../dev/processes';
 import { freshDatabase } from '../support/db';
 import { recordChild } from '../support/recording';
 

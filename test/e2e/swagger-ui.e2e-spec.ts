@@ -1,16 +1,16 @@
 /**
- * The ops team's path: Swagger UI in a real browser (Debian's Chromium driven by
- * playwright-core). Runs an anonymous call through "Try it out", logs in through the UI,
+ * The ops team's path: Swagger UI in a real browser (Debian's Chromium, provisioned by the
+ * e2e global setup (test/support/chromium.ts), driven by playwright-core). Runs an anonymous call through "Try it out", logs in through the UI,
  * authorizes with the token and runs an authenticated call. Screenshots go to test/artifacts/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app';
 import { ADMIN } from '../support/api';
+import { CHROMIUM, CHROMIUM_ARGS } from '../support/chromium';
 
-const CHROMIUM = '/usr/bin/chromium';
 const artifacts = join(process.cwd(), 'test', 'artifacts');
 
 async function execute(page: Page, opId: string): Promise<{ status: string; body: string }> {
@@ -36,23 +36,11 @@ describe('Swagger UI in a browser', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`browser test needs Debian's chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run does this)`);
+    const problem = inject('chromiumProblem');
+    if (problem) throw new Error(problem);
     mkdirSync(artifacts, { recursive: true });
     t = await createTestApp();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
   afterAll(async () => {
     await browser?.close();

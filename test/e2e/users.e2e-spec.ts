@@ -1,7 +1,7 @@
 /** Investors, ops notifications and mail over a real SMTP server. */
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/dev/processes';
+import { freePort } from '../../dev/processes';
 import { createTestApp, http, type TestApp } from '../support/app';
 import { adminToken, createOperator, uniq, type OperatorFixture } from '../support/api';
 import { TestSmtp } from '../support/smtp';

@@ -11,7 +11,7 @@
  */
 import { createPublicClient, http as viemHttp, type Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/dev/processes';
+import { freePort } from '../../dev/processes';
 import { ApiProcess, build } from './support/api-process';
 import { expectAnswer, Http, pollUntil, Recorder, sleep } from './support/client';
 import { createFixture, type Fixture } from './support/fixture';

@@ -9,7 +9,7 @@
  * accepted so far: each accepted operation on chain exactly once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/dev/processes';
+import { freePort } from '../../dev/processes';
 import { ApiProcess, build } from './support/api-process';
 import { Http, pollUntil, Recorder, sleep } from './support/client';
 import { createFixture, type Fixture } from './support/fixture';

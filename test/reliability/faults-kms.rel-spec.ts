@@ -9,7 +9,7 @@
  * exactly once. No 500 anywhere, no key material in any log line.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/dev/processes';
+import { freePort } from '../../dev/processes';
 import { ApiProcess, build } from './support/api-process';
 import { Http, pollUntil, Recorder, sleep } from './support/client';
 import { createFixture, type Fixture } from './support/fixture';

@@ -7,7 +7,7 @@
  * the load goes on, and everything accepted is on chain exactly once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/dev/processes';
+import { freePort } from '../../dev/processes';
 import { ApiProcess, build } from './support/api-process';
 import { expectAnswer, Http, pollUntil, Recorder, sleep, type Answer } from './support/client';
 import { createFixture, type Fixture } from './support/fixture';

@@ -11,7 +11,7 @@ function withDb(url: string, name: string): string {
   return u.toString();
 }
 
-export function mainDatabaseName(): string {
+function mainDatabaseName(): string {
   return new URL(inject('databaseUrl')).pathname.slice(1);
 }
 
@@ -55,7 +55,7 @@ export async function runDatabaseUrls(): Promise<string[]> {
  * records denials; for it the check is narrower: a refused request may only add events
  * whose outcome is `failure` or `denied`, never a `success`.
  */
-export const REFUSAL_BOOKKEEPING = ['login_failures', 'rate_limit_buckets', 'audit_events'] as const;
+const REFUSAL_BOOKKEEPING = ['login_failures', 'rate_limit_buckets', 'audit_events'] as const;
 
 export interface Snapshot {
   /** table → "count:md5 of all rows" */

@@ -8,6 +8,8 @@
  * - KMS: KMS_ENDPOINT (LocalStack, moto), else `moto_server` on a free port (provisioned
  *   into .venv when missing). Without either the run fails with one line, never skips.
  * - Chain: Anvil from the @foundry-rs/anvil npm package on a free port.
+ * - Browser: Debian's Chromium for the Swagger UI test, apt-installed when missing and root
+ *   (test/support/chromium.ts); where impossible only that test fails, with one line.
  * - Secret sweep: TMPDIR points at one fresh directory for the whole run (inherited by
  *   the test workers and every child they spawn), so "the run's temp files" are exactly
  *   that tree; a recording directory outside it (test/support/recording.ts) collects
@@ -19,7 +21,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import type { TestProject } from 'vitest/node';
-import { findMoto, freePort, provisionMoto, startAnvil, startMoto, startPostgres, type StartedProcess } from '../../src/dev/processes';
+import { findMoto, freePort, provisionMoto, startAnvil, startMoto, startPostgres, type StartedProcess } from '../../dev/processes';
+import { provisionChromium } from './chromium';
 import { RECORD_DIR_ENV, recordService, RUN_TMP_ENV } from './recording';
 
 declare module 'vitest' {
@@ -34,6 +37,8 @@ declare module 'vitest' {
     runTmpDir: string;
     /** Where answers, log lines and child output are recorded (test/support/recording.ts). */
     recordDir: string;
+    /** Empty when Debian's Chromium is there; else the one line the browser test fails with. */
+    chromiumProblem: string;
   }
 }
 
@@ -48,7 +53,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const started = Date.now();
     const dirs = setupRunDirs(cleanups);
     // allSettled: when one part fails, the others finish starting and are torn down too.
+    const browser = provisionChromium(log);
     const settled = await Promise.allSettled([setupDatabase(cleanups), setupKms(cleanups), setupChain(cleanups)]);
+    const chromiumProblem = await browser;
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     const [db, kms, chain] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
@@ -64,6 +71,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('chainId', 31337);
     project.provide('runTmpDir', dirs.runTmp);
     project.provide('recordDir', dirs.recordDir);
+    project.provide('chromiumProblem', chromiumProblem ?? '');
     log(`PostgreSQL, KMS (${kms.endpoint}) and Anvil ready in ${Date.now() - started} ms`);
   } catch (e) {
     await teardown();

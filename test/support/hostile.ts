@@ -5,7 +5,7 @@ import { http } from './app';
 import { createOperator, type OperatorFixture } from './api';
 import { WriteWatcher, type Snapshot } from './db';
 
-export const CONTRACT_CODES = new Set(Object.keys(ERROR_CODES));
+const CONTRACT_CODES = new Set(Object.keys(ERROR_CODES));
 
 /** No 5xx; an error is problem+json whose code is in the contract's table with that status. */
 export function expectContractAnswer(label: string, status: number, contentType: string | null | undefined, json: any): void {

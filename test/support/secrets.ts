@@ -20,7 +20,7 @@ function namedForms(secret: Uint8Array): Array<[name: string, form: string]> {
   return forms.filter(([, f]) => f.length >= 16 && !seen.has(f) && seen.add(f));
 }
 
-export function secretForms(secret: Uint8Array): string[] {
+function secretForms(secret: Uint8Array): string[] {
   return namedForms(secret).map(([, f]) => f);
 }
 

@@ -16,7 +16,7 @@ function decodeWords(s: string): string {
   );
 }
 
-export function parseMail(raw: string, to: string[]): ReceivedMail {
+function parseMail(raw: string, to: string[]): ReceivedMail {
   const [head = '', ...rest] = raw.split(/\r?\n\r?\n/);
   const unfolded = head.replace(/\r?\n[ \t]+/g, ' ');
   const subject = decodeWords(/^Subject: (.*)$/im.exec(unfolded)?.[1] ?? '');

@@ -25,7 +25,7 @@ function canonical(v: unknown): string {
 }
 
 /** What a writer created: its id, and its answer when the writer already has it (saves a read). */
-export interface Created<T> {
+interface Created<T> {
   id: string;
   value?: T;
 }

@@ -17,7 +17,7 @@ import { custodyShort, type Prechecks, type UserField } from './prechecks';
 type Abi = typeof securityTokenAbi;
 type AgentFunction = 'mint' | 'burn' | 'forcedTransfer' | 'setAddressFrozen' | 'pause' | 'unpause' | 'recoveryAddress';
 /** One call of the token contract's agent powers, typed by the ABI. */
-export type TokenCall = { [F in AgentFunction]: { functionName: F; args: ContractFunctionArgs<Abi, 'nonpayable', F> } }[AgentFunction];
+type TokenCall = { [F in AgentFunction]: { functionName: F; args: ContractFunctionArgs<Abi, 'nonpayable', F> } }[AgentFunction];
 
 /** The call's arguments as stored with the queued row (JSON: amounts as decimal strings). */
 export interface CallArgs {
@@ -26,7 +26,7 @@ export interface CallArgs {
   amount?: string;
 }
 
-export interface Accepted {
+interface Accepted {
   userId?: string;
   args: CallArgs;
   /** The request as the client sees it in the Transaction. */
@@ -36,7 +36,7 @@ export interface Accepted {
 }
 
 /** What acceptance knows besides the pre-checks. */
-export interface AcceptEnv {
+interface AcceptEnv {
   amount: bigint;
   /** The requesting firm's custody address (operations with `custody`). */
   custody: Address | undefined;
@@ -45,12 +45,12 @@ export interface AcceptEnv {
 }
 
 /** What the call needs at signing time besides its stored arguments. */
-export interface CallEnv {
+interface CallEnv {
   /** The requesting firm's custody address now (a custody change after acceptance is respected). */
   custody: Address;
 }
 
-export type OperationKind =
+type OperationKind =
   'issue' | 'redeem' | 'forced-transfer' | 'deposit' | 'withdraw' | 'recover' | 'freeze' | 'unfreeze' | 'pause' | 'unpause';
 
 export interface OperationSpec {

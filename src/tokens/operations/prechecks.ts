@@ -13,7 +13,7 @@ import type { Token } from '../entities/token.entity';
 import type { TokenReads } from '../token-reads';
 
 export type UserField = 'userId' | 'fromUserId' | 'toUserId';
-export interface NamedUser {
+interface NamedUser {
   id: string;
   walletAddress: string | null;
   previousWalletAddresses: string[];

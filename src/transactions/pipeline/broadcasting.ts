@@ -14,7 +14,7 @@ import { PipelineState } from './state';
 import type { Signed } from './types';
 
 /** Sent but not mined, per signer, at most (the node's pool and mining pace set the rest). */
-export const MAX_UNMINED_PER_SIGNER = 64;
+const MAX_UNMINED_PER_SIGNER = 64;
 
 @Injectable()
 export class Broadcasting {

@@ -42,7 +42,7 @@ function expectStatus(a: { status: number; text: string }, want: number[], what:
   if (!want.includes(a.status)) throw new Error(`${what}: expected ${want.join('/')} but got ${a.status} ${a.text.slice(0, 300)}`);
 }
 
-export async function login(http: Http, loginId: string, password: string): Promise<string> {
+async function login(http: Http, loginId: string, password: string): Promise<string> {
   const r = await http.call('POST', '/v1/auth/login', { body: { loginId, password } });
   expectStatus(r, [200], `login ${loginId}`);
   return r.body.accessToken as string;

@@ -5,7 +5,7 @@
  * The seed of every random choice comes from KAGI_RELIABILITY_SEED or the clock, and is
  * printed, so a failing run can be replayed with the same seed.
  */
-export type ProfileName = 'quick' | 'full';
+type ProfileName = 'quick' | 'full';
 
 export interface Profile {
   name: ProfileName;

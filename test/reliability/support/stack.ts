@@ -25,9 +25,9 @@ import {
   startPostgres,
   type PostgresHandle,
   type StartedProcess,
-} from '../../../src/dev/processes';
+} from '../../../dev/processes';
 
-export const CHAIN_ID = 31337;
+const CHAIN_ID = 31337;
 const PG_PASSWORD = 'kagi-reliability';
 const log = (s: string) => process.stderr.write(`[reliability] ${s}\n`);
 
@@ -42,7 +42,7 @@ function track(p: StartedProcess): StartedProcess {
   return p;
 }
 
-export class Postgres {
+class Postgres {
   private handle: PostgresHandle | undefined;
   readonly databaseUrl: string;
 
@@ -99,7 +99,7 @@ export class Postgres {
   }
 }
 
-export class Kms {
+class Kms {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private hung = false;
@@ -194,7 +194,7 @@ export class Kms {
   }
 }
 
-export class Chain {
+class Chain {
   private handle: StartedProcess | undefined;
   readonly url: string;
 

@@ -45,7 +45,7 @@ export async function listTransactions(http: Http, token: string, query = ''): P
 }
 
 /** Polls the token's transactions until none is queued or submitted; returns the last listing. */
-export async function waitAllFinal(http: Http, fx: Fixture, timeoutMs: number): Promise<{ ok: boolean; txs: Tx[]; ms: number }> {
+async function waitAllFinal(http: Http, fx: Fixture, timeoutMs: number): Promise<{ ok: boolean; txs: Tx[]; ms: number }> {
   const r = await pollUntil(
     () => listTransactions(http, fx.operator.token, `tokenId=${fx.token.id}`),
     (txs) => txs.every((t) => FINAL.has(t.status)),

@@ -9,7 +9,7 @@ import { mix32, rng } from './profile';
 import { sleep, type Answer, type Http, type Phase } from './client';
 import type { Fixture, Holder } from './fixture';
 
-export type OpKind = 'issue' | 'redeem' | 'forced-transfer' | 'deposit' | 'withdraw' | 'freeze' | 'unfreeze';
+type OpKind = 'issue' | 'redeem' | 'forced-transfer' | 'deposit' | 'withdraw' | 'freeze' | 'unfreeze';
 
 export interface Op {
   key: string;
@@ -72,7 +72,7 @@ export function makeOp(seed: number, i: number, fx: Fixture, tag: string): Op {
   }
 }
 
-export class Refused extends Error {
+class Refused extends Error {
   constructor(
     readonly op: Op,
     readonly answer: Answer,

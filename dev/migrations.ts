@@ -1,7 +1,7 @@
 /**
  * Migration tooling on a throwaway embedded PostgreSQL (or MIGRATIONS_DATABASE_URL):
- *   node dist/src/scripts/migrations.js check          # CI: fail if entities drift from migrations
- *   node dist/src/scripts/migrations.js generate Name  # write src/database/migrations/<ts>-Name.ts
+ *   node dist/dev/migrations.js check          # CI: fail if entities drift from migrations
+ *   node dist/dev/migrations.js generate Name  # write src/database/migrations/<ts>-Name.ts
  * Both first apply every committed migration, then diff the entities against the result.
  */
 import 'reflect-metadata';
@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../database/data-source-options';
-import { freePort, startPostgres } from '../dev/processes';
+import { dataSourceOptions } from '../src/database/data-source-options';
+import { freePort, startPostgres } from './processes';
 
 async function main(): Promise<void> {
   const [cmd, name] = process.argv.slice(2);

@@ -3,12 +3,12 @@
  * Real AES-GCM wrapping with the context as AAD (so integrity checks behave as in KMS),
  * counted calls, and switchable outages. Strict: an operation not enabled throws.
  */
-import { LocalKeyring } from '../local-keyring';
+import { LocalKeyring } from '../../../src/kms/local-keyring';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EncryptionContext } from '../encryption-context';
-import { KeyManagement, KmsUnavailableError, type DataKey } from '../key-management';
+import type { EncryptionContext } from '../../../src/kms/encryption-context';
+import { KeyManagement, KmsUnavailableError, type DataKey } from '../../../src/kms/key-management';
 
 export class FakeKeyManagement extends KeyManagement {
   readonly provider = 'local' as const;

@@ -61,7 +61,7 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
   }
 }
 
-export function anvilBinary(): string {
+function anvilBinary(): string {
   const pkg = require.resolve('@foundry-rs/anvil-linux-amd64/package.json', { paths: [process.cwd(), __dirname] });
   const bin = join(dirname(pkg), 'bin', 'anvil');
   if (process.platform !== 'linux' || process.arch !== 'x64' || !existsSync(bin)) {

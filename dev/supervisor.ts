@@ -228,7 +228,7 @@ async function main(): Promise<void> {
 
   const scheme = env.TLS_CERT_FILE ? 'https' : 'http';
   const apiUrl = `${scheme}://127.0.0.1:${apiPort}`;
-  const mainJs = join(__dirname, '..', 'main.js');
+  const mainJs = join(__dirname, '..', 'src', 'main.js');
   let everReady = false;
   const restarts: number[] = [];
 

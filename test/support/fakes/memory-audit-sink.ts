@@ -1,5 +1,5 @@
 /** Test double of the audit port: keeps events in memory for assertions. */
-import { AuditSink, type AuditRecord } from '../audit-sink';
+import { AuditSink, type AuditRecord } from '../../../src/audit/audit-sink';
 
 export class MemoryAuditSink extends AuditSink {
   readonly events: AuditRecord[] = [];

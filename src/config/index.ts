@@ -1,2 +1,0 @@
-export * from './app-config';
-export { ConfigModule } from './config.module';
