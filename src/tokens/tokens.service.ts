@@ -14,6 +14,7 @@ import { AuditSink } from '../audit/audit-sink';
 import { actorOf, type Principal } from '../auth/principal';
 import { ChainService, ChainUnavailableError } from '../chain/chain.service';
 import { securityTokenAbi, securityTokenBytecode } from '../chain/contracts/security-token.abi';
+import { custodyAddressOf } from '../chain/custody-address';
 import { GasFunding } from '../chain/gas-funding';
 import { AppError, NotFoundError } from '../common/app-error';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
@@ -148,7 +149,7 @@ export class TokensService implements OnModuleInit {
     const data = encodeDeployData({
       abi: securityTokenAbi,
       bytecode: securityTokenBytecode,
-      args: [dto.name, dto.symbol, dto.decimals, governance, signer.address],
+      args: [dto.name, dto.symbol, dto.decimals, governance, signer.address, false, custodyAddressOf(p.id)],
     });
     return {
       write: async (em) => {
