@@ -45,7 +45,7 @@ describe('decodeRevertData', () => {
     expect(errors.length).toBeGreaterThan(10);
     for (const e of errors) {
       const args = e.inputs!.map((i) => (i.type === 'address' ? a : i.type === 'bytes32' ? `0x${'11'.repeat(32)}` : 1n));
-      const data = encodeErrorResult({ abi, errorName: e.name, args } as never);
+      const data = encodeErrorResult({ abi, errorName: e.name, args });
       expect(decodeRevertData(data).message, e.name).not.toMatch(/^reverted/);
     }
   });
