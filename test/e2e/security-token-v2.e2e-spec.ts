@@ -215,10 +215,13 @@ describe('SecurityToken v2 on Anvil', () => {
         // Pauses are frequent and mostly by the caller that may make them, so the balance
         // changes meet every combination of both flags.
         {
-          weight: 4,
+          weight: 6,
           arbitrary: fc.oneof(
-            fc.record({ k: fc.constantFrom('governancePause' as const, 'governanceUnpause' as const), by: fc.constantFrom(0, 0, 0, 1, 2) }),
-            fc.record({ k: fc.constantFrom('pause' as const, 'unpause' as const), by: fc.constantFrom(1, 1, 1, 0, 2) }),
+            fc.record({
+              k: fc.constantFrom('governancePause' as const, 'governanceUnpause' as const),
+              by: fc.constantFrom(0, 0, 0, 0, 1, 2),
+            }),
+            fc.record({ k: fc.constantFrom('pause' as const, 'unpause' as const), by: fc.constantFrom(1, 1, 1, 1, 0, 2) }),
           ),
         },
         { weight: 1, arbitrary: fc.record({ k: fc.constant('mint' as const), to: idx, n: amount }) },
@@ -250,7 +253,7 @@ describe('SecurityToken v2 on Anvil', () => {
       );
       const seen = new Set<string>();
       await fc.assert(
-        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops) => {
+        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 16 }), async (ops) => {
           const t = await deployV2({ holderTransfers: true, custody: CUSTODY });
           const m = newModel(4);
           for (const o of ops) {
@@ -325,7 +328,7 @@ describe('SecurityToken v2 on Anvil', () => {
             await expectChainIs(t, addrs, m, show(o));
           }
         }),
-        { numRuns: 25, seed: seedOf('governance pause') },
+        { numRuns: 30, seed: seedOf('governance pause') },
       );
       // Not vacuous: balance changes were both refused by governance's pause and let through.
       expect([...seen].some((s) => s.endsWith(':GOVERNANCE_PAUSED') && !s.startsWith('governance'))).toBe(true);
@@ -533,6 +536,8 @@ describe('SecurityToken v2 on Anvil', () => {
         fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 10 }), async (ops) => {
           const f = await deployV2({ holderTransfers: false, custody: CUSTODY });
           const o = await deployV2({ holderTransfers: true, custody: CUSTODY });
+          // Every holder on the register with a balance, so many transfers would pass on o.
+          for (const t of [f, o]) expect(await attempt(t, agent, 'batchMint', [addrs, addrs.map(() => 20n)])).toBe('ok');
           for (const x of ops) {
             if (x.k === 'transfer' || x.k === 'transferFrom') {
               const [caller, fn, args] =
