@@ -1,4 +1,4 @@
-import { encodeErrorResult, getAddress } from 'viem';
+import { encodeErrorResult, getAddress, type Abi } from 'viem';
 import { describe, expect, it } from 'vitest';
 import { decodeRevertData } from './revert-decoder';
 import { securityTokenAbi } from './security-token.abi';
@@ -39,13 +39,12 @@ describe('decodeRevertData', () => {
     ['v2', securityTokenAbi],
     ['v1', securityTokenV1Abi],
   ] as const)('knows every error of the %s ABI', (_v, abi) => {
-    const errors = (abi as readonly { type: string; name?: string; inputs?: readonly { type: string }[] }[]).filter(
-      (x) => x.type === 'error',
-    );
+    const loose: Abi = abi;
+    const errors = loose.filter((x) => x.type === 'error');
     expect(errors.length).toBeGreaterThan(10);
     for (const e of errors) {
-      const args = e.inputs!.map((i) => (i.type === 'address' ? a : i.type === 'bytes32' ? `0x${'11'.repeat(32)}` : 1n));
-      const data = encodeErrorResult({ abi, errorName: e.name, args });
+      const args = e.inputs.map((i) => (i.type === 'address' ? a : i.type === 'bytes32' ? `0x${'11'.repeat(32)}` : 1n));
+      const data = encodeErrorResult({ abi: loose, errorName: e.name, args });
       expect(decodeRevertData(data).message, e.name).not.toMatch(/^reverted/);
     }
   });
