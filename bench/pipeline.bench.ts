@@ -7,6 +7,7 @@
  *       1 and 4 signers (operators).
  * Reports ops/s, ratio b/a, p50/p99 accepted→confirmed, KMS calls/op and peak RSS.
  */
+import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { Client as PgClient } from 'pg';
 import { createPublicClient, createWalletClient, defineChain, encodeFunctionData, http, parseEther, type Address } from 'viem';
 import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from 'viem/accounts';
 import { securityTokenAbi, securityTokenBytecode } from '../src/chain/contracts/security-token.abi';
+import { custodyAddressOf } from '../src/chain/custody-address';
 import { API_HEAP_MB, findMoto, freePort, startAnvil, startMoto, startPostgres, waitFor } from '../dev/processes';
 import { procStatus, treeCpuSeconds } from './proc';
 import type { BenchRow, Suite } from './run';
@@ -65,7 +67,7 @@ async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<{ rate:
     hash: await createWalletClient({ account: agent, chain, transport: http(rpcUrl) }).deployContract({
       abi: securityTokenAbi,
       bytecode: securityTokenBytecode,
-      args: ['Raw', 'RAW', 0, funder.address, agent.address],
+      args: ['Raw', 'RAW', 0, funder.address, agent.address, false, custodyAddressOf(randomUUID())],
     }),
   });
   const token = dep.contractAddress as Address;

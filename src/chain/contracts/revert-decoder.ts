@@ -17,6 +17,10 @@ export type RevertCode =
   | 'ZERO_ADDRESS'
   | 'ZERO_AMOUNT'
   | 'NOTHING_TO_RECOVER'
+  | 'GOVERNANCE_PAUSED'
+  | 'GOVERNANCE_NOT_PAUSED'
+  | 'HOLDER_TRANSFERS_DISABLED'
+  | 'BATCH_LENGTH_MISMATCH'
   | 'REVERTED';
 
 export interface DecodedRevert {
@@ -34,14 +38,25 @@ const BY_ERROR: Record<string, (args: readonly unknown[]) => DecodedRevert> = {
   ZeroAddress: () => ({ code: 'ZERO_ADDRESS', message: 'the zero address is not allowed' }),
   ERC20InvalidReceiver: () => ({ code: 'ZERO_ADDRESS', message: 'the zero address cannot receive tokens' }),
   ERC20InvalidSender: () => ({ code: 'ZERO_ADDRESS', message: 'the zero address cannot send tokens' }),
+  ERC20InvalidApprover: () => ({ code: 'ZERO_ADDRESS', message: 'the zero address cannot approve' }),
+  ERC20InvalidSpender: () => ({ code: 'ZERO_ADDRESS', message: 'the zero address cannot be approved' }),
   ZeroAmount: () => ({ code: 'ZERO_AMOUNT', message: 'the amount must be greater than zero' }),
   NothingToRecover: ([a]) => ({ code: 'NOTHING_TO_RECOVER', message: `wallet ${String(a)} holds nothing to recover` }),
+  GovernancePaused: () => ({ code: 'GOVERNANCE_PAUSED', message: 'the token is paused by governance; only governance can lift it' }),
+  GovernanceNotPaused: () => ({ code: 'GOVERNANCE_NOT_PAUSED', message: 'the token is not paused by governance' }),
+  HolderTransfersDisabled: () => ({
+    code: 'HOLDER_TRANSFERS_DISABLED',
+    message: "holders cannot move this token themselves; every movement is the agent's",
+  }),
+  BatchLengthMismatch: () => ({ code: 'BATCH_LENGTH_MISMATCH', message: 'the batch arrays differ in length' }),
   ERC20InsufficientBalance: ([a, bal, needed]) => ({
     code: 'INSUFFICIENT_BALANCE',
     message: `address ${String(a)} holds ${String(bal)}, needs ${String(needed)}`,
   }),
   ERC20InsufficientAllowance: () => ({ code: 'INSUFFICIENT_BALANCE', message: 'allowance too small' }),
   AccessControlUnauthorizedAccount: ([a]) => ({ code: 'NOT_AGENT', message: `account ${String(a)} lacks the required role` }),
+  // renounceRole(role, account) with an account other than the caller: a caller's mistake, no kagi code.
+  AccessControlBadConfirmation: () => ({ code: 'REVERTED', message: 'renounceRole must name the calling account' }),
 };
 
 /** Decodes raw revert data (the `0x…` returned by a failed call). */

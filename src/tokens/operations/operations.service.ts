@@ -10,6 +10,7 @@ import { encodeDeployData, encodeFunctionData, getAddress, type Address } from '
 import type { EntityManager } from 'typeorm';
 import type { Principal } from '../../auth/principal';
 import { securityTokenAbi, securityTokenBytecode } from '../../chain/contracts/security-token.abi';
+import { custodyAddressOf } from '../../chain/custody-address';
 import { AppError, NotFoundError } from '../../common/app-error';
 import type { Prepared } from '../../common/idempotency/idempotency';
 import { firmOf } from '../../common/tenancy';
@@ -159,7 +160,7 @@ export class TokenOperations implements OnModuleInit {
           return { failed: true, code, message: 'the requester may no longer sign for this token' };
         }
         const args = (row.callArgs ?? {}) as CallArgs & Record<string, unknown>;
-        if (row.kind === 'deploy') return { to: null, data: this.deployData(args, row.fromAddress) };
+        if (row.kind === 'deploy') return { to: null, data: this.deployData(args, row.fromAddress, row.operatorId) };
         const spec = OPERATION_BY_KIND.get(row.kind);
         if (!spec || !row.toAddress) return { failed: true, code: 'INTERNAL', message: `no call is known for ${row.kind}` };
         const custody: Address = spec.custody
@@ -170,12 +171,24 @@ export class TokenOperations implements OnModuleInit {
     );
   }
 
-  /** Governance is the admin; the signing address at signing time is the agent. */
-  private deployData(args: Record<string, unknown>, agent: Address): `0x${string}` {
+  /**
+   * Governance is the admin; the signing address at signing time is the agent; holder transfers
+   * as asked at creation (default off); the creating firm's keyless custody address is on the
+   * register from the start.
+   */
+  private deployData(args: Record<string, unknown>, agent: Address, firm: string): `0x${string}` {
     return encodeDeployData({
       abi: securityTokenAbi,
       bytecode: securityTokenBytecode,
-      args: [String(args.name), String(args.symbol), Number(args.decimals), getAddress(String(args.governance)), agent],
+      args: [
+        String(args.name),
+        String(args.symbol),
+        Number(args.decimals),
+        getAddress(String(args.governance)),
+        agent,
+        args.holderTransfers === true,
+        custodyAddressOf(firm),
+      ],
     });
   }
 
