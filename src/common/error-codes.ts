@@ -27,6 +27,16 @@ export const ERROR_CODES = {
   },
   NOTHING_TO_RECOVER: { status: 409, title: 'Nothing to recover', when: 'recover with no balance on previous wallets' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'Idempotency key in use', when: 'same key while the first request is still running' },
+  TOKEN_VERSION_UNSUPPORTED: {
+    status: 409,
+    title: 'Token version unsupported',
+    when: "a feature the token's deployed contract version lacks (e.g. batches on a v1 token)",
+  },
+  GOVERNANCE_PAUSED: {
+    status: 409,
+    title: 'Paused by governance',
+    when: 'operation on a token paused by governance (only an admin emergency unpause lifts it)',
+  },
   NOT_CANCELLABLE: { status: 409, title: 'Not cancellable', when: 'cancel of a transaction that is no longer queued' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', when: 'body over the limit' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency key reused', when: 'same key, different body' },

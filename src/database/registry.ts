@@ -29,6 +29,7 @@ import { Custody1795553491656 } from './migrations/1795553491656-Custody';
 import { TxReplacements1795555257941 } from './migrations/1795555257941-TxReplacements';
 import { PipelineIndexes1796111641796 } from './migrations/1796111641796-PipelineIndexes';
 import { CalldataAtSigningAndForeignKeys1796156789131 } from './migrations/1796156789131-CalldataAtSigningAndForeignKeys';
+import { TokenContractVersion1796160577489 } from './migrations/1796160577489-TokenContractVersion';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const ENTITIES: MixedList<Function> = [
@@ -62,4 +63,5 @@ export const MIGRATIONS: MixedList<Function> = [
   TxReplacements1795555257941,
   PipelineIndexes1796111641796,
   CalldataAtSigningAndForeignKeys1796156789131,
+  TokenContractVersion1796160577489,
 ];

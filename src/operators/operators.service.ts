@@ -7,11 +7,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { getAddress } from 'viem';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
 import { AuthService } from '../auth/auth.service';
 import { checkPasswordRules, Passwords } from '../auth/passwords';
 import { actorOf, type Principal } from '../auth/principal';
+import { custodyAddressOf } from '../chain/custody-address';
 import { GasFunding } from '../chain/gas-funding';
 import { AppError, NotFoundError } from '../common/app-error';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
@@ -70,7 +71,8 @@ export class OperatorsService implements OnModuleInit {
         email: dto.email,
         status: 'active',
         signerAddress: address,
-        custodyAddress: address,
+        // Keyless (api-contract "Operators"): only agent actions move custody; a key rotation never does.
+        custodyAddress: custodyAddressOf(id),
         encryptedKey: sealed.encryptedKey,
         encryptedDataKey: sealed.encryptedDataKey,
         kmsKeyId: sealed.kmsKeyId,
@@ -152,6 +154,25 @@ export class OperatorsService implements OnModuleInit {
   /** Where the firm's deposited investor tokens are held. */
   async custodyAddressOf(operatorId: string): Promise<`0x${string}`> {
     return getAddress((await this.load(operatorId)).custodyAddress);
+  }
+
+  /** Firms whose custody is still at the signing address (created before the keyless custody rule). */
+  async withLegacyCustody(): Promise<Array<{ id: string; custodyAddress: `0x${string}` }>> {
+    const rows = await this.ds.getRepository(Operator).find({ select: { id: true, custodyAddress: true } });
+    return rows
+      .filter((o) => getAddress(o.custodyAddress) !== custodyAddressOf(o.id))
+      .map((o) => ({ id: o.id, custodyAddress: getAddress(o.custodyAddress) }));
+  }
+
+  /** Switches the firm to its keyless custody address, in the caller's transaction, under a lock on the firm; false when already done. */
+  async adoptKeylessCustody(em: EntityManager, operatorId: string): Promise<boolean> {
+    const [o] = await em.query<Array<{ custody_address: string }>>('SELECT custody_address FROM operators WHERE id = $1 FOR UPDATE', [
+      operatorId,
+    ]);
+    const keyless = custodyAddressOf(operatorId);
+    if (!o || getAddress(o.custody_address) === keyless) return false;
+    await em.query('UPDATE operators SET custody_address = $2 WHERE id = $1', [operatorId, keyless]);
+    return true;
   }
 
   /** For the signing pipeline only. */

@@ -32,6 +32,21 @@ export class TokenReads {
     return this.chain.client.readContract({ address: token, abi, functionName: 'paused', blockNumber }).catch(unavailable);
   }
 
+  governancePaused(token: Address, blockNumber?: bigint): Promise<boolean> {
+    return this.chain.client.readContract({ address: token, abi, functionName: 'governancePaused', blockNumber }).catch(unavailable);
+  }
+
+  /** The contract's version(); 1 when the bytecode has no version() (deployed before v2). Undefined: the node did not answer. */
+  async version(token: Address): Promise<number | undefined> {
+    try {
+      return await this.chain.client.readContract({ address: token, abi, functionName: 'version' });
+    } catch (e) {
+      const code = await this.chain.client.getCode({ address: token }).catch(() => undefined);
+      if (code === undefined) return undefined;
+      return code && code !== '0x' && !(e instanceof Error && /fetch|timeout|ECONN/i.test(e.message)) ? 1 : undefined;
+    }
+  }
+
   totalSupply(token: Address): Promise<bigint> {
     return this.chain.client.readContract({ address: token, abi, functionName: 'totalSupply' }).catch(unavailable);
   }

@@ -9,6 +9,7 @@ import { IssuersModule } from '../issuers/issuers.module';
 import { OperatorsModule } from '../operators/operators.module';
 import { TransactionsModule } from '../transactions/transactions.module';
 import { UsersModule } from '../users/users.module';
+import { ContractUpgrade } from './contract-upgrade';
 import { CustodyLedger } from './custody-ledger';
 import { OperationsController } from './operations/operations.controller';
 import { TokenOperations } from './operations/operations.service';
@@ -21,7 +22,7 @@ import { WalletFreeze } from './wallet-freeze';
 @Module({
   imports: [TransactionsModule, UsersModule, IssuersModule, OperatorsModule],
   controllers: [TokensController, OperationsController],
-  providers: [TokensRepository, TokensService, TokenReads, TokenOperations, CustodyLedger, WalletFreeze],
+  providers: [TokensRepository, TokensService, TokenReads, TokenOperations, CustodyLedger, WalletFreeze, ContractUpgrade],
   exports: [TokensService],
 })
 export class TokensModule {}

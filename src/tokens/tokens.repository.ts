@@ -38,6 +38,25 @@ export class TokensRepository {
     return this.visible(firm).andWhere(`t.status = 'active'`).orderBy('t.created_at').getMany();
   }
 
+  allActive(): Promise<Token[]> {
+    return this.ds.getRepository(Token).find({ where: { status: 'active' }, order: { createdAt: 'ASC' } });
+  }
+
+  /** The firm's custody per active token (ledger sums > 0), locked with the firm's migration. */
+  async custodyHoldings(em: EntityManager, operatorId: string): Promise<Array<{ token: Token; amount: string }>> {
+    const rows = await em.query<Array<{ token_id: string; s: string }>>(
+      `SELECT c.token_id, sum(c.amount)::text AS s FROM custody_entries c JOIN tokens t ON t.id = c.token_id
+        WHERE c.operator_id = $1 AND t.status = 'active' GROUP BY c.token_id HAVING sum(c.amount) > 0 ORDER BY c.token_id`,
+      [operatorId],
+    );
+    const out: Array<{ token: Token; amount: string }> = [];
+    for (const r of rows) {
+      const token = await em.getRepository(Token).findOneByOrFail({ id: r.token_id });
+      out.push({ token, amount: r.s });
+    }
+    return out;
+  }
+
   async setDeployed(em: EntityManager, id: string, address: string | undefined): Promise<void> {
     if (address) await em.query(`UPDATE tokens SET status = 'active', address = $2 WHERE id = $1`, [id, address]);
     else await em.query(`UPDATE tokens SET status = 'failed' WHERE id = $1`, [id]);

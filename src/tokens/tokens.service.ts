@@ -56,7 +56,7 @@ export class TokensService {
   /** Validates and returns a function that stores the token and its deploy transaction in `em`. */
   async prepareCreate(
     p: Principal,
-    dto: { name: string; symbol: string; decimals: number; issuerId?: string },
+    dto: { name: string; symbol: string; decimals: number; issuerId?: string; holderTransfers?: boolean },
   ): Promise<Prepared<TokenResponse>> {
     const firm = requireFirm(p);
     let signer: { kind: 'operator' | 'issuer'; id: string; address: `0x${string}` };
@@ -85,6 +85,8 @@ export class TokensService {
           address: null,
           status: 'deploying',
           deployTransactionId: txId,
+          contractVersion: 2,
+          holderTransfers: dto.holderTransfers ?? false,
         });
         await this.queue.enqueue(em, txId, {
           tokenId,
@@ -92,8 +94,15 @@ export class TokensService {
           principal: p,
           signer,
           to: null,
-          args: { name: dto.name, symbol: dto.symbol, decimals: dto.decimals, governance },
-          request: { name: dto.name, symbol: dto.symbol, decimals: dto.decimals, issuerId: dto.issuerId ?? null, governance },
+          args: { name: dto.name, symbol: dto.symbol, decimals: dto.decimals, governance, holderTransfers: dto.holderTransfers ?? false },
+          request: {
+            name: dto.name,
+            symbol: dto.symbol,
+            decimals: dto.decimals,
+            issuerId: dto.issuerId ?? null,
+            holderTransfers: dto.holderTransfers ?? false,
+            governance,
+          },
         });
         return { id: tokenId };
       },
@@ -108,9 +117,14 @@ export class TokensService {
     const t = await this.visible(p, id);
     const dto = toTokenDto(t);
     if (withChain && t.status === 'active' && t.address) {
-      const [totalSupply, paused] = await Promise.all([this.reads.totalSupply(t.address), this.reads.paused(t.address)]);
+      const [totalSupply, paused, governancePaused] = await Promise.all([
+        this.reads.totalSupply(t.address),
+        this.reads.paused(t.address),
+        t.contractVersion >= 2 ? this.reads.governancePaused(t.address) : Promise.resolve(undefined),
+      ]);
       dto.totalSupply = totalSupply.toString();
       dto.paused = paused;
+      if (governancePaused !== undefined) dto.governancePaused = governancePaused;
     }
     return dto;
   }

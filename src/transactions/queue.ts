@@ -119,6 +119,11 @@ export class TransactionQueue {
     return this.repo.custodyAt(tokenId, at);
   }
 
+  /** True while a deposit, withdrawal or custody migration of the firm is not final. */
+  custodyInFlight(operatorId: string): Promise<boolean> {
+    return this.repo.custodyInFlight(operatorId);
+  }
+
   /** Holds a signer's queue (nothing new is signed) until released: key rotation. */
   hold(address: string, reason: string): Promise<void> {
     return this.repo.hold(address, reason);

@@ -21,6 +21,7 @@ const KINDS = [
   'pause',
   'unpause',
   'recover',
+  'custody-migration',
 ] as const;
 const STATUSES = [
   'pending_approval',

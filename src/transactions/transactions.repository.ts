@@ -96,6 +96,15 @@ export class TransactionsRepository {
     return BigInt(r?.s ?? '0');
   }
 
+  async custodyInFlight(operatorId: string): Promise<boolean> {
+    const [r] = await this.ds.query<Array<{ n: number }>>(
+      `SELECT count(*)::int AS n FROM transactions WHERE operator_id = $1 AND kind IN ('deposit', 'withdraw', 'custody-migration')
+          AND status IN ('pending_approval', 'queued', 'awaiting_signature', 'submitted')`,
+      [operatorId],
+    );
+    return (r?.n ?? 0) > 0;
+  }
+
   /** Net confirmed custody movements per user mined up to block `at` (the holder register's custody column). */
   async custodyAt(tokenId: string, at: bigint): Promise<Map<string, string>> {
     const rows = await this.ds.query<Array<{ user_id: string; s: string }>>(

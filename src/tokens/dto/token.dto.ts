@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { IsAmount } from '../../common/amount';
 
 export class CreateTokenDto {
@@ -25,6 +25,15 @@ export class CreateTokenDto {
   @IsOptional()
   @IsUUID()
   issuerId?: string;
+
+  @ApiPropertyOptional({
+    default: false,
+    description:
+      'holders may transfer their own tokens between registered wallets; fixed at deployment (off: every movement is an agent action)',
+  })
+  @IsOptional()
+  @IsBoolean()
+  holderTransfers?: boolean;
 }
 
 export class UserAmountDto {

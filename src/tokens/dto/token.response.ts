@@ -20,8 +20,11 @@ export class TokenResponse {
   @ApiProperty({ type: String, nullable: true, description: 'the contract address once deployed' }) address!: string | null;
   @ApiProperty({ enum: ['deploying', 'active', 'failed'] }) status!: 'deploying' | 'active' | 'failed';
   @ApiProperty({ format: 'uuid' }) deployTransactionId!: string;
+  @ApiProperty({ example: 2, description: "the deployed contract's version (1: deployed before v2)" }) contractVersion!: number;
+  @ApiProperty({ description: 'holders may transfer their own tokens (fixed at deployment)' }) holderTransfers!: boolean;
   @ApiPropertyOptional({ description: 'decimal string of base units, read from the chain' }) totalSupply?: string;
   @ApiPropertyOptional({ description: 'read from the chain' }) paused?: boolean;
+  @ApiPropertyOptional({ description: "governance's emergency pause, read from the chain (version 2)" }) governancePaused?: boolean;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
 }
 
@@ -37,6 +40,8 @@ export function toTokenDto(t: Token): TokenResponse {
     address: t.address,
     status: t.status,
     deployTransactionId: t.deployTransactionId,
+    contractVersion: t.contractVersion,
+    holderTransfers: t.holderTransfers,
     createdAt: t.createdAt.toISOString(),
   };
 }

@@ -49,6 +49,14 @@ export class Token {
   @Column({ type: 'varchar', length: 16 })
   status!: 'deploying' | 'active' | 'failed';
 
+  /** The deployed contract's version(): 1 for tokens deployed before v2 (no version() function). */
+  @Column({ name: 'contract_version', type: 'smallint', default: 2 })
+  contractVersion!: number;
+
+  /** Holders may move their own tokens (fixed at deployment; v1 tokens: always true). */
+  @Column({ name: 'holder_transfers', type: 'boolean', default: false })
+  holderTransfers!: boolean;
+
   @Column({ name: 'deploy_transaction_id', type: 'uuid' })
   deployTransactionId!: string;
 

@@ -69,7 +69,15 @@ export interface OperationSpec {
   call(args: CallArgs, env: CallEnv): TokenCall;
 }
 
-const COMMON: ErrorCode[] = ['VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'TOKEN_NOT_ACTIVE', 'TOKEN_PAUSED', 'CHAIN_UNAVAILABLE'];
+const COMMON: ErrorCode[] = [
+  'VALIDATION_FAILED',
+  'UNAUTHENTICATED',
+  'NOT_FOUND',
+  'TOKEN_NOT_ACTIVE',
+  'TOKEN_PAUSED',
+  'GOVERNANCE_PAUSED',
+  'CHAIN_UNAVAILABLE',
+];
 const IDEMPOTENT: ErrorCode[] = ['IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED'];
 const amount = (a: CallArgs) => BigInt(a.amount ?? '0');
 const addr = (a: Address | undefined): Address => {
@@ -261,7 +269,16 @@ export const OPERATIONS: readonly OperationSpec[] = [
     users: [],
     debits: false,
     custody: false,
-    problems: ['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'TOKEN_NOT_ACTIVE', 'TOKEN_PAUSED', 'CHAIN_UNAVAILABLE', ...IDEMPOTENT],
+    problems: [
+      'UNAUTHENTICATED',
+      'FORBIDDEN',
+      'NOT_FOUND',
+      'TOKEN_NOT_ACTIVE',
+      'TOKEN_PAUSED',
+      'GOVERNANCE_PAUSED',
+      'CHAIN_UNAVAILABLE',
+      ...IDEMPOTENT,
+    ],
     async accept(c) {
       await c.admissible();
       return { args: {}, request: {} };
@@ -276,8 +293,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
     users: [],
     debits: false,
     custody: false,
-    problems: ['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'TOKEN_NOT_ACTIVE', 'CHAIN_UNAVAILABLE', ...IDEMPOTENT],
+    problems: ['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'TOKEN_NOT_ACTIVE', 'GOVERNANCE_PAUSED', 'CHAIN_UNAVAILABLE', ...IDEMPOTENT],
     async accept(c) {
+      await c.notGovernancePaused();
       if (!(await c.paused))
         throw new AppError('VALIDATION_FAILED', 'The token is not paused', { errors: [{ field: 'token', message: 'not paused' }] });
       return { args: {}, request: {} };

@@ -161,6 +161,15 @@ export class TokenOperations implements OnModuleInit {
         }
         const args = (row.callArgs ?? {}) as CallArgs & Record<string, unknown>;
         if (row.kind === 'deploy') return { to: null, data: this.deployData(args, row.fromAddress, row.operatorId) };
+        if (row.kind === 'custody-migration' && row.toAddress && args.from && args.to)
+          return {
+            to: row.toAddress,
+            data: encodeFunctionData({
+              abi: securityTokenAbi,
+              functionName: 'forcedTransfer',
+              args: [args.from, args.to, BigInt(args.amount ?? '0')],
+            }),
+          };
         const spec = OPERATION_BY_KIND.get(row.kind);
         if (!spec || !row.toAddress) return { failed: true, code: 'INTERNAL', message: `no call is known for ${row.kind}` };
         const custody: Address = spec.custody

@@ -38,6 +38,7 @@ function settle<T>(x: Promise<T>): Promise<T> {
 
 export class Prechecks {
   readonly paused: Promise<boolean>;
+  private readonly governancePaused: Promise<boolean>;
   private readonly wallets = new Map<UserField, Wallet | undefined>();
 
   constructor(
@@ -57,6 +58,7 @@ export class Prechecks {
           : undefined,
       );
     this.paused = settle(reads.paused(token.address, at));
+    this.governancePaused = settle(token.contractVersion >= 2 ? reads.governancePaused(token.address, at) : Promise.resolve(false));
   }
 
   /** The wallet of a named user, before admissible() has checked it (undefined when missing). */
@@ -85,8 +87,15 @@ export class Prechecks {
     );
   }
 
-  /** Paused first, then every named user must exist (404 otherwise) and have a wallet. */
+  /** Refuses while governance's emergency pause is set (the agent cannot lift it). */
+  async notGovernancePaused(): Promise<void> {
+    if (await this.governancePaused)
+      throw new AppError('GOVERNANCE_PAUSED', 'The token is paused by governance; only an admin emergency unpause lifts it');
+  }
+
+  /** Governance's pause, then the token's own pause, then every named user must exist (404 otherwise) and have a wallet. */
   async admissible(): Promise<void> {
+    await this.notGovernancePaused();
     if ((await this.paused) && this.kind !== 'unpause') throw new AppError('TOKEN_PAUSED', 'The token is paused');
     for (const r of this.found.values()) {
       if ('error' in r) throw r.error;

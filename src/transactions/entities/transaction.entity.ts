@@ -1,7 +1,18 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
 export type TxKind =
-  'deploy' | 'issue' | 'forced-transfer' | 'deposit' | 'withdraw' | 'redeem' | 'freeze' | 'unfreeze' | 'pause' | 'unpause' | 'recover';
+  | 'deploy'
+  | 'issue'
+  | 'forced-transfer'
+  | 'deposit'
+  | 'withdraw'
+  | 'redeem'
+  | 'freeze'
+  | 'unfreeze'
+  | 'pause'
+  | 'unpause'
+  | 'recover'
+  | 'custody-migration';
 /**
  * `pending_approval` rows wait for approvals (the claimer never signs them); `awaiting_signature`
  * rows wait for an external signer. The final states are confirmed, failed, cancelled, rejected, expired.
