@@ -1,5 +1,16 @@
 /** Token operations end to end: HTTP in, chain effects checked with independent viem reads. */
-import { createPublicClient, createWalletClient, defineChain, http as viemHttp, parseEther, type Address, type PublicClient } from 'viem';
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  getAddress,
+  http as viemHttp,
+  keccak256,
+  parseEther,
+  stringToBytes,
+  type Address,
+  type PublicClient,
+} from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { securityTokenAbi } from '../../src/chain/contracts/security-token.abi';
@@ -46,7 +57,8 @@ describe('token operations', () => {
   });
 
   it('deploys a token with governance as admin and the operator key as agent only', async () => {
-    const r = await post('/v1/tokens', { name: 'Kagi Bond', symbol: 'KB1', decimals: 0 });
+    // Holder transfers on: the closed-register rules of the holder's own transfers are tested below.
+    const r = await post('/v1/tokens', { name: 'Kagi Bond', symbol: 'KB1', decimals: 0, holderTransfers: true });
     expect(r.status).toBe(200);
     expect(r.headers.get('preference-applied')).toBe('wait=30');
     expect(r.headers.get('location')).toBe(`/v1/transactions/${r.body.deployTransactionId}`);
@@ -55,6 +67,9 @@ describe('token operations', () => {
       signer: { kind: 'operator', id: op.id, address: op.signerAddress },
       totalSupply: '0',
       paused: false,
+      governancePaused: false,
+      contractVersion: 2,
+      holderTransfers: true,
     });
     tokenId = r.body.id;
     token = r.body.address;
@@ -163,6 +178,31 @@ describe('token operations', () => {
     await expect(sim(c!.address, 1n)).rejects.toThrow(/NotVerified/);
   }, 60_000);
 
+  it('a default (v2) token lets no holder move tokens with a cold key: only agent powers move them', async () => {
+    const [a, b] = investors;
+    const r = await post('/v1/tokens', { name: 'Kagi Share', symbol: 'KS2', decimals: 0 });
+    expect(r.body).toMatchObject({ status: 'active', contractVersion: 2, holderTransfers: false, governancePaused: false });
+    expect(await chain.readContract({ address: r.body.address, abi: securityTokenAbi, functionName: 'holderTransfers' })).toBe(false);
+    expect((await post(`/v1/tokens/${r.body.id}/issue`, { userId: a!.id, amount: '10' })).body.status).toBe('confirmed');
+    // The copied paper key moves nothing (¶0018).
+    await expect(
+      chain.simulateContract({
+        account: a!.address,
+        address: r.body.address,
+        abi: securityTokenAbi,
+        functionName: 'transfer',
+        args: [b!.address, 1n],
+      }),
+    ).rejects.toThrow(/HolderTransfersDisabled/);
+    expect(
+      (await post(`/v1/tokens/${r.body.id}/forced-transfer`, { fromUserId: a!.id, toUserId: b!.id, amount: '4', reason: 'test' })).body
+        .status,
+    ).toBe('confirmed');
+    expect(
+      await chain.readContract({ address: r.body.address, abi: securityTokenAbi, functionName: 'balanceOf', args: [b!.address] }),
+    ).toBe(4n);
+  }, 60_000);
+
   it('pause: 409 TOKEN_PAUSED for operations until unpause; admins may pause', async () => {
     const [a] = investors;
     expect((await post(`/v1/tokens/${tokenId}/pause`, {}, WAIT, admin)).body.status).toBe('confirmed');
@@ -239,9 +279,12 @@ describe('token operations', () => {
     const [, b] = investors;
     const dep = await post(`/v1/tokens/${tokenId}/deposit`, { userId: b!.id, amount: '100' });
     expect(dep.body.status).toBe('confirmed');
-    expect(await read<bigint>('balanceOf', [op.signerAddress])).toBe(100n);
+    // The firm's custody address has no key: the last 20 bytes of keccak256("kagi:custody:v1:" + firm id).
+    const custodyAddress = getAddress(`0x${keccak256(stringToBytes(`kagi:custody:v1:${op.id}`)).slice(-40)}`);
+    expect(await read<bigint>('balanceOf', [custodyAddress])).toBe(100n);
+    expect(await read<bigint>('balanceOf', [op.signerAddress])).toBe(0n);
     const custody = await http(t.url, 'GET', `/v1/tokens/${tokenId}/custody`, { token: op.token });
-    expect(custody.body).toEqual({ custodyAddress: op.signerAddress, onChainBalance: '100', items: [{ userId: b!.id, amount: '100' }] });
+    expect(custody.body).toEqual({ custodyAddress, onChainBalance: '100', items: [{ userId: b!.id, amount: '100' }] });
     expect((await http(t.url, 'GET', `/v1/tokens/${tokenId}/balances/${b!.id}`, { token: op.token })).body).toMatchObject({
       balance: '205',
       custodyBalance: '100',
