@@ -4,11 +4,15 @@
  */
 import type { MixedList } from 'typeorm';
 import { AuditEvent } from '../audit/audit-event.entity';
+import { AuditAnchor } from '../audit/entities/audit-anchor.entity';
+import { AuditAnchorKey } from '../audit/entities/audit-anchor-key.entity';
+import { AuditChainLink } from '../audit/entities/audit-chain-link.entity';
 import { LoginFailure } from '../auth/entities/login-failure.entity';
 import { Principal } from '../auth/entities/principal.entity';
 import { RateLimitBucket } from '../auth/entities/rate-limit-bucket.entity';
 import { MailOutbox } from '../notifications/entities/mail-outbox.entity';
 import { Notification } from '../notifications/entities/notification.entity';
+import { NotificationRead } from '../notifications/entities/notification-read.entity';
 import { Operator } from '../operators/entities/operator.entity';
 import { User } from '../users/entities/user.entity';
 import { Issuer } from '../issuers/entities/issuer.entity';
@@ -46,6 +50,10 @@ export const ENTITIES: MixedList<Function> = [
   SignerNonce,
   IdempotencyKey,
   CustodyEntry,
+  AuditChainLink,
+  AuditAnchor,
+  AuditAnchorKey,
+  NotificationRead,
 ];
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
