@@ -157,7 +157,7 @@ export class AuditAnchorer implements OnApplicationBootstrap, OnModuleDestroy {
     let meaningful = false;
     // The anchored row itself must still carry the anchored hash.
     const from = before ? before.seq : 1;
-    for (let at = from; at <= head.seq; ) {
+    for (let at = from; at <= head.seq;) {
       const rows = await this.repo.rows(head.chain, at, head.seq, SEGMENT_PAGE);
       if (!rows.length) return { ok: false, brokenSeq: at };
       for (const r of rows) {

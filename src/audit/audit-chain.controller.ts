@@ -74,7 +74,7 @@ export class AuditChainController {
 
   @Get('verify')
   @Roles('admin', 'operator')
-  @ApiOperation({ summary: "Verify the hash chains and their on-chain anchors (admins: every chain; a firm: its own)" })
+  @ApiOperation({ summary: 'Verify the hash chains and their on-chain anchors (admins: every chain; a firm: its own)' })
   @ApiOkResponse({ type: VerifyDto })
   @ApiProblems('UNAUTHENTICATED', 'CHAIN_UNAVAILABLE')
   verify(@CurrentPrincipal() p: Principal): Promise<VerifyReport> {

@@ -119,12 +119,24 @@ export class AuditChainRepository {
     await em.query(
       `INSERT INTO audit_chain (chain, seq, event_id, prev_hash, hash)
        SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::uuid[], $4::bpchar[], $5::bpchar[])`,
-      [links.map((l) => l.chain), links.map((l) => l.seq), links.map((l) => l.eventId), links.map((l) => l.prevHash), links.map((l) => l.hash)],
+      [
+        links.map((l) => l.chain),
+        links.map((l) => l.seq),
+        links.map((l) => l.eventId),
+        links.map((l) => l.prevHash),
+        links.map((l) => l.hash),
+      ],
     );
   }
 
   /** Rows of one chain with seq in [fromSeq, toSeq], ascending; the event is null when its row is gone. */
-  async rows(chain: string, fromSeq: number, toSeq: number | null, limit: number, em: EntityManager = this.ds.manager): Promise<ChainRow[]> {
+  async rows(
+    chain: string,
+    fromSeq: number,
+    toSeq: number | null,
+    limit: number,
+    em: EntityManager = this.ds.manager,
+  ): Promise<ChainRow[]> {
     const rows = await em.query<Array<Partial<EventRow> & { seq: string; prev_hash: string; hash: string }>>(
       `SELECT c.seq::text AS seq, c.prev_hash, c.hash, ${EVENT_COLUMNS}
          FROM audit_chain c LEFT JOIN audit_events e ON e.id = c.event_id

@@ -75,7 +75,8 @@ export class AuditChainService {
       if (rows.length < EXPORT_PAGE) break;
     }
     if (!last) return;
-    for (const a of await this.verifier.anchorsOf(chain, fromSeq, last, firmOf(p) === null)) yield JSON.stringify({ anchor: this.anchorDto(a) }) + '\n';
+    for (const a of await this.verifier.anchorsOf(chain, fromSeq, last, firmOf(p) === null))
+      yield JSON.stringify({ anchor: this.anchorDto(a) }) + '\n';
   }
 
   async anchors(p: Principal, q: PageQuery): Promise<Page<AnchorDto>> {

@@ -51,6 +51,6 @@ export class AuditEvent {
    * so finding the not-yet-chained events stays cheap however long the trail grows. NULL for
    * events written before the chain existed (the chainer's first pass chains those from genesis).
    */
-  @Column({ type: 'bigint', nullable: true, select: false, default: () => '(pg_current_xact_id())::text::bigint' })
+  @Column({ type: 'bigint', nullable: true, select: false, default: () => 'kagi_current_txid()' })
   txid!: string | null;
 }

@@ -110,7 +110,8 @@ export class AuditVerifier {
           if (r.seq !== expected) problems.push({ seq: expected, reason: 'seq-missing' });
           else if (r.prevHash !== prev) problems.push({ seq: r.seq, reason: 'prev-hash-mismatch' });
           else if (!r.event) problems.push({ seq: r.seq, reason: 'event-missing' });
-          else if (eventHash({ seq: r.seq, prevHash: r.prevHash, ...r.event }) !== r.hash) problems.push({ seq: r.seq, reason: 'hash-mismatch' });
+          else if (eventHash({ seq: r.seq, prevHash: r.prevHash, ...r.event }) !== r.hash)
+            problems.push({ seq: r.seq, reason: 'hash-mismatch' });
           walkBroken = problems.length > 0;
         }
         if (wanted.has(r.seq)) hashAt.set(r.seq, r.hash);

@@ -14,7 +14,7 @@ export class AuditChainLink {
   @PrimaryColumn({ type: 'bigint' })
   seq!: string;
 
-  @Column({ name: 'event_id', type: 'uuid', unique: true })
+  @Column({ name: 'event_id', type: 'uuid' })
   eventId!: string;
 
   @OneToOne(() => AuditEvent, { onDelete: 'RESTRICT' })
