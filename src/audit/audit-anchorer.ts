@@ -237,8 +237,8 @@ export class AuditAnchorer implements OnApplicationBootstrap, OnModuleDestroy {
   /** Sends the anchor transaction and waits for it to be mined: the seam for the transaction queue (kind `audit-anchor`). */
   async send(key: AuditAnchorKey, digest: string): Promise<AnchorSent> {
     const owner: KeyOwner = { kind: ANCHOR_KEY_KIND, id: key.id };
-    const address = key.signerAddress as Address;
-    const data = `0x${digest}` as Hex;
+    const address = key.signerAddress;
+    const data = `0x${digest}`;
     const chain = await this.chain.chain();
     const [nonce, fees, gas] = await Promise.all([
       this.chain.client.getTransactionCount({ address, blockTag: 'pending' }),

@@ -75,8 +75,9 @@ export class AuditChainService {
       if (rows.length < EXPORT_PAGE) break;
     }
     if (!last) return;
-    for (const a of await this.verifier.anchorsOf(chain, fromSeq, last, firmOf(p) === null))
-      yield JSON.stringify({ anchor: this.anchorDto(a) }) + '\n';
+    const allHeads = firmOf(p) === null;
+    for (const a of await this.verifier.anchorsOf(chain, fromSeq, last, allHeads))
+      yield JSON.stringify({ anchor: { ...this.anchorDto(a), headsComplete: allHeads } }) + '\n';
   }
 
   async anchors(p: Principal, q: PageQuery): Promise<Page<AnchorDto>> {
