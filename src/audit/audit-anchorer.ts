@@ -18,7 +18,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { Address, Hex } from 'viem';
+import type { Hex } from 'viem';
 import { ChainService } from '../chain/chain.service';
 import { GasFunding } from '../chain/gas-funding';
 import { firstLine } from '../common/logging';
@@ -238,7 +238,7 @@ export class AuditAnchorer implements OnApplicationBootstrap, OnModuleDestroy {
   async send(key: AuditAnchorKey, digest: string): Promise<AnchorSent> {
     const owner: KeyOwner = { kind: ANCHOR_KEY_KIND, id: key.id };
     const address = key.signerAddress;
-    const data = `0x${digest}`;
+    const data: Hex = `0x${digest}`;
     const chain = await this.chain.chain();
     const [nonce, fees, gas] = await Promise.all([
       this.chain.client.getTransactionCount({ address, blockTag: 'pending' }),
