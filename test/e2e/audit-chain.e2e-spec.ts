@@ -50,7 +50,7 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
         ...testEnv({ LOG_LEVEL: 'error', ...env }),
         AWS_ACCESS_KEY_ID: 'test',
         AWS_SECRET_ACCESS_KEY: 'test',
-      } as NodeJS.ProcessEnv,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     recordChild(child, ['cli', ...args]);
@@ -87,11 +87,15 @@ describe('audit chains, anchors and verification', () => {
         .rows[0].n,
     );
 
+  /** Read as text: the test helper would try to parse NDJSON as one JSON document. */
   const exportOf = async (token: string, chain?: string) => {
-    const r = await http(t.url, 'GET', `/v1/audit-events/export${chain ? `?chain=${chain}` : ''}`, { token });
-    expect(r.status, r.text).toBe(200);
+    const r = await fetch(`${t.url}/v1/audit-events/export${chain ? `?chain=${chain}` : ''}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const text = await r.text();
+    expect(r.status, text).toBe(200);
     expect(r.headers.get('content-type')).toContain('application/x-ndjson');
-    return { text: r.text, ...parseExport(r.text) };
+    return { text, ...parseExport(text) };
   };
 
   const verifyAll = async () => {
@@ -221,7 +225,10 @@ describe('audit chains, anchors and verification', () => {
   });
 
   it('keeps firms apart: a firm verifies and exports only its own chain, and sees only its own heads', async () => {
-    expect((await http(t.url, 'GET', `/v1/audit-events/export?chain=${b.id}`, { token: a.token })).status).toBe(404);
+    const foreign = await http(t.url, 'GET', `/v1/audit-events/export?chain=${b.id}`, { token: a.token });
+    expect(foreign.status).toBe(404);
+    expect(foreign.headers.get('content-type')).toContain('application/problem+json');
+    expect(foreign.body.code).toBe('NOT_FOUND');
     expect((await http(t.url, 'GET', `/v1/audit-events/export?chain=platform`, { token: a.token })).status).toBe(404);
     const own = await exportOf(a.token);
     expect(own.events.every((e) => e.chain === a.id)).toBe(true);
