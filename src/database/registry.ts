@@ -31,8 +31,8 @@ import { Tokens1795553062776 } from './migrations/1795553062776-Tokens';
 import { Custody1795553491656 } from './migrations/1795553491656-Custody';
 import { TxReplacements1795555257941 } from './migrations/1795555257941-TxReplacements';
 import { PipelineIndexes1796111641796 } from './migrations/1796111641796-PipelineIndexes';
-import { AuditChain1796155612212 } from './migrations/1796155612212-AuditChain';
-import { NotificationReads1796155612213 } from './migrations/1796155612213-NotificationReads';
+import { AuditChain1796170000000 } from './migrations/1796170000000-AuditChain';
+import { NotificationReads1796170000001 } from './migrations/1796170000001-NotificationReads';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const ENTITIES: MixedList<Function> = [
@@ -68,6 +68,6 @@ export const MIGRATIONS: MixedList<Function> = [
   Custody1795553491656,
   TxReplacements1795555257941,
   PipelineIndexes1796111641796,
-  AuditChain1796155612212,
-  NotificationReads1796155612213,
+  AuditChain1796170000000,
+  NotificationReads1796170000001,
 ];

@@ -8,8 +8,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * chainer's first pass (the hash needs RFC 8785 JCS, which lives in the application).
  * audit_chain and audit_anchors are append-only by a trigger, like audit_events.
  */
-export class AuditChain1796155612212 implements MigrationInterface {
-  name = 'AuditChain1796155612212';
+export class AuditChain1796170000000 implements MigrationInterface {
+  name = 'AuditChain1796170000000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(

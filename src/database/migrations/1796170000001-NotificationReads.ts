@@ -5,8 +5,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * Who set an old shared mark is not known, so old marks are not carried over (those
  * notifications show as unread once); down() folds the earliest mark back into read_at.
  */
-export class NotificationReads1796155612213 implements MigrationInterface {
-  name = 'NotificationReads1796155612213';
+export class NotificationReads1796170000001 implements MigrationInterface {
+  name = 'NotificationReads1796170000001';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
