@@ -11,7 +11,7 @@ import { parseGwei } from 'viem';
 import { AuditSink, type AuditRecord } from '../src/audit/audit-sink';
 import { loadConfig } from '../src/config/app-config';
 import { findMoto, freePort, startMoto } from '../src/dev/processes';
-import { Metrics } from '../src/health/metrics';
+import { Metrics } from '../src/common/metrics';
 import { AwsKms } from '../src/kms/aws-kms';
 import { DataKeyCache } from '../src/kms/data-key-cache';
 import { Envelope } from '../src/kms/envelope';

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { pinoParams } from './common/logging';
 import { AppConfig } from './config/app-config';
+import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { CORE_MODULES } from './core-modules';
 import { TokensModule } from './tokens/tokens.module';
 import { TransactionsModule } from './transactions/transactions.module';
@@ -10,6 +11,7 @@ import { TransactionsModule } from './transactions/transactions.module';
   imports: [
     ...CORE_MODULES,
     LoggerModule.forRootAsync({ inject: [AppConfig], useFactory: (config: AppConfig) => pinoParams(config.logLevel) }),
+    IdempotencyModule,
     TransactionsModule,
     TokensModule,
   ],

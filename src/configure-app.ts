@@ -15,7 +15,7 @@ import { ValidationError } from './common/app-error';
 import { ProblemFilter, sendProblem } from './common/problem.filter';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
-import { Metrics } from './health/metrics';
+import { Metrics } from './common/metrics';
 
 export function configureApp(app: NestExpressApplication, opts: { swagger?: boolean } = {}): void {
   const config = app.get(AppConfig);

@@ -4,6 +4,7 @@
  */
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { CommonModule } from './common/common.module';
 import { ChainModule } from './chain/chain.module';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
@@ -16,6 +17,7 @@ import { UsersModule } from './users/users.module';
 
 export const CORE_MODULES = [
   ConfigModule,
+  CommonModule,
   DatabaseModule,
   AuditModule,
   KmsModule,

@@ -6,7 +6,7 @@ import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { createPublicClient, defineChain, http, type Chain, type PublicClient } from 'viem';
 import { AppError } from '../common/app-error';
 import { AppConfig } from '../config/app-config';
-import { Metrics } from '../health/metrics';
+import { Metrics } from '../common/metrics';
 
 export class ChainUnavailableError extends AppError {
   constructor(detail = 'The chain node could not be reached; try again later') {

@@ -21,8 +21,9 @@ import { Token } from '../tokens/entities/token.entity';
 import { GovernanceKey } from '../tokens/entities/governance-key.entity';
 import { CustodyEntry } from '../tokens/entities/custody-entry.entity';
 import { Transaction } from '../transactions/entities/transaction.entity';
-import { SignerNonce } from '../transactions/entities/signer-nonce.entity';
-import { IdempotencyKey } from '../transactions/entities/idempotency-key.entity';
+import { SignerHold } from '../transactions/entities/signer-hold.entity';
+import { SignerNonce } from '../chain/signer-nonce.entity';
+import { IdempotencyKey } from '../common/idempotency/idempotency-key.entity';
 import { Init1795549504363 } from './migrations/1795549504363-Init';
 import { Auth1795551779741 } from './migrations/1795551779741-Auth';
 import { AuthLoginIdUnique1795551779742 } from './migrations/1795551779742-AuthLoginIdUnique';
@@ -31,6 +32,7 @@ import { Tokens1795553062776 } from './migrations/1795553062776-Tokens';
 import { Custody1795553491656 } from './migrations/1795553491656-Custody';
 import { TxReplacements1795555257941 } from './migrations/1795555257941-TxReplacements';
 import { PipelineIndexes1796111641796 } from './migrations/1796111641796-PipelineIndexes';
+import { CalldataAtSigningAndForeignKeys1796156789131 } from './migrations/1796156789131-CalldataAtSigningAndForeignKeys';
 import { AuditChain1796170000000 } from './migrations/1796170000000-AuditChain';
 import { NotificationReads1796170000001 } from './migrations/1796170000001-NotificationReads';
 
@@ -50,6 +52,7 @@ export const ENTITIES: MixedList<Function> = [
   GovernanceKey,
   Transaction,
   SignerNonce,
+  SignerHold,
   IdempotencyKey,
   CustodyEntry,
   AuditChainLink,
@@ -68,6 +71,7 @@ export const MIGRATIONS: MixedList<Function> = [
   Custody1795553491656,
   TxReplacements1795555257941,
   PipelineIndexes1796111641796,
+  CalldataAtSigningAndForeignKeys1796156789131,
   AuditChain1796170000000,
   NotificationReads1796170000001,
 ];

@@ -6,7 +6,7 @@ import { AppConfig } from '../config/app-config';
 import { ChainService } from '../chain/chain.service';
 import { KeyManagement } from '../kms/key-management';
 import { Public } from '../common/public.decorator';
-import { Metrics } from './metrics';
+import { Metrics } from '../common/metrics';
 import { ReadinessContributors } from './readiness-contributors';
 
 const TIMEOUT_MS = 3000;

@@ -8,7 +8,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { Metrics } from '../health/metrics';
+import { Metrics } from '../common/metrics';
 import { DataKeyCache } from './data-key-cache';
 import { encodeContext, type EncryptionContext } from './encryption-context';
 import { KeyIntegrityError, KeyManagement } from './key-management';

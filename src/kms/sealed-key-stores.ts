@@ -1,7 +1,7 @@
 /**
  * Owners of sealed keys (operators, issuers, the governance key) register a store here
  * so that `keys:rewrap --all` can walk every key still wrapped under an older master
- * key. Walking by id with "kmsKeyId != current" makes the command idempotent and
+ * key, and the signing pipeline can load a signer's sealed key without importing its owner. Walking by id with "kmsKeyId != current" makes the command idempotent and
  * resumable: a re-run picks up only what is left.
  */
 import { Injectable } from '@nestjs/common';
@@ -19,6 +19,10 @@ export interface SealedKeyStore {
   ): Promise<Array<{ owner: KeyOwner; sealed: SealedKey; operatorId?: string | null }>>;
   /** Stores the re-wrapped columns (only the data-key columns change). */
   update(owner: KeyOwner, sealed: SealedKey): Promise<void>;
+  /** The owner's sealed key; rejects when the owner has none (e.g. destroyed). */
+  load(id: string): Promise<SealedKey>;
+  /** Every owner with its signing address (the signers view). */
+  owners(): Promise<Array<{ id: string; address: `0x${string}` }>>;
 }
 
 @Injectable()
@@ -31,6 +35,13 @@ export class SealedKeyStores {
 
   all(): SealedKeyStore[] {
     return [...this.stores.values()];
+  }
+
+  /** The sealed key of `owner`, from the store its owner module registered. */
+  load(owner: KeyOwner): Promise<SealedKey> {
+    const store = this.stores.get(owner.kind);
+    if (!store) return Promise.reject(new Error(`no sealed-key store for ${owner.kind}`));
+    return store.load(owner.id);
   }
 }
 
@@ -56,5 +67,8 @@ export function repositoryStore<T extends SealedKeyRow>(
       return rows.map((row) => ({ owner: { kind, id: row.id }, sealed: sealedKeyOf(row), operatorId: operatorIdOf(row) }));
     },
     update: (owner, sealed) => saveRewrapped(repo, owner.id, sealed),
+    load: async (id) => sealedKeyOf(await repo.findOneByOrFail({ id } as FindOptionsWhere<T>)),
+    owners: async () =>
+      (await repo.find({ order: { id: 'ASC' } as FindOptionsOrder<T> })).map((r) => ({ id: r.id, address: r.signerAddress })),
   };
 }

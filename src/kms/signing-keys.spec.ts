@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { parseGwei, recoverMessageAddress, recoverTransactionAddress } from 'viem';
 import { MemoryAuditSink } from '../audit/testing/memory-audit-sink';
 import { loadConfig } from '../config/app-config';
-import { Metrics } from '../health/metrics';
+import { Metrics } from '../common/metrics';
 import { DataKeyCache } from './data-key-cache';
 import { Envelope } from './envelope';
 import { KeyIntegrityError, KmsUnavailableError } from './key-management';

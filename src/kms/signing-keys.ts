@@ -27,7 +27,7 @@ import {
 } from 'viem';
 import { publicKeyToAddress, toAccount } from 'viem/accounts';
 import { AuditSink, type AuditRecord } from '../audit/audit-sink';
-import { Metrics } from '../health/metrics';
+import { Metrics } from '../common/metrics';
 import type { EncryptionContext } from './encryption-context';
 import { Envelope } from './envelope';
 import { KeyIntegrityError } from './key-management';

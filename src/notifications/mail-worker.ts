@@ -12,7 +12,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { firstLine } from '../common/logging';
 import { Loop } from '../common/loop';
-import { Metrics } from '../health/metrics';
+import { Metrics } from '../common/metrics';
 import type { MailOutbox } from './entities/mail-outbox.entity';
 
 const BATCH = 10;

@@ -5,6 +5,7 @@
  * key material; the sealed columns leave this module only towards the signer.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { getAddress } from 'viem';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
@@ -140,6 +141,17 @@ export class OperatorsService implements OnModuleInit {
     const o = await this.ds.getRepository(Operator).findOne({ where: { id: operatorId }, select: { id: true, status: true } });
     if (!o) throw new NotFoundError('Operator');
     if (o.status !== 'active') throw new OperatorSuspendedError();
+  }
+
+  /** How other modules name a firm in messages (never for authorisation). */
+  async describe(operatorId: string): Promise<{ name: string; loginId: string } | undefined> {
+    const o = await this.ds.getRepository(Operator).findOne({ where: { id: operatorId }, relations: { principal: true } });
+    return o ? { name: o.principal.name, loginId: o.principal.loginId } : undefined;
+  }
+
+  /** Where the firm's deposited investor tokens are held. */
+  async custodyAddressOf(operatorId: string): Promise<`0x${string}`> {
+    return getAddress((await this.load(operatorId)).custodyAddress);
   }
 
   /** For the signing pipeline only. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { preferWait } from './tokens.controller';
+import { preferWait } from './prefer-wait';
 
 describe('Prefer: wait=N (RFC 7240)', () => {
   it('clamps to 60 s, however many digits', () => {

@@ -1,16 +1,27 @@
+/**
+ * `tokens` owns the token registry (tokens), the custody ledger (custody_entries), the
+ * development governance key, and the operation catalogue (who may do what, pre-checks,
+ * calldata). It requests chain work through the transaction queue and plugs its rules into the
+ * queue's hooks (the call built at signing, finality handlers).
+ */
 import { Module } from '@nestjs/common';
 import { IssuersModule } from '../issuers/issuers.module';
 import { OperatorsModule } from '../operators/operators.module';
 import { TransactionsModule } from '../transactions/transactions.module';
 import { UsersModule } from '../users/users.module';
-import { SignersController } from '../transactions/signers.controller';
+import { CustodyLedger } from './custody-ledger';
+import { OperationsController } from './operations/operations.controller';
+import { TokenOperations } from './operations/operations.service';
+import { TokenReads } from './token-reads';
 import { TokensController } from './tokens.controller';
+import { TokensRepository } from './tokens.repository';
 import { TokensService } from './tokens.service';
+import { WalletFreeze } from './wallet-freeze';
 
 @Module({
   imports: [TransactionsModule, UsersModule, IssuersModule, OperatorsModule],
-  controllers: [TokensController, SignersController],
-  providers: [TokensService],
+  controllers: [TokensController, OperationsController],
+  providers: [TokensRepository, TokensService, TokenReads, TokenOperations, CustodyLedger, WalletFreeze],
   exports: [TokensService],
 })
 export class TokensModule {}

@@ -2,19 +2,19 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Roles } from '../auth/principal';
 import { ApiProblems } from '../common/api-problems';
-import { TokensService } from '../tokens/tokens.service';
+import { TransactionsService } from './transactions.service';
 
 @ApiTags('transactions')
 @ApiBearerAuth()
 @Controller('v1/signers')
 export class SignersController {
-  constructor(private readonly tokens: TokensService) {}
+  constructor(private readonly transactions: TransactionsService) {}
 
   @Get()
   @Roles('admin')
-  @ApiOperation({ summary: 'Signing keys with queue depth, next nonce and gas balance' })
+  @ApiOperation({ summary: 'Signing keys with queue depth, next nonce, gas balance and hold' })
   @ApiProblems('UNAUTHENTICATED', 'FORBIDDEN', 'CHAIN_UNAVAILABLE')
   list() {
-    return this.tokens.signers();
+    return this.transactions.signers();
   }
 }

@@ -6,7 +6,8 @@ import { ApiProblems } from '../common/api-problems';
 import { PageQuery, type Page } from '../common/pagination';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import type { TxKind, TxStatus } from './entities/transaction.entity';
-import { TransactionsService, type TransactionDto } from './transactions.service';
+import { TransactionResponse } from './dto/transaction.response';
+import { TransactionsService } from './transactions.service';
 
 const KINDS = [
   'deploy',
@@ -21,7 +22,17 @@ const KINDS = [
   'unpause',
   'recover',
 ] as const;
-const STATUSES = ['queued', 'submitted', 'confirmed', 'failed', 'cancelled'] as const;
+const STATUSES = [
+  'pending_approval',
+  'queued',
+  'awaiting_signature',
+  'submitted',
+  'confirmed',
+  'failed',
+  'cancelled',
+  'rejected',
+  'expired',
+] as const;
 
 class TxQuery extends PageQuery {
   @ApiPropertyOptional() @IsOptional() @IsUUID() tokenId?: string;
@@ -42,16 +53,16 @@ export class TransactionsController {
   @Roles('admin', 'operator')
   @ApiOperation({ summary: 'List transactions (an operator: those it requested)' })
   @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED')
-  list(@CurrentPrincipal() p: Principal, @Query() q: TxQuery): Promise<Page<TransactionDto>> {
+  list(@CurrentPrincipal() p: Principal, @Query() q: TxQuery): Promise<Page<TransactionResponse>> {
     return this.transactions.list(p, q);
   }
 
   @Get(':id')
   @Roles('admin', 'operator')
   @ApiOperation({ summary: 'Read a transaction' })
-  @ApiOkResponse({ description: 'Transaction' })
+  @ApiOkResponse({ type: TransactionResponse })
   @ApiProblems('UNAUTHENTICATED', 'NOT_FOUND')
-  get(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string): Promise<TransactionDto> {
+  get(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string): Promise<TransactionResponse> {
     return this.transactions.get(p, id);
   }
 
@@ -59,8 +70,9 @@ export class TransactionsController {
   @HttpCode(200)
   @Roles('admin', 'operator')
   @ApiOperation({ summary: 'Cancel a transaction that is still queued' })
+  @ApiOkResponse({ type: TransactionResponse })
   @ApiProblems('UNAUTHENTICATED', 'NOT_FOUND', 'NOT_CANCELLABLE')
-  cancel(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @RequestId() rid?: string): Promise<TransactionDto> {
+  cancel(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @RequestId() rid?: string): Promise<TransactionResponse> {
     return this.transactions.cancel(p, id, rid);
   }
 }

@@ -1,16 +1,40 @@
+/**
+ * `transactions` owns the transactions table, signer holds, the queue API, the signing pipeline
+ * and the signers view; it announces status changes and finality through its hooks. It imports
+ * no feature module: tokens (and later batches, governance) depend on it, not the other way round.
+ */
 import { Module } from '@nestjs/common';
-import { IssuersModule } from '../issuers/issuers.module';
-import { OperatorsModule } from '../operators/operators.module';
-import { Idempotency } from './idempotency';
-import { Pipeline } from './pipeline';
-import { TokenActivation } from './token-activation';
+import { TransactionHooks } from './hooks';
+import { Broadcasting } from './pipeline/broadcasting';
+import { Pipeline } from './pipeline/pipeline';
+import { Receipts } from './pipeline/receipts';
+import { Recovery } from './pipeline/recovery';
+import { Signing } from './pipeline/signing';
+import { PipelineState } from './pipeline/state';
+import { FinalityWaiters } from './pipeline/waiters';
+import { TransactionQueue } from './queue';
+import { SignersController } from './signers.controller';
+import { EnvelopeTransactionSigner, TransactionSigner } from './transaction-signer';
 import { TransactionsController } from './transactions.controller';
+import { TransactionsRepository } from './transactions.repository';
 import { TransactionsService } from './transactions.service';
 
 @Module({
-  imports: [OperatorsModule, IssuersModule],
-  controllers: [TransactionsController],
-  providers: [TransactionsService, Idempotency, Pipeline, TokenActivation],
-  exports: [TransactionsService, Idempotency, Pipeline],
+  controllers: [TransactionsController, SignersController],
+  providers: [
+    TransactionsRepository,
+    TransactionsService,
+    TransactionQueue,
+    TransactionHooks,
+    { provide: TransactionSigner, useClass: EnvelopeTransactionSigner },
+    PipelineState,
+    Signing,
+    Broadcasting,
+    Receipts,
+    Recovery,
+    FinalityWaiters,
+    Pipeline,
+  ],
+  exports: [TransactionsService, TransactionQueue, TransactionHooks],
 })
 export class TransactionsModule {}

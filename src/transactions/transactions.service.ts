@@ -1,53 +1,22 @@
 /**
- * Reading, listing, cancelling and waiting for transactions. Operators see the
- * transactions they requested; admins see all; anything else is 404.
+ * Reading, listing, cancelling and waiting for transactions, and the signers view. Firms see
+ * the transactions they requested; admins see all; anything else is 404.
  */
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import type { Principal } from '../auth/principal';
+import { getAddress } from 'viem';
+import { AuditSink } from '../audit/audit-sink';
+import { actorOf, type Principal } from '../auth/principal';
+import { ChainService, ChainUnavailableError } from '../chain/chain.service';
+import { Nonces } from '../chain/nonces';
 import { AppError, NotFoundError } from '../common/app-error';
 import { paginate, PageQuery, type Page } from '../common/pagination';
-import { AuditSink } from '../audit/audit-sink';
-import { Transaction, type TxKind, type TxStatus } from './entities/transaction.entity';
-
-export interface TransactionDto {
-  id: string;
-  tokenId: string | null;
-  kind: TxKind;
-  status: TxStatus;
-  from: string;
-  nonce: number | null;
-  txHash: string | null;
-  /** Earlier hashes signed for the same nonce and replaced by a fee bump (added field). */
-  replacedTxHashes: string[];
-  blockNumber: number | null;
-  attempts: number;
-  error: { code: string; message: string } | null;
-  request: Record<string, unknown>;
-  requestedBy: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export function toTxDto(t: Transaction): TransactionDto {
-  return {
-    id: t.id,
-    tokenId: t.tokenId,
-    kind: t.kind,
-    status: t.status,
-    from: t.fromAddress,
-    nonce: t.nonce,
-    txHash: t.txHash,
-    replacedTxHashes: t.replacedHashes ?? [],
-    blockNumber: t.blockNumber === null ? null : Number(t.blockNumber),
-    attempts: t.attempts,
-    error: t.error,
-    request: t.request,
-    requestedBy: t.operatorId,
-    createdAt: t.createdAt.toISOString(),
-    updatedAt: t.updatedAt.toISOString(),
-  };
-}
+import { firmOf } from '../common/tenancy';
+import { SealedKeyStores } from '../kms/sealed-key-stores';
+import { toTxDto, type TransactionResponse } from './dto/transaction.response';
+import type { TxKind, TxStatus } from './entities/transaction.entity';
+import { TransactionHooks } from './hooks';
+import { FinalityWaiters } from './pipeline/waiters';
+import { TransactionsRepository } from './transactions.repository';
 
 export interface TxFilter extends PageQuery {
   tokenId?: string;
@@ -58,22 +27,39 @@ export interface TxFilter extends PageQuery {
   to?: string;
 }
 
-export const FINAL: readonly TxStatus[] = ['confirmed', 'failed', 'cancelled'];
+export interface SignerView {
+  address: string;
+  kind: string;
+  ownerId: string;
+  queued: number;
+  oldestQueuedAt: string | null;
+  nextNonce: number | null;
+  gasBalance: string;
+  held: boolean;
+}
 
 @Injectable()
 export class TransactionsService {
   constructor(
-    private readonly ds: DataSource,
+    private readonly repo: TransactionsRepository,
     private readonly audit: AuditSink,
+    private readonly hooks: TransactionHooks,
+    private readonly waiters: FinalityWaiters,
+    private readonly stores: SealedKeyStores,
+    private readonly nonces: Nonces,
+    private readonly chain: ChainService,
   ) {}
 
-  async get(p: Principal, id: string): Promise<TransactionDto> {
-    return toTxDto(await this.load(p, id));
+  async get(p: Principal, id: string): Promise<TransactionResponse> {
+    const t = await this.repo.findOne(id, firmOf(p));
+    if (!t) throw new NotFoundError('Transaction');
+    return toTxDto(t);
   }
 
-  list(p: Principal, q: TxFilter): Promise<Page<TransactionDto>> {
-    const qb = this.ds.getRepository(Transaction).createQueryBuilder('t');
-    if (p.type === 'operator') qb.andWhere('t.operator_id = :me', { me: p.id });
+  list(p: Principal, q: TxFilter): Promise<Page<TransactionResponse>> {
+    const qb = this.repo.query();
+    const firm = firmOf(p);
+    if (firm) qb.andWhere('t.operator_id = :me', { me: firm });
     if (q.tokenId) qb.andWhere('t.token_id = :tokenId', { tokenId: q.tokenId });
     if (q.userId) qb.andWhere('t.user_id = :userId', { userId: q.userId });
     if (q.status) qb.andWhere('t.status = :status', { status: q.status });
@@ -83,38 +69,62 @@ export class TransactionsService {
     return paginate(qb, q, toTxDto);
   }
 
-  async cancel(p: Principal, id: string, requestId?: string): Promise<TransactionDto> {
-    await this.load(p, id);
-    const r = await this.ds.query<[unknown[], number]>(
-      `UPDATE transactions SET status = 'cancelled', updated_at = now() WHERE id = $1 AND status = 'queued'`,
-      [id],
-    );
-    if (!r[1]) throw new AppError('NOT_CANCELLABLE', 'Only a queued transaction can be cancelled');
-    await this.audit.record({
-      actor: { type: p.type, id: p.id },
-      operatorId: p.type === 'operator' ? p.id : null,
-      action: 'transaction.cancel',
-      subject: { type: 'transaction', id },
-      outcome: 'success',
-      requestId,
+  async cancel(p: Principal, id: string, requestId?: string): Promise<TransactionResponse> {
+    await this.get(p, id);
+    await this.repo.transaction(async (em) => {
+      const changed = await this.repo.cancel(em, id, ['queued', 'pending_approval']);
+      if (!changed.length) throw new AppError('NOT_CANCELLABLE', 'Only a queued transaction can be cancelled');
+      await this.hooks.changed(em, changed);
+      await this.audit.record(
+        {
+          actor: actorOf(p),
+          operatorId: firmOf(p),
+          action: 'transaction.cancel',
+          subject: { type: 'transaction', id },
+          outcome: 'success',
+          requestId,
+        },
+        em,
+      );
     });
+    this.waiters.wake();
     return this.get(p, id);
   }
 
-  /** Polls until the transaction is final or `seconds` pass. */
-  async waitFinal(id: string, seconds: number): Promise<boolean> {
-    const deadline = Date.now() + seconds * 1000;
-    for (;;) {
-      const row = await this.ds.getRepository(Transaction).findOne({ where: { id }, select: { id: true, status: true } });
-      if (row && FINAL.includes(row.status)) return true;
-      if (Date.now() >= deadline) return false;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  /** Resolves true once the transaction is final, false after `seconds`. */
+  waitFinal(id: string, seconds: number): Promise<boolean> {
+    return this.waiters.wait(id, seconds);
   }
 
-  private async load(p: Principal, id: string): Promise<Transaction> {
-    const t = await this.ds.getRepository(Transaction).findOneBy(p.type === 'operator' ? { id, operatorId: p.id } : { id });
-    if (!t) throw new NotFoundError('Transaction');
-    return t;
+  /** Every signing key with its queue depth, next nonce, gas and hold (admins). */
+  async signers(): Promise<{ items: SignerView[] }> {
+    const owners = (await Promise.all(this.stores.all().map(async (s) => (await s.owners()).map((o) => ({ ...o, kind: s.kind }))))).flat();
+    owners.sort((a, b) => a.kind.localeCompare(b.kind) || a.address.localeCompare(b.address));
+    const [stats, held, nonces, gas] = await Promise.all([
+      this.repo.queueStats(),
+      this.repo.heldAddresses(),
+      this.nonces.nextOf(
+        this.repo.manager,
+        owners.map((o) => o.address),
+      ),
+      Promise.all(owners.map((o) => this.chain.client.getBalance({ address: getAddress(o.address) }))).catch(() => {
+        throw new ChainUnavailableError();
+      }),
+    ]);
+    return {
+      items: owners.map((o, i) => {
+        const s = stats.get(o.address);
+        return {
+          address: o.address,
+          kind: o.kind,
+          ownerId: o.id,
+          queued: s?.queued ?? 0,
+          oldestQueuedAt: s?.oldest ? new Date(s.oldest).toISOString() : null,
+          nextNonce: nonces.get(o.address) ?? null,
+          gasBalance: gas[i]!.toString(),
+          held: held.has(o.address),
+        };
+      }),
+    };
   }
 }

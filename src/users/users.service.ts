@@ -5,14 +5,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
 import { actorOf, type Principal } from '../auth/principal';
 import { AppError, NotFoundError } from '../common/app-error';
 import { paginate, type Page } from '../common/pagination';
+import { firmOf, requireFirm } from '../common/tenancy';
 import { NotificationsService } from '../notifications/notifications.service';
+import { OperatorsService } from '../operators/operators.service';
 import type { CreateUserDto, UserDto, UserQuery } from './dto/user.dto';
-import { User } from './entities/user.entity';
+import type { User } from './entities/user.entity';
+import { UsersRepository } from './users.repository';
 
 export function toUserDto(u: User): UserDto {
   return {
@@ -31,18 +33,22 @@ export function toUserDto(u: User): UserDto {
 @Injectable()
 export class UsersService {
   constructor(
-    private readonly ds: DataSource,
+    private readonly repo: UsersRepository,
     private readonly notifications: NotificationsService,
+    private readonly operators: OperatorsService,
     private readonly audit: AuditSink,
   ) {}
 
   async create(p: Principal, dto: CreateUserDto, requestId?: string): Promise<UserDto> {
     const id = randomUUID();
-    await this.ds.transaction(async (em) => {
+    const firm = requireFirm(p);
+    const operator = await this.operators.describe(firm);
+    const who = operator ? `${operator.name} (${operator.loginId})` : firm;
+    await this.repo.transaction(async (em) => {
       try {
-        await em.getRepository(User).insert({
+        await this.repo.insert(em, {
           id,
-          operatorId: p.id,
+          operatorId: firm,
           name: dto.name,
           email: dto.email,
           externalRef: dto.externalRef ?? null,
@@ -55,13 +61,9 @@ export class UsersService {
           throw new AppError('EXTERNAL_REF_TAKEN', 'This operator already has a user with that externalRef');
         throw e;
       }
-      const operator = await em.query<Array<{ name: string; login_id: string }>>('SELECT name, login_id FROM principals WHERE id = $1', [
-        p.id,
-      ]);
-      const who = operator[0] ? `${operator[0].name} (${operator[0].login_id})` : p.id;
       await this.notifications.notify(em, {
         kind: 'user.registered',
-        operatorId: p.id,
+        operatorId: firm,
         subject: `[kagi] 新規投資家登録 / New investor registered: ${dto.name}`,
         body: [
           'A new investor was registered and awaits a wallet from the secure room.',
@@ -79,7 +81,7 @@ export class UsersService {
       await this.audit.record(
         {
           actor: actorOf(p),
-          operatorId: p.id,
+          operatorId: firm,
           action: 'user.create',
           subject: { type: 'user', id },
           outcome: 'success',
@@ -93,23 +95,27 @@ export class UsersService {
   }
 
   list(p: Principal, q: UserQuery): Promise<Page<UserDto>> {
-    const qb = this.ds.getRepository(User).createQueryBuilder('u');
-    if (p.type === 'operator') qb.andWhere('u.operator_id = :me', { me: p.id });
+    const qb = this.repo.query(firmOf(p));
     if (q.walletStatus === 'pending') qb.andWhere('u.wallet_address IS NULL');
     if (q.walletStatus === 'issued') qb.andWhere('u.wallet_address IS NOT NULL');
     return paginate(qb, q, toUserDto);
   }
 
   async get(p: Principal, id: string): Promise<UserDto> {
-    const u = await this.ds.getRepository(User).findOneBy(p.type === 'operator' ? { id, operatorId: p.id } : { id });
+    const u = await this.repo.find(id, firmOf(p));
     if (!u) throw new NotFoundError('User');
     return toUserDto(u);
   }
 
   /** For token operations: a user of this operator, or 404 exactly as an unknown id. */
   async getOwnedUser(operatorId: string, userId: string): Promise<User> {
-    const u = await this.ds.getRepository(User).findOneBy({ id: userId, operatorId });
+    const u = await this.repo.find(userId, operatorId);
     if (!u) throw new NotFoundError('User');
     return u;
+  }
+
+  /** Users with a wallet visible to `firm` (null: all), oldest first. */
+  withWallets(firm: string | null): Promise<Array<{ id: string; walletAddress: `0x${string}` }>> {
+    return this.repo.withWallets(firm);
   }
 }

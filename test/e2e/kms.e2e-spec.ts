@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it, inject } from 'vitest';
 import { MemoryAuditSink } from '../../src/audit/testing/memory-audit-sink';
 import { loadConfig } from '../../src/config/app-config';
 import { freePort } from '../../src/dev/processes';
-import { Metrics } from '../../src/health/metrics';
+import { Metrics } from '../../src/common/metrics';
 import { AwsKms } from '../../src/kms/aws-kms';
 import { DataKeyCache } from '../../src/kms/data-key-cache';
 import { Envelope } from '../../src/kms/envelope';

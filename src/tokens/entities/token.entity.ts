@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 
 /** A security token: its contract, and whose key signs for it (operator or issuer). */
 @Entity('tokens')
@@ -12,8 +12,18 @@ export class Token {
   @Column({ name: 'operator_id', type: 'uuid' })
   operatorId!: string;
 
+  /** Foreign key only (other modules' tables are reached through their owners' services). */
+  @ManyToOne('Operator', { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'operator_id' })
+  operator?: unknown;
+
   @Column({ name: 'issuer_id', type: 'uuid', nullable: true })
   issuerId!: string | null;
+
+  /** Foreign key only (other modules' tables are reached through their owners' services). */
+  @ManyToOne('Issuer', { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'issuer_id' })
+  issuer?: unknown;
 
   @Column({ type: 'varchar', length: 100 })
   name!: string;

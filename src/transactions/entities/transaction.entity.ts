@@ -1,13 +1,21 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
 export type TxKind =
   'deploy' | 'issue' | 'forced-transfer' | 'deposit' | 'withdraw' | 'redeem' | 'freeze' | 'unfreeze' | 'pause' | 'unpause' | 'recover';
-export type TxStatus = 'queued' | 'submitted' | 'confirmed' | 'failed' | 'cancelled';
+/**
+ * `pending_approval` rows wait for approvals (the claimer never signs them); `awaiting_signature`
+ * rows wait for an external signer. The final states are confirmed, failed, cancelled, rejected, expired.
+ */
+export type TxStatus =
+  'pending_approval' | 'queued' | 'awaiting_signature' | 'submitted' | 'confirmed' | 'failed' | 'cancelled' | 'rejected' | 'expired';
+export const FINAL_STATUSES: readonly TxStatus[] = ['confirmed', 'failed', 'cancelled', 'rejected', 'expired'];
 
 /**
- * One token operation or deployment. The call (to, data) is fixed at acceptance; the
- * worker adds nonce, fees and the signature, and stores the raw signed transaction and
- * its hash BEFORE broadcasting, so a crash can only lead to a re-broadcast of the same bytes.
+ * One token operation or deployment. Acceptance stores the request and the call's
+ * arguments (`call_args`); the calldata is built when the row is signed (so a key rotation
+ * or a custody change between acceptance and signing is respected), then the worker adds
+ * nonce, fees and the signature, and stores the raw signed transaction and its hash BEFORE
+ * broadcasting, so a crash can only lead to a re-broadcast of the same bytes.
  */
 @Entity('transactions')
 // Partial indexes for the pipeline's and the pre-checks' hot queries: a row is in them only
@@ -35,21 +43,31 @@ export class Transaction {
   @Column({ name: 'token_id', type: 'uuid', nullable: true })
   tokenId!: string | null;
 
+  /** Foreign key only (other modules' tables are reached through their owners' services). */
+  @ManyToOne('Token', { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'token_id' })
+  token?: unknown;
+
   @Column({ type: 'varchar', length: 32 })
   kind!: TxKind;
 
-  @Column({ type: 'varchar', length: 16 })
+  @Column({ type: 'varchar', length: 24 })
   status!: TxStatus;
 
-  /** The requesting principal (requestedBy): an operator, or an admin for pause/unpause. */
+  /** The firm the row is for (requested by it, or by `system` on its behalf); for admin requests the admin's id. */
   @Column({ name: 'operator_id', type: 'uuid' })
   operatorId!: string;
 
   @Column({ name: 'requested_by_type', type: 'varchar', length: 16 })
-  requestedByType!: 'admin' | 'operator';
+  requestedByType!: 'admin' | 'operator' | 'system';
 
   @Column({ name: 'user_id', type: 'uuid', nullable: true })
   userId!: string | null;
+
+  /** Foreign key only (other modules' tables are reached through their owners' services). */
+  @ManyToOne('User', { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'user_id' })
+  user?: unknown;
 
   @Column({ name: 'signer_kind', type: 'varchar', length: 16 })
   signerKind!: 'operator' | 'issuer';
@@ -63,8 +81,13 @@ export class Transaction {
   @Column({ name: 'to_address', type: 'varchar', length: 42, nullable: true })
   toAddress!: `0x${string}` | null;
 
-  @Column({ name: 'call_data', type: 'text' })
-  callData!: `0x${string}`;
+  /** The signed call's data: set when signed (rows accepted before calldata-at-signing carry it from acceptance). */
+  @Column({ name: 'call_data', type: 'text', nullable: true })
+  callData!: `0x${string}` | null;
+
+  /** The operation's resolved arguments (addresses, amounts), from which the call is built at signing. */
+  @Column({ name: 'call_args', type: 'jsonb', nullable: true })
+  callArgs!: Record<string, unknown> | null;
 
   /** Pending debit of this operation on `debit_address`, for pre-checks of later requests. */
   @Column({ name: 'debit_address', type: 'varchar', length: 42, nullable: true })

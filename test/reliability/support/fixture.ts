@@ -11,7 +11,7 @@ import { AwsKms } from '../../../src/kms/aws-kms';
 import { DataKeyCache } from '../../../src/kms/data-key-cache';
 import { Envelope } from '../../../src/kms/envelope';
 import { signingKeyContext } from '../../../src/kms/signing-keys';
-import { Metrics } from '../../../src/health/metrics';
+import { Metrics } from '../../../src/common/metrics';
 import { loadConfig } from '../../../src/config/app-config';
 import { pdfText, printedPrivateKey } from '../../support/pdf';
 import type { Http } from './client';

@@ -6,11 +6,12 @@
  * record, so the client may retry with the same key.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { AppError, ValidationError } from '../app-error';
+import { IdempotencyRepository } from './idempotency.repository';
 
 const ABANDONED_AFTER_SECONDS = 10;
-import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
-import { AppError, ValidationError } from '../common/app-error';
 
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
@@ -37,7 +38,7 @@ export interface Prepared<T> {
 
 @Injectable()
 export class Idempotency {
-  constructor(private readonly ds: DataSource) {}
+  constructor(private readonly repo: IdempotencyRepository) {}
 
   async run<T>(
     principalId: string,
@@ -51,32 +52,17 @@ export class Idempotency {
     const answer = async (c: Created<T>) => c.value ?? (await load(c.id));
     if (key === undefined) {
       const { write, singleStatement } = await prepare();
-      const created = singleStatement ? await write(this.ds.manager) : await this.ds.transaction(write);
-      return { value: await answer(created), replayed: false };
+      return { value: await answer(await this.repo.transaction(write, singleStatement)), replayed: false };
     }
     if (!/^[\x21-\x7e]{1,255}$/.test(key))
       throw new ValidationError([{ field: 'Idempotency-Key', message: 'Idempotency-Key must be 1 to 255 visible ASCII characters' }]);
     const hash = createHash('sha256').update(scope).update('\n').update(canonical(body)).digest('hex');
-    await this.ds.query(`DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND created_at < now() - interval '24 hours'`, [
-      principalId,
-      key,
-    ]);
     // A claim left `in_progress` by an instance that died (kill -9) is taken over after
     // ABANDONED_AFTER; the claim id makes sure only one acceptance can ever complete.
-    await this.ds.query(
-      `DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND state = 'in_progress' AND request_hash = $3 AND created_at < now() - make_interval(secs => $4)`,
-      [principalId, key, hash, ABANDONED_AFTER_SECONDS],
-    );
+    await this.repo.purge(principalId, key, hash, ABANDONED_AFTER_SECONDS);
     const claim = randomUUID();
-    const inserted = await this.ds.query<Array<{ key: string }>>(
-      `INSERT INTO idempotency_keys (principal_id, key, request_hash, state, resource_id) VALUES ($1, $2, $3, 'in_progress', $4) ON CONFLICT DO NOTHING RETURNING key`,
-      [principalId, key, hash, claim],
-    );
-    if (!inserted.length) {
-      const [row] = await this.ds.query<Array<{ request_hash: string; state: string; resource_id: string | null }>>(
-        'SELECT request_hash, state, resource_id FROM idempotency_keys WHERE principal_id = $1 AND key = $2',
-        [principalId, key],
-      );
+    if (!(await this.repo.claim(principalId, key, hash, claim))) {
+      const row = await this.repo.find(principalId, key);
       if (!row) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'The first request with this Idempotency-Key just finished; retry');
       if (row.request_hash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with another request');
       if (row.state !== 'done' || !row.resource_id)
@@ -87,14 +73,10 @@ export class Idempotency {
     }
     try {
       const { write } = await prepare();
-      const created = await this.ds.transaction(async (em) => {
+      const created = await this.repo.transaction(async (em) => {
         const c = await write(em);
-        const [, n] = await em.query<[unknown[], number]>(
-          `UPDATE idempotency_keys SET state = 'done', resource_id = $3 WHERE principal_id = $1 AND key = $2 AND state = 'in_progress' AND resource_id = $4`,
-          [principalId, key, c.id, claim],
-        );
         // Our claim was taken over (we were presumed dead): roll back rather than create a duplicate.
-        if (!n)
+        if (!(await this.repo.complete(em, principalId, key, claim, c.id)))
           throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'Another request took over this Idempotency-Key', {
             headers: { 'Retry-After': '1' },
           });
@@ -102,10 +84,7 @@ export class Idempotency {
       });
       return { value: await answer(created), replayed: false };
     } catch (e) {
-      await this.ds.query(
-        `DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND state = 'in_progress' AND resource_id = $3`,
-        [principalId, key, claim],
-      );
+      await this.repo.release(principalId, key, claim);
       throw e;
     }
   }

@@ -1,0 +1,110 @@
+/**
+ * The tables `tokens` owns: tokens, the custody ledger (custody_entries) and the development
+ * governance key. Tenancy is applied here once: a firm sees its own tokens and those of the
+ * issuers it is currently granted.
+ */
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
+import { GovernanceKey } from './entities/governance-key.entity';
+import { Token } from './entities/token.entity';
+
+const GRANTED = 'SELECT g.issuer_id FROM issuer_grants g WHERE g.operator_id = :firm';
+
+@Injectable()
+export class TokensRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  transaction<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.ds.transaction(fn);
+  }
+
+  async insert(em: EntityManager, token: Omit<Token, 'createdAt' | 'operator' | 'issuer'>): Promise<void> {
+    await em.getRepository(Token).insert(token);
+  }
+
+  findById(id: string): Promise<Token | null> {
+    return this.ds.getRepository(Token).findOneBy({ id });
+  }
+
+  /** Tokens visible to `firm` (null: all). */
+  visible(firm: string | null): SelectQueryBuilder<Token> {
+    const qb = this.ds.getRepository(Token).createQueryBuilder('t');
+    if (firm) qb.andWhere(`(t.operator_id = :firm OR t.issuer_id IN (${GRANTED}))`, { firm });
+    return qb;
+  }
+
+  /** Active tokens the firm signs for: its own and its granted issuers'. */
+  async activeOf(firm: string): Promise<Token[]> {
+    return this.visible(firm).andWhere(`t.status = 'active'`).orderBy('t.created_at').getMany();
+  }
+
+  async setDeployed(em: EntityManager, id: string, address: string | undefined): Promise<void> {
+    if (address) await em.query(`UPDATE tokens SET status = 'active', address = $2 WHERE id = $1`, [id, address]);
+    else await em.query(`UPDATE tokens SET status = 'failed' WHERE id = $1`, [id]);
+  }
+
+  // ---- custody ledger -------------------------------------------------------------------
+
+  /** Applies confirmed custody movements (positive: deposit), in the receipt stage's transaction. */
+  async moveCustody(
+    em: EntityManager,
+    moves: ReadonlyArray<{ tokenId: string; operatorId: string; userId: string; delta: string }>,
+  ): Promise<void> {
+    for (const m of moves)
+      await em.query(
+        `INSERT INTO custody_entries (token_id, operator_id, user_id, amount) VALUES ($1, $2, $3, $4::numeric)
+         ON CONFLICT (token_id, operator_id, user_id) DO UPDATE SET amount = custody_entries.amount + EXCLUDED.amount`,
+        [m.tokenId, m.operatorId, m.userId, m.delta],
+      );
+  }
+
+  async custodyOf(em: EntityManager | undefined, tokenId: string, operatorId: string, userId: string): Promise<bigint> {
+    const [r] = await (em ?? this.ds.manager).query<Array<{ amount: string }>>(
+      'SELECT amount::text AS amount FROM custody_entries WHERE token_id = $1 AND operator_id = $2 AND user_id = $3',
+      [tokenId, operatorId, userId],
+    );
+    return BigInt(r?.amount ?? '0');
+  }
+
+  /** A user's custody balance across firms (the balance view). */
+  async userCustody(tokenId: string, userId: string): Promise<string> {
+    const [c] = await this.ds.query<Array<{ s: string | null }>>(
+      'SELECT sum(amount)::text AS s FROM custody_entries WHERE token_id = $1 AND user_id = $2',
+      [tokenId, userId],
+    );
+    return c?.s ?? '0';
+  }
+
+  ledger(tokenId: string, operatorId: string): Promise<Array<{ user_id: string; amount: string }>> {
+    return this.ds.query(
+      `SELECT user_id, amount::text AS amount FROM custody_entries WHERE token_id = $1 AND operator_id = $2 AND amount <> 0 ORDER BY user_id`,
+      [tokenId, operatorId],
+    );
+  }
+
+  /** Every firm's ledger total per active token, for reconciliation. */
+  ledgerTotals(): Promise<Array<{ token_id: string; address: string | null; operator_id: string; s: string }>> {
+    return this.ds.query(
+      `SELECT c.token_id, t.address, c.operator_id, sum(c.amount)::text AS s
+         FROM custody_entries c JOIN tokens t ON t.id = c.token_id
+        GROUP BY c.token_id, t.address, c.operator_id`,
+    );
+  }
+
+  // ---- development governance key -------------------------------------------------------
+
+  firstGovernanceKey(em?: EntityManager): Promise<GovernanceKey | null> {
+    return (em ?? this.ds.manager).getRepository(GovernanceKey).findOne({ where: {}, order: { createdAt: 'ASC' } });
+  }
+
+  /** Stores the key unless one exists already (under a lock, so two instances agree); returns the address in force. */
+  async keepFirstGovernanceKey(key: Omit<GovernanceKey, 'createdAt'>): Promise<`0x${string}`> {
+    return this.ds.transaction(async (em) => {
+      await em.query(`SELECT pg_advisory_xact_lock(hashtext('kagi-governance'))`);
+      const again = await this.firstGovernanceKey(em);
+      if (again) return again.address;
+      await em.getRepository(GovernanceKey).insert(key);
+      return key.address;
+    });
+  }
+}

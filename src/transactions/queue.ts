@@ -1,0 +1,130 @@
+/**
+ * The transaction queue API, for modules that request chain work (tokens today; batches,
+ * governance, audit anchors next): enqueue a row in the caller's database transaction, with its
+ * audit event in the same statement; the debit bookkeeping pre-checks need; wake-ups. The call
+ * is built when the row is signed (hooks.ts), so nothing here encodes calldata.
+ */
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { AuditSink } from '../audit/audit-sink';
+import { actorOf, type Principal } from '../auth/principal';
+import { firmOf } from '../common/tenancy';
+import { toTxDto, type TransactionResponse } from './dto/transaction.response';
+import type { Transaction, TxKind } from './entities/transaction.entity';
+import { TransactionHooks } from './hooks';
+import { Pipeline } from './pipeline/pipeline';
+import { TransactionsRepository } from './transactions.repository';
+
+/** Who asks: a principal, or kagi itself (`system`) on behalf of a firm (a lost wallet's freeze, rotation steps). */
+export type Requester = Principal | { type: 'system'; onBehalfOf: string };
+
+export interface QueueRequest {
+  tokenId: string | null;
+  kind: TxKind;
+  principal: Requester;
+  userId?: string | null;
+  signer: { kind: Transaction['signerKind']; id: string; address: `0x${string}` };
+  /** The contract called (null for a deployment). */
+  to: `0x${string}` | null;
+  /** The call's resolved arguments (JSON: amounts as decimal strings), built into calldata at signing. */
+  args: Record<string, unknown>;
+  /** The request as the client sees it in the Transaction. */
+  request: Record<string, unknown>;
+  /** What the operation takes from `address`, for later pre-checks. */
+  debit?: { address: string; amount: bigint };
+}
+
+@Injectable()
+export class TransactionQueue {
+  constructor(
+    private readonly repo: TransactionsRepository,
+    private readonly audit: AuditSink,
+    private readonly hooks: TransactionHooks,
+    private readonly pipeline: Pipeline,
+  ) {}
+
+  /** Stores a queued row and its audit event in one statement; answers the Transaction without reading it back. */
+  async enqueue(em: EntityManager, id: string, q: QueueRequest): Promise<TransactionResponse> {
+    const r = q.principal;
+    const firm = r.type === 'system' ? r.onBehalfOf : firmOf(r);
+    const row = {
+      id,
+      tokenId: q.tokenId,
+      kind: q.kind,
+      status: 'queued' as const,
+      operatorId: firm ?? (r.type === 'system' ? r.onBehalfOf : r.id),
+      requestedByType: r.type,
+      userId: q.userId ?? null,
+      signerKind: q.signer.kind,
+      signerId: q.signer.id,
+      fromAddress: q.signer.address,
+      toAddress: q.to,
+      callArgs: q.args,
+      debitAddress: q.debit?.address ?? null,
+      debitAmount: q.debit ? q.debit.amount.toString() : null,
+      request: q.request,
+    };
+    const [stamps] = await this.audit.recordWith<{ created_at: Date; updated_at: Date }>(
+      {
+        actor: r.type === 'system' ? { type: 'system' } : actorOf(r),
+        operatorId: firm,
+        action: 'transaction.queued',
+        subject: { type: 'transaction', id },
+        outcome: 'success',
+        details: { kind: q.kind, tokenId: q.tokenId },
+      },
+      this.repo.insertStatement(row),
+      em,
+    );
+    await this.hooks.changed(em, [{ ...row, callArgs: q.args }]);
+    return toTxDto({
+      ...row,
+      callData: null,
+      nonce: null,
+      txHash: null,
+      rawTx: null,
+      replacedHashes: null,
+      blockNumber: null,
+      attempts: 0,
+      error: null,
+      nextAttemptAt: stamps!.created_at,
+      submittedAt: null,
+      createdAt: stamps!.created_at,
+      updatedAt: stamps!.updated_at,
+    });
+  }
+
+  /** After the caller's commit: start signing now rather than at the next poll. */
+  wake(): void {
+    this.pipeline.wake();
+  }
+
+  /** Serialises the debits of one (token, address) until `em` commits. */
+  lockDebits(em: EntityManager, tokenId: string, address: string): Promise<void> {
+    return this.repo.lockDebits(em, tokenId, address);
+  }
+
+  /** Debits of `address` not yet in its balance as of block `at`. */
+  pendingDebits(em: EntityManager | undefined, tokenId: string, address: string, at: bigint): Promise<bigint> {
+    return this.repo.pendingDebits(em ?? this.repo.manager, tokenId, address, at);
+  }
+
+  /** A user's custody withdrawals not yet final. */
+  pendingWithdrawals(em: EntityManager | undefined, tokenId: string, operatorId: string, userId: string): Promise<bigint> {
+    return this.repo.pendingWithdrawals(em ?? this.repo.manager, tokenId, operatorId, userId);
+  }
+
+  /** Net confirmed custody movements per user up to block `at`. */
+  custodyAt(tokenId: string, at: bigint): Promise<Map<string, string>> {
+    return this.repo.custodyAt(tokenId, at);
+  }
+
+  /** Holds a signer's queue (nothing new is signed) until released: key rotation. */
+  hold(address: string, reason: string): Promise<void> {
+    return this.repo.hold(address, reason);
+  }
+
+  release(address: string): Promise<void> {
+    return this.repo.release(address);
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * The transactions table (owned by `transactions`) and signer holds: every SQL statement on
+ * them lives here. The pipeline's statements are set-based (one statement per batch), and the
+ * status-changing ones return what changed so transition hooks can run in the same transaction.
+ */
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
+import type { Problem, QueuedRow, SubmittedRow, Transition } from './pipeline/types';
+import { Transaction, type TxStatus } from './entities/transaction.entity';
+
+/** The columns a transition hook and a finality handler read. */
+const TRANSITION_COLUMNS = `t.id, t.kind, t.status, t.token_id AS "tokenId", t.user_id AS "userId", t.operator_id AS "operatorId",
+  t.requested_by_type AS "requestedByType", t.request, t.call_args AS "callArgs"`;
+
+export interface NewTransaction {
+  id: string;
+  tokenId: string | null;
+  kind: Transaction['kind'];
+  status: 'queued' | 'pending_approval';
+  operatorId: string;
+  requestedByType: Transaction['requestedByType'];
+  userId: string | null;
+  signerKind: Transaction['signerKind'];
+  signerId: string;
+  fromAddress: `0x${string}`;
+  toAddress: `0x${string}` | null;
+  callArgs: Record<string, unknown>;
+  debitAddress: string | null;
+  debitAmount: string | null;
+  request: Record<string, unknown>;
+}
+
+@Injectable()
+export class TransactionsRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  get manager(): EntityManager {
+    return this.ds.manager;
+  }
+
+  transaction<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.ds.transaction(fn);
+  }
+
+  // ---- acceptance -------------------------------------------------------------------
+
+  /** The INSERT of a new row, as one statement (the caller adds its audit event to it). */
+  insertStatement(row: NewTransaction): { sql: string; params: unknown[] } {
+    return {
+      sql: `INSERT INTO transactions (id, token_id, kind, status, operator_id, requested_by_type, user_id, signer_kind, signer_id, from_address, to_address, call_args, debit_address, debit_amount, request, attempts, next_attempt_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15::jsonb, 0, now()) RETURNING created_at, updated_at`,
+      params: [
+        row.id,
+        row.tokenId,
+        row.kind,
+        row.status,
+        row.operatorId,
+        row.requestedByType,
+        row.userId,
+        row.signerKind,
+        row.signerId,
+        row.fromAddress,
+        row.toAddress,
+        JSON.stringify(row.callArgs),
+        row.debitAddress,
+        row.debitAmount,
+        JSON.stringify(row.request),
+      ],
+    };
+  }
+
+  /** Serialises the debits of one (token, address) until `em` commits. */
+  async lockDebits(em: EntityManager, tokenId: string, address: string): Promise<void> {
+    await em.query(`SELECT pg_advisory_xact_lock(hashtext('kagi-debit:' || $1 || ':' || $2))`, [tokenId, address]);
+  }
+
+  /** Debits of `address` not yet in its balance as of block `at`: not mined yet, or confirmed in a later block. */
+  async pendingDebits(em: EntityManager, tokenId: string, address: string, at: bigint): Promise<bigint> {
+    const [r] = await em.query<Array<{ s: string | null }>>(
+      `SELECT sum(debit_amount)::text AS s FROM (
+         SELECT debit_amount FROM transactions WHERE token_id = $1 AND debit_address = $2 AND status IN ('queued', 'submitted')
+         UNION ALL
+         SELECT debit_amount FROM transactions WHERE token_id = $1 AND debit_address = $2 AND status = 'confirmed' AND block_number > $3) d`,
+      [tokenId, address, at.toString()],
+    );
+    return BigInt(r?.s ?? '0');
+  }
+
+  /** Withdrawals of a user's custody balance not yet final. */
+  async pendingWithdrawals(em: EntityManager, tokenId: string, operatorId: string, userId: string): Promise<bigint> {
+    const [r] = await em.query<Array<{ s: string | null }>>(
+      `SELECT sum(debit_amount)::text AS s FROM transactions
+        WHERE token_id = $1 AND operator_id = $2 AND user_id = $3 AND kind = 'withdraw' AND status IN ('queued', 'submitted')`,
+      [tokenId, operatorId, userId],
+    );
+    return BigInt(r?.s ?? '0');
+  }
+
+  /** Net confirmed custody movements per user mined up to block `at` (the holder register's custody column). */
+  async custodyAt(tokenId: string, at: bigint): Promise<Map<string, string>> {
+    const rows = await this.ds.query<Array<{ user_id: string; s: string }>>(
+      `SELECT user_id, sum(CASE kind WHEN 'deposit' THEN (request->>'amount')::numeric ELSE -(request->>'amount')::numeric END)::text AS s
+         FROM transactions WHERE token_id = $1 AND status = 'confirmed' AND kind IN ('deposit', 'withdraw') AND block_number <= $2
+        GROUP BY user_id`,
+      [tokenId, at.toString()],
+    );
+    return new Map(rows.map((c) => [c.user_id, c.s]));
+  }
+
+  // ---- reading ------------------------------------------------------------------------
+
+  findOne(id: string, operatorId: string | null): Promise<Transaction | null> {
+    return this.ds.getRepository(Transaction).findOneBy(operatorId ? { id, operatorId } : { id });
+  }
+
+  query(): SelectQueryBuilder<Transaction> {
+    return this.ds.getRepository(Transaction).createQueryBuilder('t');
+  }
+
+  async statusesOf(ids: readonly string[]): Promise<Map<string, TxStatus>> {
+    const rows = await this.ds.query<Array<{ id: string; status: TxStatus }>>(
+      'SELECT id, status FROM transactions WHERE id = ANY($1::uuid[])',
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, r.status]));
+  }
+
+  /** Queue depth and oldest queued row per signer address. */
+  async queueStats(): Promise<Map<string, { queued: number; oldest: Date | null }>> {
+    const rows = await this.ds.query<Array<{ from_address: string; queued: number; oldest: Date | null }>>(
+      `SELECT from_address, count(*)::int AS queued, min(created_at) AS oldest FROM transactions WHERE status = 'queued' GROUP BY from_address`,
+    );
+    return new Map(rows.map((r) => [r.from_address, { queued: r.queued, oldest: r.oldest }]));
+  }
+
+  async heldAddresses(): Promise<Set<string>> {
+    const rows = await this.ds.query<Array<{ address: string }>>('SELECT address FROM signer_holds');
+    return new Set(rows.map((r) => r.address));
+  }
+
+  // ---- cancel and holds -----------------------------------------------------------------
+
+  async cancel(em: EntityManager, id: string, from: readonly TxStatus[]): Promise<Transition[]> {
+    const [rows] = await em.query<[Transition[], number]>(
+      `UPDATE transactions t SET status = 'cancelled', updated_at = now() WHERE id = $1 AND status = ANY($2::varchar[]) RETURNING ${TRANSITION_COLUMNS}`,
+      [id, from],
+    );
+    return rows;
+  }
+
+  async hold(address: string, reason: string): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO signer_holds (address, reason) VALUES ($1, $2) ON CONFLICT (address) DO UPDATE SET reason = EXCLUDED.reason`,
+      [address, reason],
+    );
+  }
+
+  async release(address: string): Promise<void> {
+    await this.ds.query('DELETE FROM signer_holds WHERE address = $1', [address]);
+  }
+
+  // ---- signing ------------------------------------------------------------------------
+
+  /** Signers with due queued work that are not held. */
+  async dueSigners(): Promise<Array<`0x${string}`>> {
+    const rows = await this.ds.query<Array<{ from_address: `0x${string}` }>>(
+      `SELECT DISTINCT from_address FROM transactions t WHERE status = 'queued' AND next_attempt_at <= now()
+          AND NOT EXISTS (SELECT 1 FROM signer_holds h WHERE h.address = t.from_address)`,
+    );
+    return rows.map((r) => r.from_address);
+  }
+
+  /** The per-signer advisory lock of the signing stage (another instance works on this signer while it is taken). */
+  async trySignerLock(em: EntityManager, address: string): Promise<boolean> {
+    const [lock] = await em.query<Array<{ ok: boolean }>>(`SELECT pg_try_advisory_xact_lock(hashtext('kagi-signer:' || $1)) AS ok`, [
+      address,
+    ]);
+    return !!lock?.ok;
+  }
+
+  /**
+   * The head of the signer's queue, due or not, locked: a row backing off holds back the rows
+   * behind it (order is kept). No SKIP LOCKED: the advisory lock already keeps other workers out,
+   * and skipping a row locked for a moment (a cancel) would sign the rows behind it first.
+   * Nothing is returned while the signer is held.
+   */
+  async claimHead(em: EntityManager, address: string, limit: number): Promise<QueuedRow[]> {
+    return em.query<QueuedRow[]>(
+      `SELECT id, kind, operator_id AS "operatorId", requested_by_type AS "requestedByType", signer_kind AS "signerKind", signer_id AS "signerId",
+              from_address AS "fromAddress", to_address AS "toAddress", call_data AS "callData", call_args AS "callArgs", token_id AS "tokenId",
+              user_id AS "userId", request, next_attempt_at <= now() AS due
+         FROM transactions WHERE from_address = $1 AND status = 'queued'
+          AND NOT EXISTS (SELECT 1 FROM signer_holds h WHERE h.address = $1)
+        ORDER BY created_at, id LIMIT $2 FOR UPDATE`,
+      [address, limit],
+    );
+  }
+
+  /** The head is backing off after an outage: what queued behind it since shows the same reason. */
+  async spreadHeadError(em: EntityManager, address: string, headId: string): Promise<void> {
+    await em.query(
+      `UPDATE transactions SET error = h.error, updated_at = now() FROM (SELECT error FROM transactions WHERE id = $2) h
+        WHERE from_address = $1 AND status = 'queued' AND transactions.error IS NULL AND h.error IS NOT NULL`,
+      [address, headId],
+    );
+  }
+
+  async markSubmitted(
+    em: EntityManager,
+    signed: ReadonlyArray<{ id: string; nonce: number; hash: string; raw: string; data: string }>,
+  ): Promise<Transition[]> {
+    if (!signed.length) return [];
+    const [rows] = await em.query<[Transition[], number]>(
+      `UPDATE transactions t SET status = 'submitted', nonce = v.nonce, tx_hash = v.hash, raw_tx = v.raw, call_data = v.data, error = NULL,
+              attempts = t.attempts + 1, submitted_at = now(), updated_at = now()
+         FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::int[]) AS nonce, unnest($3::text[]) AS hash, unnest($4::text[]) AS raw, unnest($5::text[]) AS data) v
+        WHERE t.id = v.id RETURNING ${TRANSITION_COLUMNS}`,
+      [signed.map((x) => x.id), signed.map((x) => x.nonce), signed.map((x) => x.hash), signed.map((x) => x.raw), signed.map((x) => x.data)],
+    );
+    return rows;
+  }
+
+  /** Rows that can never be signed as they are: failed with the reason. */
+  async markFailed(em: EntityManager, failures: ReadonlyArray<{ id: string } & Problem>): Promise<Transition[]> {
+    if (!failures.length) return [];
+    const [rows] = await em.query<[Transition[], number]>(
+      `UPDATE transactions t SET status = 'failed', error = v.error, attempts = t.attempts + 1, updated_at = now()
+         FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::jsonb[]) AS error) v WHERE t.id = v.id AND t.status = 'queued'
+        RETURNING ${TRANSITION_COLUMNS}`,
+      [failures.map((f) => f.id), failures.map((f) => JSON.stringify({ code: f.code, message: f.message }))],
+    );
+    return rows;
+  }
+
+  /** The row that met an outage backs off; every row behind it shows why it waits. */
+  async backOff(em: EntityManager, address: string, id: string, problem: Problem): Promise<void> {
+    const error = { code: problem.code, message: problem.message };
+    await em.query(
+      `UPDATE transactions SET error = $2, attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => LEAST(30, power(2, LEAST(attempts, 5)))), updated_at = now() WHERE id = $1`,
+      [id, error],
+    );
+    await em.query(`UPDATE transactions SET error = $3, updated_at = now() WHERE from_address = $1 AND status = 'queued' AND id <> $2`, [
+      address,
+      id,
+      error,
+    ]);
+  }
+
+  // ---- receipts -----------------------------------------------------------------------
+
+  submitted(limit: number): Promise<SubmittedRow[]> {
+    return this.ds.query<SubmittedRow[]>(
+      `SELECT id, nonce, from_address, tx_hash, raw_tx, submitted_at, replaced_hashes, signer_kind, signer_id, kind, operator_id, requested_by_type
+         FROM transactions WHERE status = 'submitted' ORDER BY submitted_at, id LIMIT $1`,
+      [limit],
+    );
+  }
+
+  /** Records final outcomes (only rows still `submitted`), returning what changed. */
+  async finalize(
+    em: EntityManager,
+    finals: ReadonlyArray<{ id: string; status: 'confirmed' | 'failed'; block: string; hash: string; error: Problem | null }>,
+  ): Promise<Transition[]> {
+    const [rows] = await em.query<[Transition[], number]>(
+      `UPDATE transactions t SET status = v.status, block_number = v.block, error = v.error, tx_hash = v.hash, updated_at = now()
+         FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::varchar[]) AS status, unnest($3::bigint[]) AS block, unnest($4::varchar[]) AS hash, unnest($5::jsonb[]) AS error) v
+        WHERE t.id = v.id AND t.status = 'submitted'
+        RETURNING ${TRANSITION_COLUMNS}`,
+      [
+        finals.map((f) => f.id),
+        finals.map((f) => f.status),
+        finals.map((f) => f.block),
+        finals.map((f) => f.hash),
+        finals.map((f) => (f.error ? JSON.stringify(f.error) : null)),
+      ],
+    );
+    return rows;
+  }
+
+  /** The nonce went to another transaction: signed again with a new nonce (only if still as seen). */
+  async requeue(em: EntityManager, id: string, txHash: string, problem: Problem): Promise<Transition[]> {
+    const [rows] = await em.query<[Transition[], number]>(
+      `UPDATE transactions t SET status = 'queued', nonce = NULL, replaced_hashes = array_append(coalesce(replaced_hashes, '{}'), tx_hash), tx_hash = NULL,
+              raw_tx = NULL, error = $3, next_attempt_at = now(), updated_at = now()
+        WHERE id = $1 AND status = 'submitted' AND tx_hash = $2 RETURNING ${TRANSITION_COLUMNS}`,
+      [id, txHash, problem],
+    );
+    return rows;
+  }
+
+  /** A fee bump: the new signed bytes replace the old (kept in replaced_hashes) only if still as seen. */
+  async replace(id: string, oldHash: string, hash: string, raw: string): Promise<boolean> {
+    const [, n] = await this.ds.query<[unknown[], number]>(
+      `UPDATE transactions SET replaced_hashes = array_append(coalesce(replaced_hashes, '{}'), tx_hash), tx_hash = $2, raw_tx = $3, attempts = attempts + 1,
+              submitted_at = now(), updated_at = now()
+        WHERE id = $1 AND status = 'submitted' AND tx_hash = $4`,
+      [id, hash, raw, oldHash],
+    );
+    return n > 0;
+  }
+}

@@ -1,0 +1,39 @@
+/** The users table (owned by `users`): investors, scoped to their firm. */
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
+import { User } from './entities/user.entity';
+
+@Injectable()
+export class UsersRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  transaction<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.ds.transaction(fn);
+  }
+
+  async insert(em: EntityManager, user: Omit<User, 'createdAt'>): Promise<void> {
+    await em.getRepository(User).insert(user);
+  }
+
+  /** A user visible to `firm` (null: any). */
+  find(id: string, firm: string | null): Promise<User | null> {
+    return this.ds.getRepository(User).findOneBy(firm ? { id, operatorId: firm } : { id });
+  }
+
+  query(firm: string | null): SelectQueryBuilder<User> {
+    const qb = this.ds.getRepository(User).createQueryBuilder('u');
+    if (firm) qb.andWhere('u.operator_id = :firm', { firm });
+    return qb;
+  }
+
+  /** Users with a wallet, oldest first (the holder register). */
+  async withWallets(firm: string | null): Promise<Array<{ id: string; walletAddress: `0x${string}` }>> {
+    const rows = await this.query(firm)
+      .select(['u.id', 'u.walletAddress'])
+      .andWhere('u.wallet_address IS NOT NULL')
+      .orderBy('u.created_at')
+      .addOrderBy('u.id')
+      .getMany();
+    return rows.flatMap((u) => (u.walletAddress ? [{ id: u.id, walletAddress: u.walletAddress }] : []));
+  }
+}
