@@ -24,7 +24,7 @@ import { GasFunding } from '../chain/gas-funding';
 import { firstLine } from '../common/logging';
 import { Loop } from '../common/loop';
 import { AppConfig } from '../config/app-config';
-import { Metrics } from '../health/metrics';
+import { Metrics } from '../common/metrics';
 import { SealedKeyStores, repositoryStore } from '../kms/sealed-key-stores';
 import { sealedKeyOf, type KeyOwner, type KeyOwnerKind } from '../kms/sealed-key';
 import { SigningKeys } from '../kms/signing-keys';

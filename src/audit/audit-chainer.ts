@@ -17,7 +17,7 @@ import { DataSource } from 'typeorm';
 import { firstLine } from '../common/logging';
 import { Loop } from '../common/loop';
 import { AppConfig } from '../config/app-config';
-import { Metrics } from '../health/metrics';
+import { Metrics } from '../common/metrics';
 import { AuditChainRepository } from './audit-chain.repository';
 import { eventHash, GENESIS_HASH } from './audit-hash';
 
