@@ -8,6 +8,7 @@ export type AuditOutcome = 'success' | 'failure' | 'denied';
 @Index('idx_audit_events_actor', ['actorId', 'at'])
 @Index('idx_audit_events_action', ['action', 'at'])
 @Index('idx_audit_events_operator', ['operatorId', 'at'])
+@Index('idx_audit_events_txid', ['txid'])
 export class AuditEvent {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -43,4 +44,13 @@ export class AuditEvent {
 
   @Column({ name: 'request_id', type: 'varchar', length: 128, nullable: true })
   requestId!: string | null;
+
+  /**
+   * The writing transaction's id (xid8 as bigint), set by the database. The chainer reads
+   * only events at or above the oldest transaction that was still running at its last pass,
+   * so finding the not-yet-chained events stays cheap however long the trail grows. NULL for
+   * events written before the chain existed (the chainer's first pass chains those from genesis).
+   */
+  @Column({ type: 'bigint', nullable: true, select: false, default: () => 'kagi_current_txid()' })
+  txid!: string | null;
 }

@@ -9,6 +9,7 @@ import { pinoParams } from '../common/logging';
 import { AppConfig } from '../config/app-config';
 import { CORE_MODULES } from '../core-modules';
 import { AdminCreateCommand } from './commands/admin-create.command';
+import { AuditVerifyCommand } from './commands/audit-verify.command';
 import { InfoCommand } from './commands/info.command';
 import { KeysRewrapCommand } from './commands/keys-rewrap.command';
 import { WalletIssueCommand } from './commands/wallet-issue.command';
@@ -21,6 +22,6 @@ import { WalletIssueCommand } from './commands/wallet-issue.command';
       useFactory: (config: AppConfig) => pinoParams(config.logLevel === 'info' ? 'warn' : config.logLevel),
     }),
   ],
-  providers: [InfoCommand, KeysRewrapCommand, AdminCreateCommand, WalletIssueCommand],
+  providers: [InfoCommand, KeysRewrapCommand, AdminCreateCommand, WalletIssueCommand, AuditVerifyCommand],
 })
 export class CliModule {}

@@ -95,4 +95,12 @@ describe('loadConfig', () => {
     expect(loadConfig(production({ ACCESS_TOKEN_TTL: '15m' })).auth.accessTokenTtlSeconds).toBe(900);
     expect(loadConfig(production({ ACCESS_TOKEN_TTL: '1h' })).auth.accessTokenTtlSeconds).toBe(3600);
   });
+
+  it('reads AUDIT_ANCHOR_INTERVAL (default 60 s) and names it when it is bad', () => {
+    expect(loadConfig(production()).audit.anchorIntervalMs).toBe(60_000);
+    expect(loadConfig(production({ AUDIT_ANCHOR_INTERVAL: '5m' })).audit.anchorIntervalMs).toBe(300_000);
+    expect(loadConfig(production({ AUDIT_ANCHOR_INTERVAL: '1s' })).audit.anchorIntervalMs).toBe(1000);
+    expect(refusal(production({ AUDIT_ANCHOR_INTERVAL: 'often' })).variable).toBe('AUDIT_ANCHOR_INTERVAL');
+    expect(refusal(production({ AUDIT_ANCHOR_INTERVAL: '10ms' })).variable).toBe('AUDIT_ANCHOR_INTERVAL');
+  });
 });

@@ -66,6 +66,8 @@ export class AppConfig {
   readonly docsEnabled!: boolean;
   readonly metricsEnabled!: boolean;
   readonly bodyLimit!: string;
+  /** How often the heads of the audit chains are anchored on chain (when something changed). */
+  readonly audit!: { anchorIntervalMs: number };
   /** CLI --help only: build the module graph without connecting to anything. */
   readonly offline?: boolean;
 
@@ -182,6 +184,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     docsEnabled: c.DOCS_ENABLED,
     metricsEnabled: c.METRICS_ENABLED,
     bodyLimit: c.BODY_LIMIT,
+    audit: { anchorIntervalMs: c.AUDIT_ANCHOR_INTERVAL },
   });
 }
 

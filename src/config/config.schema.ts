@@ -28,6 +28,18 @@ const duration = z
   })
   .refine((s) => s >= 30 && s <= 86_400, 'must be between 30 s and 24 h');
 
+/** A short interval in milliseconds (`500ms`, `10s`, `1m`); tests set seconds, production the default. */
+const intervalMs = z
+  .string()
+  .regex(/^\d+(ms|s|m|h)?$/, 'expected a duration such as 60s, 5m or 500ms')
+  .transform((v) => {
+    const m = /^(\d+)(ms|s|m|h)?$/.exec(v);
+    const n = Number(m?.[1]);
+    const unit = m?.[2] ?? 's';
+    return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+  })
+  .refine((ms) => ms >= 200 && ms <= 86_400_000, 'must be between 200 ms and 24 h');
+
 const url = (protocols: string[]) =>
   z.string().refine(
     (v) => {
@@ -102,4 +114,5 @@ export const rawSchema = z.object({
   ARGON2_ITERATIONS: z.coerce.number().int().min(1).max(20).default(2),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(30),
+  AUDIT_ANCHOR_INTERVAL: intervalMs.default(60_000),
 });

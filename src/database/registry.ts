@@ -4,11 +4,15 @@
  */
 import type { MixedList } from 'typeorm';
 import { AuditEvent } from '../audit/audit-event.entity';
+import { AuditAnchor } from '../audit/entities/audit-anchor.entity';
+import { AuditAnchorKey } from '../audit/entities/audit-anchor-key.entity';
+import { AuditChainLink } from '../audit/entities/audit-chain-link.entity';
 import { LoginFailure } from '../auth/entities/login-failure.entity';
 import { Principal } from '../auth/entities/principal.entity';
 import { RateLimitBucket } from '../auth/entities/rate-limit-bucket.entity';
 import { MailOutbox } from '../notifications/entities/mail-outbox.entity';
 import { Notification } from '../notifications/entities/notification.entity';
+import { NotificationRead } from '../notifications/entities/notification-read.entity';
 import { Operator } from '../operators/entities/operator.entity';
 import { User } from '../users/entities/user.entity';
 import { Issuer } from '../issuers/entities/issuer.entity';
@@ -30,6 +34,8 @@ import { TxReplacements1795555257941 } from './migrations/1795555257941-TxReplac
 import { PipelineIndexes1796111641796 } from './migrations/1796111641796-PipelineIndexes';
 import { CalldataAtSigningAndForeignKeys1796156789131 } from './migrations/1796156789131-CalldataAtSigningAndForeignKeys';
 import { TokenContractVersion1796160577489 } from './migrations/1796160577489-TokenContractVersion';
+import { AuditChain1796170000000 } from './migrations/1796170000000-AuditChain';
+import { NotificationReads1796170000001 } from './migrations/1796170000001-NotificationReads';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const ENTITIES: MixedList<Function> = [
@@ -50,6 +56,10 @@ export const ENTITIES: MixedList<Function> = [
   SignerHold,
   IdempotencyKey,
   CustodyEntry,
+  AuditChainLink,
+  AuditAnchor,
+  AuditAnchorKey,
+  NotificationRead,
 ];
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -64,4 +74,6 @@ export const MIGRATIONS: MixedList<Function> = [
   PipelineIndexes1796111641796,
   CalldataAtSigningAndForeignKeys1796156789131,
   TokenContractVersion1796160577489,
+  AuditChain1796170000000,
+  NotificationReads1796170000001,
 ];

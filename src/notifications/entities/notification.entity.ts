@@ -1,6 +1,9 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** The stored feed: platform ops read all of it, an operator the rows addressed to it. Never carries a secret. */
+/**
+ * The stored feed: platform ops read all of it, an operator the rows addressed to it. Never carries a secret.
+ * Read marks are per reader (notification_reads).
+ */
 @Entity('notifications')
 @Index('idx_notifications_created', ['createdAt', 'id'])
 @Index('idx_notifications_operator_created', ['operatorId', 'createdAt', 'id'])
@@ -22,7 +25,4 @@ export class Notification {
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
-
-  @Column({ name: 'read_at', type: 'timestamptz', nullable: true })
-  readAt!: Date | null;
 }
