@@ -4,7 +4,6 @@
  * needs nothing. Tests swap the adapter with overrideProvider(GovernanceSigner).
  */
 import { Module, type OnModuleDestroy } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { SigningKeys } from '../kms/signing-keys';
@@ -14,7 +13,7 @@ import { GovernanceSigner } from './governance-signer';
 import { KmsGovernanceSigner } from './kms-governance-signer';
 import { LocalGovernanceSigner } from './local-governance-signer';
 
-export function createGovernanceSigner(config: AppConfig, moduleRef: ModuleRef): GovernanceSigner {
+export function createGovernanceSigner(config: AppConfig, keys?: SigningKeys, ds?: DataSource): GovernanceSigner {
   const g = config.governance;
   switch (g.signer) {
     case 'kms':
@@ -22,15 +21,21 @@ export function createGovernanceSigner(config: AppConfig, moduleRef: ModuleRef):
     case 'external':
       if (!g.address) throw new Error('GOVERNANCE_ADDRESS is not set');
       return new ExternalGovernanceSigner(g.address);
-    case 'local': {
-      const keys = moduleRef.get(SigningKeys, { strict: false });
-      return new LocalGovernanceSigner(keys, new GovernanceKeys(moduleRef.get(DataSource, { strict: false }), keys));
-    }
+    case 'local':
+      if (!keys || !ds) throw new Error('GOVERNANCE_SIGNER=local needs the KMS module (SigningKeys) and the database');
+      return new LocalGovernanceSigner(keys, new GovernanceKeys(ds, keys));
   }
 }
 
 @Module({
-  providers: [{ provide: GovernanceSigner, inject: [AppConfig, ModuleRef], useFactory: createGovernanceSigner }],
+  providers: [
+    {
+      provide: GovernanceSigner,
+      // Optional: only `local` uses them, and the governance process loads them only for `local`.
+      inject: [AppConfig, { token: SigningKeys, optional: true }, { token: DataSource, optional: true }],
+      useFactory: createGovernanceSigner,
+    },
+  ],
   exports: [GovernanceSigner],
 })
 export class GovernanceModule implements OnModuleDestroy {

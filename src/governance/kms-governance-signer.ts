@@ -112,8 +112,9 @@ export class KmsGovernanceSigner extends GovernanceSigner {
 
   private async loadKeyInfo(): Promise<KeyInfo> {
     const out: GetPublicKeyCommandOutput = await this.call(() => this.client.send(new GetPublicKeyCommand({ KeyId: this.keyId })));
-    if (out.KeySpec !== 'ECC_SECG_P256K1')
-      throw new GovernanceKeyRefusedError(`key spec ${out.KeySpec ?? 'unknown'} is not ECC_SECG_P256K1`);
+    // CustomerMasterKeySpec: the deprecated name of the same field, the only one some emulators (moto 5.2) send.
+    const spec = out.KeySpec ?? out.CustomerMasterKeySpec;
+    if (spec !== 'ECC_SECG_P256K1') throw new GovernanceKeyRefusedError(`key spec ${spec ?? 'unknown'} is not ECC_SECG_P256K1`);
     if (out.KeyUsage !== 'SIGN_VERIFY') throw new GovernanceKeyRefusedError(`key usage ${out.KeyUsage ?? 'unknown'} is not SIGN_VERIFY`);
     if (!out.SigningAlgorithms?.includes('ECDSA_SHA_256')) throw new GovernanceKeyRefusedError('the key does not offer ECDSA_SHA_256');
     if (!out.PublicKey || !out.KeyId) throw new KmsUnavailableError('KMS returned no public key');
