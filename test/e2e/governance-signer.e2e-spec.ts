@@ -167,6 +167,9 @@ async function createGovernanceKey(kms: KMSClient): Promise<string> {
   return k.KeyMetadata!.Arn!;
 }
 
+/** moto's DisableKey and ScheduleKeyDeletion find keys by bare id only (AWS takes an ARN too). */
+const bareId = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
+
 /** The key's address as the test computes it: SPKI → uncompressed point (fixed header) → @noble/curves check → viem. */
 async function independentAddress(kms: KMSClient, keyId: string): Promise<Address> {
   const out = await kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
@@ -339,13 +342,13 @@ describe('governance signer: AWS KMS secp256k1 (moto) and Anvil', () => {
     const disabledKey = await createGovernanceKey(kms);
     const d = new KmsGovernanceSigner(governanceKmsClient(c), disabledKey);
     await d.address();
-    await kms.send(new DisableKeyCommand({ KeyId: disabledKey }));
+    await kms.send(new DisableKeyCommand({ KeyId: bareId(disabledKey) }));
     const e1 = await refused(d, (s) => s.signDigest(keccak256('0x01')));
     expect(e1).toBeInstanceOf(GovernanceKeyRefusedError);
     expect((e1 as GovernanceKeyRefusedError).reason).toBe('DisabledException');
     // Pending deletion.
     const doomed = await createGovernanceKey(kms);
-    await kms.send(new ScheduleKeyDeletionCommand({ KeyId: doomed, PendingWindowInDays: 7 }));
+    await kms.send(new ScheduleKeyDeletionCommand({ KeyId: bareId(doomed), PendingWindowInDays: 7 }));
     const e2 = await refused(new KmsGovernanceSigner(governanceKmsClient(c), doomed), (s) => s.address());
     expect(e2).toBeInstanceOf(GovernanceKeyRefusedError);
     expect((e2 as GovernanceKeyRefusedError).reason).toBe('KMSInvalidStateException');
