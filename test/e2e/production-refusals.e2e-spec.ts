@@ -131,7 +131,6 @@ describe('production refusals (built app)', () => {
       const r = await start(env, 20_000);
       expect(r.signal, `not refused within 20 s:\n${r.output}`).toBeNull();
       expect(r.code).not.toBe(0);
-      expect(r.ms).toBeLessThan(10_000);
       const lines = r.output.split('\n').filter((l) => l.trim());
       expect(lines, r.output).toHaveLength(1);
       expect(lines[0]).toMatch(new RegExp(`^config: ${variable} `));
@@ -141,6 +140,8 @@ describe('production refusals (built app)', () => {
         ...Object.values(over).filter((v): v is string => !!v && v.length >= 8 && !/^(true|local|aws)$/.test(v) && !v.startsWith('http')),
       ];
       for (const s of shown) expect(r.output, 'a secret value is printed').not.toContain(s);
+      // Last, so that a slow machine still shows whether the line itself is right.
+      expect(r.ms).toBeLessThan(10_000);
     },
     30_000,
   );
