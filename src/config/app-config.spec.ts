@@ -5,6 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './app-config';
 import { EXAMPLE_ADMIN_PASSWORD } from './config.schema';
 
+/** A checksummed address (EIP-55), as a multisig's would be configured. */
+const MULTISIG = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
+
 const dataDir = () => mkdtempSync(join(tmpdir(), 'kagi-config-spec-'));
 
 const production = (over: Record<string, string | undefined> = {}) => ({
@@ -18,6 +21,8 @@ const production = (over: Record<string, string | undefined> = {}) => ({
   JWT_SIGNING_KEY: 'x'.repeat(48),
   PLATFORM_ADMIN_LOGIN_ID: 'platform-admin',
   PLATFORM_ADMIN_PASSWORD: 'a-real-production-password',
+  GOVERNANCE_SIGNER: 'kms',
+  GOVERNANCE_KMS_KEY_ID: 'alias/kagi-governance',
   ...over,
 });
 
@@ -49,6 +54,9 @@ describe('loadConfig', () => {
     ['PLATFORM_ADMIN_PASSWORD', { PLATFORM_ADMIN_PASSWORD: EXAMPLE_ADMIN_PASSWORD }],
     ['DATABASE_URL', { DATABASE_URL: undefined }],
     ['KMS_PROVIDER', { KMS_PROVIDER: undefined }],
+    ['GOVERNANCE_SIGNER', { GOVERNANCE_SIGNER: 'local', GOVERNANCE_KMS_KEY_ID: undefined }],
+    ['GOVERNANCE_SIGNER', { GOVERNANCE_SIGNER: undefined, GOVERNANCE_KMS_KEY_ID: undefined }],
+    ['GOVERNANCE_SIGNER', { GOVERNANCE_SIGNER: undefined, GOVERNANCE_KMS_KEY_ID: undefined, GOVERNANCE_ADDRESS: MULTISIG }],
   ])('refuses unsafe production setting %s with one line naming it', (variable, over) => {
     const e = refusal(production(over));
     expect(e.variable).toBe(variable);
@@ -64,10 +72,41 @@ describe('loadConfig', () => {
     ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
     ['OPS_NOTIFY_EMAILS', { OPS_NOTIFY_EMAILS: 'ops@example.com,not-an-address' }],
     ['GOVERNANCE_ADDRESS', { GOVERNANCE_ADDRESS: '0x123' }],
+    ['GOVERNANCE_ADDRESS', { GOVERNANCE_ADDRESS: MULTISIG.toLowerCase() }],
+    ['GOVERNANCE_ADDRESS', { GOVERNANCE_ADDRESS: MULTISIG.slice(0, 41) + (MULTISIG.endsWith('a') ? 'b' : 'a') }],
+    ['GOVERNANCE_ADDRESS', { GOVERNANCE_ADDRESS: `0x${'0'.repeat(40)}` }],
+    ['GOVERNANCE_SIGNER', { GOVERNANCE_SIGNER: 'vault' }],
+    ['GOVERNANCE_KMS_KEY_ID', { GOVERNANCE_KMS_KEY_ID: undefined }],
+    ['GOVERNANCE_ADDRESS', { GOVERNANCE_SIGNER: 'external', GOVERNANCE_KMS_KEY_ID: undefined }],
+    ['GOVERNANCE_KMS_KEY_ID', { GOVERNANCE_SIGNER: 'external', GOVERNANCE_ADDRESS: MULTISIG }],
     ['TLS_KEY_FILE', { TLS_CERT_FILE: '/etc/hosts' }],
     ['KMS_ENDPOINT', { KMS_ENDPOINT: 'http://kms.example.com' }],
   ])('names %s when its value is bad', (variable, over) => {
     expect(refusal(production(over)).variable).toBe(variable);
+  });
+
+  it('reads each governance signer with what it needs', () => {
+    const kms = loadConfig(production());
+    expect(kms.governance).toEqual({ signer: 'kms', kmsKeyId: 'alias/kagi-governance', address: undefined });
+    const pinned = loadConfig(production({ GOVERNANCE_ADDRESS: MULTISIG }));
+    expect(pinned.governance.address).toBe(MULTISIG);
+    const external = loadConfig(
+      production({ GOVERNANCE_SIGNER: 'external', GOVERNANCE_KMS_KEY_ID: undefined, GOVERNANCE_ADDRESS: MULTISIG }),
+    );
+    expect(external.governance).toEqual({ signer: 'external', kmsKeyId: undefined, address: MULTISIG });
+    // Tokens keep using GOVERNANCE_ADDRESS as their admin when it is set.
+    expect(external.chain.governanceAddress).toBe(MULTISIG);
+  });
+
+  it('defaults the governance signer to local in development and test, external when GOVERNANCE_ADDRESS is set', () => {
+    const base = { DATA_DIR: dataDir(), DATABASE_URL: 'postgres://localhost/kagi' };
+    expect(loadConfig({ ...base, NODE_ENV: 'development' }).governance.signer).toBe('local');
+    expect(loadConfig({ ...base, NODE_ENV: 'test' }).governance.signer).toBe('local');
+    const ext = loadConfig({ ...base, NODE_ENV: 'development', GOVERNANCE_ADDRESS: MULTISIG });
+    expect(ext.governance).toEqual({ signer: 'external', kmsKeyId: undefined, address: MULTISIG });
+    const e = refusal({ ...base, NODE_ENV: 'development', GOVERNANCE_SIGNER: 'local', GOVERNANCE_ADDRESS: MULTISIG });
+    expect(e.variable).toBe('GOVERNANCE_ADDRESS');
+    expect(refusal({ ...base, NODE_ENV: 'test', GOVERNANCE_SIGNER: 'kms' }).variable).toBe('GOVERNANCE_KMS_KEY_ID');
   });
 
   it('does not echo a secret value in the error line', () => {

@@ -25,6 +25,9 @@ export function isLoopback(hostname: string): boolean {
 
 export type NodeEnv = 'development' | 'test' | 'production';
 
+/** Who holds the token contracts' admin role (API contract, "Governance and key lifecycle"). */
+export type GovernanceSignerKind = 'kms' | 'external' | 'local';
+
 export class AppConfig {
   readonly nodeEnv!: NodeEnv;
   readonly port!: number;
@@ -47,6 +50,16 @@ export class AppConfig {
     governanceAddress: `0x${string}` | undefined;
     /** Fee policy: EIP-1559 from the node's estimate, capped; a stuck transaction is replaced with a bump. */
     fees: { maxFeeWei: bigint; bumpPercent: number; stuckAfterSeconds: number };
+  };
+  /**
+   * The governance signer. `kms`: an ECC_SECG_P256K1 key used through KMS Sign (`kmsKeyId`);
+   * `address`, when set, pins the key's address (checked at start). `external`: `address`
+   * (a multisig) signs outside kagi. `local`: a sealed key, development and tests only.
+   */
+  readonly governance!: {
+    signer: GovernanceSignerKind;
+    kmsKeyId: string | undefined;
+    address: `0x${string}` | undefined;
   };
   readonly auth!: {
     jwtSigningKey: string;
@@ -107,7 +120,21 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const kmsProvider = c.KMS_PROVIDER ?? (devLike ? 'local' : undefined);
   if (!kmsProvider) throw new ConfigError('KMS_PROVIDER', 'is required: set KMS_PROVIDER=aws (with KMS_KEY_ID) in production');
 
+  // Dev/test default: `local`, or `external` when GOVERNANCE_ADDRESS is set (before the signer
+  // existed, that variable alone made an address the tokens' admin; it still does).
+  const governanceSigner = c.GOVERNANCE_SIGNER ?? (devLike ? (c.GOVERNANCE_ADDRESS ? 'external' : 'local') : undefined);
+  if (!governanceSigner)
+    throw new ConfigError(
+      'GOVERNANCE_SIGNER',
+      'is required in production: set GOVERNANCE_SIGNER=kms (with GOVERNANCE_KMS_KEY_ID) or external (with GOVERNANCE_ADDRESS)',
+    );
+
   if (prod) {
+    if (governanceSigner === 'local')
+      throw new ConfigError(
+        'GOVERNANCE_SIGNER',
+        '=local is refused in production: set GOVERNANCE_SIGNER=kms (with GOVERNANCE_KMS_KEY_ID) or external (with GOVERNANCE_ADDRESS)',
+      );
     if (kmsProvider === 'local')
       throw new ConfigError('KMS_PROVIDER', '=local is refused in production: set KMS_PROVIDER=aws and KMS_KEY_ID');
     if (c.DEV_GAS_FUNDING) throw new ConfigError('DEV_GAS_FUNDING', 'is refused in production: unset it or set DEV_GAS_FUNDING=false');
@@ -134,6 +161,26 @@ export function loadConfig(env: Env = process.env): AppConfig {
     const f = c[v];
     if (f !== undefined && !existsSync(f)) throw new ConfigError(v, `points to a file that does not exist: ${f}`);
   }
+  if (governanceSigner === 'kms' && !c.GOVERNANCE_KMS_KEY_ID)
+    throw new ConfigError(
+      'GOVERNANCE_KMS_KEY_ID',
+      'is required with GOVERNANCE_SIGNER=kms: set the id, ARN or alias of an ECC_SECG_P256K1 SIGN_VERIFY key',
+    );
+  if (governanceSigner !== 'kms' && c.GOVERNANCE_KMS_KEY_ID)
+    throw new ConfigError(
+      'GOVERNANCE_KMS_KEY_ID',
+      `is set but GOVERNANCE_SIGNER is ${governanceSigner}: unset it or set GOVERNANCE_SIGNER=kms`,
+    );
+  if (governanceSigner === 'external' && !c.GOVERNANCE_ADDRESS)
+    throw new ConfigError(
+      'GOVERNANCE_ADDRESS',
+      'is required with GOVERNANCE_SIGNER=external: set the checksummed address that signs (e.g. a multisig)',
+    );
+  if (governanceSigner === 'local' && c.GOVERNANCE_ADDRESS)
+    throw new ConfigError(
+      'GOVERNANCE_ADDRESS',
+      'is set with GOVERNANCE_SIGNER=local, whose address is its sealed key: unset it or set GOVERNANCE_SIGNER=external',
+    );
   if (c.KMS_ENDPOINT) {
     const u = new URL(c.KMS_ENDPOINT);
     if (u.protocol === 'http:' && !isLoopback(u.hostname))
@@ -166,6 +213,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
         stuckAfterSeconds: c.TX_STUCK_AFTER_SECONDS,
       },
     },
+    governance: { signer: governanceSigner, kmsKeyId: c.GOVERNANCE_KMS_KEY_ID, address: c.GOVERNANCE_ADDRESS },
     auth: {
       jwtSigningKey: c.JWT_SIGNING_KEY ?? devJwtKey(dataDir),
       accessTokenTtlSeconds: c.ACCESS_TOKEN_TTL,

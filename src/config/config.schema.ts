@@ -52,9 +52,19 @@ const url = (protocols: string[]) =>
     `expected a ${protocols.join(' or ')} URL`,
   );
 
-const address = z
+/**
+ * The token contracts' admin: a typo here hands every token to an address nobody controls,
+ * so only the EIP-55 checksummed form is accepted (its checksum catches a mistyped digit),
+ * and never the zero address.
+ */
+const checksummedAddress = z
   .string()
   .refine((v) => isAddress(v, { strict: false }), 'expected a 0x-prefixed 20-byte address')
+  .refine(
+    (v) => !isAddress(v, { strict: false }) || getAddress(v) === v,
+    'expected the EIP-55 checksummed form of the address (mixed case)',
+  )
+  .refine((v) => !/^0x0{40}$/.test(v), 'must not be the zero address')
   .transform((v) => getAddress(v));
 
 export const rawSchema = z.object({
@@ -76,7 +86,9 @@ export const rawSchema = z.object({
   FEE_MAX_GWEI: z.coerce.number().positive().max(100_000).default(500),
   FEE_BUMP_PERCENT: z.coerce.number().int().min(10).max(500).default(25),
   TX_STUCK_AFTER_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
-  GOVERNANCE_ADDRESS: address.optional(),
+  GOVERNANCE_SIGNER: z.enum(['kms', 'external', 'local']).optional(),
+  GOVERNANCE_KMS_KEY_ID: z.string().min(1).max(2048).optional(),
+  GOVERNANCE_ADDRESS: checksummedAddress.optional(),
   JWT_SIGNING_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   ACCESS_TOKEN_TTL: duration.default(900),
   PLATFORM_ADMIN_LOGIN_ID: z.string().min(3).max(64).optional(),

@@ -14,6 +14,8 @@ import { freshDatabase } from '../support/db';
 import { recordChild } from '../support/recording';
 
 const root = process.cwd();
+/** An EIP-55 checksummed address (the governance multisig of the safe environment). */
+const SAFE_GOVERNANCE_ADDRESS = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
 type Env = Record<string, string | undefined>;
 
 interface Run {
@@ -85,6 +87,9 @@ describe('production refusals (built app)', () => {
       JWT_SIGNING_KEY: jwt,
       PLATFORM_ADMIN_LOGIN_ID: 'prod-admin',
       PLATFORM_ADMIN_PASSWORD: adminPassword,
+      // A multisig-style governance address: the API needs no KMS governance key to start.
+      GOVERNANCE_SIGNER: 'external',
+      GOVERNANCE_ADDRESS: SAFE_GOVERNANCE_ADDRESS,
       LOG_LEVEL: 'warn',
     };
   }, 60_000);
@@ -109,6 +114,12 @@ describe('production refusals (built app)', () => {
     ['PLATFORM_ADMIN_PASSWORD', '8 characters', { PLATFORM_ADMIN_PASSWORD: 'short-pw' }],
     ['KMS_ENDPOINT', 'plain http to a host name', { KMS_ENDPOINT: 'http://kms.example.com' }],
     ['KMS_ENDPOINT', 'plain http to a private address', { KMS_ENDPOINT: 'http://10.0.0.5:4566' }],
+    ['GOVERNANCE_SIGNER', '=local', { GOVERNANCE_SIGNER: 'local', GOVERNANCE_ADDRESS: undefined }],
+    ['GOVERNANCE_SIGNER', 'unset', { GOVERNANCE_SIGNER: undefined, GOVERNANCE_ADDRESS: undefined }],
+    ['GOVERNANCE_SIGNER', 'unset, GOVERNANCE_ADDRESS set', { GOVERNANCE_SIGNER: undefined }],
+    ['GOVERNANCE_KMS_KEY_ID', 'unset with GOVERNANCE_SIGNER=kms', { GOVERNANCE_SIGNER: 'kms', GOVERNANCE_ADDRESS: undefined }],
+    ['GOVERNANCE_ADDRESS', 'unset with GOVERNANCE_SIGNER=external', { GOVERNANCE_ADDRESS: undefined }],
+    ['GOVERNANCE_ADDRESS', 'not checksummed', { GOVERNANCE_ADDRESS: SAFE_GOVERNANCE_ADDRESS.toLowerCase() }],
     // NODE_ENV defaults to production: the same refusal without it.
     ['KMS_PROVIDER', '=local, NODE_ENV unset', { NODE_ENV: undefined, KMS_PROVIDER: 'local' }],
   ];
@@ -120,7 +131,6 @@ describe('production refusals (built app)', () => {
       const r = await start(env, 20_000);
       expect(r.signal, `not refused within 20 s:\n${r.output}`).toBeNull();
       expect(r.code).not.toBe(0);
-      expect(r.ms).toBeLessThan(10_000);
       const lines = r.output.split('\n').filter((l) => l.trim());
       expect(lines, r.output).toHaveLength(1);
       expect(lines[0]).toMatch(new RegExp(`^config: ${variable} `));
@@ -130,6 +140,8 @@ describe('production refusals (built app)', () => {
         ...Object.values(over).filter((v): v is string => !!v && v.length >= 8 && !/^(true|local|aws)$/.test(v) && !v.startsWith('http')),
       ];
       for (const s of shown) expect(r.output, 'a secret value is printed').not.toContain(s);
+      // Last, so that a slow machine still shows whether the line itself is right.
+      expect(r.ms).toBeLessThan(10_000);
     },
     30_000,
   );
