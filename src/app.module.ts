@@ -3,6 +3,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { pinoParams } from './common/logging';
 import { AppConfig } from './config/app-config';
 import { CORE_MODULES } from './core-modules';
+import { MediaModule } from './media/media.module';
 import { TokensModule } from './tokens/tokens.module';
 import { TransactionsModule } from './transactions/transactions.module';
 
@@ -12,6 +13,7 @@ import { TransactionsModule } from './transactions/transactions.module';
     LoggerModule.forRootAsync({ inject: [AppConfig], useFactory: (config: AppConfig) => pinoParams(config.logLevel) }),
     TransactionsModule,
     TokensModule,
+    MediaModule,
   ],
 })
 export class AppModule {}

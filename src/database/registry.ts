@@ -19,6 +19,8 @@ import { CustodyEntry } from '../tokens/entities/custody-entry.entity';
 import { Transaction } from '../transactions/entities/transaction.entity';
 import { SignerNonce } from '../transactions/entities/signer-nonce.entity';
 import { IdempotencyKey } from '../transactions/entities/idempotency-key.entity';
+import { WalletMedium } from '../media/entities/wallet-medium.entity';
+import { WalletMediumEvent } from '../media/entities/wallet-medium-event.entity';
 import { Init1795549504363 } from './migrations/1795549504363-Init';
 import { Auth1795551779741 } from './migrations/1795551779741-Auth';
 import { AuthLoginIdUnique1795551779742 } from './migrations/1795551779742-AuthLoginIdUnique';
@@ -46,6 +48,8 @@ export const ENTITIES: MixedList<Function> = [
   SignerNonce,
   IdempotencyKey,
   CustodyEntry,
+  WalletMedium,
+  WalletMediumEvent,
 ];
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
