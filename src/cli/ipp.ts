@@ -185,7 +185,13 @@ async function openSocket(t: PrinterTarget): Promise<Socket> {
       const s = netConnect({ host: address, port, timeout: TIMEOUT_MS });
       s.once('connect', () => res(s));
       s.once('timeout', () => s.destroy(new PrinterError(`printer ${host}:${port} did not answer`)));
-      s.once('error', (e) => rej(e instanceof PrinterError ? e : new PrinterError(`printer ${host}:${port} not reachable (${(e as NodeJS.ErrnoException).code ?? e.name})`)));
+      s.once('error', (e) =>
+        rej(
+          e instanceof PrinterError
+            ? e
+            : new PrinterError(`printer ${host}:${port} not reachable (${(e as NodeJS.ErrnoException).code ?? e.name})`),
+        ),
+      );
     });
   }
   return new Promise((res, rej) => {
@@ -194,13 +200,19 @@ async function openSocket(t: PrinterTarget): Promise<Socket> {
       const got = s.getPeerCertificate().fingerprint256?.replace(/:/g, '').toUpperCase();
       if (got !== t.fingerprint) {
         s.destroy();
-        rej(new PrinterError(`printer ${host}:${port} presented a certificate whose SHA-256 is ${got ?? 'unknown'}, not the pinned one: refused`));
+        rej(
+          new PrinterError(
+            `printer ${host}:${port} presented a certificate whose SHA-256 is ${got ?? 'unknown'}, not the pinned one: refused`,
+          ),
+        );
         return;
       }
       res(s);
     });
     s.once('timeout', () => s.destroy(new PrinterError(`printer ${host}:${port} did not answer`)));
-    s.once('error', (e) => rej(e instanceof PrinterError ? e : new PrinterError(`printer ${host}:${port} not reachable (${(e as NodeJS.ErrnoException).code ?? e.name})`)));
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      rej(e instanceof PrinterError ? e : new PrinterError(`printer ${host}:${port} not reachable (${e.code ?? e.name})`)),
+    );
   });
 }
 
@@ -216,7 +228,9 @@ async function exchange(t: PrinterTarget, head: Buffer, document?: Buffer, onSen
       timeout: TIMEOUT_MS,
     });
     req.on('timeout', () => req.destroy(new PrinterError('the printer did not answer in time')));
-    req.on('error', (e) => rej(e instanceof PrinterError ? e : new PrinterError(`printer connection failed (${(e as NodeJS.ErrnoException).code ?? e.name})`)));
+    req.on('error', (e) =>
+      rej(e instanceof PrinterError ? e : new PrinterError(`printer connection failed (${(e as NodeJS.ErrnoException).code ?? e.name})`)),
+    );
     req.on('response', (r) => {
       if (r.statusCode !== 200) {
         r.resume();
@@ -235,7 +249,7 @@ async function exchange(t: PrinterTarget, head: Buffer, document?: Buffer, onSen
         try {
           res(decodeResponse(Buffer.concat(chunks)));
         } catch (e) {
-          rej(e);
+          rej(e instanceof Error ? e : new PrinterError('the printer sent an unreadable response'));
         }
       });
     });
@@ -270,7 +284,8 @@ export async function checkPrinter(t: PrinterTarget): Promise<{ state: number | 
     ]),
   ]);
   const r = await exchange(t, head);
-  if (!ok(r.status)) throw new PrinterError(`the printer refused Get-Printer-Attributes (IPP status 0x${r.status.toString(16).padStart(4, '0')})`);
+  if (!ok(r.status))
+    throw new PrinterError(`the printer refused Get-Printer-Attributes (IPP status 0x${r.status.toString(16).padStart(4, '0')})`);
   const p = r.groups.find((g) => g.tag === TAG.printer)?.attrs;
   if (!p) throw new PrinterError('the printer sent no printer attributes');
   if (p.get('printer-is-accepting-jobs')?.[0] !== true) throw new PrinterError('the printer is not accepting jobs');

@@ -29,6 +29,8 @@ import { Tokens1795553062776 } from './migrations/1795553062776-Tokens';
 import { Custody1795553491656 } from './migrations/1795553491656-Custody';
 import { TxReplacements1795555257941 } from './migrations/1795555257941-TxReplacements';
 import { PipelineIndexes1796111641796 } from './migrations/1796111641796-PipelineIndexes';
+import { WalletMedia1796155513596 } from './migrations/1796155513596-WalletMedia';
+import { SecureRoomRole1796155600000 } from './migrations/1796155600000-SecureRoomRole';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const ENTITIES: MixedList<Function> = [
@@ -62,4 +64,6 @@ export const MIGRATIONS: MixedList<Function> = [
   Custody1795553491656,
   TxReplacements1795555257941,
   PipelineIndexes1796111641796,
+  WalletMedia1796155513596,
+  SecureRoomRole1796155600000,
 ];

@@ -16,7 +16,8 @@ export class MediaController {
   @Roles('admin', 'operator')
   @ApiOperation({
     summary: "A user's key media (printed sheets, PDF files, displays) with their chain of custody",
-    description: 'The user’s firm and admins. Each medium id is printed on its sheet; `void` media come from a failed issuance and are to be destroyed.',
+    description:
+      'The user’s firm and admins. Each medium id is printed on its sheet; `void` media come from a failed issuance and are to be destroyed.',
   })
   @ApiOkResponse({ type: MediumListDto })
   @ApiProblems('UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND')

@@ -29,7 +29,14 @@ export class MediaRepository {
 
   async insertMedia(
     em: EntityManager | undefined,
-    rows: { userId: string; issuanceId: string; address: string; status: MediumStatus; createdBy: string | null; media: readonly NewMedium[] },
+    rows: {
+      userId: string;
+      issuanceId: string;
+      address: string;
+      status: MediumStatus;
+      createdBy: string | null;
+      media: readonly NewMedium[];
+    },
   ): Promise<void> {
     if (!rows.media.length) return;
     await (em ?? this.ds.manager).getRepository(WalletMedium).insert(

@@ -65,7 +65,12 @@ export class MediaService {
           action: 'wallet.medium.void',
           subject: { type: 'user', id: m.userId },
           outcome: 'failure',
-          details: { issuanceId: m.issuanceId, address: m.address, media: m.media.map((x) => ({ id: x.id, kind: x.kind })), reason: m.reason },
+          details: {
+            issuanceId: m.issuanceId,
+            address: m.address,
+            media: m.media.map((x) => ({ id: x.id, kind: x.kind })),
+            reason: m.reason,
+          },
         },
         em,
       );
@@ -76,16 +81,14 @@ export class MediaService {
     await this.users.get(p, userId);
     const rows = await this.repo.listForUser(userId);
     return {
-      items: rows.map(
-        ({ medium, events }): MediumDto => ({
-          mediumId: medium.id,
-          address: medium.address,
-          kind: medium.kind,
-          status: medium.status,
-          createdAt: medium.createdAt.toISOString(),
-          events: events.map(toEventDto),
-        }),
-      ),
+      items: rows.map(({ medium, events }): MediumDto => ({
+        mediumId: medium.id,
+        address: medium.address,
+        kind: medium.kind,
+        status: medium.status,
+        createdAt: medium.createdAt.toISOString(),
+        events: events.map(toEventDto),
+      })),
     };
   }
 

@@ -128,11 +128,7 @@ export async function renderPaperWallet(w: PaperWalletInput): Promise<Buffer> {
   row('User ID', w.userId, 130);
   row('事業者 / Operator', w.operatorName, 152);
   row('発行日 / Issued (JST)', formatJst(w.issuedAt), 174);
-  row(
-    '媒体番号 / Medium ID',
-    `${w.mediumId}  (${w.mediumKind === 'paper' ? '印刷 / printed sheet' : 'ファイル / PDF file'})`,
-    196,
-  );
+  row('媒体番号 / Medium ID', `${w.mediumId}  (${w.mediumKind === 'paper' ? '印刷 / printed sheet' : 'ファイル / PDF file'})`, 196);
 
   // Public address
   const y1 = 232;

@@ -39,6 +39,7 @@ export class CreateMediumEventDto {
   @IsString()
   @MinLength(1)
   @MaxLength(1000)
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   @Matches(/^[^\u0000-\u0009\u000b-\u001f\u007f]+$/u, { message: 'note must not contain control characters other than newlines' })
   note?: string;
 }
