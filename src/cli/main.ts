@@ -1,45 +1,12 @@
 /** `npm run cli -- <command>`: the secure-room CLI (see README). */
+// First: lowers RLIMIT_CORE to 0 for wallet:issue before anything else is loaded.
+import './no-core-dumps';
 import 'reflect-metadata';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { CommandFactory } from 'nest-commander';
 import { ConfigError, loadConfig, loadDevEnvFile, loadOfflineConfig } from '../config/app-config';
 import { configPreset } from '../config/config.module';
 import { CliModule } from './cli.module';
-import { secureRoomConfig, SecureRoomModule } from './secure-room.module';
-
-/** The soft and hard RLIMIT_CORE of this process, from /proc/self/limits ('unlimited' → Infinity). */
-export function coreLimit(): [number, number] | undefined {
-  try {
-    const line = readFileSync('/proc/self/limits', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('Max core file size'));
-    const [soft, hard] = (line?.slice('Max core file size'.length).trim().split(/\s+/) ?? []).map((v) =>
-      v === 'unlimited' ? Infinity : Number(v),
-    );
-    return soft === undefined || hard === undefined ? undefined : [soft, hard];
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * No core dump may hold a key: Node has no setrlimit, so the CLI lowers its own
- * RLIMIT_CORE to 0 with util-linux `prlimit` (allowed for one's own process without
- * privileges) unless `ulimit -c 0` (the npm script) already did, and refuses to issue
- * a key when the limit is still not 0.
- */
-function noCoreDumps(): void {
-  if (coreLimit()?.[0] === 0 && coreLimit()?.[1] === 0) return;
-  try {
-    execFileSync('prlimit', ['--pid', String(process.pid), '--core=0:0'], { stdio: 'ignore' });
-  } catch {
-    /* checked below */
-  }
-  const limit = coreLimit();
-  if (!limit || limit[0] !== 0)
-    throw new ConfigError('RLIMIT_CORE', 'is not 0 and prlimit could not lower it: run under `ulimit -c 0` (npm run cli does)');
-}
+import { SecureRoomModule } from './secure-room.module';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -47,9 +14,7 @@ async function main(): Promise<void> {
   const secureRoom = args[0] === 'wallet:issue' && !wantsHelp;
   try {
     loadDevEnvFile();
-    if (secureRoom) noCoreDumps();
-    const config = wantsHelp ? loadOfflineConfig() : loadConfig();
-    configPreset.value = secureRoom ? secureRoomConfig(config) : config;
+    configPreset.value = wantsHelp ? loadOfflineConfig() : loadConfig();
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);

@@ -1,11 +1,11 @@
 /**
  * The secure-room profile of the CLI (`wallet:issue`): the modules issuance needs and
- * nothing that reaches past the database. No chain module (no JSON-RPC client is even
- * constructed), no KMS module (the login does not open a sealed secret today; when an
- * admin's TOTP secret must be opened, KMS comes in here, only for that admin), no health
- * module and no signing pipeline; the configuration profile (secureRoomConfig) drops
- * SMTP_URL, so the mail worker never starts and a reissue's notice waits in the outbox
- * for the API to send it.
+ * nothing that reaches past the database, whatever the environment says. No chain
+ * module (no JSON-RPC client is even constructed, CHAIN_RPC_URL is never used), no KMS
+ * module (the login does not open a sealed secret today; when an admin's TOTP secret
+ * must be opened, KMS comes in here, for that admin only), no health module, no signing
+ * pipeline, and notifications without the mail worker: a reissue's notice is queued in
+ * the mail outbox as usual and the API sends it; the secure room never speaks SMTP.
  */
 import { Global, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -17,7 +17,7 @@ import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../database/database.module';
 import { Metrics } from '../health/metrics';
 import { MediaModule } from '../media/media.module';
-import { NotificationsModule } from '../notifications/notifications.module';
+import { NotificationsService } from '../notifications/notifications.service';
 import { UsersModule } from '../users/users.module';
 import { WalletIssueCommand } from './commands/wallet-issue.command';
 
@@ -26,10 +26,10 @@ import { WalletIssueCommand } from './commands/wallet-issue.command';
 @Module({ providers: [Metrics], exports: [Metrics] })
 class SecureRoomMetricsModule {}
 
-/** The secure-room configuration: the API's, without anything that leaves the room but the database. */
-export function secureRoomConfig(c: AppConfig): AppConfig {
-  return AppConfig.of({ ...c, mail: { ...c.mail, smtpUrl: undefined } });
-}
+/** Notifications are stored (and mail queued) as in the API, but no MailWorker exists here to send it. */
+@Global()
+@Module({ providers: [NotificationsService], exports: [NotificationsService] })
+class SecureRoomNotificationsModule {}
 
 @Module({
   imports: [
@@ -38,7 +38,7 @@ export function secureRoomConfig(c: AppConfig): AppConfig {
     SecureRoomMetricsModule,
     AuditModule,
     AuthModule,
-    NotificationsModule,
+    SecureRoomNotificationsModule,
     UsersModule,
     MediaModule,
     LoggerModule.forRootAsync({

@@ -40,6 +40,9 @@ BEGIN
   GRANT INSERT ON ${APPEND.join(', ')} TO ${ROLE};
   GRANT DELETE ON login_failures TO ${ROLE};
   GRANT UPDATE (${USER_WALLET_COLUMNS.join(', ')}) ON users TO ${ROLE};
+  -- INSERT … RETURNING of the generated columns only, not the notices' text.
+  GRANT SELECT (id, created_at) ON notifications TO ${ROLE};
+  GRANT SELECT (id, attempts, created_at) ON mail_outbox TO ${ROLE};
 END $$`);
   }
 
