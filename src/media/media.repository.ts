@@ -40,8 +40,9 @@ export class MediaRepository {
   ): Promise<void> {
     if (!rows.media.length) return;
     await (em ?? this.ds.manager).getRepository(WalletMedium).insert(
-      rows.media.map((m) => ({
+      rows.media.map((m, position) => ({
         id: m.id,
+        position,
         userId: rows.userId,
         issuanceId: rows.issuanceId,
         address: rows.address,
@@ -54,7 +55,9 @@ export class MediaRepository {
 
   /** A user's media, oldest first, with their events in order. */
   async listForUser(userId: string): Promise<Array<{ medium: WalletMedium; events: WalletMediumEvent[] }>> {
-    const media = await this.ds.getRepository(WalletMedium).find({ where: { userId }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const media = await this.ds
+      .getRepository(WalletMedium)
+      .find({ where: { userId }, order: { createdAt: 'ASC', position: 'ASC', id: 'ASC' } });
     if (!media.length) return [];
     const events = await this.ds
       .getRepository(WalletMediumEvent)

@@ -132,7 +132,7 @@ export class WalletIssuanceService {
         if (exists) mayExist.push({ id: s.mediumId, kind: s.output.kind });
       }
       await this.media
-        .recordVoid({ ...base, address: addr, media: mayExist, actor: req.actor, reason })
+        .recordVoid({ ...base, address: addr, media: mayExist.reverse(), actor: req.actor, reason })
         .catch((e: unknown) =>
           this.logger.error(
             `could not record ${mayExist.length} void medium/media of user ${user.id} (${mayExist.map((m) => m.id).join(', ')}): ${e instanceof Error ? e.name : 'error'}; destroy them by hand`,

@@ -9,7 +9,7 @@ export class WalletMedia1796155513596 implements MigrationInterface {
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
-      `CREATE TABLE "wallet_media" ("id" uuid NOT NULL, "user_id" uuid NOT NULL, "issuance_id" uuid NOT NULL, "address" character varying(42) NOT NULL, "kind" character varying(16) NOT NULL, "status" character varying(16) NOT NULL, "created_by" uuid, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "chk_wallet_media_status" CHECK ("status" IN ('issued', 'void')), CONSTRAINT "chk_wallet_media_kind" CHECK ("kind" IN ('paper', 'file', 'display')), CONSTRAINT "PK_85f8be9f79b259fb3ab46b4ee3b" PRIMARY KEY ("id"))`,
+      `CREATE TABLE "wallet_media" ("id" uuid NOT NULL, "user_id" uuid NOT NULL, "issuance_id" uuid NOT NULL, "address" character varying(42) NOT NULL, "kind" character varying(16) NOT NULL, "position" smallint NOT NULL, "status" character varying(16) NOT NULL, "created_by" uuid, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "chk_wallet_media_status" CHECK ("status" IN ('issued', 'void')), CONSTRAINT "chk_wallet_media_kind" CHECK ("kind" IN ('paper', 'file', 'display')), CONSTRAINT "PK_85f8be9f79b259fb3ab46b4ee3b" PRIMARY KEY ("id"))`,
     );
     await queryRunner.query(`CREATE INDEX "idx_wallet_media_issuance" ON "wallet_media" ("issuance_id") `);
     await queryRunner.query(`CREATE INDEX "idx_wallet_media_user_created" ON "wallet_media" ("user_id", "created_at", "id") `);

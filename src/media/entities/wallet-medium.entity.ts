@@ -36,6 +36,10 @@ export class WalletMedium {
   @Column({ type: 'varchar', length: 16 })
   kind!: MediumKind;
 
+  /** Delivery order within the issuance (display, then file, then sheet). */
+  @Column({ type: 'smallint' })
+  position!: number;
+
   @Column({ type: 'varchar', length: 16 })
   status!: MediumStatus;
 
