@@ -20,6 +20,7 @@ import { recordChild } from '../support/recording';
 import { findSecrets } from '../support/secrets';
 
 const root = process.cwd();
+// Timeouts: each CLI run boots Nest and logs in, 10-20 s on a loaded 2-core machine.
 const LOGIN = `${ADMIN.loginId}\n${ADMIN.password}\n`;
 const PDF_PASSWORD = 'vault-door-4711-sakura';
 
@@ -196,7 +197,7 @@ describe('wallet:issue (secure-room CLI)', () => {
     const sd = mkdtempSync(join(tmpdir(), 'kagi-sd-'));
     const onSd = await cli(['wallet:issue', '--user', id2, '--out', sd, '--system-root', fakeSystemRoot(sd, 'sd-card')], LOGIN);
     expect(onSd.code, onSd.stderr).toBe(0);
-  }, 90_000);
+  }, 180_000);
 
   it('refuses a wrong admin password and leaves the user pending', async () => {
     const id = await newUser();
@@ -346,7 +347,7 @@ describe('wallet:issue (secure-room CLI)', () => {
     } finally {
       await Promise.all([printer.close(), stopped.close()]);
     }
-  }, 90_000);
+  }, 180_000);
 
   it('a sheet that may have printed (the printer dropped the job after receiving it): the file is removed, nothing issued, the sheet recorded void', async () => {
     const id = await newUser();
@@ -393,7 +394,7 @@ describe('wallet:issue (secure-room CLI)', () => {
     } finally {
       await printer.close();
     }
-  }, 60_000);
+  }, 120_000);
 
   it('runs with the restricted kagi_secure_room database role: issues and reissues, and may not touch anything else', async () => {
     const role = `kagi_sr_${randomBytes(4).toString('hex')}`;
@@ -452,7 +453,7 @@ describe('wallet:issue (secure-room CLI)', () => {
       await su.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
       await su.end();
     }
-  }, 90_000);
+  }, 120_000);
 
   it('keys:rewrap --all moves every operator key to the new KMS key, idempotently; addresses unchanged', async () => {
     const kms = new KMSClient({
