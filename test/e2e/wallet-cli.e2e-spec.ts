@@ -148,7 +148,7 @@ describe('wallet:issue (secure-room CLI)', () => {
     const ev = audit.body.items.find((e: any) => e.subject.id === id);
     expect(ev).toMatchObject({ actor: { type: 'cli' }, details: { address, channel: 'secure-room-cli' } });
     expect(r.stdout + r.stderr).not.toContain(key.slice(2));
-  }, 60_000);
+  }, 120_000);
 
   it('refuses a missing or unwritable --out before any key exists', async () => {
     const id = await newUser();
