@@ -4,6 +4,7 @@ import { pinoParams } from './common/logging';
 import { AppConfig } from './config/app-config';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { CORE_MODULES } from './core-modules';
+import { MediaModule } from './media/media.module';
 import { TokensModule } from './tokens/tokens.module';
 import { TransactionsModule } from './transactions/transactions.module';
 
@@ -14,6 +15,7 @@ import { TransactionsModule } from './transactions/transactions.module';
     IdempotencyModule,
     TransactionsModule,
     TokensModule,
+    MediaModule,
   ],
 })
 export class AppModule {}

@@ -24,6 +24,8 @@ import { Transaction } from '../transactions/entities/transaction.entity';
 import { SignerHold } from '../transactions/entities/signer-hold.entity';
 import { SignerNonce } from '../chain/signer-nonce.entity';
 import { IdempotencyKey } from '../common/idempotency/idempotency-key.entity';
+import { WalletMedium } from '../media/entities/wallet-medium.entity';
+import { WalletMediumEvent } from '../media/entities/wallet-medium-event.entity';
 import { Init1795549504363 } from './migrations/1795549504363-Init';
 import { Auth1795551779741 } from './migrations/1795551779741-Auth';
 import { AuthLoginIdUnique1795551779742 } from './migrations/1795551779742-AuthLoginIdUnique';
@@ -32,6 +34,8 @@ import { Tokens1795553062776 } from './migrations/1795553062776-Tokens';
 import { Custody1795553491656 } from './migrations/1795553491656-Custody';
 import { TxReplacements1795555257941 } from './migrations/1795555257941-TxReplacements';
 import { PipelineIndexes1796111641796 } from './migrations/1796111641796-PipelineIndexes';
+import { WalletMedia1796155513596 } from './migrations/1796155513596-WalletMedia';
+import { SecureRoomRole1796155600000 } from './migrations/1796155600000-SecureRoomRole';
 import { CalldataAtSigningAndForeignKeys1796156789131 } from './migrations/1796156789131-CalldataAtSigningAndForeignKeys';
 import { TokenContractVersion1796160577489 } from './migrations/1796160577489-TokenContractVersion';
 import { AuditChain1796170000000 } from './migrations/1796170000000-AuditChain';
@@ -60,6 +64,8 @@ export const ENTITIES: MixedList<Function> = [
   AuditAnchor,
   AuditAnchorKey,
   NotificationRead,
+  WalletMedium,
+  WalletMediumEvent,
 ];
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -72,6 +78,8 @@ export const MIGRATIONS: MixedList<Function> = [
   Custody1795553491656,
   TxReplacements1795555257941,
   PipelineIndexes1796111641796,
+  WalletMedia1796155513596,
+  SecureRoomRole1796155600000,
   CalldataAtSigningAndForeignKeys1796156789131,
   TokenContractVersion1796160577489,
   AuditChain1796170000000,

@@ -133,6 +133,90 @@ describe('wallet issuance', () => {
     }
   });
 
+  it('records a file medium whose id and JST date are printed on the PDF; its chain of custody is listed with who and when', async () => {
+    const id = await newUser('媒体 記録');
+    const before = Date.now();
+    const r = await issue(t.url, admin, id);
+    expect(r.status).toBe(201);
+    const text = await pdfText(r.buf);
+    keys.push(Buffer.from(printedPrivateKey(text).slice(2), 'hex'));
+    const address = r.headers.get('x-wallet-address');
+    const list = await http(t.url, 'GET', `/v1/users/${id}/wallet-media`, { token: op.token });
+    expect(list.status).toBe(200);
+    expect(list.body.items).toHaveLength(1);
+    const medium = list.body.items[0];
+    expect(medium).toMatchObject({ address, kind: 'file', status: 'issued', events: [] });
+    expect(text).toContain(medium.mediumId);
+    // The sheet's date is JST: UTC+9, within the minute of the request.
+    const printed = /(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) JST/.exec(text)?.[1];
+    expect(printed).toBeDefined();
+    const asUtc = Date.parse(`${printed!.replace(' ', 'T')}+09:00`);
+    expect(Math.abs(asUtc - before)).toBeLessThan(60_000);
+
+    const url = `/v1/users/${id}/wallet-media/${medium.mediumId}/events`;
+    const stored = await http(t.url, 'POST', url, {
+      token: admin,
+      body: { kind: 'stored', location: '本店金庫 B-2', custodian: '佐藤一郎', witness: '鈴木花子', note: 'sealed envelope 0042' },
+    });
+    expect(stored.status).toBe(201);
+    expect(stored.body).toMatchObject({ mediumId: medium.mediumId, kind: 'stored', custodian: '佐藤一郎', witness: '鈴木花子' });
+    const handed = await http(t.url, 'POST', url, { token: admin, body: { kind: 'handed-over', custodian: '媒体 記録 (investor)' } });
+    expect(handed.status).toBe(201);
+    expect(handed.body).toMatchObject({ location: null, witness: null, note: null });
+
+    // Who may do what; bad input is problem+json.
+    expect((await http(t.url, 'POST', url, { token: op.token, body: { kind: 'moved', custodian: 'x' } })).status).toBe(403);
+    const bad = await http(t.url, 'POST', url, { token: admin, body: { kind: 'lost', custodian: 'x' } });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toContain('application/problem+json');
+    expect(bad.body.code).toBe('VALIDATION_FAILED');
+    expect((await http(t.url, 'POST', url, { token: admin, body: { kind: 'moved', custodian: 'x', extra: 1 } })).body.code).toBe(
+      'VALIDATION_FAILED',
+    );
+    expect((await http(t.url, 'POST', url, { token: admin, body: { kind: 'moved' } })).body.code).toBe('VALIDATION_FAILED');
+    const otherUser = await newUser('別人');
+    expect(
+      (
+        await http(t.url, 'POST', `/v1/users/${otherUser}/wallet-media/${medium.mediumId}/events`, {
+          token: admin,
+          body: { kind: 'moved', custodian: 'x' },
+        })
+      ).status,
+    ).toBe(404);
+    expect(
+      (
+        await http(t.url, 'POST', `/v1/users/${id}/wallet-media/not-an-id/events`, {
+          token: admin,
+          body: { kind: 'moved', custodian: 'x' },
+        })
+      ).status,
+    ).toBe(404);
+    const stranger = await createOperator(t.url, admin);
+    const foreign = await http(t.url, 'GET', `/v1/users/${id}/wallet-media`, { token: stranger.token });
+    expect(foreign.status).toBe(404);
+    expect(foreign.body.code).toBe('NOT_FOUND');
+
+    const destroyed = await http(t.url, 'POST', url, {
+      token: admin,
+      body: { kind: 'destroyed', custodian: '佐藤一郎', witness: '鈴木花子' },
+    });
+    expect(destroyed.status).toBe(201);
+    const after = await http(t.url, 'POST', url, { token: admin, body: { kind: 'moved', custodian: 'x' } });
+    expect(after.status).toBe(400);
+
+    const me = (await http(t.url, 'GET', '/v1/auth/me', { token: admin })).body;
+    const listed = (await http(t.url, 'GET', `/v1/users/${id}/wallet-media`, { token: admin })).body.items[0];
+    expect(listed.events.map((e: any) => e.kind)).toEqual(['stored', 'handed-over', 'destroyed']);
+    for (const e of listed.events) {
+      expect(e.by).toBe(me.id);
+      expect(Date.parse(e.at)).toBeGreaterThanOrEqual(before - 1000);
+    }
+    const audit = await http(t.url, 'GET', '/v1/audit-events?action=wallet.medium.event', { token: admin });
+    expect(audit.body.items.filter((e: any) => e.subject.id === medium.mediumId)).toHaveLength(3);
+    const issued = await http(t.url, 'GET', '/v1/audit-events?action=wallet.issue', { token: admin });
+    expect(issued.body.items.find((e: any) => e.subject.id === id).details.media).toEqual([{ id: medium.mediumId, kind: 'file' }]);
+  });
+
   it('leaves no key bytes in any table, log line or new temp file', async () => {
     expect(keys.length).toBeGreaterThanOrEqual(4);
     const ds = t.app.get(DataSource);

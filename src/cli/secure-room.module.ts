@@ -1,0 +1,51 @@
+/**
+ * The secure-room profile of the CLI (`wallet:issue`): the modules issuance needs and
+ * nothing that reaches past the database, whatever the environment says. No chain
+ * module (no JSON-RPC client is even constructed, CHAIN_RPC_URL is never used), no KMS
+ * module (the login does not open a sealed secret today; when an admin's TOTP secret
+ * must be opened, KMS comes in here, for that admin only), no health module, no signing
+ * pipeline, and notifications without the mail worker: a reissue's notice is queued in
+ * the mail outbox as usual and the API sends it; the secure room never speaks SMTP.
+ */
+import { Global, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { AuditModule } from '../audit/audit.module';
+import { AuthModule } from '../auth/auth.module';
+import { pinoParams } from '../common/logging';
+import { AppConfig } from '../config/app-config';
+import { ConfigModule } from '../config/config.module';
+import { DatabaseModule } from '../database/database.module';
+import { Metrics } from '../health/metrics';
+import { MediaModule } from '../media/media.module';
+import { NotificationsService } from '../notifications/notifications.service';
+import { UsersModule } from '../users/users.module';
+import { WalletIssueCommand } from './commands/wallet-issue.command';
+
+/** The process metrics registry some services count into; never served from the secure room. */
+@Global()
+@Module({ providers: [Metrics], exports: [Metrics] })
+class SecureRoomMetricsModule {}
+
+/** Notifications are stored (and mail queued) as in the API, but no MailWorker exists here to send it. */
+@Global()
+@Module({ providers: [NotificationsService], exports: [NotificationsService] })
+class SecureRoomNotificationsModule {}
+
+@Module({
+  imports: [
+    ConfigModule,
+    DatabaseModule,
+    SecureRoomMetricsModule,
+    AuditModule,
+    AuthModule,
+    SecureRoomNotificationsModule,
+    UsersModule,
+    MediaModule,
+    LoggerModule.forRootAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => pinoParams(config.logLevel === 'info' ? 'warn' : config.logLevel),
+    }),
+  ],
+  providers: [WalletIssueCommand],
+})
+export class SecureRoomModule {}
