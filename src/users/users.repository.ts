@@ -26,6 +26,22 @@ export class UsersRepository {
     return qb;
   }
 
+  /** Commits a wallet address; only if the user still has `old` (null: none), so of two issuances exactly one wins. */
+  async setWallet(em: EntityManager, id: string, address: string, old: string | null): Promise<boolean> {
+    const r = await em
+      .createQueryBuilder()
+      .update(User)
+      .set({
+        walletAddress: address as `0x${string}`,
+        walletIssuedAt: () => 'now()',
+        previousWalletAddresses: () => (old ? 'array_append(previous_wallet_addresses, wallet_address)' : 'previous_wallet_addresses'),
+      })
+      .where('id = :id', { id })
+      .andWhere(old ? 'wallet_address = :old' : 'wallet_address IS NULL', { old })
+      .execute();
+    return !!r.affected;
+  }
+
   /** Users with a wallet, oldest first (the holder register). */
   async withWallets(firm: string | null): Promise<Array<{ id: string; walletAddress: `0x${string}` }>> {
     const rows = await this.query(firm)

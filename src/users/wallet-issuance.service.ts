@@ -14,13 +14,13 @@ import { Injectable, Logger } from '@nestjs/common';
 import { secp256k1 } from '@noble/curves/secp256k1';
 import { bytesToHex, type Address } from 'viem';
 import { publicKeyToAddress } from 'viem/accounts';
-import { DataSource } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
 import { AppError, NotFoundError, ValidationError } from '../common/app-error';
 import type { MediumKind } from '../media/entities/wallet-medium.entity';
 import { MediaService } from '../media/media.service';
 import { NotificationsService } from '../notifications/notifications.service';
-import { User } from './entities/user.entity';
+import { OperatorsService } from '../operators/operators.service';
+import { UsersRepository } from './users.repository';
 import { renderPaperWallet } from './paper-wallet';
 
 /** Port for token operations: freeze the old wallet on every token where it holds a balance. */
@@ -84,7 +84,8 @@ export interface IssueResult {
 @Injectable()
 export class WalletIssuanceService {
   constructor(
-    private readonly ds: DataSource,
+    private readonly users: UsersRepository,
+    private readonly operators: OperatorsService,
     private readonly audit: AuditSink,
     private readonly notifications: NotificationsService,
     private readonly media: MediaService,
@@ -99,13 +100,13 @@ export class WalletIssuanceService {
   }
 
   async issue(req: IssueRequest): Promise<IssueResult> {
-    const user = await this.ds.getRepository(User).findOne({ where: { id: req.userId } });
+    const user = await this.users.find(req.userId, null);
     if (!user) throw new NotFoundError('User');
     if (user.walletAddress && !req.reissue)
       throw new AppError('WALLET_ALREADY_ISSUED', 'This user already has a wallet; reissue with ?reissue=true and a reason');
     if (req.reissue && user.walletAddress && !req.reason)
       throw new ValidationError([{ field: 'reason', message: 'reason is required to reissue a wallet' }]);
-    const [op] = await this.ds.query<Array<{ name: string }>>('SELECT name FROM principals WHERE id = $1', [user.operatorId]);
+    const op = await this.operators.describe(user.operatorId);
     const oldAddress = user.walletAddress;
 
     let httpPdf = Buffer.alloc(0);
@@ -190,20 +191,8 @@ export class WalletIssuanceService {
     const media = started.map((s) => ({ id: s.mediumId, kind: s.output.kind }));
 
     try {
-      await this.ds.transaction(async (em) => {
-        const r = await em
-          .createQueryBuilder()
-          .update(User)
-          .set({
-            walletAddress: address,
-            walletIssuedAt: () => 'now()',
-            previousWalletAddresses: () =>
-              oldAddress ? 'array_append(previous_wallet_addresses, wallet_address)' : 'previous_wallet_addresses',
-          })
-          .where('id = :id', { id: user.id })
-          .andWhere(oldAddress ? 'wallet_address = :old' : 'wallet_address IS NULL', { old: oldAddress })
-          .execute();
-        if (!r.affected) throw new AppError('WALLET_ALREADY_ISSUED', 'Another issuance for this user won; this key was discarded');
+      await this.users.transaction(async (em) => {
+        if (!(await this.users.setWallet(em, user.id, address, oldAddress))) throw new AppError('WALLET_ALREADY_ISSUED', 'Another issuance for this user won; this key was discarded');
         await this.media.recordIssued(em, { ...base, address, media });
         await this.audit.record(
           {
@@ -223,20 +212,8 @@ export class WalletIssuanceService {
           },
           em,
         );
-        if (oldAddress) {
-          await this.notifications.notify(em, {
-            kind: 'wallet.reissued',
-            operatorId: user.operatorId,
-            subject: `[kagi] ウォレット再発行 / Wallet reissued: ${user.name}`,
-            body: [
-              `The wallet of user ${user.id} (${user.name}) was reissued.`,
-              `Old address: ${oldAddress}`,
-              `New address: ${address}`,
-              `Reason: ${req.reason ?? '-'}`,
-            ].join('\n'),
-            mailOps: true,
-          });
-        }
+        // The firm is told of a first wallet too, not only of a reissue.
+        await this.notifications.walletIssued(em, { user, address, oldAddress: oldAddress ?? null, reason: req.reason });
       });
     } catch (e) {
       await abandon(address, `commit failed: ${e instanceof AppError ? e.code : e instanceof Error ? e.name : 'error'}`);
