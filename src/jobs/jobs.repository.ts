@@ -93,7 +93,8 @@ export class JobsRepository {
    */
   async claim(types: string[], limit: number, worker: string, leaseSecs: Record<string, number>): Promise<ClaimedRow[]> {
     if (!types.length || limit <= 0) return [];
-    return this.ds.query<ClaimedRow[]>(
+    // TypeORM answers an UPDATE with [rows, count].
+    const [rows] = await this.ds.query<[ClaimedRow[], number]>(
       `WITH picked AS (
          SELECT j.id FROM jobs j
           WHERE j.state = 'pending' AND j.run_at <= now() AND j.type = ANY($1::text[])
@@ -109,6 +110,7 @@ export class JobsRepository {
        RETURNING j.id::text AS id, j.type, j.key, j.payload, j.attempts, j.max_attempts`,
       [types, limit, worker, JSON.stringify(leaseSecs)],
     );
+    return rows;
   }
 
   /** Extends a lease; false when the job is no longer ours. */

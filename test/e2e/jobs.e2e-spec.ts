@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dataSourceOptions } from '../../src/database/data-source-options';
 import { runMigrations } from '../../src/database/database.module';
 import { notify, Notifier } from '../../src/database/notifier';
@@ -84,8 +84,12 @@ beforeAll(async () => {
   producer = new Jobs(new JobsRepository(admin), new Notifier({ databaseUrl: url, offline: true }), {});
 });
 
+// Each test's workers stop with it, so no test sees another's (and the killed-connection test kills only its own).
+afterEach(async () => {
+  for (const i of instances.splice(0)) await i.stop().catch(() => undefined);
+});
+
 afterAll(async () => {
-  for (const i of instances) await i.stop().catch(() => undefined);
   await admin?.destroy();
 });
 
@@ -362,10 +366,20 @@ const { JobsRepository } = require('./src/jobs/jobs.repository');
 `,
       );
       const id = (await inTx((em) => producer.enqueue(em, { type: 'test.crash' })))!;
-      const child = spawn(process.execPath, [script, url], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [script, url], {
+        env: { ...process.env, NODE_PATH: join(process.cwd(), 'node_modules') },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let stdout = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      await until('the child to start the job', () => stdout.includes(`started ${id}`), 60_000);
+      await until(
+        'the child to start the job',
+        () => {
+          if (child.exitCode !== null) throw new Error(`worker child exited with ${child.exitCode}`);
+          return stdout.includes(`started ${id}`);
+        },
+        60_000,
+      );
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       const [held] = await admin.query<Array<{ state: string; locked_until: Date }>>(`SELECT state, locked_until FROM jobs WHERE id = $1`, [
