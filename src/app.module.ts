@@ -3,6 +3,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { pinoParams } from './common/logging';
 import { AppConfig } from './config/app-config';
 import { CORE_MODULES } from './core-modules';
+import { JobsModule } from './jobs/jobs.module';
 import { TokensModule } from './tokens/tokens.module';
 import { TransactionsModule } from './transactions/transactions.module';
 
@@ -10,6 +11,7 @@ import { TransactionsModule } from './transactions/transactions.module';
   imports: [
     ...CORE_MODULES,
     LoggerModule.forRootAsync({ inject: [AppConfig], useFactory: (config: AppConfig) => pinoParams(config.logLevel) }),
+    JobsModule,
     TransactionsModule,
     TokensModule,
   ],
