@@ -75,12 +75,8 @@ export class Notifier implements OnModuleDestroy {
     ready.catch(() => undefined);
     return {
       ready,
-      close: () => {
-        const s = this.listeners.get(channel);
-        if (!s?.delete(cb) || s.size) return;
-        this.listeners.delete(channel);
-        this.client?.query(`UNLISTEN ${channel}`).catch(() => undefined);
-      },
+      // The LISTEN stays: channels are few, and a waiter per request must not cost a round trip each.
+      close: () => void this.listeners.get(channel)?.delete(cb),
     };
   }
 

@@ -33,6 +33,7 @@ export class JobRunner {
   private readonly shutdown = new AbortController();
   private readonly loop: Loop;
   private lastReap = 0;
+  private lastSchedules = 0;
 
   constructor(
     private readonly repo: JobsRepository,
@@ -56,11 +57,17 @@ export class JobRunner {
     this.loop.wake();
   }
 
-  /** Stops claiming, aborts running handlers' signals and waits for them to settle. */
-  async stop(): Promise<void> {
+  /**
+   * Stops claiming, aborts running handlers' signals and waits for them to settle, at
+   * most `graceMs`: a handler that ignores its signal is left to its lease (another
+   * instance runs it again), never allowed to hang the shutdown.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
     await this.loop.stop();
     this.shutdown.abort();
-    await Promise.allSettled([...this.inflight.values()]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inflight.values()]), new Promise((r) => (timer = setTimeout(r, graceMs).unref()))]);
+    clearTimeout(timer);
   }
 
   get running(): number {
@@ -73,7 +80,11 @@ export class JobRunner {
       const reaped = await this.repo.reapExpired();
       if (reaped) this.logger.warn(`${reaped} job(s) whose worker stopped renewing its lease are due again`);
     }
-    if (this.scheduleNames().length) await this.fireSchedules();
+    // Schedules at most once per poll interval, not on every wake of a busy worker.
+    if (this.scheduleNames().length && Date.now() - this.lastSchedules >= this.settings.pollMs) {
+      this.lastSchedules = Date.now();
+      await this.fireSchedules();
+    }
     const free = this.settings.concurrency - this.inflight.size;
     if (free <= 0) return false;
     const types = [...this.registry.keys()];
