@@ -19,6 +19,8 @@ export interface RunnerSettings {
   pollMs: number;
   /** How often expired leases are looked for (default 5000 ms). */
   reapEveryMs: number;
+  /** False: this process only enqueues (the CLI); bootstrap starts no worker. */
+  worker: boolean;
 }
 
 export interface Registration {

@@ -3,13 +3,22 @@
  * transaction, register handlers, read state) and `Notifier` (notify at commit, listen,
  * waitFor). Imports no feature module: features register their handlers on `Jobs`.
  */
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { Notifier } from '../database/notifier';
-import { Jobs } from './jobs.service';
+import { Jobs, JOBS_SETTINGS } from './jobs.service';
 import { JobsRepository } from './jobs.repository';
 
 @Module({
   providers: [JobsRepository, Notifier, Jobs],
   exports: [Jobs, Notifier],
 })
-export class JobsModule {}
+export class JobsModule {
+  /** For the secure-room CLI: enqueue (e.g. the lost-wallet freeze) without running a worker in that process. */
+  static enqueueOnly(): DynamicModule {
+    return {
+      module: JobsModule,
+      providers: [JobsRepository, Notifier, Jobs, { provide: JOBS_SETTINGS, useValue: { worker: false } }],
+      exports: [Jobs, Notifier],
+    };
+  }
+}

@@ -76,7 +76,7 @@ export class Jobs implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(AppConfig) private readonly config: Pick<AppConfig, 'offline'>,
     @Optional() @Inject(JOBS_SETTINGS) settings?: Partial<RunnerSettings>,
   ) {
-    this.settings = { concurrency: 4, pollMs: 1000, reapEveryMs: 5000, ...settings };
+    this.settings = { concurrency: 4, pollMs: 1000, reapEveryMs: 5000, worker: true, ...settings };
     // Daily at a quiet hour: finished jobs older than a week go (failed ones stay for an operator).
     this.register(PRUNE_TYPE, async () => void (await this.repo.pruneDone(KEEP_DONE_SECS)), {
       schedule: { cron: '17 3 * * *' },
@@ -133,7 +133,7 @@ export class Jobs implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    if (this.config.offline) return;
+    if (this.config.offline || !this.settings.worker) return;
     await this.start();
   }
 
@@ -141,7 +141,7 @@ export class Jobs implements OnApplicationBootstrap, OnModuleDestroy {
     await this.stop();
   }
 
-  /** Starts this process's worker (Nest does at bootstrap unless offline). */
+  /** Starts this process's worker (Nest does at bootstrap unless offline or enqueue-only). */
   async start(): Promise<void> {
     if (this.runner) return;
     const now = new Date();
