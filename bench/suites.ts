@@ -6,4 +6,5 @@ export function loadSuites(): void {
   registerSuite('gas', async () => (await import('./gas.bench')).default);
   registerSuite('auth', async () => (await import('./auth.bench')).default);
   registerSuite('pipeline', async () => (await import('./pipeline.bench')).default);
+  registerSuite('jobs', async () => (await import('./jobs.bench')).default);
 }

@@ -5,6 +5,7 @@ import { AppConfig } from './config/app-config';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { CORE_MODULES } from './core-modules';
 import { MediaModule } from './media/media.module';
+import { JobsModule } from './jobs/jobs.module';
 import { TokensModule } from './tokens/tokens.module';
 import { TransactionsModule } from './transactions/transactions.module';
 
@@ -13,6 +14,7 @@ import { TransactionsModule } from './transactions/transactions.module';
     ...CORE_MODULES,
     LoggerModule.forRootAsync({ inject: [AppConfig], useFactory: (config: AppConfig) => pinoParams(config.logLevel) }),
     IdempotencyModule,
+    JobsModule,
     TransactionsModule,
     TokensModule,
     MediaModule,

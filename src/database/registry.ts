@@ -40,6 +40,7 @@ import { CalldataAtSigningAndForeignKeys1796156789131 } from './migrations/17961
 import { TokenContractVersion1796160577489 } from './migrations/1796160577489-TokenContractVersion';
 import { AuditChain1796170000000 } from './migrations/1796170000000-AuditChain';
 import { NotificationReads1796170000001 } from './migrations/1796170000001-NotificationReads';
+import { Jobs1796155360981 } from './migrations/1796155360981-Jobs';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const ENTITIES: MixedList<Function> = [
@@ -84,4 +85,5 @@ export const MIGRATIONS: MixedList<Function> = [
   TokenContractVersion1796160577489,
   AuditChain1796170000000,
   NotificationReads1796170000001,
+  Jobs1796155360981,
 ];
