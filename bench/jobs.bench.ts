@@ -16,7 +16,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import { runMigrations } from '../src/database/database.module';
 import { Notifier } from '../src/database/notifier';
-import { freePort, startPostgres } from '../src/dev/processes';
+import { freePort, startPostgres } from '../dev/processes';
 import type { EnqueueInput } from '../src/jobs/job-types';
 import { Jobs } from '../src/jobs/jobs.service';
 import { JobsRepository } from '../src/jobs/jobs.repository';

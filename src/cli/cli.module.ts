@@ -9,6 +9,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { pinoParams } from '../common/logging';
 import { AppConfig } from '../config/app-config';
 import { CORE_MODULES } from '../core-modules';
+import { JobsModule } from '../jobs/jobs.module';
 import { MediaModule } from '../media/media.module';
 import { AdminCreateCommand } from './commands/admin-create.command';
 import { AuditVerifyCommand } from './commands/audit-verify.command';
@@ -19,6 +20,7 @@ import { WalletIssueCommand } from './commands/wallet-issue.command';
 @Module({
   imports: [
     ...CORE_MODULES,
+    JobsModule.enqueueOnly(),
     MediaModule,
     LoggerModule.forRootAsync({
       inject: [AppConfig],

@@ -15,8 +15,10 @@ import { pinoParams } from '../common/logging';
 import { AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../database/database.module';
-import { Metrics } from '../health/metrics';
+import { Metrics } from '../common/metrics';
+import { JobsModule } from '../jobs/jobs.module';
 import { MediaModule } from '../media/media.module';
+import { MailRepository } from '../notifications/mail.repository';
 import { NotificationsService } from '../notifications/notifications.service';
 import { UsersModule } from '../users/users.module';
 import { WalletIssueCommand } from './commands/wallet-issue.command';
@@ -28,7 +30,7 @@ class SecureRoomMetricsModule {}
 
 /** Notifications are stored (and mail queued) as in the API, but no MailWorker exists here to send it. */
 @Global()
-@Module({ providers: [NotificationsService], exports: [NotificationsService] })
+@Module({ providers: [NotificationsService, MailRepository], exports: [NotificationsService] })
 class SecureRoomNotificationsModule {}
 
 @Module({
@@ -39,6 +41,7 @@ class SecureRoomNotificationsModule {}
     AuditModule,
     AuthModule,
     SecureRoomNotificationsModule,
+    JobsModule.enqueueOnly(),
     UsersModule,
     MediaModule,
     LoggerModule.forRootAsync({

@@ -11,7 +11,7 @@ import { dataSourceOptions } from './data-source-options';
 
 const MIGRATION_LOCK = 0x6b616769; // "kagi"
 
-async function runMigrations(ds: DataSource, logger = new Logger('Database')): Promise<void> {
+export async function runMigrations(ds: DataSource, logger = new Logger('Database')): Promise<void> {
   const qr = ds.createQueryRunner();
   await qr.connect();
   try {

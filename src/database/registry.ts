@@ -40,6 +40,7 @@ import { CalldataAtSigningAndForeignKeys1796156789131 } from './migrations/17961
 import { TokenContractVersion1796160577489 } from './migrations/1796160577489-TokenContractVersion';
 import { AuditChain1796170000000 } from './migrations/1796170000000-AuditChain';
 import { NotificationReads1796170000001 } from './migrations/1796170000001-NotificationReads';
+import { MailOutboxJobs1796170000100 } from './migrations/1796170000100-MailOutboxJobs';
 import { Jobs1796155360981 } from './migrations/1796155360981-Jobs';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -79,11 +80,12 @@ export const MIGRATIONS: MixedList<Function> = [
   Custody1795553491656,
   TxReplacements1795555257941,
   PipelineIndexes1796111641796,
+  Jobs1796155360981,
   WalletMedia1796155513596,
   SecureRoomRole1796155600000,
   CalldataAtSigningAndForeignKeys1796156789131,
   TokenContractVersion1796160577489,
   AuditChain1796170000000,
   NotificationReads1796170000001,
-  Jobs1796155360981,
+  MailOutboxJobs1796170000100,
 ];

@@ -17,7 +17,7 @@ import { firstLine, pinoParams } from '../common/logging';
 import { AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../database/database.module';
-import { Metrics } from '../health/metrics';
+import { Metrics } from '../common/metrics';
 import { KmsUnavailableError } from '../kms/key-management';
 import { KmsModule } from '../kms/kms.module';
 import { GovernanceModule } from './governance.module';

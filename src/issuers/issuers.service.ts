@@ -14,7 +14,7 @@ import { sealedKeyOf } from '../kms/sealed-key';
 import { repositoryStore, saveRewrapped, SealedKeyStores } from '../kms/sealed-key-stores';
 import { SigningKeys } from '../kms/signing-keys';
 import { firmOf } from '../common/tenancy';
-import { OperatorsService } from '../operators/operators.service';
+import { FirmsRepository } from '../operators/firms.repository';
 import type { Issuer } from './entities/issuer.entity';
 import { IssuersRepository } from './issuers.repository';
 
@@ -30,7 +30,7 @@ export interface IssuerDto {
 export class IssuersService implements OnModuleInit {
   constructor(
     private readonly repo: IssuersRepository,
-    private readonly operators: OperatorsService,
+    private readonly firms: FirmsRepository,
     private readonly keys: SigningKeys,
     private readonly audit: AuditSink,
     private readonly gas: GasFunding,
@@ -86,7 +86,7 @@ export class IssuersService implements OnModuleInit {
 
   async grant(id: string, operatorId: string, admin: Principal, requestId?: string): Promise<IssuerDto> {
     await this.get(id, admin);
-    if (!(await this.operators.describe(operatorId))) throw new NotFoundError('Operator');
+    if (!(await this.firms.describe(operatorId))) throw new NotFoundError('Operator');
     await this.repo.transaction(async (em) => {
       await this.repo.grant(em, id, operatorId);
       await this.audit.record(

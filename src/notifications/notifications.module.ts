@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { MailWorker } from './mail-worker';
+import { MailRepository } from './mail.repository';
 import { NotificationsController } from './notifications.controller';
 import { NotificationsService } from './notifications.service';
 
@@ -7,7 +8,7 @@ import { NotificationsService } from './notifications.service';
 @Global()
 @Module({
   controllers: [NotificationsController],
-  providers: [NotificationsService, MailWorker],
+  providers: [NotificationsService, MailWorker, MailRepository],
   exports: [NotificationsService, MailWorker],
 })
 export class NotificationsModule {}

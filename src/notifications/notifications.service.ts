@@ -13,7 +13,9 @@ import type { Principal } from '../auth/principal';
 import { NotFoundError } from '../common/app-error';
 import { decodeCursor, encodeCursor, type Page, type PageQuery } from '../common/pagination';
 import { AppConfig } from '../config/app-config';
-import { MailOutbox } from './entities/mail-outbox.entity';
+import { Jobs } from '../jobs/jobs.service';
+import { MAIL_JOB } from './mail-worker';
+import { MailRepository } from './mail.repository';
 import { Notification } from './entities/notification.entity';
 
 export interface NotificationDto {
@@ -38,6 +40,8 @@ export class NotificationsService {
   constructor(
     private readonly ds: DataSource,
     private readonly config: AppConfig,
+    private readonly mail: MailRepository,
+    private readonly jobs: Jobs,
   ) {}
 
   /** Stores a notification (and queues mail to the ops recipients when `mailOps`). */
@@ -49,16 +53,13 @@ export class NotificationsService {
     const saved = await repo.save(repo.create({ kind: n.kind, operatorId: n.operatorId, subject: n.subject, body: n.body }));
     const recipients = this.config.mail.opsRecipients;
     if (n.mailOps && this.config.mail.smtpUrl && recipients.length) {
-      await em.getRepository(MailOutbox).insert({
+      const outboxId = await this.mail.insert(em, {
         notificationId: saved.id,
         recipients: recipients.join(','),
         subject: n.subject,
         body: n.body,
-        attempts: 0,
-        nextAttemptAt: new Date(),
-        sentAt: null,
-        lastError: null,
       });
+      await this.jobs.enqueue(em, { type: MAIL_JOB, payload: { outboxId } });
     }
   }
 

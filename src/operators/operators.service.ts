@@ -145,12 +145,6 @@ export class OperatorsService implements OnModuleInit {
     if (o.status !== 'active') throw new OperatorSuspendedError();
   }
 
-  /** How other modules name a firm in messages (never for authorisation). */
-  async describe(operatorId: string): Promise<{ name: string; loginId: string } | undefined> {
-    const o = await this.ds.getRepository(Operator).findOne({ where: { id: operatorId }, relations: { principal: true } });
-    return o ? { name: o.principal.name, loginId: o.principal.loginId } : undefined;
-  }
-
   /** Where the firm's deposited investor tokens are held. */
   async custodyAddressOf(operatorId: string): Promise<`0x${string}`> {
     return getAddress((await this.load(operatorId)).custodyAddress);

@@ -2,16 +2,15 @@
  * The custody ledger (分別管理): which investor owns what of a firm's custody address, per
  * token. Confirmed deposits and withdrawals move it inside the receipt stage's database
  * transaction (a finality handler), so the ledger and the confirmation commit together.
- * Reconciliation against the on-chain balance runs as a scheduled job that feeds the gauge;
- * readiness reads its last result and never calls the chain per token.
+ * Reconciliation against the on-chain balance runs as a job (scheduled every minute, and after
+ * each custody movement) that feeds the gauge; readiness reads its last result and never calls
+ * the chain per token.
  */
-import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { getAddress } from 'viem';
 import type { EntityManager } from 'typeorm';
-import { firstLine } from '../common/logging';
-import { Loop } from '../common/loop';
 import { Metrics } from '../common/metrics';
-import { AppConfig } from '../config/app-config';
+import { Jobs } from '../jobs/jobs.service';
 import { ReadinessContributors } from '../health/readiness-contributors';
 import { OperatorsService } from '../operators/operators.service';
 import { TransactionHooks } from '../transactions/hooks';
@@ -20,6 +19,7 @@ import type { Token } from './entities/token.entity';
 import { TokenReads } from './token-reads';
 import { TokensRepository } from './tokens.repository';
 
+const RECONCILE_JOB = 'custody.reconcile';
 const RECONCILE_EVERY_MS = 60_000;
 
 export interface Reconciliation {
@@ -29,18 +29,10 @@ export interface Reconciliation {
 }
 
 @Injectable()
-export class CustodyLedger implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('Custody');
+export class CustodyLedger implements OnModuleInit {
   private readonly difference;
+  /** The last reconciliation this instance ran (the scheduled job runs on one instance per slot). */
   private last: Reconciliation | undefined;
-  private readonly loop = new Loop(
-    RECONCILE_EVERY_MS,
-    async () => {
-      await this.reconcile();
-      return false;
-    },
-    (e) => this.logger.warn(`custody reconciliation failed: ${firstLine(e)}`),
-  );
 
   constructor(
     private readonly repo: TokensRepository,
@@ -48,7 +40,7 @@ export class CustodyLedger implements OnModuleInit, OnApplicationBootstrap, OnMo
     private readonly operators: OperatorsService,
     private readonly hooks: TransactionHooks,
     private readonly readiness: ReadinessContributors,
-    private readonly config: AppConfig,
+    private readonly jobs: Jobs,
     metrics: Metrics,
   ) {
     this.difference = metrics.gauge(
@@ -61,15 +53,12 @@ export class CustodyLedger implements OnModuleInit, OnApplicationBootstrap, OnMo
   onModuleInit(): void {
     this.hooks.onFinal((em, final) => this.apply(em, final));
     // A mismatch is a finding for ops, not an outage: reported in readiness details.
-    this.readiness.add('custody', async () => this.last ?? { pending: 'not reconciled yet' });
-  }
-
-  onApplicationBootstrap(): void {
-    if (!this.config.offline) this.loop.start();
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await this.loop.stop();
+    this.readiness.add('custody', async () => this.last ?? { pending: 'not reconciled on this instance yet' });
+    this.jobs.register(RECONCILE_JOB, async () => void (await this.reconcile()), {
+      schedule: { everyMs: RECONCILE_EVERY_MS },
+      maxAttempts: 3,
+      backoff: { baseMs: 1000, maxMs: 10_000 },
+    });
   }
 
   /** Confirmed deposits and withdrawals move the investor's custody balance (idempotent: runs once per transition). */
@@ -82,8 +71,8 @@ export class CustodyLedger implements OnModuleInit, OnApplicationBootstrap, OnMo
       });
     if (!moves.length) return;
     await this.repo.moveCustody(em, moves);
-    // Reconciled again soon after the movement commits.
-    setTimeout(() => this.loop.wake(), 250).unref();
+    // Reconciled again once the movement commits (one pending run at most).
+    await this.jobs.enqueue(em, { type: RECONCILE_JOB, singletonKey: RECONCILE_JOB });
   }
 
   /** What a user holds in the firm's custody, confirmed (pending withdrawals are the queue's). */

@@ -1,49 +1,65 @@
 /**
- * A reissued wallet: the old address is frozen on every active token of the firm and of the
- * issuers it is granted, requested by `system` on behalf of the firm.
+ * A reissued wallet's old address is frozen on every active token of the firm and of the
+ * issuers it is granted — a `wallet.freeze` job written in the reissue's own database
+ * transaction (so a crash right after the reissue commits cannot lose it). The job queues one
+ * freeze per token, requested by `system` on behalf of the firm (so neither the firm's policies
+ * nor its suspension stop it) with the legal basis `lost-key`, and runs again until every freeze
+ * is confirmed; a freeze that failed is requested again. No balance read decides anything.
  */
 import { randomUUID } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import type { Address } from 'viem';
-import type { Principal } from '../auth/principal';
+import { getAddress, type Address } from 'viem';
+import { Jobs } from '../jobs/jobs.service';
 import { TransactionQueue } from '../transactions/queue';
-import { WalletIssuanceService } from '../users/wallet-issuance.service';
-import { TokenReads } from './token-reads';
 import { TokensRepository } from './tokens.repository';
+
+export const WALLET_FREEZE_JOB = 'wallet.freeze';
+
+interface FreezeJob {
+  userId: string;
+  operatorId: string;
+  oldAddress: string;
+}
 
 @Injectable()
 export class WalletFreeze implements OnModuleInit {
   constructor(
     private readonly repo: TokensRepository,
-    private readonly reads: TokenReads,
     private readonly queue: TransactionQueue,
-    private readonly wallets: WalletIssuanceService,
+    private readonly jobs: Jobs,
   ) {}
 
   onModuleInit(): void {
-    this.wallets.setListener({ onWalletReissued: (e) => this.onWalletReissued(e) });
+    this.jobs.register<FreezeJob>(WALLET_FREEZE_JOB, (job) => this.freezeEverywhere(job.payload), {
+      maxAttempts: 100_000,
+      backoff: { baseMs: 1000, maxMs: 60_000 },
+    });
   }
 
-  /** Queues a freeze of the old address on every active token where it holds a balance. */
-  async onWalletReissued(e: { userId: string; operatorId: string; oldAddress: Address }): Promise<void> {
-    const p: Principal = { type: 'operator', id: e.operatorId, loginId: '' };
-    for (const t of await this.repo.activeOf(e.operatorId)) {
-      const bal = await this.reads.balanceOf(t.address!, e.oldAddress).catch(() => 0n);
-      const frozen = await this.reads.isFrozen(t.address!, e.oldAddress).catch(() => true);
-      if (bal === 0n || frozen) continue;
-      await this.repo.transaction((em) =>
-        this.queue.enqueue(em, randomUUID(), {
+  /** Queues what is missing; throws (so the job runs again) until every freeze is confirmed. */
+  async freezeEverywhere(j: FreezeJob): Promise<void> {
+    const old: Address = getAddress(j.oldAddress);
+    const tokens = await this.repo.activeOf(j.operatorId);
+    let waiting = 0;
+    await this.repo.transaction(async (em) => {
+      for (const t of tokens) {
+        const status = await this.queue.latestSystemFreeze(em, t.id, old);
+        if (status === 'confirmed') continue;
+        waiting++;
+        if (status && !['failed', 'cancelled', 'rejected', 'expired'].includes(status)) continue;
+        await this.queue.enqueue(em, randomUUID(), {
           tokenId: t.id,
           kind: 'freeze',
-          principal: p,
-          userId: e.userId,
+          principal: { type: 'system', onBehalfOf: j.operatorId },
+          userId: j.userId,
           signer: { kind: t.signerKind, id: t.signerId, address: t.signerAddress },
-          to: t.address,
-          args: { to: e.oldAddress },
-          request: { userId: e.userId, address: e.oldAddress, reason: 'wallet reissued' },
-        }),
-      );
-    }
+          to: getAddress(t.address!),
+          args: { to: old },
+          request: { userId: j.userId, address: old, reason: 'wallet reissued', legalBasis: { code: 'lost-key' } },
+        });
+      }
+    });
     this.queue.wake();
+    if (waiting) throw new Error(`${waiting} freeze(s) of a reissued wallet not confirmed yet`);
   }
 }

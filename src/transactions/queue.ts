@@ -119,6 +119,11 @@ export class TransactionQueue {
     return this.repo.custodyAt(tokenId, at);
   }
 
+  /** The status of the latest `system` freeze of `address` on the token (the lost-wallet freeze), if any. */
+  latestSystemFreeze(em: EntityManager, tokenId: string, address: string): Promise<string | undefined> {
+    return this.repo.latestSystemFreeze(em, tokenId, address);
+  }
+
   /** True while a deposit, withdrawal or custody migration of the firm is not final. */
   custodyInFlight(operatorId: string): Promise<boolean> {
     return this.repo.custodyInFlight(operatorId);

@@ -96,6 +96,15 @@ export class TransactionsRepository {
     return BigInt(r?.s ?? '0');
   }
 
+  async latestSystemFreeze(em: EntityManager, tokenId: string, address: string): Promise<string | undefined> {
+    const [r] = await em.query<Array<{ status: string }>>(
+      `SELECT status FROM transactions WHERE token_id = $1 AND kind = 'freeze' AND requested_by_type = 'system' AND call_args->>'to' = $2
+        ORDER BY created_at DESC LIMIT 1`,
+      [tokenId, address],
+    );
+    return r?.status;
+  }
+
   async custodyInFlight(operatorId: string): Promise<boolean> {
     const [r] = await this.ds.query<Array<{ n: number }>>(
       `SELECT count(*)::int AS n FROM transactions WHERE operator_id = $1 AND kind IN ('deposit', 'withdraw', 'custody-migration')

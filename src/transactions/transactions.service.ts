@@ -75,6 +75,7 @@ export class TransactionsService {
       const changed = await this.repo.cancel(em, id, ['queued', 'pending_approval']);
       if (!changed.length) throw new AppError('NOT_CANCELLABLE', 'Only a queued transaction can be cancelled');
       await this.hooks.changed(em, changed);
+      await this.waiters.announce(em);
       await this.audit.record(
         {
           actor: actorOf(p),

@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
 import { UsersController } from './users.controller';
-import { OperatorsModule } from '../operators/operators.module';
+import { FirmsModule } from '../operators/firms.repository';
 import { UsersRepository } from './users.repository';
 import { UsersService } from './users.service';
 import { WalletIssuanceService } from './wallet-issuance.service';
 
 @Module({
-  imports: [OperatorsModule],
+  imports: [FirmsModule],
   controllers: [UsersController],
   providers: [UsersRepository, UsersService, WalletIssuanceService],
   exports: [UsersService, WalletIssuanceService],

@@ -11,7 +11,7 @@ import { AppError, NotFoundError } from '../common/app-error';
 import { paginate, type Page } from '../common/pagination';
 import { firmOf, requireFirm } from '../common/tenancy';
 import { NotificationsService } from '../notifications/notifications.service';
-import { OperatorsService } from '../operators/operators.service';
+import { FirmsRepository } from '../operators/firms.repository';
 import type { CreateUserDto, UserDto, UserQuery } from './dto/user.dto';
 import type { User } from './entities/user.entity';
 import { UsersRepository } from './users.repository';
@@ -35,14 +35,14 @@ export class UsersService {
   constructor(
     private readonly repo: UsersRepository,
     private readonly notifications: NotificationsService,
-    private readonly operators: OperatorsService,
+    private readonly firms: FirmsRepository,
     private readonly audit: AuditSink,
   ) {}
 
   async create(p: Principal, dto: CreateUserDto, requestId?: string): Promise<UserDto> {
     const id = randomUUID();
     const firm = requireFirm(p);
-    const operator = await this.operators.describe(firm);
+    const operator = await this.firms.describe(firm);
     const who = operator ? `${operator.name} (${operator.loginId})` : firm;
     await this.repo.transaction(async (em) => {
       try {

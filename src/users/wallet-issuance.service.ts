@@ -18,21 +18,11 @@ import { AuditSink } from '../audit/audit-sink';
 import { AppError, NotFoundError, ValidationError } from '../common/app-error';
 import type { MediumKind } from '../media/entities/wallet-medium.entity';
 import { MediaService } from '../media/media.service';
+import { Jobs } from '../jobs/jobs.service';
 import { NotificationsService } from '../notifications/notifications.service';
-import { OperatorsService } from '../operators/operators.service';
+import { FirmsRepository } from '../operators/firms.repository';
 import { UsersRepository } from './users.repository';
 import { renderPaperWallet } from './paper-wallet';
-
-/** Port for token operations: freeze the old wallet on every token where it holds a balance. */
-export abstract class WalletReissueListener {
-  abstract onWalletReissued(e: {
-    userId: string;
-    operatorId: string;
-    oldAddress: Address;
-    newAddress: Address;
-    requestId?: string;
-  }): Promise<void>;
-}
 
 export interface IssueRequest {
   userId: string;
@@ -85,19 +75,14 @@ export interface IssueResult {
 export class WalletIssuanceService {
   constructor(
     private readonly users: UsersRepository,
-    private readonly operators: OperatorsService,
+    private readonly firms: FirmsRepository,
     private readonly audit: AuditSink,
     private readonly notifications: NotificationsService,
+    private readonly jobs: Jobs,
     private readonly media: MediaService,
   ) {}
 
-  private listener: WalletReissueListener | undefined;
   private readonly logger = new Logger('WalletIssuance');
-
-  /** The token-operations module registers here (it depends on users, not the other way round). */
-  setListener(listener: WalletReissueListener): void {
-    this.listener = listener;
-  }
 
   async issue(req: IssueRequest): Promise<IssueResult> {
     const user = await this.users.find(req.userId, null);
@@ -106,7 +91,7 @@ export class WalletIssuanceService {
       throw new AppError('WALLET_ALREADY_ISSUED', 'This user already has a wallet; reissue with ?reissue=true and a reason');
     if (req.reissue && user.walletAddress && !req.reason)
       throw new ValidationError([{ field: 'reason', message: 'reason is required to reissue a wallet' }]);
-    const op = await this.operators.describe(user.operatorId);
+    const op = await this.firms.describe(user.operatorId);
     const oldAddress = user.walletAddress;
 
     let httpPdf = Buffer.alloc(0);
@@ -192,7 +177,8 @@ export class WalletIssuanceService {
 
     try {
       await this.users.transaction(async (em) => {
-        if (!(await this.users.setWallet(em, user.id, address, oldAddress))) throw new AppError('WALLET_ALREADY_ISSUED', 'Another issuance for this user won; this key was discarded');
+        if (!(await this.users.setWallet(em, user.id, address, oldAddress)))
+          throw new AppError('WALLET_ALREADY_ISSUED', 'Another issuance for this user won; this key was discarded');
         await this.media.recordIssued(em, { ...base, address, media });
         await this.audit.record(
           {
@@ -214,37 +200,17 @@ export class WalletIssuanceService {
         );
         // The firm is told of a first wallet too, not only of a reissue.
         await this.notifications.walletIssued(em, { user, address, oldAddress: oldAddress ?? null, reason: req.reason });
+        // The old wallet's freeze is a job of this same transaction: it cannot be lost to a crash.
+        if (oldAddress)
+          await this.jobs.enqueue(em, {
+            type: 'wallet.freeze',
+            key: `wallet:${user.id}`,
+            payload: { userId: user.id, operatorId: user.operatorId, oldAddress },
+          });
       });
     } catch (e) {
       await abandon(address, `commit failed: ${e instanceof AppError ? e.code : e instanceof Error ? e.name : 'error'}`);
       throw e;
-    }
-    if (oldAddress && this.listener) {
-      // The new wallet is committed: its key must reach the caller whatever happens next.
-      // A failure to queue the freezes is logged and audited for ops, never thrown.
-      try {
-        await this.listener.onWalletReissued({
-          userId: user.id,
-          operatorId: user.operatorId,
-          oldAddress,
-          newAddress: address,
-          requestId: req.requestId,
-        });
-      } catch (e) {
-        this.logger.error(
-          `could not queue the freeze of ${oldAddress} for user ${user.id}: ${e instanceof Error ? e.name : 'error'}; freeze it by hand`,
-        );
-        await this.audit
-          .record({
-            actor: { type: 'system' },
-            operatorId: user.operatorId,
-            action: 'wallet.reissue.freeze',
-            subject: { type: 'user', id: user.id },
-            outcome: 'failure',
-            details: { address: oldAddress },
-          })
-          .catch(() => undefined);
-      }
     }
     return {
       pdf: httpPdf,

@@ -48,7 +48,7 @@ import { Test } from '@nestjs/testing';
 import { Client } from 'pg';
 import { securityTokenAbi, securityTokenBytecode } from '../../src/chain/contracts/security-token.abi';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
-import { findMoto, freePort } from '../../src/dev/processes';
+import { findMoto, freePort } from '../../dev/processes';
 import { ExternalGovernanceSigner } from '../../src/governance/external-governance-signer';
 import { GovernanceProcess, GovernanceProcessModule } from '../../src/governance/governance-process';
 import { GovernanceKeyRefusedError, GovernanceSigner, GovernanceSignsExternallyError } from '../../src/governance/governance-signer';
@@ -282,7 +282,7 @@ describe('governance signer: AWS KMS secp256k1 (moto) and Anvil', () => {
     const deployHash = await wallet.deployContract({
       abi: securityTokenAbi,
       bytecode: securityTokenBytecode,
-      args: ['Governance Bond', 'GOVB', 0, address, oldAgent],
+      args: ['Governance Bond', 'GOVB', 0, address, oldAgent, false, getAddress(bytesToHex(randomBytes(20)))],
     });
     const deployed = await pub.waitForTransactionReceipt({ hash: deployHash, pollingInterval: 50 });
     expect(deployed.status).toBe('success');
@@ -448,7 +448,7 @@ describe('governance signer: local and external adapters', () => {
         const deploy = await wallet.deployContract({
           abi: securityTokenAbi,
           bytecode: securityTokenBytecode,
-          args: ['Local', 'LOC', 0, address, agent],
+          args: ['Local', 'LOC', 0, address, agent, false, getAddress(bytesToHex(randomBytes(20)))],
         });
         const token = (await pub.waitForTransactionReceipt({ hash: deploy, pollingInterval: 50 })).contractAddress!;
         const next = getAddress(bytesToHex(randomBytes(20)));

@@ -97,6 +97,7 @@ export class Receipts {
       const byId = new Map(finals.map((f) => [f.id, f]));
       for (const tx of updated) tx.contractAddress = byId.get(tx.id)?.contract;
       await this.hooks.changed(em, updated);
+      if (updated.length) await this.waiters.announce(em);
       await this.audit.recordMany(
         updated.map((tx) => {
           const f = byId.get(tx.id)!;

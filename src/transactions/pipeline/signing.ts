@@ -127,6 +127,7 @@ export class Signing {
       const failed = await this.repo.markFailed(em, failures);
       await this.recordFailures(em, failed, failures);
       await this.hooks.changed(em, [...submitted, ...failed]);
+      if (failed.length) await this.waiters.announce(em);
       this.state.count(failed);
       result.failed = failed.length;
       // The row that met the outage backs off and holds back the rows behind it (order is kept).

@@ -1,23 +1,48 @@
 /**
  * `Prefer: wait` without polling per request: waiting requests register here; whatever makes
  * transactions final (a receipt round, a signing round that failed rows, a cancel) wakes them
- * after its commit, and one status query per wake answers every waiter at once. A slow safety
- * poll covers finality reached by another instance.
+ * at its commit, and one status query per wake answers every waiter at once. Across instances
+ * the wake travels as one PostgreSQL NOTIFY per committing round (never one per row: a NOTIFY
+ * serialises commits); a slow safety poll covers a lost notification.
  */
-import { Injectable } from '@nestjs/common';
+
+/** The channel a round that made transactions final notifies at its commit. */
+export const FINAL_CHANNEL = 'kagi_tx_final';
+import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { AppConfig } from '../../config/app-config';
+import { Notifier } from '../../database/notifier';
 import { FINAL_STATUSES } from '../entities/transaction.entity';
 import { TransactionsRepository } from '../transactions.repository';
 
 const SAFETY_POLL_MS = 1_000;
 
 @Injectable()
-export class FinalityWaiters {
+export class FinalityWaiters implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly waiting = new Map<string, Set<() => void>>();
   private checking: Promise<void> | undefined;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
+  private listening: { close: () => void } | undefined;
 
-  constructor(private readonly repo: TransactionsRepository) {}
+  constructor(
+    private readonly repo: TransactionsRepository,
+    private readonly notifier: Notifier,
+    private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!this.config.offline) this.listening = this.notifier.listen(FINAL_CHANNEL, () => this.wake());
+  }
+
+  onModuleDestroy(): void {
+    this.listening?.close();
+  }
+
+  /** Inside the transaction that made rows final: every instance's waiters are woken at its commit. */
+  announce(em: EntityManager): Promise<void> {
+    return this.notifier.notify(em, FINAL_CHANNEL);
+  }
 
   /** True once `id` is final, false after `seconds`. */
   async wait(id: string, seconds: number): Promise<boolean> {
