@@ -5,9 +5,28 @@
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, title: 'Validation failed', when: 'bad field, unknown field, malformed JSON, bad amount or address' },
   UNAUTHENTICATED: { status: 401, title: 'Unauthenticated', when: 'no, bad, expired or revoked token' },
-  INVALID_CREDENTIALS: { status: 401, title: 'Invalid credentials', when: 'login: wrong id or password (same answer for both)' },
+  INVALID_CREDENTIALS: {
+    status: 401,
+    title: 'Invalid credentials',
+    when: 'login: wrong id, password or one-time code (same answer for all)',
+  },
+  MFA_REQUIRED: {
+    status: 401,
+    title: 'MFA required',
+    when: 'login with the right password but no otp while TOTP is enabled; an approval without a valid otp',
+  },
   FORBIDDEN: { status: 403, title: 'Forbidden', when: 'right principal kind missing' },
-  ACCOUNT_SUSPENDED: { status: 403, title: 'Account suspended', when: 'login or call by a suspended operator' },
+  ACCOUNT_SUSPENDED: { status: 403, title: 'Account suspended', when: 'login or call by a suspended firm or staff member' },
+  PASSWORD_CHANGE_REQUIRED: {
+    status: 403,
+    title: 'Password change required',
+    when: 'any call but GET /v1/auth/me and POST /v1/auth/password while the principal must change its password',
+  },
+  MFA_NOT_ENABLED: {
+    status: 403,
+    title: 'MFA not enabled',
+    when: 'a write (or an approval) while MFA is required and the principal has no TOTP',
+  },
   NOT_FOUND: { status: 404, title: 'Not found', when: 'unknown or foreign id, unknown route' },
   LOGIN_ID_TAKEN: { status: 409, title: 'Login id taken', when: 'loginId already used by any principal' },
   EXTERNAL_REF_TAKEN: { status: 409, title: 'External reference taken', when: 'the operator already has a user with that externalRef' },
@@ -28,6 +47,12 @@ export const ERROR_CODES = {
   NOTHING_TO_RECOVER: { status: 409, title: 'Nothing to recover', when: 'recover with no balance on previous wallets' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'Idempotency key in use', when: 'same key while the first request is still running' },
   NOT_CANCELLABLE: { status: 409, title: 'Not cancellable', when: 'cancel of a transaction that is no longer queued' },
+  LAST_FIRM_ADMIN: { status: 409, title: 'Last firm-admin', when: "suspending or demoting the firm's last active firm-admin" },
+  APPLICATION_NOT_PENDING: {
+    status: 409,
+    title: 'Application not pending',
+    when: 'approve/reject of an operator application already decided or expired',
+  },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', when: 'body over the limit' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency key reused', when: 'same key, different body' },
   ISSUER_NOT_GRANTED: { status: 422, title: 'Issuer not granted', when: 'operator names an issuer it is not granted' },

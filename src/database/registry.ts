@@ -27,6 +27,7 @@ import { Tokens1795553062776 } from './migrations/1795553062776-Tokens';
 import { Custody1795553491656 } from './migrations/1795553491656-Custody';
 import { TxReplacements1795555257941 } from './migrations/1795555257941-TxReplacements';
 import { PipelineIndexes1796111641796 } from './migrations/1796111641796-PipelineIndexes';
+import { FirmStaff1796155400000 } from './migrations/1796155400000-FirmStaff';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const ENTITIES: MixedList<Function> = [
@@ -58,4 +59,5 @@ export const MIGRATIONS: MixedList<Function> = [
   Custody1795553491656,
   TxReplacements1795555257941,
   PipelineIndexes1796111641796,
+  FirmStaff1796155400000,
 ];
