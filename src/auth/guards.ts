@@ -136,7 +136,7 @@ export class AuthenticationGuard implements CanActivate {
     const hasKey = req.headers['x-api-key'] !== undefined;
     if (hasKey && req.headers.authorization !== undefined)
       throw new AppError('UNAUTHENTICATED', 'Send either an Authorization header or an X-API-Key header, not both');
-    return (await (hasKey ? this.apiKey : this.jwt).canActivate(ctx));
+    return await (hasKey ? this.apiKey : this.jwt).canActivate(ctx);
   }
 }
 

@@ -47,6 +47,7 @@ export const ERROR_CODES = {
   NOTHING_TO_RECOVER: { status: 409, title: 'Nothing to recover', when: 'recover with no balance on previous wallets' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'Idempotency key in use', when: 'same key while the first request is still running' },
   NOT_CANCELLABLE: { status: 409, title: 'Not cancellable', when: 'cancel of a transaction that is no longer queued' },
+  NOT_PENDING: { status: 409, title: 'Not pending', when: 'approve/reject of a transaction, batch or control change that is not pending' },
   LAST_FIRM_ADMIN: { status: 409, title: 'Last firm-admin', when: "suspending or demoting the firm's last active firm-admin" },
   APPLICATION_NOT_PENDING: {
     status: 409,
