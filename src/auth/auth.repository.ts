@@ -4,6 +4,7 @@
  * Holds only hashes and envelope ciphertexts, never a secret in clear.
  */
 import { Injectable } from '@nestjs/common';
+import { rowsOf } from '../common/sql-rows';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AppError } from '../common/app-error';
 import type { Page, PageQuery } from '../common/pagination';
@@ -139,10 +140,12 @@ export class AuthRepository {
 
   /** Consumes an activation code (one-time): true when it matched, was unexpired and is now gone. */
   async consumeActivation(em: EntityManager, id: string, codeHash: Buffer): Promise<boolean> {
-    const rows = await em.query<unknown[]>(
-      `UPDATE principals SET activation_code_hash = NULL, activation_expires_at = NULL
+    const rows = rowsOf<unknown>(
+      await em.query(
+        `UPDATE principals SET activation_code_hash = NULL, activation_expires_at = NULL
         WHERE id = $1 AND activation_code_hash = $2 AND activation_expires_at > now() RETURNING id`,
-      [id, codeHash],
+        [id, codeHash],
+      ),
     );
     return rows.length > 0;
   }
@@ -185,9 +188,11 @@ export class AuthRepository {
 
   /** Marks a 30-s step used; false when it (or a later one) was used already. */
   async useTotpStep(id: string, step: number): Promise<boolean> {
-    const rows = await this.ds.query<unknown[]>(
-      `UPDATE principals SET totp_last_step = $2 WHERE id = $1 AND totp_enabled AND (totp_last_step IS NULL OR totp_last_step < $2) RETURNING id`,
-      [id, step],
+    const rows = rowsOf<unknown>(
+      await this.ds.query(
+        `UPDATE principals SET totp_last_step = $2 WHERE id = $1 AND totp_enabled AND (totp_last_step IS NULL OR totp_last_step < $2) RETURNING id`,
+        [id, step],
+      ),
     );
     return rows.length > 0;
   }
@@ -242,9 +247,11 @@ export class AuthRepository {
   }
 
   async revokeApiKey(em: EntityManager, operatorId: string, id: string): Promise<boolean> {
-    const rows = await em.query<unknown[]>(
-      `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND operator_id = $2 AND revoked_at IS NULL RETURNING id`,
-      [id, operatorId],
+    const rows = rowsOf<unknown>(
+      await em.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND operator_id = $2 AND revoked_at IS NULL RETURNING id`, [
+        id,
+        operatorId,
+      ]),
     );
     return rows.length > 0;
   }

@@ -1,5 +1,6 @@
 /** The operator_applications table (¶0035): a firm's application with its own password, stored as an argon2id hash only. */
 import { Injectable } from '@nestjs/common';
+import { rowsOf } from '../common/sql-rows';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { Page, PageQuery } from '../common/pagination';
 import { rawPage } from '../common/raw-page';
@@ -40,11 +41,13 @@ export class ApplicationsRepository {
     id: string,
     d: { status: 'approved' | 'rejected'; decidedBy: string; operatorId?: string; reason?: string },
   ): Promise<boolean> {
-    const rows = await (em ?? this.ds).query<unknown[]>(
-      `UPDATE operator_applications SET status = $2, decided_by = $3, decided_at = now(), operator_id = $4, reason = $5,
-         password_hash = CASE WHEN $2 = 'rejected' THEN '' ELSE password_hash END
+    const rows = rowsOf<unknown>(
+      await (em ?? this.ds).query(
+        `UPDATE operator_applications SET status = $2::varchar, decided_by = $3, decided_at = now(), operator_id = $4, reason = $5,
+         password_hash = CASE WHEN $2::varchar = 'rejected' THEN '' ELSE password_hash END
        WHERE id = $1 AND status = 'pending' AND expires_at > now() RETURNING id`,
-      [id, d.status, d.decidedBy, d.operatorId ?? null, d.reason ?? null],
+        [id, d.status, d.decidedBy, d.operatorId ?? null, d.reason ?? null],
+      ),
     );
     return rows.length > 0;
   }

@@ -3,6 +3,7 @@
  * FirmDirectory the auth module reads on every request (one indexed join).
  */
 import { Injectable } from '@nestjs/common';
+import { rowsOf } from '../common/sql-rows';
 import { DataSource, type EntityManager } from 'typeorm';
 import { FirmDirectory, type StaffState } from '../auth/firm-directory';
 import type { FirmRole } from '../auth/principal';
@@ -84,9 +85,11 @@ export class StaffRepository extends FirmDirectory {
 
   /** Adds roles (a control change taking effect); false when the member is gone or suspended. */
   async addRoles(em: EntityManager, staffId: string, roles: FirmRole[]): Promise<boolean> {
-    const rows = await em.query<unknown[]>(
-      `UPDATE staff SET roles = ARRAY(SELECT DISTINCT unnest(roles || $2::varchar(16)[])) WHERE id = $1 AND status = 'active' RETURNING id`,
-      [staffId, roles],
+    const rows = rowsOf<unknown>(
+      await em.query(
+        `UPDATE staff SET roles = ARRAY(SELECT DISTINCT unnest(roles || $2::varchar(16)[])) WHERE id = $1 AND status = 'active' RETURNING id`,
+        [staffId, roles],
+      ),
     );
     return rows.length > 0;
   }
