@@ -9,7 +9,7 @@ import { generateSync } from 'otplib';
 import { inject } from 'vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, http, type TestApp } from '../support/app';
-import { adminToken, createOperator, login, uniq, type OperatorFixture } from '../support/api';
+import { adminToken, createOperator, uniq, type OperatorFixture } from '../support/api';
 
 const totp = (secret: string, offsetSeconds = 0) =>
   generateSync({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSeconds, period: 30, digits: 6, algorithm: 'sha1' });
