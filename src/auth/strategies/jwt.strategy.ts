@@ -6,12 +6,13 @@
  */
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
-import { ExtractJwt, Strategy } from 'passport-jwt';
+import type { Request } from 'express';
+import { Strategy } from 'passport-jwt';
 import { AuthService } from '../auth.service';
 import type { Principal } from '../principal';
 import { claimsOf, Tokens } from '../tokens';
 
-const MAX_TOKEN_LENGTH = 4096;
+const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,4096})$/;
 
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
@@ -19,11 +20,12 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     tokens: Tokens,
     private readonly auth: AuthService,
   ) {
-    const bearer = ExtractJwt.fromAuthHeaderAsBearerToken();
     super({
-      jwtFromRequest: (req) => {
-        const t = bearer(req);
-        return t && t.length <= MAX_TOKEN_LENGTH ? t : null;
+      // Stricter than ExtractJwt.fromAuthHeaderAsBearerToken (which takes any case and the first of several values):
+      // exactly `Bearer <one token of JWT characters>`.
+      jwtFromRequest: (req: Request) => {
+        const header = req.headers.authorization;
+        return (typeof header === 'string' && BEARER.exec(header)?.[1]) || null;
       },
       // jsonwebtoken takes a KeyObject (parsed once; a string is re-parsed as PEM on every verify).
       secretOrKey: tokens.verificationKey as unknown as string,
