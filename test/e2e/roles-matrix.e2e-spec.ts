@@ -39,12 +39,13 @@ describe('role × route', () => {
       return { id: c.body.staff.id as string, token: act.body.accessToken as string };
     };
     const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-    creds.firmAdmin = bearer((await member(['firm-admin'])).token);
-    creds.maker = bearer((await member(['maker'])).token);
+    // Checker first: once a second firm-admin exists, granting checker waits for a control change.
     creds.checker = bearer((await member(['checker'])).token);
+    creds.maker = bearer((await member(['maker'])).token);
     const viewer = await member(['viewer']);
     viewerId = viewer.id;
     creds.viewer = bearer(viewer.token);
+    creds.firmAdmin = bearer((await member(['firm-admin'])).token);
     const key = await http(t.url, 'POST', '/v1/api-keys', { token: a.token, body: { name: 'matrix', roles: ['maker'] } });
     creds.apiKey = { 'x-api-key': key.body.key };
     creds.admin = bearer(admin);
