@@ -298,4 +298,30 @@ describe('firms with their own staff', () => {
       await db.end();
     }
   });
+
+  it('MFA_REQUIRED_FOR: a firm-admin without TOTP reads but cannot write until enrolled, and cannot turn it off', async () => {
+    const strict = await createTestApp({ env: { MFA_REQUIRED_FOR: 'admin,firm-admin' } });
+    try {
+      const firm = await createOperator(t.url, admin);
+      const token = await (async () => {
+        const r = await http(strict.url, 'POST', '/v1/auth/login', { body: { loginId: firm.loginId, password: firm.password } });
+        return r.body.accessToken as string;
+      })();
+      expect((await http(strict.url, 'GET', `/v1/operators/${firm.id}/staff`, { token })).status).toBe(200);
+      const body = { name: 'k', roles: ['viewer'] };
+      const refused = await http(strict.url, 'POST', '/v1/api-keys', { token, body });
+      expect(refused.status).toBe(403);
+      expect(refused.body.code).toBe('MFA_NOT_ENABLED');
+      const enrol = await http(strict.url, 'POST', '/v1/auth/mfa/totp', { token, body: {} });
+      expect(enrol.status, enrol.text).toBe(201);
+      expect((await http(strict.url, 'POST', '/v1/auth/mfa/totp/confirm', { token, body: { code: totp(enrol.body.secret) } })).status).toBe(
+        204,
+      );
+      expect((await http(strict.url, 'POST', '/v1/api-keys', { token, body })).status).toBe(201);
+      const off = await http(strict.url, 'DELETE', '/v1/auth/mfa/totp', { token, body: { otp: totp(enrol.body.secret, 30) } });
+      expect(off.status).toBe(403);
+    } finally {
+      await strict.close();
+    }
+  });
 });
