@@ -7,7 +7,7 @@ import type { EntityManager } from 'typeorm';
 import type { AuditOutcome } from './audit-event.entity';
 
 export interface AuditRecord {
-  actor: { type: 'admin' | 'operator' | 'system' | 'cli' | 'anonymous'; id?: string | null };
+  actor: { type: 'admin' | 'staff' | 'api-key' | 'operator' | 'system' | 'cli' | 'anonymous'; id?: string | null };
   /** The tenant (operator) the event concerns, when there is one. */
   operatorId?: string | null;
   action: string;

@@ -1,8 +1,8 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { IsDateString, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsDateString, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { CurrentPrincipal, Roles, type Principal } from '../auth/principal';
+import { CurrentPrincipal, firmOf, Roles, type Principal } from '../auth/principal';
 import { ApiProblems } from '../common/api-problems';
 import { PageQuery, paginate, type Page } from '../common/pagination';
 import { AuditEvent } from './audit-event.entity';
@@ -13,6 +13,14 @@ export class AuditQuery extends PageQuery {
   @IsString()
   @MaxLength(64)
   actor?: string;
+
+  @ApiPropertyOptional({
+    enum: ['admin', 'staff', 'api-key', 'system', 'anonymous', 'operator'],
+    description: '`operator` is an alias of `staff`',
+  })
+  @IsOptional()
+  @IsIn(['admin', 'staff', 'api-key', 'system', 'anonymous', 'cli', 'operator'])
+  actorType?: string;
 
   @ApiPropertyOptional({ example: 'auth.login' })
   @IsOptional()
@@ -58,7 +66,12 @@ export class AuditController {
   @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED')
   list(@Query() q: AuditQuery, @CurrentPrincipal() p: Principal): Promise<Page<AuditEventDto>> {
     const qb = this.ds.getRepository(AuditEvent).createQueryBuilder('e');
-    if (p.type === 'operator') qb.andWhere('e.operator_id = :me', { me: p.id });
+    if (p.type === 'operator') qb.andWhere('e.operator_id = :me', { me: firmOf(p) });
+    // Staff events written before firms had staff carry actor type `operator`.
+    if (q.actorType)
+      qb.andWhere('e.actor_type IN (:...types)', {
+        types: q.actorType === 'staff' || q.actorType === 'operator' ? ['staff', 'operator'] : [q.actorType],
+      });
     if (q.actor) qb.andWhere('e.actor_id = :actor', { actor: q.actor });
     if (q.action) qb.andWhere('e.action = :action', { action: q.action });
     if (q.from) qb.andWhere('e.at >= :from', { from: q.from });

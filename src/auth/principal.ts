@@ -1,22 +1,54 @@
 /**
- * Who is calling. Set on the request by the JWT guard (auth module); read by
- * controllers with @CurrentPrincipal(). Every route is either @Public() or carries
- * @Roles(...): the roles guard refuses a route that has neither (fail closed).
+ * Who is calling. Set on the request by the authentication guard (passport `jwt` or
+ * `api-key` strategy, src/auth/guards.ts); read by controllers with @CurrentPrincipal().
+ * Every route is either @Public() or carries @Roles(...): the roles guard refuses a route
+ * that has neither (fail closed). Firm roles are read from the database on every request.
  */
-import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
 
 export type PrincipalType = 'admin' | 'operator';
 
+export const FIRM_ROLES = ['firm-admin', 'maker', 'checker', 'viewer'] as const;
+export type FirmRole = (typeof FIRM_ROLES)[number];
+/** What an API key may hold: never checker or firm-admin. */
+export const API_KEY_ROLES = ['maker', 'viewer'] as const;
+
 export interface Principal {
   type: PrincipalType;
+  /** Admin or staff id; for an API key, the key's id. */
   id: string;
   loginId: string;
+  /** The firm, for staff and API keys. The firm's first staff member has id === operatorId (the v1 principal id). */
+  operatorId?: string;
+  roles?: FirmRole[];
+  via?: 'jwt' | 'api-key';
+  /** API keys only. */
+  apiKeyId?: string;
+  /** API keys only: the staff member whose requests the key's count as (SELF_APPROVAL). */
+  ownerStaffId?: string;
+  mfaEnabled?: boolean;
+  mustChangePassword?: boolean;
   /** The token's id (jti), for audit. */
   tokenId?: string;
+  /** The client address, for audit of API-key requests. */
+  clientIp?: string;
 }
 
 export const ROLES_KEY = 'kagi:roles';
+export const FIRM_ROLES_KEY = 'kagi:firm-roles';
 export const Roles = (...roles: PrincipalType[]) => SetMetadata(ROLES_KEY, roles);
+
+/**
+ * Firm roles a staff member or API key must hold (one of them) to call the route; admins are
+ * governed by @Roles only. Without @FirmRoles, reads (GET) and /v1/auth/* need some role, and
+ * any other write needs `maker` (the contract's default: users, tokens and operations).
+ * `@FirmRoles('any')` lets any role through (e.g. marking a notification read).
+ */
+export const FirmRoles = (...roles: Array<FirmRole | 'any'>) => SetMetadata(FIRM_ROLES_KEY, roles);
+
+/** Staff of a firm with one of `roles`, or a platform admin where `admin` is true. */
+export const StaffRoute = (roles: FirmRole[], opts: { admin?: boolean } = {}) =>
+  applyDecorators(Roles(...(opts.admin ? (['admin', 'operator'] as const) : (['operator'] as const))), FirmRoles(...roles));
 
 export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {
   const req = ctx.switchToHttp().getRequest<{ user?: Principal }>();
@@ -30,7 +62,24 @@ export const RequestId = createParamDecorator((_data: unknown, ctx: ExecutionCon
   return typeof req.id === 'string' ? req.id : undefined;
 });
 
+export type ActorType = 'admin' | 'staff' | 'api-key';
+
 /** The audit actor of a principal. */
-export function actorOf(p: Principal): { type: PrincipalType; id: string } {
-  return { type: p.type, id: p.id };
+export function actorOf(p: Principal): { type: ActorType; id: string } {
+  if (p.type === 'admin') return { type: 'admin', id: p.id };
+  return { type: p.via === 'api-key' ? 'api-key' : 'staff', id: p.id };
+}
+
+/** The firm of a staff member or API key (v1 tokens of a firm's first member: its own id). */
+export function firmOf(p: Principal): string | undefined {
+  return p.type === 'operator' ? (p.operatorId ?? p.id) : undefined;
+}
+
+/** Who a request counts as for SELF_APPROVAL: an API key's owner, else the principal itself. */
+export function requesterOf(p: Principal): string {
+  return p.ownerStaffId ?? p.id;
+}
+
+export function hasFirmRole(p: Principal, ...roles: FirmRole[]): boolean {
+  return p.type === 'operator' && (p.roles ?? []).some((r) => roles.includes(r));
 }

@@ -142,4 +142,28 @@ describe('loadConfig', () => {
     expect(refusal(production({ AUDIT_ANCHOR_INTERVAL: 'often' })).variable).toBe('AUDIT_ANCHOR_INTERVAL');
     expect(refusal(production({ AUDIT_ANCHOR_INTERVAL: '10ms' })).variable).toBe('AUDIT_ANCHOR_INTERVAL');
   });
+
+  it('firm controls: production defaults, development defaults, and the production refusals', () => {
+    expect(loadConfig(production()).controls).toEqual({
+      mfaRequiredFor: ['admin', 'firm-admin', 'checker'],
+      requireMfaForApproval: true,
+      controlChangeDelaySeconds: 86_400,
+      approvalTtlSeconds: 86_400,
+    });
+    const dev = loadConfig({ NODE_ENV: 'development', DATA_DIR: dataDir(), DATABASE_URL: 'postgres://k@127.0.0.1/k' });
+    expect(dev.controls).toEqual({
+      mfaRequiredFor: [],
+      requireMfaForApproval: false,
+      controlChangeDelaySeconds: 0,
+      approvalTtlSeconds: 86_400,
+    });
+    expect(loadConfig(production({ CONTROL_CHANGE_DELAY: '2h', MFA_REQUIRED_FOR: 'admin,maker' })).controls).toMatchObject({
+      controlChangeDelaySeconds: 7200,
+      mfaRequiredFor: ['admin', 'maker'],
+    });
+    expect(refusal(production({ CONTROL_CHANGE_DELAY: '0' })).message).toMatch(/^config: CONTROL_CHANGE_DELAY =0 is refused in production/);
+    expect(refusal(production({ MFA_REQUIRED_FOR: 'firm-admin' })).variable).toBe('MFA_REQUIRED_FOR');
+    expect(refusal(production({ MFA_REQUIRED_FOR: 'admin,root' })).variable).toBe('MFA_REQUIRED_FOR');
+    expect(refusal(production({ APPROVAL_TTL: '10s' })).variable).toBe('APPROVAL_TTL');
+  });
 });

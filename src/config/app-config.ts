@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { DEFAULT_DEV_ADMIN_LOGIN_ID, EXAMPLE_ADMIN_PASSWORD, rawSchema } from './config.schema';
+import { DEFAULT_DEV_ADMIN_LOGIN_ID, EXAMPLE_ADMIN_PASSWORD, rawSchema, type MfaSubject } from './config.schema';
 
 export class ConfigError extends Error {
   constructor(
@@ -66,9 +66,16 @@ export class AppConfig {
     accessTokenTtlSeconds: number;
     adminLoginId: string | undefined;
     adminPassword: string | undefined;
-    argon2: { memoryCost: number; timeCost: number };
+    argon2: { memoryCost: number; timeCost: number; maxConcurrent: number };
     rateLimitPerMinute: number;
     loginRateLimitPerMinute: number;
+  };
+  /** Firm controls: MFA, four-eyes approvals and delayed control changes. */
+  readonly controls!: {
+    mfaRequiredFor: MfaSubject[];
+    requireMfaForApproval: boolean;
+    controlChangeDelaySeconds: number;
+    approvalTtlSeconds: number;
   };
   readonly mail!: { smtpUrl: string | undefined; from: string; opsRecipients: string[] };
   readonly walletHttpIssuance!: boolean;
@@ -148,6 +155,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     if (c.CHAIN_ID === undefined) throw new ConfigError('CHAIN_ID', 'is required in production: set the chain id of CHAIN_RPC_URL');
     if (!c.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production: set a postgres:// URL');
     if (!c.CHAIN_RPC_URL) throw new ConfigError('CHAIN_RPC_URL', 'is required in production: set the JSON-RPC URL of the chain');
+    if (c.CONTROL_CHANGE_DELAY === 0)
+      throw new ConfigError(
+        'CONTROL_CHANGE_DELAY',
+        '=0 is refused in production: a firm with one firm-admin must not weaken its controls at once (default 24h)',
+      );
+    if (c.MFA_REQUIRED_FOR && !c.MFA_REQUIRED_FOR.includes('admin'))
+      throw new ConfigError('MFA_REQUIRED_FOR', 'must include admin in production (default admin,firm-admin,checker)');
     if (c.PLATFORM_ADMIN_PASSWORD === EXAMPLE_ADMIN_PASSWORD)
       throw new ConfigError('PLATFORM_ADMIN_PASSWORD', 'is the example password from .env.example, refused in production: choose another');
   }
@@ -219,9 +233,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
       accessTokenTtlSeconds: c.ACCESS_TOKEN_TTL,
       adminLoginId: c.PLATFORM_ADMIN_LOGIN_ID ?? (devLike ? DEFAULT_DEV_ADMIN_LOGIN_ID : undefined),
       adminPassword: c.PLATFORM_ADMIN_PASSWORD ?? (devLike ? EXAMPLE_ADMIN_PASSWORD : undefined),
-      argon2: { memoryCost: c.ARGON2_MEMORY_KIB, timeCost: c.ARGON2_ITERATIONS },
+      argon2: { memoryCost: c.ARGON2_MEMORY_KIB, timeCost: c.ARGON2_ITERATIONS, maxConcurrent: c.ARGON2_MAX_CONCURRENT },
       rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
       loginRateLimitPerMinute: c.LOGIN_RATE_LIMIT_PER_MINUTE,
+    },
+    controls: {
+      mfaRequiredFor: c.MFA_REQUIRED_FOR ?? (prod ? ['admin', 'firm-admin', 'checker'] : []),
+      requireMfaForApproval: c.REQUIRE_MFA_FOR_APPROVAL ?? prod,
+      controlChangeDelaySeconds: c.CONTROL_CHANGE_DELAY ?? (prod ? 86_400 : 0),
+      approvalTtlSeconds: c.APPROVAL_TTL,
     },
     mail: { smtpUrl: c.SMTP_URL, from: c.SMTP_FROM, opsRecipients: c.OPS_NOTIFY_EMAILS },
     walletHttpIssuance: c.WALLET_HTTP_ISSUANCE,

@@ -39,6 +39,35 @@ const intervalMs = z
     return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
   })
   .refine((ms) => ms >= 200 && ms <= 86_400_000, 'must be between 200 ms and 24 h');
+/** A duration that may be 0 (off), up to 30 days. */
+const delay = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)?$/, 'expected a duration such as 0, 900s, 15m, 24h or 7d')
+  .transform((v) => {
+    const m = /^(\d+)(ms|s|m|h|d)?$/.exec(v);
+    const n = Number(m?.[1]);
+    const unit = m?.[2] ?? 's';
+    const factor = unit === 'ms' ? 0.001 : unit === 's' ? 1 : unit === 'm' ? 60 : unit === 'h' ? 3600 : 86_400;
+    return Math.floor(n * factor);
+  })
+  .refine((s) => s <= 30 * 86_400, 'must be at most 30 days');
+
+export const MFA_SUBJECTS = ['admin', 'firm-admin', 'checker', 'maker'] as const;
+export type MfaSubject = (typeof MFA_SUBJECTS)[number];
+
+const mfaList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .refine(
+    (list) => list.every((x) => (MFA_SUBJECTS as readonly string[]).includes(x)),
+    `expected a comma list of ${MFA_SUBJECTS.join(', ')}`,
+  )
+  .transform((list) => [...new Set(list)] as MfaSubject[]);
 
 const url = (protocols: string[]) =>
   z.string().refine(
@@ -124,6 +153,11 @@ export const rawSchema = z.object({
     .default('100kb'),
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).max(1_048_576).default(19_456),
   ARGON2_ITERATIONS: z.coerce.number().int().min(1).max(20).default(2),
+  ARGON2_MAX_CONCURRENT: z.coerce.number().int().min(1).max(256).default(4),
+  MFA_REQUIRED_FOR: mfaList.optional(),
+  REQUIRE_MFA_FOR_APPROVAL: bool.optional(),
+  CONTROL_CHANGE_DELAY: delay.optional(),
+  APPROVAL_TTL: delay.default(86_400).refine((s) => s >= 60, 'must be at least 1 minute'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(30),
   AUDIT_ANCHOR_INTERVAL: intervalMs.default(60_000),

@@ -42,6 +42,7 @@ import { AuditChain1796170000000 } from './migrations/1796170000000-AuditChain';
 import { NotificationReads1796170000001 } from './migrations/1796170000001-NotificationReads';
 import { MailOutboxJobs1796170000100 } from './migrations/1796170000100-MailOutboxJobs';
 import { Jobs1796155360981 } from './migrations/1796155360981-Jobs';
+import { FirmStaff1796155400000 } from './migrations/1796155400000-FirmStaff';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const ENTITIES: MixedList<Function> = [
@@ -88,4 +89,5 @@ export const MIGRATIONS: MixedList<Function> = [
   AuditChain1796170000000,
   NotificationReads1796170000001,
   MailOutboxJobs1796170000100,
+  FirmStaff1796155400000,
 ];

@@ -36,7 +36,7 @@ import type { KeyOwner, SealedKey } from './sealed-key';
 const SIGNING_KEY_FORMAT = '1';
 
 export interface KeyAudit {
-  actor: { type: 'admin' | 'operator' | 'system' | 'cli' | 'anonymous'; id?: string | null };
+  actor: { type: 'admin' | 'staff' | 'api-key' | 'operator' | 'system' | 'cli' | 'anonymous'; id?: string | null };
   operatorId?: string | null;
   purpose: string;
   requestId?: string | null;

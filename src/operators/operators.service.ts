@@ -1,26 +1,32 @@
 /**
- * Operator accounts ("second account issuing"). Creating one generates its secp256k1
- * signing key and stores it only envelope-encrypted, in the same database transaction
- * as the operator row: a KMS failure leaves no operator behind. Never returns or logs
- * key material; the sealed columns leave this module only towards the signer.
+ * Firms ("second account issuing"). Creating one generates its secp256k1 signing key and
+ * stores it only envelope-encrypted, in the same database transaction as the firm, its
+ * first staff member (all four roles) and the audit event: a KMS failure leaves nothing.
+ * Never returns or logs key material; the sealed columns leave this module only towards
+ * the signer. On the admin path the platform never learns the password the firm then
+ * uses: outside production the given password must be changed at first login; in
+ * production there is none, and the first member activates with a one-time code.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { getAddress } from 'viem';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
-import { AuthService } from '../auth/auth.service';
+import { AuthService, newActivationCode } from '../auth/auth.service';
 import { checkPasswordRules, Passwords } from '../auth/passwords';
-import { actorOf, type Principal } from '../auth/principal';
-import { custodyAddressOf } from '../chain/custody-address';
+import { actorOf, FIRM_ROLES, firmOf, type Principal } from '../auth/principal';
 import { GasFunding } from '../chain/gas-funding';
-import { AppError, NotFoundError } from '../common/app-error';
-import { paginate, type Page, type PageQuery } from '../common/pagination';
+import { AppError, NotFoundError, ValidationError } from '../common/app-error';
+import type { Page, PageQuery } from '../common/pagination';
+import { AppConfig } from '../config/app-config';
 import { sealedKeyOf, type SealedKey } from '../kms/sealed-key';
-import { repositoryStore, saveRewrapped, SealedKeyStores } from '../kms/sealed-key-stores';
+import { SealedKeyStores } from '../kms/sealed-key-stores';
 import { SigningKeys } from '../kms/signing-keys';
+import { NotificationsService } from '../notifications/notifications.service';
 import type { CreateOperatorDto, OperatorDto } from './dto/operator.dto';
-import { Operator } from './entities/operator.entity';
+import type { Operator } from './entities/operator.entity';
+import { OperatorsRepository } from './operators.repository';
+import { StaffRepository } from './staff.repository';
 
 export class OperatorSuspendedError extends AppError {
   constructor() {
@@ -41,88 +47,131 @@ function toDto(o: Operator): OperatorDto {
   };
 }
 
+export interface NewFirm {
+  name: string;
+  email: string;
+  loginId?: string;
+  /** Exactly one: an argon2id hash (applications), a password to change at first login (admin path, dev/test), or neither (activation code). */
+  passwordHash?: string;
+  password?: string;
+}
+
 @Injectable()
 export class OperatorsService implements OnModuleInit {
   constructor(
-    private readonly ds: DataSource,
+    private readonly repo: OperatorsRepository,
+    private readonly staff: StaffRepository,
     private readonly auth: AuthService,
     private readonly passwords: Passwords,
     private readonly keys: SigningKeys,
     private readonly audit: AuditSink,
     private readonly gas: GasFunding,
     private readonly stores: SealedKeyStores,
+    private readonly notifications: NotificationsService,
+    private readonly config: AppConfig,
   ) {}
 
   onModuleInit(): void {
-    this.stores.register(repositoryStore('operator', this.ds.getRepository(Operator), (o) => o.id));
+    this.stores.register(this.repo.sealedKeyStore());
   }
 
-  async create(dto: CreateOperatorDto, admin: Principal, requestId?: string): Promise<OperatorDto> {
-    const loginId = dto.loginId ?? `op-${randomBytes(6).toString('hex')}`;
-    checkPasswordRules(dto.password, loginId);
+  async create(dto: CreateOperatorDto, admin: Principal, requestId?: string): Promise<OperatorDto & { activationCode?: string }> {
+    if (this.config.isProduction && dto.password !== undefined)
+      throw new ValidationError([
+        { field: 'password', message: 'password is not accepted in production: the firm activates its first login with an e-mailed code' },
+      ]);
+    if (!this.config.isProduction && dto.password === undefined)
+      throw new ValidationError([{ field: 'password', message: 'password must be a string' }]);
+    const { operator, activationCode } = await this.createFirm(
+      { name: dto.name, email: dto.email, loginId: dto.loginId, password: dto.password },
+      admin,
+      requestId,
+    );
+    // Outside production the code is also in the answer (as for staff); in production only e-mailed.
+    return activationCode && !this.config.isProduction ? { ...operator, activationCode } : operator;
+  }
+
+  /** A firm with its signing key and first staff member (all four roles). Used by the admin path and by approved applications. */
+  async createFirm(
+    f: NewFirm,
+    actor: Principal,
+    requestId?: string,
+    inTransaction?: (em: Parameters<Parameters<OperatorsRepository['transaction']>[0]>[0], id: string) => Promise<void>,
+  ): Promise<{ operator: OperatorDto; activationCode?: string }> {
+    const loginId = f.loginId ?? `op-${randomBytes(6).toString('hex')}`;
+    if (f.password !== undefined) checkPasswordRules(f.password, loginId);
     const id = randomUUID();
-    const passwordHash = await this.passwords.hash(dto.password);
+    const activation = f.password === undefined && f.passwordHash === undefined ? newActivationCode() : undefined;
+    const passwordHash =
+      f.passwordHash ?? (f.password !== undefined ? await this.passwords.hash(f.password) : await this.auth.unusablePasswordHash());
     // KMS first (503 KMS_UNAVAILABLE leaves nothing), then one transaction for every row.
     const { address, sealed } = await this.keys.create({ kind: 'operator', id });
-    await this.ds.transaction(async (em) => {
-      await this.auth.insertPrincipal(em, { id, type: 'operator', loginId, name: dto.name, passwordHash });
-      await em.getRepository(Operator).insert({
+    await this.repo.transaction(async (em) => {
+      await this.auth.insertPrincipal(em, {
         id,
-        email: dto.email,
-        status: 'active',
-        signerAddress: address,
-        // Keyless (api-contract "Operators"): only agent actions move custody; a key rotation never does.
-        custodyAddress: custodyAddressOf(id),
-        encryptedKey: sealed.encryptedKey,
-        encryptedDataKey: sealed.encryptedDataKey,
-        kmsKeyId: sealed.kmsKeyId,
+        type: 'operator',
+        loginId,
+        name: f.name,
+        passwordHash,
+        mustChangePassword: f.password !== undefined,
+        activation: activation ? { codeHash: activation.hash, expiresAt: activation.expiresAt } : undefined,
       });
+      await this.repo.insert(em, { id, email: f.email, address, sealed });
+      await this.staff.insert(em, { id, operatorId: id, email: f.email, roles: [...FIRM_ROLES] });
       await this.audit.record(
         {
-          actor: actorOf(admin),
+          actor: actorOf(actor),
           operatorId: id,
           action: 'operator.create',
           subject: { type: 'operator', id },
           outcome: 'success',
-          details: { loginId, signerAddress: address, kmsKeyId: sealed.kmsKeyId },
+          details: { loginId, signerAddress: address, kmsKeyId: sealed.kmsKeyId, firstStaffId: id },
           requestId,
         },
         em,
       );
+      if (activation)
+        await this.notifications.notify(em, {
+          kind: 'staff.activation',
+          operatorId: id,
+          subject: 'Activate your kagi login',
+          body: `An activation code for login id ${loginId} was sent to the firm's e-mail address; it is valid for 24 hours.`,
+          mailOps: false,
+        });
+      await inTransaction?.(em, id);
     });
     await this.gas.fund(address);
-    return this.get(id, admin);
+    return { operator: toDto(await this.repo.load(id)), activationCode: activation?.code };
   }
 
-  async list(query: PageQuery): Promise<Page<OperatorDto>> {
-    const qb = this.ds.getRepository(Operator).createQueryBuilder('o').innerJoinAndSelect('o.principal', 'p');
-    return paginate(qb, query, toDto);
+  list(query: PageQuery): Promise<Page<OperatorDto>> {
+    return this.repo.page(query, toDto);
   }
 
-  /** Admins read any operator; an operator reads only itself (others: 404). */
+  /** Admins read any firm; its staff (and API keys) only their own (others: 404). */
   async get(id: string, p: Principal): Promise<OperatorDto> {
-    if (p.type === 'operator' && p.id !== id) throw new NotFoundError('Operator');
-    return toDto(await this.load(id));
+    if (p.type === 'operator' && firmOf(p) !== id) throw new NotFoundError('Operator');
+    return toDto(await this.repo.load(id));
   }
 
   async rewrap(id: string, admin: Principal, requestId?: string): Promise<OperatorDto> {
-    const o = await this.load(id);
+    const o = await this.repo.load(id);
     const sealed = await this.keys.rewrap({ kind: 'operator', id }, sealedKeyOf(o), {
       actor: actorOf(admin),
       operatorId: id,
       purpose: 'operator key-rewrap',
       requestId,
     });
-    await saveRewrapped(this.ds.getRepository(Operator), id, sealed);
+    await this.repo.saveRewrapped(id, sealed);
     return this.get(id, admin);
   }
 
   async setStatus(id: string, status: 'active' | 'suspended', admin: Principal, requestId?: string): Promise<OperatorDto> {
-    await this.load(id);
-    await this.ds.transaction(async (em) => {
-      await em.getRepository(Operator).update({ id }, { status });
-      // Suspension revokes every token at once; resuming does not bring old tokens back.
-      if (status === 'suspended') await this.auth.revokeAll(em, id);
+    await this.repo.load(id);
+    await this.repo.transaction(async (em) => {
+      await this.repo.setStatus(em, id, status);
+      // Suspension revokes every token of every member at once; resuming does not bring old tokens back.
+      if (status === 'suspended') for (const s of await this.staff.idsOf(em, id)) await this.auth.revokeAll(em, s);
       await this.audit.record(
         {
           actor: actorOf(admin),
@@ -140,43 +189,28 @@ export class OperatorsService implements OnModuleInit {
 
   /** For the signing pipeline: re-checked right before any key of the operator is opened. */
   async assertActive(operatorId: string): Promise<void> {
-    const o = await this.ds.getRepository(Operator).findOne({ where: { id: operatorId }, select: { id: true, status: true } });
-    if (!o) throw new NotFoundError('Operator');
-    if (o.status !== 'active') throw new OperatorSuspendedError();
+    const status = await this.repo.status(operatorId);
+    if (!status) throw new NotFoundError('Operator');
+    if (status !== 'active') throw new OperatorSuspendedError();
   }
 
   /** Where the firm's deposited investor tokens are held. */
   async custodyAddressOf(operatorId: string): Promise<`0x${string}`> {
-    return getAddress((await this.load(operatorId)).custodyAddress);
+    return getAddress((await this.repo.load(operatorId)).custodyAddress);
   }
 
   /** Firms whose custody is still at the signing address (created before the keyless custody rule). */
-  async withLegacyCustody(): Promise<Array<{ id: string; custodyAddress: `0x${string}` }>> {
-    const rows = await this.ds.getRepository(Operator).find({ select: { id: true, custodyAddress: true } });
-    return rows
-      .filter((o) => getAddress(o.custodyAddress) !== custodyAddressOf(o.id))
-      .map((o) => ({ id: o.id, custodyAddress: getAddress(o.custodyAddress) }));
+  withLegacyCustody(): Promise<Array<{ id: string; custodyAddress: `0x${string}` }>> {
+    return this.repo.withLegacyCustody();
   }
 
-  /** Switches the firm to its keyless custody address, in the caller's transaction, under a lock on the firm; false when already done. */
-  async adoptKeylessCustody(em: EntityManager, operatorId: string): Promise<boolean> {
-    const [o] = await em.query<Array<{ custody_address: string }>>('SELECT custody_address FROM operators WHERE id = $1 FOR UPDATE', [
-      operatorId,
-    ]);
-    const keyless = custodyAddressOf(operatorId);
-    if (!o || getAddress(o.custody_address) === keyless) return false;
-    await em.query('UPDATE operators SET custody_address = $2 WHERE id = $1', [operatorId, keyless]);
-    return true;
+  /** Switches the firm to its keyless custody address, in the caller's transaction; false when already done. */
+  adoptKeylessCustody(em: EntityManager, operatorId: string): Promise<boolean> {
+    return this.repo.adoptKeylessCustody(em, operatorId);
   }
 
   /** For the signing pipeline only. */
   async getSealedKey(operatorId: string): Promise<SealedKey> {
-    return sealedKeyOf(await this.load(operatorId));
-  }
-
-  private async load(id: string): Promise<Operator> {
-    const o = await this.ds.getRepository(Operator).findOne({ where: { id }, relations: { principal: true } });
-    if (!o) throw new NotFoundError('Operator');
-    return o;
+    return sealedKeyOf(await this.repo.load(operatorId));
   }
 }

@@ -191,7 +191,14 @@ describe('operators', () => {
 
   it('every route is either explicitly public or carries a role', () => {
     const reflector = t.app.get(Reflector);
-    const publicRoutes = new Set(['POST /v1/auth/login', 'GET /health/live', 'GET /health/ready', 'GET /metrics']);
+    const publicRoutes = new Set([
+      'POST /v1/auth/login',
+      'POST /v1/auth/activate',
+      'POST /v1/operator-applications',
+      'GET /health/live',
+      'GET /health/ready',
+      'GET /metrics',
+    ]);
     const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'ALL', 'OPTIONS', 'HEAD'];
     const seen: string[] = [];
     for (const mod of t.app.get(ModulesContainer).values()) {

@@ -33,7 +33,7 @@ const log = (s: string) => process.stderr.write(`[secret sweep] ${s}\n`);
 
 interface LearnedKey {
   label: string;
-  kind: 'operator' | 'issuer' | 'governance' | 'investor';
+  kind: 'operator' | 'issuer' | 'governance' | 'investor' | 'api-key' | 'activation-code' | 'totp-secret';
   key: Buffer;
   address: string;
 }
@@ -185,6 +185,26 @@ describe('secret sweep over the whole run', () => {
 
     let answers = 0;
     let pdfs = 0;
+    const shownOnce = (a: RecordedAnswer, body: Buffer): string | undefined => {
+      if (a.status >= 300 || !(a.headers['content-type'] ?? '').includes('json')) return undefined;
+      let json: any;
+      try {
+        json = JSON.parse(body.toString('utf8'));
+      } catch {
+        return undefined;
+      }
+      const path = new URL(a.url).pathname;
+      const found: Array<[LearnedKey['kind'], string]> = [];
+      if (path === '/v1/api-keys' && typeof json?.key === 'string') found.push(['api-key', json.key]);
+      if (typeof json?.activationCode === 'string') found.push(['activation-code', json.activationCode]);
+      if (path === '/v1/auth/mfa/totp' && typeof json?.secret === 'string') found.push(['totp-secret', json.secret]);
+      expect(found.length, `${path}: at most one secret per answer`).toBeLessThanOrEqual(1);
+      const [kind, secret] = found[0] ?? [];
+      if (!kind || !secret) return undefined;
+      const label = `${kind}:${secret.slice(0, 4)}…#${keys.length}`;
+      keys.push({ label, kind, key: Buffer.from(secret, 'utf8'), address: '' });
+      return label;
+    };
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.http.jsonl'))) {
       const lines = readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean);
       for (const line of lines) {
@@ -203,7 +223,10 @@ describe('secret sweep over the whole run', () => {
             { label: `${label} [PDF text]`, data: Buffer.from(text), exempt: own },
           );
         } else {
-          sources.push({ label, data: Buffer.concat([head, Buffer.from('\n'), body]) });
+          // API keys, activation codes and TOTP secrets are shown once, in the answer that creates them:
+          // that answer is their carrier (exempt for its own secret, scanned for every other one).
+          const own = shownOnce(a, body);
+          sources.push({ label, data: Buffer.concat([head, Buffer.from('\n'), body]), exempt: own });
         }
       }
     }
@@ -364,6 +387,10 @@ describe('secret sweep over the whole run', () => {
     // Control: the scan does see a key where it is, in the form it is printed in: every
     // investor key is found in its own paper wallet (PDF text, --display output).
     expect(keys.filter((k) => k.kind === 'investor' && !carriersSeen.has(k.label)).map((k) => k.label)).toEqual([]);
+    // The same for the secrets shown once: each is found in the answer that showed it.
+    const shown = keys.filter((k) => k.kind === 'api-key' || k.kind === 'activation-code' || k.kind === 'totp-secret');
+    log(`secrets shown once learned: ${shown.length}`);
+    expect(shown.filter((k) => !carriersSeen.has(k.label)).map((k) => k.label)).toEqual([]);
   }, 300_000);
 
   /** Current and previous wallet addresses of a user, in whichever run database holds it. */

@@ -32,6 +32,20 @@ export async function createOperator(base: string, admin: string, over: Record<s
     body: { name: 'テスト証券', email: `${loginId}@example.jp`, password, loginId, ...over },
   });
   expect(r.status, r.text).toBe(201);
+  const { token, password: changed } = await firstLogin(base, loginId, password);
+  return { id: r.body.id, loginId, password: changed, token, signerAddress: r.body.signerAddress, body: r.body };
+}
+
+/**
+ * The first login of a member created with a password by someone else (v1's admin path in
+ * dev/test): it must change the password before anything else. Returns a token that works
+ * and the member's own new password.
+ */
+export async function firstLogin(base: string, loginId: string, password: string): Promise<{ token: string; password: string }> {
   const token = await login(base, loginId, password);
-  return { id: r.body.id, loginId, password, token, signerAddress: r.body.signerAddress, body: r.body };
+  const own = `own-${randomBytes(8).toString('hex')}`;
+  const r = await http(base, 'POST', '/v1/auth/password', { token, body: { currentPassword: password, newPassword: own } });
+  expect(r.status, r.text).toBe(204);
+  // A fresh token, as a member would hold after logging in with its own password.
+  return { token: await login(base, loginId, own), password: own };
 }

@@ -13,14 +13,16 @@ export class CreateOperatorDto {
   @MaxLength(254)
   email!: string;
 
-  @ApiProperty({
+  @ApiPropertyOptional({
     format: 'password',
     example: 'correct-horse-battery-staple',
-    description: 'At least 12 characters, not containing the loginId',
+    description:
+      'Development and tests only (refused in production, where the first member activates with an e-mailed code): at least 12 characters, not containing the loginId; must be changed at first login',
   })
+  @IsOptional()
   @IsString()
   @MaxLength(256)
-  password!: string;
+  password?: string;
 
   @ApiPropertyOptional({ example: 'sakura-sec', description: 'Issued by the server when absent; unique across all principals' })
   @IsOptional()
