@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiProperty, A
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
 import { Readable } from 'node:stream';
-import { CurrentPrincipal, Roles, type Principal } from '../auth/principal';
+import { CurrentPrincipal, Roles, type Principal } from '../common/principal';
 import { ApiProblems } from '../common/api-problems';
 import { PageQuery, type Page } from '../common/pagination';
 import { AuditChainService, type AnchorDto } from './audit-chain.service';

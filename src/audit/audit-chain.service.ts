@@ -6,7 +6,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { Principal } from '../auth/principal';
+import type { Principal } from '../common/principal';
 import { NotFoundError } from '../common/app-error';
 import { decodeCursor, encodeCursor, type Page, type PageQuery } from '../common/pagination';
 import { AuditChainRepository } from './audit-chain.repository';
@@ -25,7 +25,7 @@ export interface AnchorDto {
 }
 
 /** The firm a principal acts for: a staff member's firm (operatorId), or the v1 firm principal itself. */
-export function firmOf(p: Principal): string | null {
+function firmOf(p: Principal): string | null {
   if (p.type === 'admin') return null;
   return (p as Principal & { operatorId?: string }).operatorId ?? p.id;
 }

@@ -22,7 +22,7 @@ import { AuditChainRepository } from './audit-chain.repository';
 import { eventHash, GENESIS_HASH } from './audit-hash';
 
 /** Advisory lock key of the chainer ('kagi', 'chain' as two int4s). */
-export const CHAINER_LOCK = [0x6b616769, 0x63686e] as const;
+const CHAINER_LOCK = [0x6b616769, 0x63686e] as const;
 const BATCH = 2000;
 const POLL_MS = 200;
 

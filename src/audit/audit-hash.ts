@@ -33,7 +33,7 @@ export interface ChainHead {
   hash: string;
 }
 
-export function sha256Hex(s: string): string {
+function sha256Hex(s: string): string {
   return createHash('sha256').update(s, 'utf8').digest('hex');
 }
 
@@ -49,7 +49,7 @@ export function eventHash(e: ChainedEvent): string {
 }
 
 /** The lines an anchor commits to, sorted by code unit (chain ids are ASCII). */
-export function anchorLines(heads: readonly ChainHead[]): string[] {
+function anchorLines(heads: readonly ChainHead[]): string[] {
   return heads.map((h) => `${h.chain}:${h.seq}:${h.hash}`).sort();
 }
 
@@ -59,6 +59,6 @@ export function anchorDigest(heads: readonly ChainHead[]): string {
 }
 
 /** The chain an event belongs to: its firm, or the platform. */
-export function chainOf(operatorId: string | null | undefined): string {
+function chainOf(operatorId: string | null | undefined): string {
   return operatorId ?? PLATFORM_CHAIN;
 }

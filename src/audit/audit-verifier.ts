@@ -17,7 +17,7 @@ import { AuditChainRepository } from './audit-chain.repository';
 import { anchorDigest, eventHash, GENESIS_HASH, type ChainHead } from './audit-hash';
 import { AuditAnchor } from './entities/audit-anchor.entity';
 
-export type ProblemReason = 'hash-mismatch' | 'prev-hash-mismatch' | 'event-missing' | 'seq-missing' | 'anchor-mismatch' | 'anchor-forged';
+type ProblemReason = 'hash-mismatch' | 'prev-hash-mismatch' | 'event-missing' | 'seq-missing' | 'anchor-mismatch' | 'anchor-forged';
 
 export interface ChainReport {
   chain: string;

@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsDateString, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { CurrentPrincipal, firmOf, Roles, type Principal } from '../auth/principal';
+import { CurrentPrincipal, firmOf, Roles, type Principal } from '../common/principal';
 import { ApiProblems } from '../common/api-problems';
 import { PageQuery, paginate, type Page } from '../common/pagination';
 import { AuditEvent } from './audit-event.entity';

@@ -8,7 +8,7 @@ const SECRET_FIELD = /(password|secret|private|plaintext|token|mnemonic|seed)/i;
 /** Fields whose values are public by nature (addresses, hashes) and may be hex. */
 const PUBLIC_HEX_FIELD = /(address|hash|txhash|tx_hash)$/i;
 
-export function scrubDetails(details: Record<string, unknown>): Record<string, unknown> {
+function scrubDetails(details: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(details)) {
     if (SECRET_FIELD.test(k)) {

@@ -8,7 +8,7 @@
  */
 import { anchorDigest, eventHash, GENESIS_HASH, type ChainedEvent, type ChainHead } from './audit-hash';
 
-export interface ExportAnchor {
+interface ExportAnchor {
   id: string;
   heads: ChainHead[];
   headsComplete: boolean;

@@ -7,7 +7,7 @@ import { ParseIdPipe } from '../common/parse-id.pipe';
 import { ApiKeysService, type ApiKeyView } from './api-keys.service';
 import { ApiKeyCreatedDto, ApiKeyPageDto, CreateApiKeyDto } from './dto/api-key.dto';
 import { refuseIdempotencyKey } from './guards';
-import { CurrentPrincipal, RequestId, StaffRoute, type Principal } from './principal';
+import { CurrentPrincipal, RequestId, StaffRoute, type Principal } from '../common/principal';
 
 @ApiTags('api-keys')
 @ApiBearerAuth()

@@ -13,7 +13,7 @@ import type { Page, PageQuery } from '../common/pagination';
 import { AppConfig } from '../config/app-config';
 import { AuthRepository, type ApiKeyRow } from './auth.repository';
 import { FirmDirectory } from './firm-directory';
-import { actorOf, firmOf, type FirmRole, type Principal } from './principal';
+import { actorOf, firmOf, type FirmRole, type Principal } from '../common/principal';
 import { RateLimiter } from './rate-limiter';
 
 const KEY_FORMAT = /^kagi_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;

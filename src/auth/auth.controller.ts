@@ -17,7 +17,7 @@ import {
   TotpEnrolResponseDto,
 } from './dto/auth.dto';
 import { LocalAuthGuard, refuseIdempotencyKey } from './guards';
-import { CurrentPrincipal, FirmRoles, RequestId, Roles, type Principal } from './principal';
+import { CurrentPrincipal, FirmRoles, RequestId, Roles, type Principal } from '../common/principal';
 import { RateLimiter } from './rate-limiter';
 import { TotpService } from './totp.service';
 

@@ -10,7 +10,7 @@ import { AppError } from '../common/app-error';
 import type { Page, PageQuery } from '../common/pagination';
 import { rawPage } from '../common/raw-page';
 import type { SealedSecret } from '../kms/envelope';
-import type { FirmRole, PrincipalType } from './principal';
+import type { FirmRole, PrincipalType } from '../common/principal';
 
 export interface PrincipalRow {
   id: string;

@@ -14,13 +14,13 @@ import { AppConfig } from '../config/app-config';
 import { AuthRepository, type PrincipalRow } from './auth.repository';
 import { FirmDirectory, type StaffState } from './firm-directory';
 import { checkPasswordRules, Passwords } from './passwords';
-import { actorOf, firmOf, type FirmRole, type Principal, type PrincipalType } from './principal';
+import { actorOf, firmOf, type FirmRole, type Principal, type PrincipalType } from '../common/principal';
 import { Tokens, type AccessClaims } from './tokens';
 import { TotpService } from './totp.service';
 
-export const LOCKOUT_FAILURES = 5;
-export const LOCKOUT_WINDOW_SECONDS = 15 * 60;
-export const ACTIVATION_TTL_SECONDS = 24 * 3600;
+const LOCKOUT_FAILURES = 5;
+const LOCKOUT_WINDOW_SECONDS = 15 * 60;
+const ACTIVATION_TTL_SECONDS = 24 * 3600;
 
 export interface LoginResult {
   accessToken: string;

@@ -3,7 +3,7 @@
  * every request. The operators module owns the staff and operators tables and provides it,
  * so auth never queries them itself.
  */
-import type { FirmRole } from './principal';
+import type { FirmRole } from '../common/principal';
 
 export interface StaffState {
   operatorId: string;

@@ -14,7 +14,7 @@ import { IS_PUBLIC } from '../common/public.decorator';
 import { createValidationPipe } from '../common/validation';
 import { AppConfig } from '../config/app-config';
 import { LoginDto } from './dto/auth.dto';
-import { FIRM_ROLES_KEY, ROLES_KEY, type FirmRole, type Principal, type PrincipalType } from './principal';
+import { FIRM_ROLES_KEY, ROLES_KEY, type FirmRole, type Principal, type PrincipalType } from '../common/principal';
 import { RateLimiter } from './rate-limiter';
 import { ApiKeyStrategy } from './strategies/api-key.strategy';
 import { JwtStrategy } from './strategies/jwt.strategy';

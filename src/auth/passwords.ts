@@ -18,7 +18,7 @@ import { AppConfig } from '../config/app-config';
 /** How long a request waits for an argon2 permit before 429. */
 const ARGON2_WAIT_MS = 2000;
 
-export const MIN_PASSWORD_LENGTH = 12;
+const MIN_PASSWORD_LENGTH = 12;
 
 export function checkPasswordRules(password: string, loginId: string): void {
   if ([...password].length < MIN_PASSWORD_LENGTH)

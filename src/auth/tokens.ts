@@ -6,7 +6,7 @@ import { createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { AppConfig } from '../config/app-config';
-import type { PrincipalType } from './principal';
+import type { PrincipalType } from '../common/principal';
 
 export interface AccessClaims {
   sub: string;

@@ -13,13 +13,13 @@ import { AppError, ValidationError } from '../common/app-error';
 import { AppConfig } from '../config/app-config';
 import { Envelope } from '../kms/envelope';
 import { AuthRepository } from './auth.repository';
-import { actorOf, firmOf, type Principal } from './principal';
+import { actorOf, firmOf, type Principal } from '../common/principal';
 
 const PERIOD = 30;
 /** One step either side for clock drift. */
 const TOLERANCE_SECONDS = 30;
 
-export const totpContext = (principalId: string) => ({ purpose: 'totp-secret', principalId });
+const totpContext = (principalId: string) => ({ purpose: 'totp-secret', principalId });
 
 @Injectable()
 export class TotpService {

@@ -35,7 +35,7 @@ const TAG = {
   mimeMediaType: 0x49,
 } as const;
 /** Printed on the job list of the printer: nothing about the investor. */
-export const JOB_NAME = 'kagi';
+const JOB_NAME = 'kagi';
 const TIMEOUT_MS = 30_000;
 const MAX_RESPONSE = 1 << 20;
 

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /** The soft and hard RLIMIT_CORE of this process from /proc/self/limits ('unlimited' → Infinity). */
-export function coreLimit(): [number, number] | undefined {
+function coreLimit(): [number, number] | undefined {
   try {
     const line = readFileSync('/proc/self/limits', 'utf8')
       .split('\n')
@@ -23,7 +23,7 @@ export function coreLimit(): [number, number] | undefined {
   }
 }
 
-export function forbidCoreDumps(): void {
+function forbidCoreDumps(): void {
   const before = coreLimit();
   if (before?.[0] === 0 && before[1] === 0) return;
   try {

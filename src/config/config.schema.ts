@@ -52,7 +52,7 @@ const delay = z
   })
   .refine((s) => s <= 30 * 86_400, 'must be at most 30 days');
 
-export const MFA_SUBJECTS = ['admin', 'firm-admin', 'checker', 'maker'] as const;
+const MFA_SUBJECTS = ['admin', 'firm-admin', 'checker', 'maker'] as const;
 export type MfaSubject = (typeof MFA_SUBJECTS)[number];
 
 const mfaList = z

@@ -13,7 +13,7 @@ import { GovernanceSigner } from './governance-signer';
 import { KmsGovernanceSigner } from './kms-governance-signer';
 import { LocalGovernanceSigner } from './local-governance-signer';
 
-export function createGovernanceSigner(config: AppConfig, keys?: SigningKeys, ds?: DataSource): GovernanceSigner {
+function createGovernanceSigner(config: AppConfig, keys?: SigningKeys, ds?: DataSource): GovernanceSigner {
   const g = config.governance;
   switch (g.signer) {
     case 'kms':

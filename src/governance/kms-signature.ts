@@ -59,7 +59,7 @@ export function ethereumSignature(digest: Hex, der: Uint8Array, publicKey: Hex):
 }
 
 /** DER SubjectPublicKeyInfo of a secp256k1 key → the uncompressed point (0x04 ‖ x ‖ y), checked on the curve. */
-export function uncompressedPointFromSpki(spki: Uint8Array): Hex {
+function uncompressedPointFromSpki(spki: Uint8Array): Hex {
   let jwk;
   try {
     jwk = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).export({ format: 'jwk' });

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { IsString, IsUUID, MaxLength, MinLength } from 'class-validator';
-import { CurrentPrincipal, RequestId, Roles, type Principal } from '../auth/principal';
+import { CurrentPrincipal, RequestId, Roles, type Principal } from '../common/principal';
 import { ApiProblems } from '../common/api-problems';
 import { PageQuery, type Page } from '../common/pagination';
 import { ParseIdPipe } from '../common/parse-id.pipe';

@@ -6,14 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { AuditSink } from '../audit/audit-sink';
-import { actorOf, type Principal } from '../auth/principal';
+import { actorOf, type Principal } from '../common/principal';
 import { GasFunding } from '../chain/gas-funding';
 import { AppError, NotFoundError } from '../common/app-error';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
 import { sealedKeyOf } from '../kms/sealed-key';
 import { repositoryStore, saveRewrapped, SealedKeyStores } from '../kms/sealed-key-stores';
 import { SigningKeys } from '../kms/signing-keys';
-import { firmOf } from '../common/tenancy';
+import { firmOf } from '../common/principal';
 import { FirmsRepository } from '../operators/firms.repository';
 import type { Issuer } from './entities/issuer.entity';
 import { IssuersRepository } from './issuers.repository';

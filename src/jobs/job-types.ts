@@ -70,7 +70,7 @@ export interface JobTypeOptions {
   schedulePayload?: Record<string, unknown>;
 }
 
-export const DEFAULT_BACKOFF: Backoff = { baseMs: 1000, maxMs: 5 * 60_000 };
+const DEFAULT_BACKOFF: Backoff = { baseMs: 1000, maxMs: 5 * 60_000 };
 export const DEFAULT_LEASE_MS = 30_000;
 export const DEFAULT_MAX_ATTEMPTS = 25;
 

@@ -58,7 +58,7 @@ import {
 import { JobsRepository } from './jobs.repository';
 
 /** The channel enqueue notifies at commit; every worker listens on it. */
-export const JOBS_CHANNEL = 'kagi_jobs';
+const JOBS_CHANNEL = 'kagi_jobs';
 export const JOBS_SETTINGS = Symbol('JOBS_SETTINGS');
 const PRUNE_TYPE = 'jobs.prune';
 const KEEP_DONE_SECS = 7 * 86_400;

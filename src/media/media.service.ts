@@ -7,7 +7,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
-import { actorOf, type Principal } from '../auth/principal';
+import { actorOf, type Principal } from '../common/principal';
 import { NotFoundError, ValidationError } from '../common/app-error';
 import { UsersService } from '../users/users.service';
 import type { CreateMediumEventDto, MediumDto, MediumEventDto, MediumListDto } from './dto/media.dto';

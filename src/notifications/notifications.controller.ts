@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal, Roles, type Principal } from '../auth/principal';
+import { CurrentPrincipal, Roles, type Principal } from '../common/principal';
 import { ApiProblems } from '../common/api-problems';
 import { PageQuery, type Page } from '../common/pagination';
 import { ParseIdPipe } from '../common/parse-id.pipe';

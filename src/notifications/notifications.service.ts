@@ -9,7 +9,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { Principal } from '../auth/principal';
+import { firmOf, type Principal } from '../common/principal';
 import { NotFoundError } from '../common/app-error';
 import { decodeCursor, encodeCursor, type Page, type PageQuery } from '../common/pagination';
 import { AppConfig } from '../config/app-config';
@@ -25,12 +25,6 @@ export interface NotificationDto {
   body: string;
   createdAt: string;
   readAt: string | null;
-}
-
-/** The firm a principal reads for: a staff member's firm (operatorId), or the v1 firm principal itself. */
-function firmOf(p: Principal): string | null {
-  if (p.type === 'admin') return null;
-  return (p as Principal & { operatorId?: string }).operatorId ?? p.id;
 }
 
 const MICROS = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AuditSink } from '../audit/audit-sink';
 import { checkPasswordRules, Passwords } from '../auth/passwords';
-import { actorOf, type Principal } from '../auth/principal';
+import { actorOf, type Principal } from '../common/principal';
 import { AppError, NotFoundError } from '../common/app-error';
 import type { Page, PageQuery } from '../common/pagination';
 import { NotificationsService } from '../notifications/notifications.service';
@@ -18,7 +18,7 @@ import type { OperatorDto } from './dto/operator.dto';
 import { ApplicationsRepository, type ApplicationRow } from './applications.repository';
 import { OperatorsService } from './operators.service';
 
-export const APPLICATION_TTL_SECONDS = 7 * 86_400;
+const APPLICATION_TTL_SECONDS = 7 * 86_400;
 
 export interface ApplicationView {
   id: string;

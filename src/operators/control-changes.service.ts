@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
-import { actorOf, firmOf, type FirmRole, type Principal } from '../auth/principal';
+import { actorOf, firmOf, type FirmRole, type Principal } from '../common/principal';
 import { AppError, NotFoundError } from '../common/app-error';
 import { firstLine } from '../common/logging';
 import type { Page, PageQuery } from '../common/pagination';

@@ -14,7 +14,7 @@ import type { EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
 import { AuthService, newActivationCode } from '../auth/auth.service';
 import { checkPasswordRules, Passwords } from '../auth/passwords';
-import { actorOf, FIRM_ROLES, firmOf, type Principal } from '../auth/principal';
+import { actorOf, FIRM_ROLES, firmOf, type Principal } from '../common/principal';
 import { GasFunding } from '../chain/gas-funding';
 import { AppError, NotFoundError, ValidationError } from '../common/app-error';
 import type { Page, PageQuery } from '../common/pagination';
@@ -28,7 +28,7 @@ import type { Operator } from './entities/operator.entity';
 import { OperatorsRepository } from './operators.repository';
 import { StaffRepository } from './staff.repository';
 
-export class OperatorSuspendedError extends AppError {
+class OperatorSuspendedError extends AppError {
   constructor() {
     super('ACCOUNT_SUSPENDED', 'The operator is suspended');
   }

@@ -10,7 +10,7 @@ import {
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { refuseIdempotencyKey } from '../auth/guards';
-import { CurrentPrincipal, RequestId, StaffRoute, type Principal } from '../auth/principal';
+import { CurrentPrincipal, RequestId, StaffRoute, type Principal } from '../common/principal';
 import { ApiProblems } from '../common/api-problems';
 import { PageQuery, type Page } from '../common/pagination';
 import { ParseIdPipe } from '../common/parse-id.pipe';

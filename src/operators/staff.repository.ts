@@ -6,7 +6,7 @@ import { Injectable } from '@nestjs/common';
 import { rowsOf } from '../common/sql-rows';
 import { DataSource, type EntityManager } from 'typeorm';
 import { FirmDirectory, type StaffState } from '../auth/firm-directory';
-import type { FirmRole } from '../auth/principal';
+import type { FirmRole } from '../common/principal';
 import type { Page, PageQuery } from '../common/pagination';
 import { rawPage } from '../common/raw-page';
 

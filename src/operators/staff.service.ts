@@ -11,7 +11,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
 import { AuthService, newActivationCode } from '../auth/auth.service';
-import { actorOf, firmOf, type FirmRole, type Principal } from '../auth/principal';
+import { actorOf, firmOf, type FirmRole, type Principal } from '../common/principal';
 import { AppError, NotFoundError } from '../common/app-error';
 import type { Page, PageQuery } from '../common/pagination';
 import { AppConfig } from '../config/app-config';

@@ -10,7 +10,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { CurrentPrincipal, Roles, type Principal } from '../auth/principal';
+import { CurrentPrincipal, Roles, type Principal } from '../common/principal';
 import { ApiProblems } from '../common/api-problems';
 import { ValidationError } from '../common/app-error';
 import { Idempotency } from '../common/idempotency/idempotency';

@@ -7,12 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { getAddress } from 'viem';
-import type { Principal } from '../auth/principal';
+import type { Principal } from '../common/principal';
 import { GasFunding } from '../chain/gas-funding';
 import { AppError, NotFoundError } from '../common/app-error';
 import type { Prepared } from '../common/idempotency/idempotency';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
-import { firmOf, requireFirm } from '../common/tenancy';
+import { firmOf, requireFirm } from '../common/principal';
 import { AppConfig } from '../config/app-config';
 import { IssuersService } from '../issuers/issuers.service';
 import { SigningKeys } from '../kms/signing-keys';

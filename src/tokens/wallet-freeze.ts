@@ -13,7 +13,7 @@ import { Jobs } from '../jobs/jobs.service';
 import { TransactionQueue } from '../transactions/queue';
 import { TokensRepository } from './tokens.repository';
 
-export const WALLET_FREEZE_JOB = 'wallet.freeze';
+const WALLET_FREEZE_JOB = 'wallet.freeze';
 
 interface FreezeJob {
   userId: string;

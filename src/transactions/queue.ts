@@ -7,8 +7,8 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
-import { actorOf, type Principal } from '../auth/principal';
-import { firmOf } from '../common/tenancy';
+import { actorOf, type Principal } from '../common/principal';
+import { firmOf } from '../common/principal';
 import { toTxDto, type TransactionResponse } from './dto/transaction.response';
 import type { Transaction, TxKind } from './entities/transaction.entity';
 import { TransactionHooks } from './hooks';

@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Roles } from '../auth/principal';
+import { Roles } from '../common/principal';
 import { ApiProblems } from '../common/api-problems';
 import { TransactionsService } from './transactions.service';
 

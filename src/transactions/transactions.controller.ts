@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsDateString, IsIn, IsOptional, IsUUID } from 'class-validator';
-import { CurrentPrincipal, RequestId, Roles, type Principal } from '../auth/principal';
+import { CurrentPrincipal, RequestId, Roles, type Principal } from '../common/principal';
 import { ApiProblems } from '../common/api-problems';
 import { PageQuery, type Page } from '../common/pagination';
 import { ParseIdPipe } from '../common/parse-id.pipe';

@@ -5,12 +5,12 @@
 import { Injectable } from '@nestjs/common';
 import { getAddress } from 'viem';
 import { AuditSink } from '../audit/audit-sink';
-import { actorOf, type Principal } from '../auth/principal';
+import { actorOf, type Principal } from '../common/principal';
 import { ChainService, ChainUnavailableError } from '../chain/chain.service';
 import { Nonces } from '../chain/nonces';
 import { AppError, NotFoundError } from '../common/app-error';
 import { paginate, PageQuery, type Page } from '../common/pagination';
-import { firmOf } from '../common/tenancy';
+import { firmOf } from '../common/principal';
 import { SealedKeyStores } from '../kms/sealed-key-stores';
 import { toTxDto, type TransactionResponse } from './dto/transaction.response';
 import type { TxKind, TxStatus } from './entities/transaction.entity';

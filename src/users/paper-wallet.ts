@@ -45,7 +45,7 @@ export function hexBytes(bytes: Uint8Array): Buffer {
 }
 
 /** `2026-12-01 18:30:00 JST`: Japan has kept UTC+9 without daylight saving since 1951. */
-export function formatJst(d: Date): string {
+function formatJst(d: Date): string {
   return `${new Date(d.getTime() + 9 * 3600_000).toISOString().replace('T', ' ').slice(0, 19)} JST`;
 }
 

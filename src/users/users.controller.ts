@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { CurrentPrincipal, RequestId, Roles, type Principal } from '../auth/principal';
+import { CurrentPrincipal, RequestId, Roles, type Principal } from '../common/principal';
 import { ApiProblems } from '../common/api-problems';
 import { AppError, ValidationError } from '../common/app-error';
 import type { Page } from '../common/pagination';

@@ -6,17 +6,17 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AuditSink } from '../audit/audit-sink';
-import { actorOf, type Principal } from '../auth/principal';
+import { actorOf, type Principal } from '../common/principal';
 import { AppError, NotFoundError } from '../common/app-error';
 import { paginate, type Page } from '../common/pagination';
-import { firmOf, requireFirm } from '../common/tenancy';
+import { firmOf, requireFirm } from '../common/principal';
 import { NotificationsService } from '../notifications/notifications.service';
 import { FirmsRepository } from '../operators/firms.repository';
 import type { CreateUserDto, UserDto, UserQuery } from './dto/user.dto';
 import type { User } from './entities/user.entity';
 import { UsersRepository } from './users.repository';
 
-export function toUserDto(u: User): UserDto {
+function toUserDto(u: User): UserDto {
   return {
     id: u.id,
     operatorId: u.operatorId,

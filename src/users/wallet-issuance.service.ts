@@ -37,7 +37,7 @@ export interface IssueRequest {
   outputs?: IssueOutput[];
 }
 
-export interface Delivery {
+interface Delivery {
   mediumId: string;
   address: Address;
   userId: string;

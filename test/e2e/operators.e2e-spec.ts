@@ -4,7 +4,7 @@ import { ModulesContainer, Reflector } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IS_PUBLIC } from '../../src/common/public.decorator';
-import { ROLES_KEY } from '../../src/auth/principal';
+import { ROLES_KEY } from '../../src/common/principal';
 import { KeyManagement, KmsUnavailableError } from '../../src/kms/key-management';
 import { Envelope } from '../../src/kms/envelope';
 import { signingKeyContext } from '../../src/kms/signing-keys';

@@ -41,7 +41,7 @@ export async function createOperator(base: string, admin: string, over: Record<s
  * dev/test): it must change the password before anything else. Returns a token that works
  * and the member's own new password.
  */
-export async function firstLogin(base: string, loginId: string, password: string): Promise<{ token: string; password: string }> {
+async function firstLogin(base: string, loginId: string, password: string): Promise<{ token: string; password: string }> {
   const token = await login(base, loginId, password);
   const own = `own-${randomBytes(8).toString('hex')}`;
   const r = await http(base, 'POST', '/v1/auth/password', { token, body: { currentPassword: password, newPassword: own } });

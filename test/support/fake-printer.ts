@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export interface ReceivedRequest {
+interface ReceivedRequest {
   operation: number;
   /** Operation attributes by name (string values; integers as numbers). */
   attributes: Map<string, Array<string | number | boolean>>;

@@ -45,9 +45,9 @@ const anvilChain = () =>
     nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
     rpcUrls: { default: { http: [inject('rpcUrl')] } },
   });
-export const wallet = (a: PrivateKeyAccount) => createWalletClient({ account: a, transport: http(inject('rpcUrl')), chain: anvilChain() });
+const wallet = (a: PrivateKeyAccount) => createWalletClient({ account: a, transport: http(inject('rpcUrl')), chain: anvilChain() });
 
-export async function mined(hash: Hash): Promise<TransactionReceipt> {
+async function mined(hash: Hash): Promise<TransactionReceipt> {
   const r = await pub().waitForTransactionReceipt({ hash, pollingInterval: 50 });
   expect(r.status).toBe('success');
   return r;

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsISO8601, IsOptional, IsString, IsUUID, MaxLength, MinLength } from 'class-validator';
-import { API_KEY_ROLES } from '../principal';
+import { API_KEY_ROLES } from '../../common/principal';
 
 export class CreateApiKeyDto {
   @ApiProperty({ example: 'back-office batch', maxLength: 200 })

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
-import { FIRM_ROLES } from '../principal';
+import { FIRM_ROLES } from '../../common/principal';
 
 export class LoginDto {
   @ApiProperty({ example: 'admin' })

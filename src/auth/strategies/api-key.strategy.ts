@@ -9,7 +9,7 @@ import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { Strategy as BaseStrategy } from 'passport-strategy';
 import { ApiKeysService } from '../api-keys.service';
-import type { Principal } from '../principal';
+import type { Principal } from '../../common/principal';
 
 type Verify = (key: string, req: Request, done: (err: unknown, user?: Principal | false) => void) => void;
 

@@ -9,7 +9,7 @@ import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { Strategy } from 'passport-jwt';
 import { AuthService } from '../auth.service';
-import type { Principal } from '../principal';
+import type { Principal } from '../../common/principal';
 import { claimsOf, Tokens } from '../tokens';
 
 const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,4096})$/;

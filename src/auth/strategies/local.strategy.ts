@@ -7,7 +7,7 @@ import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { Strategy } from 'passport-local';
 import { AuthService } from '../auth.service';
-import type { Principal } from '../principal';
+import type { Principal } from '../../common/principal';
 
 @Injectable()
 export class LocalStrategy extends PassportStrategy(Strategy, 'local') {

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsEmail, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
-import { FIRM_ROLES, type FirmRole } from '../../auth/principal';
+import { FIRM_ROLES, type FirmRole } from '../../common/principal';
 
 export class CreateStaffDto {
   @ApiProperty({ example: 'sakura-taro' })

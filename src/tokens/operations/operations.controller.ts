@@ -6,7 +6,7 @@
 import { applyDecorators, Body, Controller, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { CurrentPrincipal, Roles, type Principal } from '../../auth/principal';
+import { CurrentPrincipal, Roles, type Principal } from '../../common/principal';
 import { ApiProblems } from '../../common/api-problems';
 import { Idempotency } from '../../common/idempotency/idempotency';
 import { ParseIdPipe } from '../../common/parse-id.pipe';

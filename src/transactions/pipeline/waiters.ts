@@ -7,7 +7,7 @@
  */
 
 /** The channel a round that made transactions final notifies at its commit. */
-export const FINAL_CHANNEL = 'kagi_tx_final';
+const FINAL_CHANNEL = 'kagi_tx_final';
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AppConfig } from '../../config/app-config';

@@ -70,16 +70,27 @@ export function actorOf(p: Principal): { type: ActorType; id: string } {
   return { type: p.via === 'api-key' ? 'api-key' : 'staff', id: p.id };
 }
 
-/** The firm of a staff member or API key (v1 tokens of a firm's first member: its own id). */
-export function firmOf(p: Principal): string | undefined {
-  return p.type === 'operator' ? (p.operatorId ?? p.id) : undefined;
+/**
+ * Tenancy in one place: the firm a principal acts for — a staff member's or API key's firm (a
+ * firm's first member keeps the v1 id, equal to the firm's) — or null for platform admins, who
+ * see every firm. A foreign id answers exactly as an unknown one (404).
+ */
+export function firmOf(p: Pick<Principal, 'type' | 'id' | 'operatorId'>): string | null {
+  return p.type === 'operator' ? (p.operatorId ?? p.id) : null;
+}
+
+/** The firm a principal acts for, on routes only firms call (an admin here is a programming error). */
+export function requireFirm(p: Pick<Principal, 'type' | 'id' | 'operatorId'>): string {
+  const firm = firmOf(p);
+  if (!firm) throw new Error('a firm principal is required here');
+  return firm;
 }
 
 /** Who a request counts as for SELF_APPROVAL: an API key's owner, else the principal itself. */
-export function requesterOf(p: Principal): string {
+function requesterOf(p: Principal): string {
   return p.ownerStaffId ?? p.id;
 }
 
-export function hasFirmRole(p: Principal, ...roles: FirmRole[]): boolean {
+function hasFirmRole(p: Principal, ...roles: FirmRole[]): boolean {
   return p.type === 'operator' && (p.roles ?? []).some((r) => roles.includes(r));
 }
