@@ -57,8 +57,3 @@ function anchorLines(heads: readonly ChainHead[]): string[] {
 export function anchorDigest(heads: readonly ChainHead[]): string {
   return sha256Hex(anchorLines(heads).join('\n'));
 }
-
-/** The chain an event belongs to: its firm, or the platform. */
-function chainOf(operatorId: string | null | undefined): string {
-  return operatorId ?? PLATFORM_CHAIN;
-}

@@ -85,12 +85,3 @@ export function requireFirm(p: Pick<Principal, 'type' | 'id' | 'operatorId'>): s
   if (!firm) throw new Error('a firm principal is required here');
   return firm;
 }
-
-/** Who a request counts as for SELF_APPROVAL: an API key's owner, else the principal itself. */
-function requesterOf(p: Principal): string {
-  return p.ownerStaffId ?? p.id;
-}
-
-function hasFirmRole(p: Principal, ...roles: FirmRole[]): boolean {
-  return p.type === 'operator' && (p.roles ?? []).some((r) => roles.includes(r));
-}
