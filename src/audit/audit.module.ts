@@ -28,3 +28,12 @@ import { DatabaseAuditSink } from './database-audit-sink';
   exports: [AuditSink, AuditChainer, AuditAnchorer, AuditVerifier],
 })
 export class AuditModule {}
+
+/**
+ * Only the sink (recording events): for processes that reach the database and nothing else —
+ * the secure-room CLI has no chain, so no verifier or anchorer. The chainer in the API chains
+ * what they record.
+ */
+@Global()
+@Module({ providers: [{ provide: AuditSink, useClass: DatabaseAuditSink }], exports: [AuditSink] })
+export class AuditSinkModule {}

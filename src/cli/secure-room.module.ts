@@ -9,8 +9,15 @@
  */
 import { Global, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { AuditModule } from '../audit/audit.module';
+import { AuditSinkModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
+import { FirmDirectory } from '../auth/firm-directory';
+import { AwsKms } from '../kms/aws-kms';
+import { DataKeyCache } from '../kms/data-key-cache';
+import { Envelope } from '../kms/envelope';
+import { KeyManagement } from '../kms/key-management';
+import { LocalKeyring, localKeyringDir } from '../kms/local-keyring';
+import { StaffRepository } from '../operators/staff.repository';
 import { pinoParams } from '../common/logging';
 import { AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
@@ -28,6 +35,31 @@ import { WalletIssueCommand } from './commands/wallet-issue.command';
 @Module({ providers: [Metrics], exports: [Metrics] })
 class SecureRoomMetricsModule {}
 
+/**
+ * Envelope for the login of an admin with TOTP (its secret is sealed): the KMS client is built
+ * here without any call — KMS is contacted only when such an admin logs in.
+ */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: KeyManagement,
+      inject: [AppConfig],
+      useFactory: (c: AppConfig): KeyManagement =>
+        c.kms.provider === 'local' ? new LocalKeyring(localKeyringDir(c.dataDir)) : new AwsKms(c),
+    },
+    DataKeyCache,
+    Envelope,
+  ],
+  exports: [KeyManagement, Envelope],
+})
+class SecureRoomKmsModule {}
+
+/** Staff state for the login, read from the database. */
+@Global()
+@Module({ providers: [{ provide: FirmDirectory, useClass: StaffRepository }], exports: [FirmDirectory] })
+class SecureRoomFirmsModule {}
+
 /** Notifications are stored (and mail queued) as in the API, but no MailWorker exists here to send it. */
 @Global()
 @Module({ providers: [NotificationsService, MailRepository], exports: [NotificationsService] })
@@ -38,7 +70,9 @@ class SecureRoomNotificationsModule {}
     ConfigModule,
     DatabaseModule,
     SecureRoomMetricsModule,
-    AuditModule,
+    AuditSinkModule,
+    SecureRoomKmsModule,
+    SecureRoomFirmsModule,
     AuthModule,
     SecureRoomNotificationsModule,
     JobsModule.enqueueOnly(),
