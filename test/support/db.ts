@@ -55,7 +55,22 @@ export async function runDatabaseUrls(): Promise<string[]> {
  * records denials; for it the check is narrower: a refused request may only add events
  * whose outcome is `failure` or `denied`, never a `success`.
  */
-const REFUSAL_BOOKKEEPING = ['login_failures', 'rate_limit_buckets', 'audit_events'] as const;
+/**
+ * Written by refusals themselves (failures, rate limits, their audit events) or by background
+ * workers on their own schedule, not by the request: the audit chainer (audit_chain, from
+ * audit_events), the anchorer (audit_anchors), and scheduled jobs (custody reconciliation,
+ * pruning: jobs, job_schedules). A request's own effects still show in the other tables and in
+ * the success events of audit_events, which the checks read separately.
+ */
+const REFUSAL_BOOKKEEPING = [
+  'login_failures',
+  'rate_limit_buckets',
+  'audit_events',
+  'audit_chain',
+  'audit_anchors',
+  'jobs',
+  'job_schedules',
+] as const;
 
 export interface Snapshot {
   /** table → "count:md5 of all rows" */
