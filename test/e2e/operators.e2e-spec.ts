@@ -1,4 +1,5 @@
 /** Operators over HTTP: creation with a sealed key, isolation, roles, suspension, rewrap, audit. */
+import { getAddress, keccak256, stringToBytes } from 'viem';
 import { PATH_METADATA, METHOD_METADATA } from '@nestjs/common/constants';
 import { ModulesContainer, Reflector } from '@nestjs/core';
 import { DataSource } from 'typeorm';
@@ -33,7 +34,9 @@ describe('operators', () => {
     expect(r.body).toMatchObject({ name: '東京証券', email: 'ops@tokyo.example.jp', status: 'active' });
     expect(r.body.loginId).toMatch(/^op-[0-9a-f]{12}$/);
     expect(r.body.signerAddress).toMatch(/^0x[0-9a-fA-F]{40}$/);
-    expect(r.body.custodyAddress).toBe(r.body.signerAddress);
+    // Custody has no key: the last 20 bytes of keccak256("kagi:custody:v1:" + id), never the signing address.
+    expect(r.body.custodyAddress).toBe(getAddress(`0x${keccak256(stringToBytes(`kagi:custody:v1:${r.body.id}`)).slice(-40)}`));
+    expect(r.body.custodyAddress).not.toBe(r.body.signerAddress);
     expect(Object.keys(r.body).sort()).toEqual([
       'createdAt',
       'custodyAddress',
