@@ -37,7 +37,7 @@ import { AuditAnchorKey } from './entities/audit-anchor-key.entity';
 /** Advisory lock key of the anchorer ('kagi', 'anchor'). */
 const ANCHOR_LOCK = [0x6b616769, 0x616e63] as const;
 /** The key owner kind of the anchor key (to be added to KeyOwnerKind in src/kms/sealed-key.ts). */
-const ANCHOR_KEY_KIND = 'audit-anchor' as KeyOwnerKind;
+const ANCHOR_KEY_KIND: KeyOwnerKind = 'audit-anchor';
 const SEGMENT_PAGE = 5000;
 
 export interface AnchorSent {

@@ -3,7 +3,7 @@
  * columns in their own tables (operators, issuers, the dev governance key) and hand
  * them to SigningKeys; the encryption context is rebuilt from the owner's identity.
  */
-export type KeyOwnerKind = 'operator' | 'issuer' | 'governance';
+export type KeyOwnerKind = 'operator' | 'issuer' | 'governance' | 'audit-anchor';
 
 export interface KeyOwner {
   kind: KeyOwnerKind;

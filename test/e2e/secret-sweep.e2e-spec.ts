@@ -33,7 +33,7 @@ const log = (s: string) => process.stderr.write(`[secret sweep] ${s}\n`);
 
 interface LearnedKey {
   label: string;
-  kind: 'operator' | 'issuer' | 'governance' | 'investor' | 'api-key' | 'activation-code' | 'totp-secret';
+  kind: 'operator' | 'issuer' | 'governance' | 'audit-anchor' | 'investor' | 'api-key' | 'activation-code' | 'totp-secret';
   key: Buffer;
   address: string;
 }
@@ -52,6 +52,7 @@ const OWNERS = [
   { table: 'operators', kind: 'operator', address: 'signer_address' },
   { table: 'issuers', kind: 'issuer', address: 'signer_address' },
   { table: 'governance_keys', kind: 'governance', address: 'address' },
+  { table: 'audit_anchor_keys', kind: 'audit-anchor', address: 'signer_address' },
 ] as const;
 
 const PRIVATE_KEY = /0x[0-9a-f]{64}/g;

@@ -38,9 +38,14 @@ describe('FirmStaff migration', () => {
     const ds = new DataSource(dataSourceOptions(db));
     await ds.initialize();
     try {
-      const last = await ds.query<Array<{ name: string }>>(`SELECT name FROM migrations ORDER BY id DESC LIMIT 1`);
-      expect(last[0]?.name).toBe('FirmStaff1796155400000');
-      await ds.undoLastMigration({ transaction: 'each' });
+      // Every later migration first (each down() exact), then FirmStaff itself.
+      for (let i = 0; i < 50; i++) {
+        const last = await ds.query<Array<{ name: string }>>(`SELECT name FROM migrations ORDER BY id DESC LIMIT 1`);
+        await ds.undoLastMigration({ transaction: 'each' });
+        if (last[0]?.name === 'FirmStaff1796155400000') break;
+      }
+      const left = await ds.query<Array<{ name: string }>>(`SELECT name FROM migrations WHERE name = 'FirmStaff1796155400000'`);
+      expect(left).toHaveLength(0);
       const staff = await ds.query<unknown[]>(`SELECT 1 FROM information_schema.tables WHERE table_name = 'staff'`);
       expect(staff).toHaveLength(0);
     } finally {
