@@ -340,15 +340,15 @@ describe('audit chains, anchors and verification', () => {
     expect(rep.firstBrokenSeq).not.toBeNull();
     expect(rep.firstBrokenSeq!).toBeLessThanOrEqual(2);
     expect(rep.problems.map((p: any) => p.reason)).toContain('anchor-mismatch');
-    // The next anchor round refuses to anchor the rewritten head: an alarm (log, audit event, metric).
-    // (generous: the round runs every second, but the whole suite shares one chain node and two cores)
-    await expect.poll(() => t.logs.some((l) => l.includes('ALARM audit chain') && l.includes(a.id)), { timeout: 45_000 }).toBe(true);
+    // The next anchor round refuses to anchor the rewritten head: an alarm (audit event, metric, log).
+    // Read from the database and /metrics: Nest's Logger is process-wide, and with the whole suite in
+    // one process another app may own the captured log lines, so the log line is not asserted here.
     await expect
       .poll(
         async () =>
           (await su.query(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'audit.anchor_alarm' AND subject_id = $1`, [a.id]))
             .rows[0].n,
-        { timeout: 10_000 },
+        { timeout: 45_000 },
       )
       .toBeGreaterThan(0);
     expect((await http(t.url, 'GET', '/metrics')).text).toMatch(/^kagi_audit_anchor_alarms_total [1-9]/m);

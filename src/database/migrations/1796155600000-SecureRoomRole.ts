@@ -2,7 +2,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 const ROLE = 'kagi_secure_room';
 const READ = ['principals', 'operators', 'users', 'login_failures', 'migrations', 'wallet_media'];
-const APPEND = ['audit_events', 'wallet_media', 'notifications', 'mail_outbox', 'login_failures'];
+const APPEND = ['audit_events', 'wallet_media', 'notifications', 'mail_outbox', 'login_failures', 'jobs'];
 const USER_WALLET_COLUMNS = ['wallet_address', 'wallet_issued_at', 'previous_wallet_addresses'];
 
 /**
@@ -43,6 +43,8 @@ BEGIN
   -- INSERT … RETURNING of the generated columns only, not the notices' text.
   GRANT SELECT (id, created_at) ON notifications TO ${ROLE};
   GRANT SELECT (id, attempts, created_at) ON mail_outbox TO ${ROLE};
+  -- A reissue writes the lost-wallet freeze and the ops mail as jobs (enqueue reads back the ids).
+  GRANT SELECT (id, singleton_key, state) ON jobs TO ${ROLE};
 END $$`);
   }
 
