@@ -12,6 +12,7 @@ import { TransactionsService } from './transactions.service';
 const KINDS = [
   'deploy',
   'issue',
+  'transfer',
   'forced-transfer',
   'deposit',
   'withdraw',

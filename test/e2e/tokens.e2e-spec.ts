@@ -201,6 +201,28 @@ describe('token operations', () => {
     expect(
       await chain.readContract({ address: r.body.address, abi: securityTokenAbi, functionName: 'balanceOf', args: [b!.address] }),
     ).toBe(4n);
+    // The investor's own 譲渡 goes through the firm on the investor's instruction: kind transfer, not coercive.
+    const instruction = { reference: 'ORD-0001', receivedAt: '2026-12-01T09:30:00Z' };
+    const moved = await post(`/v1/tokens/${r.body.id}/transfer`, { fromUserId: a!.id, toUserId: b!.id, amount: '1', instruction });
+    expect(moved.body).toMatchObject({
+      kind: 'transfer',
+      status: 'confirmed',
+      request: { fromUserId: a!.id, toUserId: b!.id, amount: '1', instruction },
+    });
+    expect(
+      await chain.readContract({ address: r.body.address, abi: securityTokenAbi, functionName: 'balanceOf', args: [b!.address] }),
+    ).toBe(5n);
+    // Refused like any debit, and without an instruction it is not a transfer at all.
+    expect(
+      (await post(`/v1/tokens/${r.body.id}/transfer`, { fromUserId: a!.id, toUserId: b!.id, amount: '6', instruction })).body.code,
+    ).toBe('INSUFFICIENT_BALANCE');
+    const bare = await post(`/v1/tokens/${r.body.id}/transfer`, { fromUserId: a!.id, toUserId: b!.id, amount: '1' });
+    expect([bare.status, bare.body.code]).toEqual([400, 'VALIDATION_FAILED']);
+    // A frozen sender cannot instruct a transfer (a forced transfer, being coercive, ignores that).
+    expect((await post(`/v1/tokens/${r.body.id}/freeze`, { userId: a!.id })).body.status).toBe('confirmed');
+    expect(
+      (await post(`/v1/tokens/${r.body.id}/transfer`, { fromUserId: a!.id, toUserId: b!.id, amount: '1', instruction })).body.code,
+    ).toBe('ADDRESS_FROZEN');
   }, 60_000);
 
   it('pause: 409 TOKEN_PAUSED for operations until unpause; admins may pause', async () => {

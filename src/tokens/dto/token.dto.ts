@@ -1,6 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import {
+  IsBoolean,
+  IsDateString,
+  IsDefined,
+  IsInt,
+  ValidateNested,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
 import { IsAmount } from '../../common/amount';
 
 export class CreateTokenDto {
@@ -59,6 +73,30 @@ export class ForcedTransferDto {
   @ApiProperty() @IsUUID() toUserId!: string;
   @ApiProperty({ example: '100' }) @IsAmount() amount!: string;
   @ApiProperty({ example: 'inheritance (相続)' }) @IsString() @MinLength(1) @MaxLength(500) reason!: string;
+}
+
+/** The investor's instruction behind a 譲渡 (transfer) the firm executes for them. */
+export class TransferInstructionDto {
+  @ApiProperty({ example: 'ORD-2026-0001', description: "the firm's reference of the investor's instruction" })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  reference!: string;
+
+  @ApiProperty({ example: '2026-12-01T09:30:00Z', description: 'when the firm received the instruction' })
+  @IsDateString({ strict: true })
+  receivedAt!: string;
+}
+
+export class TransferDto {
+  @ApiProperty() @IsUUID() fromUserId!: string;
+  @ApiProperty() @IsUUID() toUserId!: string;
+  @ApiProperty({ example: '100' }) @IsAmount() amount!: string;
+  @ApiProperty({ type: TransferInstructionDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => TransferInstructionDto)
+  instruction!: TransferInstructionDto;
 }
 
 export class UserOnlyDto {

@@ -11,7 +11,7 @@ import type { Address, ContractFunctionArgs } from 'viem';
 import { AppError } from '../../common/app-error';
 import type { ErrorCode } from '../../common/error-codes';
 import type { securityTokenAbi } from '../../chain/contracts/security-token.abi';
-import { EmptyDto, ForcedTransferDto, RedeemDto, UserAmountDto, UserOnlyDto } from '../dto/token.dto';
+import { EmptyDto, ForcedTransferDto, RedeemDto, TransferDto, UserAmountDto, UserOnlyDto } from '../dto/token.dto';
 import { custodyShort, type Prechecks, type UserField } from './prechecks';
 
 type Abi = typeof securityTokenAbi;
@@ -51,7 +51,7 @@ interface CallEnv {
 }
 
 type OperationKind =
-  'issue' | 'redeem' | 'forced-transfer' | 'deposit' | 'withdraw' | 'recover' | 'freeze' | 'unfreeze' | 'pause' | 'unpause';
+  'issue' | 'redeem' | 'transfer' | 'forced-transfer' | 'deposit' | 'withdraw' | 'recover' | 'freeze' | 'unfreeze' | 'pause' | 'unpause';
 
 export interface OperationSpec {
   kind: OperationKind;
@@ -126,6 +126,40 @@ export const OPERATIONS: readonly OperationSpec[] = [
       };
     },
     call: (a) => ({ functionName: 'burn', args: [addr(a.from), amount(a)] }),
+  },
+  {
+    // A 譲渡 the investor instructed (¶0018: holders never sign; the firm's agent key moves it). Not coercive.
+    kind: 'transfer',
+    summary: "Transfer between two of the firm's users on the sender's instruction, executed by the firm's agent key",
+    body: TransferDto,
+    who: 'agent',
+    users: ['fromUserId', 'toUserId'],
+    debits: true,
+    custody: false,
+    problems: [...COMMON, 'WALLET_NOT_ISSUED', 'ADDRESS_FROZEN', 'INSUFFICIENT_BALANCE', ...IDEMPOTENT],
+    async accept(c, body, env) {
+      const frozen = c.frozen(c.peek('toUserId')?.address);
+      const senderFrozen = c.frozen(c.peek('fromUserId')?.address);
+      const debit = c.debit(c.peek('fromUserId')?.address);
+      await c.admissible();
+      const from = c.wallet('fromUserId');
+      const to = c.wallet('toUserId');
+      if (from.address === to.address)
+        throw new AppError('VALIDATION_FAILED', 'fromUserId and toUserId are the same wallet', {
+          errors: [{ field: 'toUserId', message: 'must differ from fromUserId' }],
+        });
+      // An instructed transfer respects a freeze of either side (a coercive one would not).
+      await c.notFrozen(senderFrozen, from.address);
+      await c.notFrozen(frozen, to.address);
+      const balance = await c.enough(debit, env.amount);
+      return {
+        userId: from.id,
+        args: { from: from.address, to: to.address, amount: env.amount.toString() },
+        request: { fromUserId: from.id, toUserId: to.id, amount: body.amount, instruction: body.instruction },
+        debit: { address: from.address, amount: env.amount, balance },
+      };
+    },
+    call: (a) => ({ functionName: 'forcedTransfer', args: [addr(a.from), addr(a.to), amount(a)] }),
   },
   {
     kind: 'forced-transfer',

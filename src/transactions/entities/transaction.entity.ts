@@ -3,6 +3,7 @@ import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, Primary
 export type TxKind =
   | 'deploy'
   | 'issue'
+  | 'transfer'
   | 'forced-transfer'
   | 'deposit'
   | 'withdraw'
