@@ -6,7 +6,7 @@ import { ApiProblems } from '../common/api-problems';
 import { PageQuery, type Page } from '../common/pagination';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import type { TxKind, TxStatus } from './entities/transaction.entity';
-import { TransactionResponse } from './dto/transaction.response';
+import { TransactionResponse, TX_STATUSES } from './dto/transaction.response';
 import { TransactionsService } from './transactions.service';
 
 const KINDS = [
@@ -24,22 +24,11 @@ const KINDS = [
   'recover',
   'custody-migration',
 ] as const;
-const STATUSES = [
-  'pending_approval',
-  'queued',
-  'awaiting_signature',
-  'submitted',
-  'confirmed',
-  'failed',
-  'cancelled',
-  'rejected',
-  'expired',
-] as const;
 
 class TxQuery extends PageQuery {
   @ApiPropertyOptional() @IsOptional() @IsUUID() tokenId?: string;
   @ApiPropertyOptional() @IsOptional() @IsUUID() userId?: string;
-  @ApiPropertyOptional({ enum: STATUSES }) @IsOptional() @IsIn(STATUSES) status?: TxStatus;
+  @ApiPropertyOptional({ enum: TX_STATUSES }) @IsOptional() @IsIn(TX_STATUSES) status?: TxStatus;
   @ApiPropertyOptional({ enum: KINDS }) @IsOptional() @IsIn(KINDS) kind?: TxKind;
   @ApiPropertyOptional({ example: '2026-11-01T00:00:00Z' }) @IsOptional() @IsDateString({ strict: true }) from?: string;
   @ApiPropertyOptional({ example: '2026-12-01T00:00:00Z' }) @IsOptional() @IsDateString({ strict: true }) to?: string;

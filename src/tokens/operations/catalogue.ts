@@ -127,11 +127,15 @@ export const OPERATIONS: readonly OperationSpec[] = [
     },
     call: (a) => ({ functionName: 'burn', args: [addr(a.from), amount(a)] }),
   },
-  {
-    // A 譲渡 the investor instructed (¶0018: holders never sign; the firm's agent key moves it). Not coercive.
-    kind: 'transfer',
-    summary: "Transfer between two of the firm's users on the sender's instruction, executed by the firm's agent key",
-    body: TransferDto,
+  ...(['transfer', 'forced-transfer'] as const).map((kind): OperationSpec => ({
+    kind,
+    // transfer: a 譲渡 the investor instructed (¶0018: holders never sign; the firm's agent key moves it), not coercive;
+    // forced-transfer: coercive, without the holder's instruction.
+    summary:
+      kind === 'transfer'
+        ? "Transfer between two of the firm's users on the sender's instruction, executed by the firm's agent key"
+        : 'Forced transfer between two of the firm’s users',
+    body: kind === 'transfer' ? TransferDto : ForcedTransferDto,
     who: 'agent',
     users: ['fromUserId', 'toUserId'],
     debits: true,
@@ -139,7 +143,8 @@ export const OPERATIONS: readonly OperationSpec[] = [
     problems: [...COMMON, 'WALLET_NOT_ISSUED', 'ADDRESS_FROZEN', 'INSUFFICIENT_BALANCE', ...IDEMPOTENT],
     async accept(c, body, env) {
       const frozen = c.frozen(c.peek('toUserId')?.address);
-      const senderFrozen = c.frozen(c.peek('fromUserId')?.address);
+      // An instructed transfer respects a freeze of the sender too (a coercive one does not).
+      const senderFrozen = kind === 'transfer' ? c.frozen(c.peek('fromUserId')?.address) : undefined;
       const debit = c.debit(c.peek('fromUserId')?.address);
       await c.admissible();
       const from = c.wallet('fromUserId');
@@ -148,49 +153,19 @@ export const OPERATIONS: readonly OperationSpec[] = [
         throw new AppError('VALIDATION_FAILED', 'fromUserId and toUserId are the same wallet', {
           errors: [{ field: 'toUserId', message: 'must differ from fromUserId' }],
         });
-      // An instructed transfer respects a freeze of either side (a coercive one would not).
-      await c.notFrozen(senderFrozen, from.address);
+      if (senderFrozen) await c.notFrozen(senderFrozen, from.address);
       await c.notFrozen(frozen, to.address);
       const balance = await c.enough(debit, env.amount);
+      const why = kind === 'transfer' ? { instruction: body.instruction } : { reason: body.reason };
       return {
         userId: from.id,
         args: { from: from.address, to: to.address, amount: env.amount.toString() },
-        request: { fromUserId: from.id, toUserId: to.id, amount: body.amount, instruction: body.instruction },
+        request: { fromUserId: from.id, toUserId: to.id, amount: body.amount, ...why },
         debit: { address: from.address, amount: env.amount, balance },
       };
     },
     call: (a) => ({ functionName: 'forcedTransfer', args: [addr(a.from), addr(a.to), amount(a)] }),
-  },
-  {
-    kind: 'forced-transfer',
-    summary: 'Forced transfer between two of the firm’s users',
-    body: ForcedTransferDto,
-    who: 'agent',
-    users: ['fromUserId', 'toUserId'],
-    debits: true,
-    custody: false,
-    problems: [...COMMON, 'WALLET_NOT_ISSUED', 'ADDRESS_FROZEN', 'INSUFFICIENT_BALANCE', ...IDEMPOTENT],
-    async accept(c, body, env) {
-      const frozen = c.frozen(c.peek('toUserId')?.address);
-      const debit = c.debit(c.peek('fromUserId')?.address);
-      await c.admissible();
-      const from = c.wallet('fromUserId');
-      const to = c.wallet('toUserId');
-      if (from.address === to.address)
-        throw new AppError('VALIDATION_FAILED', 'fromUserId and toUserId are the same wallet', {
-          errors: [{ field: 'toUserId', message: 'must differ from fromUserId' }],
-        });
-      await c.notFrozen(frozen, to.address);
-      const balance = await c.enough(debit, env.amount);
-      return {
-        userId: from.id,
-        args: { from: from.address, to: to.address, amount: env.amount.toString() },
-        request: { fromUserId: from.id, toUserId: to.id, amount: body.amount, reason: body.reason },
-        debit: { address: from.address, amount: env.amount, balance },
-      };
-    },
-    call: (a) => ({ functionName: 'forcedTransfer', args: [addr(a.from), addr(a.to), amount(a)] }),
-  },
+  })),
   {
     kind: 'deposit',
     summary: "User wallet → the firm's custody address; credits the user's custody balance when confirmed",

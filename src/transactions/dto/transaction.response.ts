@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import type { Transaction, TxKind, TxStatus } from '../entities/transaction.entity';
 
-const STATUSES: TxStatus[] = [
+export const TX_STATUSES: readonly TxStatus[] = [
   'pending_approval',
   'queued',
   'awaiting_signature',
@@ -24,7 +24,7 @@ export class TransactionResponse {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ type: String, format: 'uuid', nullable: true }) tokenId!: string | null;
   @ApiProperty({ example: 'issue' }) kind!: TxKind;
-  @ApiProperty({ enum: STATUSES, example: 'queued' }) status!: TxStatus;
+  @ApiProperty({ enum: TX_STATUSES, example: 'queued' }) status!: TxStatus;
   @ApiProperty({ description: 'the signing address', example: '0x8ba1f109551bD432803012645Ac136ddd64DBA72' }) from!: string;
   @ApiProperty({ type: Number, nullable: true }) nonce!: number | null;
   @ApiProperty({ type: String, nullable: true }) txHash!: string | null;
