@@ -14,6 +14,8 @@ import { Jobs } from '../jobs/jobs.service';
 import { MailRepository } from './mail.repository';
 
 export const MAIL_JOB = 'mail.send';
+/** Days of retries at the 5-minute cap: also set by enqueuers that never register the handler (the secure room). */
+export const MAIL_MAX_ATTEMPTS = 2000;
 
 @Injectable()
 export class MailWorker implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
@@ -31,7 +33,7 @@ export class MailWorker implements OnModuleInit, OnApplicationBootstrap, OnModul
 
   onModuleInit(): void {
     this.jobs.register<{ outboxId: string }>(MAIL_JOB, (job) => this.send(job.payload.outboxId), {
-      maxAttempts: 2000,
+      maxAttempts: MAIL_MAX_ATTEMPTS,
       backoff: { baseMs: 1000, maxMs: 300_000 },
     });
   }

@@ -14,7 +14,7 @@ import { NotFoundError } from '../common/app-error';
 import { decodeCursor, encodeCursor, type Page, type PageQuery } from '../common/pagination';
 import { AppConfig } from '../config/app-config';
 import { Jobs } from '../jobs/jobs.service';
-import { MAIL_JOB } from './mail-worker';
+import { MAIL_JOB, MAIL_MAX_ATTEMPTS } from './mail-worker';
 import { MailRepository } from './mail.repository';
 import { Notification } from './entities/notification.entity';
 
@@ -53,7 +53,7 @@ export class NotificationsService {
         subject: n.subject,
         body: n.body,
       });
-      await this.jobs.enqueue(em, { type: MAIL_JOB, payload: { outboxId } });
+      await this.jobs.enqueue(em, { type: MAIL_JOB, payload: { outboxId }, maxAttempts: MAIL_MAX_ATTEMPTS });
     }
   }
 

@@ -206,6 +206,8 @@ export class WalletIssuanceService {
             type: 'wallet.freeze',
             key: `wallet:${user.id}`,
             payload: { userId: user.id, operatorId: user.operatorId, oldAddress },
+            // Retried until every freeze is confirmed (also when enqueued by the secure room, which runs no handler).
+            maxAttempts: 100_000,
           });
       });
     } catch (e) {
