@@ -58,8 +58,13 @@ export async function createFixture(http: Http, stack: Stack, opts: { holders?: 
     body: { name: '信頼性証券', email: `${loginId}@example.jp`, password, loginId },
   });
   expectStatus(op, [201], 'create operator');
-  const token = await login(http, loginId, password);
-  secrets.push(Buffer.from(password), Buffer.from(admin), Buffer.from(token));
+  // A password set by the admin must be changed at the first login (the firm's own from then on).
+  const first = await login(http, loginId, password);
+  const own = `${password}-own`;
+  const changed = await http.call('POST', '/v1/auth/password', { token: first, body: { currentPassword: password, newPassword: own } });
+  expectStatus(changed, [204], 'change the first password');
+  const token = await login(http, loginId, own);
+  secrets.push(Buffer.from(password), Buffer.from(own), Buffer.from(admin), Buffer.from(first), Buffer.from(token));
   const people: Holder[] = [];
   for (let i = 0; i <= (opts.holders ?? 4); i++) {
     const u = await http.call('POST', '/v1/users', {
