@@ -187,7 +187,11 @@ async function kagi(
         password: 'bench-operator-pw',
         loginId,
       });
-      const token = (await json(base, 'POST', '/v1/auth/login', undefined, { loginId, password: 'bench-operator-pw' })).body.accessToken!;
+      const first = (await json(base, 'POST', '/v1/auth/login', undefined, { loginId, password: 'bench-operator-pw' })).body.accessToken!;
+      // A password set by the admin is changed at the first login.
+      await json(base, 'POST', '/v1/auth/password', first, { currentPassword: 'bench-operator-pw', newPassword: 'bench-operator-pw-own' });
+      const token = (await json(base, 'POST', '/v1/auth/login', undefined, { loginId, password: 'bench-operator-pw-own' })).body
+        .accessToken!;
       const user = (await json(base, 'POST', '/v1/users', token, { name: 'bench', email: 'u@example.com' })).body.id!;
       await fetch(`${base}/v1/users/${user}/wallet`, {
         method: 'POST',

@@ -163,7 +163,13 @@ async function main(): Promise<void> {
         body: { name: `Soak operator ${i}`, email: `soak-op-${i}@example.com`, password: PASSWORD, loginId },
       });
       operators.push({ id: op.id as string, custody: getAddress(op.custodyAddress as string) });
-      sessions.push({ operatorId: op.id as string, loginId, password: PASSWORD, token: '', refreshAt: 0 });
+      // A password set by the admin is changed at the first login; the soak logs in with the firm's own.
+      const first = await h.must(200, 'POST', '/v1/auth/login', { body: { loginId, password: PASSWORD } });
+      await h.must(204, 'POST', '/v1/auth/password', {
+        token: first.accessToken as string,
+        body: { currentPassword: PASSWORD, newPassword: `${PASSWORD}-own` },
+      });
+      sessions.push({ operatorId: op.id as string, loginId, password: `${PASSWORD}-own`, token: '', refreshAt: 0 });
     }
     const login = async (se: Session, record?: Recorder) => {
       const a = await h.call('POST', '/v1/auth/login', { body: { loginId: se.loginId, password: se.password } });
