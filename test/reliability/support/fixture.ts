@@ -27,7 +27,7 @@ export interface Holder {
 
 export interface Fixture {
   admin: string;
-  operator: { id: string; loginId: string; password: string; token: string; signer: Address };
+  operator: { id: string; loginId: string; password: string; token: string; signer: Address; custody: Address };
   /** Receive and send in the workload; never frozen. */
   holders: Holder[];
   /** Frozen and unfrozen by the workload; only ever debited, so freezing it never fails a credit. */
@@ -105,7 +105,15 @@ export async function createFixture(http: Http, stack: Stack, opts: { holders?: 
   secrets.push(await operatorSigningKey(stack, op.body.id as string, getAddress(op.body.signerAddress as string)));
   return {
     admin,
-    operator: { id: op.body.id, loginId, password, token, signer: getAddress(op.body.signerAddress as string) },
+    operator: {
+      id: op.body.id,
+      loginId,
+      password: own,
+      token,
+      signer: getAddress(op.body.signerAddress as string),
+      // The firm's keyless custody address, as the API answers it (never the signing address).
+      custody: getAddress(op.body.custodyAddress as string),
+    },
     holders: people,
     frozen,
     token: { id: tokenId, address: getAddress(tk.body.address as string), deployTransactionId: tk.body.deployTransactionId },

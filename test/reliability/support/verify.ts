@@ -216,7 +216,7 @@ export async function verify(
       const want = exp.balances.get(h.id) ?? 0n;
       if (bal !== want) findings.push(`balance of ${h.id} on chain ${bal}, model ${want} (difference ${bal - want})`);
     }
-    const custodyBal = await read<bigint>('balanceOf', [fx.operator.signer]);
+    const custodyBal = await read<bigint>('balanceOf', [fx.operator.custody]);
     if (custodyBal !== exp.custodyOnChain) findings.push(`custody address balance on chain ${custodyBal}, model ${exp.custodyOnChain}`);
     const isFrozen = await read<boolean>('isFrozen', [fx.frozen.address]);
     if (isFrozen !== exp.frozen)
@@ -233,7 +233,7 @@ export async function verify(
       if (!known.has(h.toLowerCase()))
         findings.push(`on-chain transaction ${h} changed the token but is no confirmed kagi transaction (applied twice?)`);
     const addr = new Map<string, Address>([...fx.holders, fx.frozen].map((h) => [h.id, h.address]));
-    const custody = fx.operator.signer;
+    const custody = fx.operator.custody;
     const transfers = (evs: typeof events) => evs.filter((e) => e.eventName === 'Transfer').map((e) => e.args);
     for (const a of accepted) {
       const t = byId.get(a.txId);
