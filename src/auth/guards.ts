@@ -9,6 +9,7 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import passport from 'passport';
+import { isDatabaseUnavailable } from '../common/database-unavailable';
 import { AppError } from '../common/app-error';
 import { IS_PUBLIC } from '../common/public.decorator';
 import { createValidationPipe } from '../common/validation';
@@ -37,13 +38,16 @@ function runStrategy<T>(strategy: object, ctx: ExecutionContext, onNoUser: () =>
       Object.create(strategy) as passport.Strategy,
       { session: false },
       (err: unknown, user: T | false) => {
-        // Our own errors (403 ACCOUNT_SUSPENDED, 429, 503) pass through; anything else from passport is 401.
-        if (err instanceof AppError) return reject(err);
+        // Our own errors (403 ACCOUNT_SUSPENDED, 429, 503) and a database outage (503 DATABASE_UNAVAILABLE:
+        // the token may be fine) pass through; anything else from passport is 401.
+        if (err instanceof AppError || (err instanceof Error && isDatabaseUnavailable(err))) return reject(err);
         if (err || !user) return reject(onNoUser());
         resolve(user);
       },
     ) as (req: Request, res: unknown, next: (err?: unknown) => void) => void;
-    authenticate(req, http.getResponse(), (err) => reject(err instanceof AppError ? err : onNoUser()));
+    authenticate(req, http.getResponse(), (err) =>
+      reject(err instanceof AppError || (err instanceof Error && isDatabaseUnavailable(err)) ? err : onNoUser()),
+    );
   });
 }
 
