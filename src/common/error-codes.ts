@@ -22,6 +22,11 @@ export const ERROR_CODES = {
     title: 'Password change required',
     when: 'any call but GET /v1/auth/me and POST /v1/auth/password while the principal must change its password',
   },
+  SELF_APPROVAL: {
+    status: 403,
+    title: 'Self approval',
+    when: 'a checker approving its own request, or one made through an API key it owns',
+  },
   MFA_NOT_ENABLED: {
     status: 403,
     title: 'MFA not enabled',
@@ -56,8 +61,9 @@ export const ERROR_CODES = {
     title: 'Paused by governance',
     when: 'operation on a token paused by governance (only an admin emergency unpause lifts it)',
   },
-  NOT_CANCELLABLE: { status: 409, title: 'Not cancellable', when: 'cancel of a transaction that is no longer queued' },
+  NOT_CANCELLABLE: { status: 409, title: 'Not cancellable', when: 'cancel of a transaction that is neither pending_approval nor queued' },
   NOT_PENDING: { status: 409, title: 'Not pending', when: 'approve/reject of a transaction, batch or control change that is not pending' },
+  ALREADY_APPROVED: { status: 409, title: 'Already approved', when: 'the same checker approves twice' },
   LAST_FIRM_ADMIN: { status: 409, title: 'Last firm-admin', when: "suspending or demoting the firm's last active firm-admin" },
   APPLICATION_NOT_PENDING: {
     status: 409,

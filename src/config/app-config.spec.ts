@@ -149,6 +149,7 @@ describe('loadConfig', () => {
       requireMfaForApproval: true,
       controlChangeDelaySeconds: 86_400,
       approvalTtlSeconds: 86_400,
+      requireLegalBasis: true,
     });
     const dev = loadConfig({ NODE_ENV: 'development', DATA_DIR: dataDir(), DATABASE_URL: 'postgres://k@127.0.0.1/k' });
     expect(dev.controls).toEqual({
@@ -156,7 +157,12 @@ describe('loadConfig', () => {
       requireMfaForApproval: false,
       controlChangeDelaySeconds: 0,
       approvalTtlSeconds: 86_400,
+      requireLegalBasis: false,
     });
+    expect(
+      loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir(), DATABASE_URL: 'postgres://k@127.0.0.1/k', APPROVAL_TTL: '3s' }).controls,
+    ).toMatchObject({ approvalTtlSeconds: 3 });
+    expect(loadConfig(production({ REQUIRE_LEGAL_BASIS: 'false' })).controls.requireLegalBasis).toBe(false);
     expect(loadConfig(production({ CONTROL_CHANGE_DELAY: '2h', MFA_REQUIRED_FOR: 'admin,maker' })).controls).toMatchObject({
       controlChangeDelaySeconds: 7200,
       mfaRequiredFor: ['admin', 'maker'],

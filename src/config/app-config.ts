@@ -76,6 +76,8 @@ export class AppConfig {
     requireMfaForApproval: boolean;
     controlChangeDelaySeconds: number;
     approvalTtlSeconds: number;
+    /** Freeze and recover need a legal basis (forced transfers always do). */
+    requireLegalBasis: boolean;
   };
   readonly mail!: { smtpUrl: string | undefined; from: string; opsRecipients: string[] };
   readonly walletHttpIssuance!: boolean;
@@ -160,6 +162,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
         'CONTROL_CHANGE_DELAY',
         '=0 is refused in production: a firm with one firm-admin must not weaken its controls at once (default 24h)',
       );
+    if (c.APPROVAL_TTL < 60) throw new ConfigError('APPROVAL_TTL', 'must be at least 1 minute in production (default 24h)');
     if (c.MFA_REQUIRED_FOR && !c.MFA_REQUIRED_FOR.includes('admin'))
       throw new ConfigError('MFA_REQUIRED_FOR', 'must include admin in production (default admin,firm-admin,checker)');
     if (c.PLATFORM_ADMIN_PASSWORD === EXAMPLE_ADMIN_PASSWORD)
@@ -242,6 +245,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       requireMfaForApproval: c.REQUIRE_MFA_FOR_APPROVAL ?? prod,
       controlChangeDelaySeconds: c.CONTROL_CHANGE_DELAY ?? (prod ? 86_400 : 0),
       approvalTtlSeconds: c.APPROVAL_TTL,
+      requireLegalBasis: c.REQUIRE_LEGAL_BASIS ?? prod,
     },
     mail: { smtpUrl: c.SMTP_URL, from: c.SMTP_FROM, opsRecipients: c.OPS_NOTIFY_EMAILS },
     walletHttpIssuance: c.WALLET_HTTP_ISSUANCE,
