@@ -10,7 +10,7 @@ import { AuditSink } from '../audit/audit-sink';
 import { actorOf, type Principal } from '../common/principal';
 import { firmOf } from '../common/principal';
 import { toTxDto, type TransactionResponse } from './dto/transaction.response';
-import type { Transaction, TxKind } from './entities/transaction.entity';
+import type { LegalBasis, RequestedBy, Transaction, TxKind } from './entities/transaction.entity';
 import { TransactionHooks } from './hooks';
 import { Pipeline } from './pipeline/pipeline';
 import { TransactionsRepository } from './transactions.repository';
@@ -32,6 +32,20 @@ export interface QueueRequest {
   request: Record<string, unknown>;
   /** What the operation takes from `address`, for later pre-checks. */
   debit?: { address: string; amount: bigint };
+  /** The legal basis of a coercive operation (system requests without one: `regulatory`, a lost wallet's freeze `lost-key`). */
+  legalBasis?: LegalBasis | null;
+  /** > 0: stored `pending_approval` (nothing reserved, nothing signed) until that many checkers approve. */
+  approvalsRequired?: number;
+}
+
+/** The basis kagi sets on what it starts itself. */
+const systemBasis = (kind: TxKind): LegalBasis => (kind === 'freeze' ? { code: 'lost-key' } : { code: 'regulatory' });
+
+function requesterOf(r: Requester): RequestedBy {
+  if (r.type === 'system') return { type: 'system', id: 'kagi', onBehalfOf: r.onBehalfOf };
+  if (r.type === 'admin') return { type: 'admin', id: r.id };
+  if (r.via === 'api-key') return { type: 'api-key', id: r.apiKeyId ?? r.id, ...(r.ownerStaffId ? { ownerStaffId: r.ownerStaffId } : {}) };
+  return { type: 'staff', id: r.id };
 }
 
 @Injectable()
@@ -43,15 +57,21 @@ export class TransactionQueue {
     private readonly pipeline: Pipeline,
   ) {}
 
-  /** Stores a queued row and its audit event in one statement; answers the Transaction without reading it back. */
+  /**
+   * Stores a queued (or `pending_approval`) row and its audit event in one statement; answers
+   * the Transaction without reading it back.
+   */
   async enqueue(em: EntityManager, id: string, q: QueueRequest): Promise<TransactionResponse> {
     const r = q.principal;
     const firm = r.type === 'system' ? r.onBehalfOf : firmOf(r);
+    const approvalsRequired = q.approvalsRequired ?? 0;
+    const status = approvalsRequired > 0 ? ('pending_approval' as const) : ('queued' as const);
+    const legalBasis = q.legalBasis ?? (r.type === 'system' ? systemBasis(q.kind) : null);
     const row = {
       id,
       tokenId: q.tokenId,
       kind: q.kind,
-      status: 'queued' as const,
+      status,
       operatorId: firm ?? (r.type === 'system' ? r.onBehalfOf : r.id),
       requestedByType: r.type,
       userId: q.userId ?? null,
@@ -63,15 +83,23 @@ export class TransactionQueue {
       debitAddress: q.debit?.address ?? null,
       debitAmount: q.debit ? q.debit.amount.toString() : null,
       request: q.request,
+      requestedBy: requesterOf(r),
+      legalBasis,
+      approvalsRequired,
     };
     const [stamps] = await this.audit.recordWith<{ created_at: Date; updated_at: Date }>(
       {
         actor: r.type === 'system' ? { type: 'system' } : actorOf(r),
         operatorId: firm,
-        action: 'transaction.queued',
+        action: status === 'queued' ? 'transaction.queued' : 'transaction.pending_approval',
         subject: { type: 'transaction', id },
         outcome: 'success',
-        details: { kind: q.kind, tokenId: q.tokenId },
+        details: {
+          kind: q.kind,
+          tokenId: q.tokenId,
+          ...(legalBasis ? { legalBasis } : {}),
+          ...(approvalsRequired ? { approvalsRequired } : {}),
+        },
       },
       this.repo.insertStatement(row),
       em,
@@ -85,6 +113,7 @@ export class TransactionQueue {
       rawTx: null,
       replacedHashes: null,
       blockNumber: null,
+      approvalsGiven: [],
       attempts: 0,
       error: null,
       nextAttemptAt: stamps!.created_at,

@@ -5,7 +5,7 @@ import { CurrentPrincipal, RequestId, Roles, type Principal } from '../common/pr
 import { ApiProblems } from '../common/api-problems';
 import { PageQuery, type Page } from '../common/pagination';
 import { ParseIdPipe } from '../common/parse-id.pipe';
-import type { TxKind, TxStatus } from './entities/transaction.entity';
+import { LEGAL_BASIS_CODES, type LegalBasisCode, type TxKind, type TxStatus } from './entities/transaction.entity';
 import { TransactionResponse, TX_STATUSES } from './dto/transaction.response';
 import { TransactionsService } from './transactions.service';
 
@@ -32,6 +32,7 @@ class TxQuery extends PageQuery {
   @ApiPropertyOptional({ enum: KINDS }) @IsOptional() @IsIn(KINDS) kind?: TxKind;
   @ApiPropertyOptional({ example: '2026-11-01T00:00:00Z' }) @IsOptional() @IsDateString({ strict: true }) from?: string;
   @ApiPropertyOptional({ example: '2026-12-01T00:00:00Z' }) @IsOptional() @IsDateString({ strict: true }) to?: string;
+  @ApiPropertyOptional({ enum: LEGAL_BASIS_CODES }) @IsOptional() @IsIn(LEGAL_BASIS_CODES) legalBasisCode?: LegalBasisCode;
 }
 
 @ApiTags('transactions')
@@ -60,7 +61,7 @@ export class TransactionsController {
   @Post(':id/cancel')
   @HttpCode(200)
   @Roles('admin', 'operator')
-  @ApiOperation({ summary: 'Cancel a transaction that is still queued' })
+  @ApiOperation({ summary: 'Cancel a transaction that is still pending approval or queued' })
   @ApiOkResponse({ type: TransactionResponse })
   @ApiProblems('UNAUTHENTICATED', 'NOT_FOUND', 'NOT_CANCELLABLE')
   cancel(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string, @RequestId() rid?: string): Promise<TransactionResponse> {

@@ -6,7 +6,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
 import type { Problem, QueuedRow, SubmittedRow, Transition } from './pipeline/types';
-import { Transaction, type TxStatus } from './entities/transaction.entity';
+import { Transaction, type LegalBasis, type RequestedBy, type TxStatus } from './entities/transaction.entity';
 
 /** The columns a transition hook and a finality handler read. */
 const TRANSITION_COLUMNS = `t.id, t.kind, t.status, t.token_id AS "tokenId", t.user_id AS "userId", t.operator_id AS "operatorId",
@@ -28,6 +28,9 @@ export interface NewTransaction {
   debitAddress: string | null;
   debitAmount: string | null;
   request: Record<string, unknown>;
+  requestedBy: RequestedBy;
+  legalBasis: LegalBasis | null;
+  approvalsRequired: number;
 }
 
 @Injectable()
@@ -47,8 +50,9 @@ export class TransactionsRepository {
   /** The INSERT of a new row, as one statement (the caller adds its audit event to it). */
   insertStatement(row: NewTransaction): { sql: string; params: unknown[] } {
     return {
-      sql: `INSERT INTO transactions (id, token_id, kind, status, operator_id, requested_by_type, user_id, signer_kind, signer_id, from_address, to_address, call_args, debit_address, debit_amount, request, attempts, next_attempt_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15::jsonb, 0, now()) RETURNING created_at, updated_at`,
+      sql: `INSERT INTO transactions (id, token_id, kind, status, operator_id, requested_by_type, user_id, signer_kind, signer_id, from_address, to_address, call_args, debit_address, debit_amount, request,
+              requested_by, legal_basis, approvals_required, attempts, next_attempt_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15::jsonb, $16::jsonb, $17::jsonb, $18, 0, now()) RETURNING created_at, updated_at`,
       params: [
         row.id,
         row.tokenId,
@@ -65,6 +69,9 @@ export class TransactionsRepository {
         row.debitAddress,
         row.debitAmount,
         JSON.stringify(row.request),
+        JSON.stringify(row.requestedBy),
+        row.legalBasis ? JSON.stringify(row.legalBasis) : null,
+        row.approvalsRequired,
       ],
     };
   }

@@ -13,7 +13,7 @@ import { paginate, PageQuery, type Page } from '../common/pagination';
 import { firmOf } from '../common/principal';
 import { SealedKeyStores } from '../kms/sealed-key-stores';
 import { toTxDto, type TransactionResponse } from './dto/transaction.response';
-import type { TxKind, TxStatus } from './entities/transaction.entity';
+import type { LegalBasisCode, TxKind, TxStatus } from './entities/transaction.entity';
 import { TransactionHooks } from './hooks';
 import { FinalityWaiters } from './pipeline/waiters';
 import { TransactionsRepository } from './transactions.repository';
@@ -25,6 +25,7 @@ export interface TxFilter extends PageQuery {
   kind?: TxKind;
   from?: string;
   to?: string;
+  legalBasisCode?: LegalBasisCode;
 }
 
 export interface SignerView {
@@ -66,6 +67,7 @@ export class TransactionsService {
     if (q.kind) qb.andWhere('t.kind = :kind', { kind: q.kind });
     if (q.from) qb.andWhere('t.created_at >= :from', { from: q.from });
     if (q.to) qb.andWhere('t.created_at < :to', { to: q.to });
+    if (q.legalBasisCode) qb.andWhere(`t.legal_basis->>'code' = :code`, { code: q.legalBasisCode });
     return paginate(qb, q, toTxDto);
   }
 

@@ -22,6 +22,39 @@ export type TxStatus =
   'pending_approval' | 'queued' | 'awaiting_signature' | 'submitted' | 'confirmed' | 'failed' | 'cancelled' | 'rejected' | 'expired';
 export const FINAL_STATUSES: readonly TxStatus[] = ['confirmed', 'failed', 'cancelled', 'rejected', 'expired'];
 
+export const LEGAL_BASIS_CODES = [
+  'court-order',
+  'garnishment',
+  'inheritance',
+  'lost-key',
+  'sanctions',
+  'error-correction',
+  'regulatory',
+  'other',
+] as const;
+export type LegalBasisCode = (typeof LEGAL_BASIS_CODES)[number];
+/** Why a coercive operation is done: stored with the row and in its audit event. */
+export interface LegalBasis {
+  code: LegalBasisCode;
+  reference?: string;
+  note?: string;
+}
+
+/** Who asked (API keys: their owner, who may not approve it; system: the firm it acted for). */
+export interface RequestedBy {
+  type: 'staff' | 'api-key' | 'admin' | 'system';
+  id: string;
+  ownerStaffId?: string;
+  onBehalfOf?: string;
+}
+
+/** One checker's approval of a `pending_approval` row. */
+export interface ApprovalGiven {
+  by: string;
+  at: string;
+  comment?: string;
+}
+
 /**
  * One token operation or deployment. Acceptance stores the request and the call's
  * arguments (`call_args`); the calldata is built when the row is signed (so a key rotation
@@ -45,6 +78,9 @@ export const FINAL_STATUSES: readonly TxStatus[] = ['confirmed', 'failed', 'canc
   where: `kind IN ('deposit', 'withdraw') AND status = 'confirmed'`,
 })
 @Index('idx_transactions_operator_created', ['operatorId', 'createdAt', 'id'])
+@Index('idx_transactions_pending_approval', ['operatorId', 'createdAt', 'id'], { where: `status = 'pending_approval'` })
+// An expression index on (operator_id, legal_basis->>'code') for the legalBasisCode filter: created by hand in its migration.
+@Index('idx_transactions_legal_basis_code', { synchronize: false })
 @Index('idx_transactions_token', ['tokenId'])
 @Index('idx_transactions_user', ['userId'])
 @Index('idx_transactions_created', ['createdAt', 'id'])
@@ -132,6 +168,20 @@ export class Transaction {
 
   @Column({ type: 'jsonb' })
   request!: Record<string, unknown>;
+
+  /** Null for rows accepted before it was recorded (then the firm's id stands for the requester). */
+  @Column({ name: 'requested_by', type: 'jsonb', nullable: true })
+  requestedBy!: RequestedBy | null;
+
+  @Column({ name: 'legal_basis', type: 'jsonb', nullable: true })
+  legalBasis!: LegalBasis | null;
+
+  /** Approvals the request needs before it is queued, fixed when it was made (0: none). */
+  @Column({ name: 'approvals_required', type: 'smallint', default: 0 })
+  approvalsRequired!: number;
+
+  @Column({ name: 'approvals_given', type: 'jsonb', default: () => "'[]'" })
+  approvalsGiven!: ApprovalGiven[];
 
   @Column({ name: 'next_attempt_at', type: 'timestamptz' })
   nextAttemptAt!: Date;
