@@ -166,4 +166,14 @@ export class TransactionQueue {
   release(address: string): Promise<void> {
     return this.repo.release(address);
   }
+
+  /** Serialises the approval-policy windows of one (firm, token) until `em` commits. */
+  lockWindow(em: EntityManager, operatorId: string, tokenId: string): Promise<void> {
+    return this.repo.lockWindow(em, operatorId, tokenId);
+  }
+
+  /** The firm's accepted and pending requests of `kinds` on the token in the last `seconds`. */
+  windowSum(em: EntityManager, operatorId: string, tokenId: string, kinds: readonly string[], seconds: number): Promise<bigint> {
+    return this.repo.windowSum(em, operatorId, tokenId, kinds, seconds);
+  }
 }

@@ -6,11 +6,26 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
 import type { Problem, QueuedRow, SubmittedRow, Transition } from './pipeline/types';
-import { Transaction, type LegalBasis, type RequestedBy, type TxStatus } from './entities/transaction.entity';
+import { Transaction, type ApprovalGiven, type LegalBasis, type RequestedBy, type TxStatus } from './entities/transaction.entity';
 
 /** The columns a transition hook and a finality handler read. */
 const TRANSITION_COLUMNS = `t.id, t.kind, t.status, t.token_id AS "tokenId", t.user_id AS "userId", t.operator_id AS "operatorId",
   t.requested_by_type AS "requestedByType", t.request, t.call_args AS "callArgs"`;
+
+/** A `pending_approval` row as approvals read it, locked. */
+export interface PendingRow {
+  id: string;
+  kind: Transaction['kind'];
+  status: TxStatus;
+  tokenId: string | null;
+  operatorId: string;
+  requestedBy: RequestedBy | null;
+  request: Record<string, unknown>;
+  approvalsRequired: number;
+  approvalsGiven: ApprovalGiven[];
+  /** Pending longer than the approval TTL (the expiry job may not have run yet). */
+  overdue: boolean;
+}
 
 export interface NewTransaction {
   id: string;
@@ -322,5 +337,71 @@ export class TransactionsRepository {
       [id, hash, raw, oldHash],
     );
     return n > 0;
+  }
+
+  // ---- approvals ------------------------------------------------------------------------
+
+  /** Serialises the policy windows of one (firm, token) until `em` commits. */
+  async lockWindow(em: EntityManager, operatorId: string, tokenId: string): Promise<void> {
+    await em.query(`SELECT pg_advisory_xact_lock(hashtext('kagi-window:' || $1 || ':' || $2))`, [operatorId, tokenId]);
+  }
+
+  /** The firm's accepted and pending requests of `kinds` on the token in the last `seconds` (cancelled, rejected, expired, failed aside). */
+  async windowSum(em: EntityManager, operatorId: string, tokenId: string, kinds: readonly string[], seconds: number): Promise<bigint> {
+    const [r] = await em.query<Array<{ s: string | null }>>(
+      `SELECT sum((request->>'amount')::numeric)::text AS s FROM transactions
+        WHERE operator_id = $1 AND token_id = $2 AND kind = ANY($3::varchar[]) AND created_at > now() - make_interval(secs => $4)
+          AND status IN ('pending_approval', 'queued', 'awaiting_signature', 'submitted', 'confirmed') AND request ? 'amount'`,
+      [operatorId, tokenId, kinds, seconds],
+    );
+    return BigInt(r?.s ?? '0');
+  }
+
+  /** The row, locked (any status: the caller tells NOT_PENDING from unknown); undefined when unknown or foreign. */
+  async lockForApproval(em: EntityManager, id: string, operatorId: string, ttlSeconds: number): Promise<PendingRow | undefined> {
+    const [r] = await em.query<PendingRow[]>(
+      `SELECT id, kind, status, token_id AS "tokenId", operator_id AS "operatorId", requested_by AS "requestedBy", request,
+              approvals_required AS "approvalsRequired", approvals_given AS "approvalsGiven",
+              created_at <= now() - make_interval(secs => $3) AS overdue
+         FROM transactions WHERE id = $1 AND operator_id = $2 FOR UPDATE`,
+      [id, operatorId, ttlSeconds],
+    );
+    return r;
+  }
+
+  async recordApprovals(em: EntityManager, id: string, given: readonly ApprovalGiven[]): Promise<void> {
+    await em.query(`UPDATE transactions SET approvals_given = $2::jsonb, updated_at = now() WHERE id = $1`, [id, JSON.stringify(given)]);
+  }
+
+  /** The last approval: the row joins its signer's queue with the call arguments and debit as re-checked now. */
+  async releaseApproved(
+    em: EntityManager,
+    id: string,
+    given: readonly ApprovalGiven[],
+    call: { args: Record<string, unknown>; debitAddress: string | null; debitAmount: string | null },
+  ): Promise<Transition[]> {
+    const [rows] = await em.query<[Transition[], number]>(
+      `UPDATE transactions t SET status = 'queued', approvals_given = $2::jsonb, call_args = $3::jsonb, debit_address = $4, debit_amount = $5,
+              next_attempt_at = now(), updated_at = now()
+        WHERE id = $1 AND status = 'pending_approval' RETURNING ${TRANSITION_COLUMNS}`,
+      [id, JSON.stringify(given), JSON.stringify(call.args), call.debitAddress, call.debitAmount],
+    );
+    return rows;
+  }
+
+  /** Ends a pending row: failed (pre-check at the last approval), rejected or expired. */
+  async endPending(
+    em: EntityManager,
+    id: string,
+    status: 'failed' | 'rejected' | 'expired',
+    error: Problem | null,
+    given?: readonly ApprovalGiven[],
+  ): Promise<Transition[]> {
+    const [rows] = await em.query<[Transition[], number]>(
+      `UPDATE transactions t SET status = $2, error = $3::jsonb, approvals_given = coalesce($4::jsonb, approvals_given), updated_at = now()
+        WHERE id = $1 AND status = 'pending_approval' RETURNING ${TRANSITION_COLUMNS}`,
+      [id, status, error ? JSON.stringify(error) : null, given ? JSON.stringify(given) : null],
+    );
+    return rows;
   }
 }

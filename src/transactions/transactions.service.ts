@@ -4,6 +4,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { getAddress } from 'viem';
+import type { EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
 import { actorOf, type Principal } from '../common/principal';
 import { ChainService, ChainUnavailableError } from '../chain/chain.service';
@@ -16,7 +17,11 @@ import { toTxDto, type TransactionResponse } from './dto/transaction.response';
 import type { LegalBasisCode, TxKind, TxStatus } from './entities/transaction.entity';
 import { TransactionHooks } from './hooks';
 import { FinalityWaiters } from './pipeline/waiters';
-import { TransactionsRepository } from './transactions.repository';
+import type { ApprovalGiven } from './entities/transaction.entity';
+import type { Problem } from './pipeline/types';
+import { TransactionsRepository, type PendingRow } from './transactions.repository';
+
+export type { PendingRow };
 
 export interface TxFilter extends PageQuery {
   tokenId?: string;
@@ -75,7 +80,7 @@ export class TransactionsService {
     await this.get(p, id);
     await this.repo.transaction(async (em) => {
       const changed = await this.repo.cancel(em, id, ['queued', 'pending_approval']);
-      if (!changed.length) throw new AppError('NOT_CANCELLABLE', 'Only a queued transaction can be cancelled');
+      if (!changed.length) throw new AppError('NOT_CANCELLABLE', 'Only a transaction pending approval or queued can be cancelled');
       await this.hooks.changed(em, changed);
       await this.waiters.announce(em);
       await this.audit.record(
@@ -129,5 +134,51 @@ export class TransactionsService {
         };
       }),
     };
+  }
+
+  // ---- approval decisions (taken by src/approvals; the row and its transitions are this module's) ----
+
+  transaction<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.repo.transaction(fn);
+  }
+
+  /** The firm's transaction locked for a decision (undefined: unknown or foreign). */
+  lockForApproval(em: EntityManager, id: string, operatorId: string, ttlSeconds: number): Promise<PendingRow | undefined> {
+    return this.repo.lockForApproval(em, id, operatorId, ttlSeconds);
+  }
+
+  recordApprovals(em: EntityManager, id: string, given: readonly ApprovalGiven[]): Promise<void> {
+    return this.repo.recordApprovals(em, id, given);
+  }
+
+  /** The last approval queues the row (false: it was no longer pending). */
+  async releaseApproved(
+    em: EntityManager,
+    id: string,
+    given: readonly ApprovalGiven[],
+    call: { args: Record<string, unknown>; debitAddress: string | null; debitAmount: string | null },
+  ): Promise<boolean> {
+    const changed = await this.repo.releaseApproved(em, id, given, call);
+    await this.hooks.changed(em, changed);
+    return changed.length > 0;
+  }
+
+  /** Ends a pending row as failed, rejected or expired (false: it was no longer pending); waiters hear it at commit. */
+  async endPending(
+    em: EntityManager,
+    id: string,
+    status: 'failed' | 'rejected' | 'expired',
+    error: Problem | null,
+    given?: readonly ApprovalGiven[],
+  ): Promise<boolean> {
+    const changed = await this.repo.endPending(em, id, status, error, given);
+    await this.hooks.changed(em, changed);
+    if (changed.length) await this.waiters.announce(em);
+    return changed.length > 0;
+  }
+
+  /** After a decision's commit: local waiters look again. */
+  wakeWaiters(): void {
+    this.waiters.wake();
   }
 }
