@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { pinoParams } from './common/logging';
 import { AppConfig } from './config/app-config';
+import { ApprovalsModule } from './approvals/approvals.module';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { CORE_MODULES } from './core-modules';
 import { MediaModule } from './media/media.module';
@@ -16,6 +17,7 @@ import { TransactionsModule } from './transactions/transactions.module';
     IdempotencyModule,
     JobsModule,
     TransactionsModule,
+    ApprovalsModule,
     TokensModule,
     MediaModule,
   ],

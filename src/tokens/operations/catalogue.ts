@@ -11,7 +11,9 @@ import type { Address, ContractFunctionArgs } from 'viem';
 import { AppError } from '../../common/app-error';
 import type { ErrorCode } from '../../common/error-codes';
 import type { securityTokenAbi } from '../../chain/contracts/security-token.abi';
-import { EmptyDto, ForcedTransferDto, RedeemDto, TransferDto, UserAmountDto, UserOnlyDto } from '../dto/token.dto';
+import { ForcedTransferBody, UserLegalBasisBody } from '../../approvals/dto/legal-basis.dto';
+import type { LegalBasisNeed } from '../../approvals/legal-basis';
+import { EmptyDto, RedeemDto, TransferDto, UserAmountDto } from '../dto/token.dto';
 import { custodyShort, type Prechecks, type UserField } from './prechecks';
 
 type Abi = typeof securityTokenAbi;
@@ -64,6 +66,8 @@ export interface OperationSpec {
   debits: boolean;
   /** Needs the firm's custody address. */
   custody: boolean;
+  /** Its legal basis (coercive operations); absent: stored only when given (the body may not carry one). */
+  legalBasis?: LegalBasisNeed;
   problems: ErrorCode[];
   accept(c: Prechecks, body: Record<string, unknown>, env: AcceptEnv): Promise<Accepted>;
   call(args: CallArgs, env: CallEnv): TokenCall;
@@ -135,8 +139,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
       kind === 'transfer'
         ? "Transfer between two of the firm's users on the sender's instruction, executed by the firm's agent key"
         : 'Forced transfer between two of the firm’s users',
-    body: kind === 'transfer' ? TransferDto : ForcedTransferDto,
+    body: kind === 'transfer' ? TransferDto : ForcedTransferBody,
     who: 'agent',
+    ...(kind === 'forced-transfer' ? { legalBasis: 'required' as const } : {}),
     users: ['fromUserId', 'toUserId'],
     debits: true,
     custody: false,
@@ -156,7 +161,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
       if (senderFrozen) await c.notFrozen(senderFrozen, from.address);
       await c.notFrozen(frozen, to.address);
       const balance = await c.enough(debit, env.amount);
-      const why = kind === 'transfer' ? { instruction: body.instruction } : { reason: body.reason };
+      const why = kind === 'transfer' ? { instruction: body.instruction } : body.reason !== undefined ? { reason: body.reason } : {};
       return {
         userId: from.id,
         args: { from: from.address, to: to.address, amount: env.amount.toString() },
@@ -223,11 +228,12 @@ export const OPERATIONS: readonly OperationSpec[] = [
   {
     kind: 'recover',
     summary: "Move a previous wallet's whole balance to the user's current wallet (one transaction per previous wallet holding tokens)",
-    body: UserOnlyDto,
+    body: UserLegalBasisBody,
     who: 'agent',
     users: ['userId'],
     debits: true,
     custody: false,
+    legalBasis: 'configurable',
     problems: [...COMMON, 'WALLET_NOT_ISSUED', 'ADDRESS_FROZEN', 'NOTHING_TO_RECOVER', ...IDEMPOTENT],
     async accept(c) {
       const previous = c.peek('userId')?.previous ?? [];
@@ -257,11 +263,12 @@ export const OPERATIONS: readonly OperationSpec[] = [
   ...(['freeze', 'unfreeze'] as const).map((kind): OperationSpec => ({
     kind,
     summary: kind === 'freeze' ? "Freeze the user's wallet on this token" : "Unfreeze the user's wallet on this token",
-    body: UserOnlyDto,
+    body: UserLegalBasisBody,
     who: 'agent',
     users: ['userId'],
     debits: false,
     custody: false,
+    legalBasis: kind === 'freeze' ? 'configurable' : 'optional',
     problems: [...COMMON, 'WALLET_NOT_ISSUED', ...IDEMPOTENT],
     async accept(c) {
       await c.admissible();

@@ -41,7 +41,8 @@ export class OperationsController {
     const wait = preferWait(req.header('prefer'));
     let tx = value;
     let status = 202;
-    if (wait !== undefined) {
+    // A request waiting for approval answers at once (202), also under Prefer: wait.
+    if (wait !== undefined && tx.status !== 'pending_approval') {
       if (await this.transactions.waitFinal(tx.id, wait)) status = 200;
       tx = await this.transactions.get(p, tx.id);
       res.setHeader('Preference-Applied', `wait=${wait}`);

@@ -26,8 +26,24 @@ import type { Token } from '../entities/token.entity';
 import { TokenReads } from '../token-reads';
 import { TokensRepository } from '../tokens.repository';
 import { TokensService } from '../tokens.service';
-import { OPERATION_BY_KIND, type CallArgs, type OperationSpec } from './catalogue';
+import { ApprovalPolicy } from '../../approvals/approval-policy';
+import { ApprovalRechecks, type Recheck } from '../../approvals/rechecks';
+import type { PendingRow } from '../../transactions/transactions.service';
+import { OPERATION_BY_KIND, OPERATIONS, type CallArgs, type OperationSpec } from './catalogue';
 import { Prechecks, custodyShort, insufficient, type Lookup, type UserField } from './prechecks';
+
+type QueueRequest = Parameters<TransactionQueue['enqueue']>[2];
+
+/** An operation request that passed its pre-checks (the debit with the block its balance was read at). */
+interface Checked {
+  tokenId: string;
+  kind: string;
+  firm: string | null;
+  request: QueueRequest & { userId: string | null; args: Record<string, unknown> };
+  debit?: { address: Address; amount: bigint; balance: bigint; at: bigint };
+}
+
+const amountOf = (body: Record<string, unknown>) => (typeof body.amount === 'string' ? BigInt(body.amount) : undefined);
 
 @Injectable()
 export class TokenOperations implements OnModuleInit {
@@ -41,10 +57,16 @@ export class TokenOperations implements OnModuleInit {
     private readonly queue: TransactionQueue,
     private readonly custody: CustodyLedger,
     private readonly hooks: TransactionHooks,
+    private readonly policy: ApprovalPolicy,
+    private readonly rechecks: ApprovalRechecks,
   ) {}
 
   onModuleInit(): void {
     this.hooks.setCallBuilder({ build: (rows) => this.build(rows) });
+    this.rechecks.register(
+      OPERATIONS.map((o) => o.kind),
+      (row) => this.recheck(row),
+    );
     this.hooks.onFinal((em, final) => this.onDeployFinal(em, final));
   }
 
@@ -53,6 +75,28 @@ export class TokenOperations implements OnModuleInit {
   async prepare(p: Principal, tokenId: string, kind: string, body: Record<string, unknown>): Promise<Prepared<TransactionResponse>> {
     const spec = OPERATION_BY_KIND.get(kind);
     if (!spec) throw new NotFoundError('Operation');
+    const legalBasis = this.policy.legalBasis(spec.legalBasis ?? 'optional', body);
+    const firm = firmOf(p);
+    const [checked, gated] = await Promise.all([this.check(p, tokenId, spec, body), firm ? this.policy.mayApply(firm, spec.kind) : false]);
+    const request = { ...checked.request, legalBasis };
+    if (!checked.debit && !gated) return { write: (em) => this.enqueue(em, request), singleStatement: true };
+    return {
+      write: async (em) => {
+        await this.confirm(em, checked);
+        // Required approvals are fixed now, under the window lock the policy takes (a rolling window counts this request).
+        const approvalsRequired =
+          gated && firm
+            ? await this.policy.required(em, { firmId: firm, tokenId: checked.tokenId, kind: spec.kind, amount: amountOf(body) })
+            : 0;
+        const out = await this.enqueue(em, { ...request, approvalsRequired });
+        if (approvalsRequired) await this.policy.awaitApproval(em, { type: 'transaction', id: out.id, firmId: firm! });
+        return out;
+      },
+    };
+  }
+
+  /** Who may ask, the token, the named users and the pre-checks (chain reads, outside any transaction). */
+  private async check(p: Principal, tokenId: string, spec: OperationSpec, body: Record<string, unknown>): Promise<Checked> {
     const t = await this.tokens.visible(p, tokenId);
     await this.assertMayOperate(p, t, spec);
     if (t.status !== 'active' || !t.address) throw new AppError('TOKEN_NOT_ACTIVE', `The token is ${t.status}`);
@@ -72,7 +116,7 @@ export class TokenOperations implements OnModuleInit {
     ]);
     const lookups = new Map<UserField, Lookup>(named.map((f, i) => [f, found[i]!]));
     const at = spec.debits ? await this.reads.head() : undefined;
-    const c = new Prechecks(this.reads, this.queue, token, kind, lookups, at);
+    const c = new Prechecks(this.reads, this.queue, token, spec.kind, lookups, at);
     const amount = typeof body.amount === 'string' ? BigInt(body.amount) : 0n;
     const userId = c.peek('userId')?.id;
     const ownCustody =
@@ -95,31 +139,43 @@ export class TokenOperations implements OnModuleInit {
       request: accepted.request,
       debit: accepted.debit,
     };
-    const debit = accepted.debit;
-    if (!debit || at === undefined) return { write: (em) => this.enqueue(em, request), singleStatement: true };
-    // Two requests must not both spend the same balance: the debits of one (token, address) are
-    // accepted one at a time, each re-checked against the others under a transaction lock.
+    const debit = accepted.debit && at !== undefined ? { ...accepted.debit, at } : undefined;
+    return { tokenId: t.id, kind: spec.kind, firm, request, debit };
+  }
+
+  /**
+   * Two requests must not both spend the same balance: the debits of one (token, address) are
+   * accepted one at a time, each re-checked against the others under a transaction lock.
+   */
+  private async confirm(em: EntityManager, c: Checked): Promise<void> {
+    const debit = c.debit;
+    if (!debit) return;
+    await this.queue.lockDebits(em, c.tokenId, debit.address);
+    const pending = await this.queue.pendingDebits(em, c.tokenId, debit.address, debit.at);
+    if (debit.balance - pending < debit.amount) throw insufficient(debit.balance, pending, debit.amount);
+    if (c.kind === 'withdraw' && c.firm && c.request.userId) {
+      const [held, out] = await Promise.all([
+        this.custody.held(em, c.tokenId, c.firm, c.request.userId),
+        this.queue.pendingWithdrawals(em, c.tokenId, c.firm, c.request.userId),
+      ]);
+      if (held - out < debit.amount) throw custodyShort(held, out, debit.amount);
+    }
+  }
+
+  /** The last approval of a pending row: its pre-checks again, as the requester, with the stored request. */
+  private async recheck(row: PendingRow): Promise<Recheck> {
+    const spec = OPERATION_BY_KIND.get(row.kind);
+    if (!spec || !row.tokenId) throw new Error(`no operation ${row.kind} to re-check`);
+    const p: Principal = { type: 'operator', id: row.requestedBy?.id ?? row.operatorId, loginId: '', operatorId: row.operatorId };
+    const checked = await this.check(p, row.tokenId, spec, row.request);
     return {
-      write: async (em) => {
-        await this.queue.lockDebits(em, t.id, debit.address);
-        const pending = await this.queue.pendingDebits(em, t.id, debit.address, at);
-        if (debit.balance - pending < debit.amount) throw insufficient(debit.balance, pending, debit.amount);
-        if (spec.kind === 'withdraw' && firm && request.userId) {
-          const [held, out] = await Promise.all([
-            this.custody.held(em, t.id, firm, request.userId),
-            this.queue.pendingWithdrawals(em, t.id, firm, request.userId),
-          ]);
-          if (held - out < debit.amount) throw custodyShort(held, out, debit.amount);
-        }
-        return this.enqueue(em, request);
-      },
+      args: checked.request.args,
+      debit: checked.debit && { address: checked.debit.address, amount: checked.debit.amount },
+      confirm: (em) => this.confirm(em, checked),
     };
   }
 
-  private async enqueue(
-    em: EntityManager,
-    q: Parameters<TransactionQueue['enqueue']>[2],
-  ): Promise<{ id: string; value: TransactionResponse }> {
+  private async enqueue(em: EntityManager, q: QueueRequest): Promise<{ id: string; value: TransactionResponse }> {
     const id = randomUUID();
     return { id, value: await this.queue.enqueue(em, id, q) };
   }

@@ -1,0 +1,72 @@
+/**
+ * What other modules call when they accept a request: how many approvals it needs (firm rules
+ * and the platform floor, rolling windows included; fixed at the request), its legal basis, and
+ * the expiry of what waits for approval. `system` requests never come here (they bypass firm
+ * policies with the basis kagi sets).
+ */
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import { Jobs } from '../jobs/jobs.service';
+import type { LegalBasis } from '../transactions/entities/transaction.entity';
+import { TransactionQueue } from '../transactions/queue';
+import { legalBasisOf, type LegalBasisNeed } from './legal-basis';
+import { PoliciesRepository } from './policies.repository';
+import { requiredApprovals, rulesFor, WINDOW_SECONDS } from './policy-rules';
+
+export const EXPIRE_JOB = 'approvals.expire';
+
+export interface ApprovalQuery {
+  firmId: string;
+  tokenId: string;
+  /** The operation kind (a batch row or order operation: its kind). */
+  kind: string;
+  /** The request's amount (a batch: the sum of its rows); undefined for kinds without one. */
+  amount?: bigint;
+}
+
+@Injectable()
+export class ApprovalPolicy {
+  constructor(
+    private readonly repo: PoliciesRepository,
+    private readonly queue: TransactionQueue,
+    private readonly jobs: Jobs,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** False when no rule of the firm or the floor names `kind`: the request needs no approval (checked before any transaction). */
+  async mayApply(firmId: string, kind: string): Promise<boolean> {
+    const { firm, floor } = await this.repo.rulesOf(firmId);
+    return rulesFor([...firm, ...floor], kind).length > 0;
+  }
+
+  /**
+   * Approvals the request needs, in the accepting transaction `em`: windowed rules count the
+   * firm's requests of their kinds on the token under a lock, so two requests cannot both slip
+   * under a threshold.
+   */
+  async required(em: EntityManager, q: ApprovalQuery): Promise<number> {
+    const rules = [...(await this.repo.firmRules(em, q.firmId)), ...(await this.repo.platformRules(em))];
+    let locked = false;
+    return requiredApprovals(rules, q.kind, q.amount, async (rule) => {
+      if (!locked) await this.queue.lockWindow(em, q.firmId, q.tokenId);
+      locked = true;
+      return this.queue.windowSum(em, q.firmId, q.tokenId, rule.kinds, WINDOW_SECONDS[rule.window ?? '24h']);
+    });
+  }
+
+  /** Schedules the expiry (APPROVAL_TTL) of a request that waits for approval, in its accepting transaction. */
+  async awaitApproval(em: EntityManager, item: { type: 'transaction' | 'batch' | 'order'; id: string; firmId: string }): Promise<void> {
+    await this.jobs.enqueue(em, {
+      type: EXPIRE_JOB,
+      payload: { type: item.type, id: item.id, firmId: item.firmId },
+      runAt: new Date(Date.now() + this.config.controls.approvalTtlSeconds * 1000),
+      maxAttempts: 50,
+    });
+  }
+
+  /** The legal basis a request carries (400 when a required one is missing). */
+  legalBasis(need: LegalBasisNeed, body: Record<string, unknown>): LegalBasis | null {
+    return legalBasisOf(need, body, this.config.controls.requireLegalBasis);
+  }
+}

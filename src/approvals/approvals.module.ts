@@ -1,0 +1,25 @@
+/**
+ * `approvals` owns the firms' approval policies and the platform floor, and decides on what
+ * they hold back (approve, reject, expire). It exports ApprovalPolicy (what accepting modules
+ * ask at a request) and ApprovalRechecks (where they register the pre-checks of the last
+ * approval). It imports transactions, never the modules that accept requests.
+ */
+import { Global, Module } from '@nestjs/common';
+import { TransactionsModule } from '../transactions/transactions.module';
+import { ApprovalPolicy } from './approval-policy';
+import { ApprovalsController } from './approvals.controller';
+import { ApprovalsService } from './approvals.service';
+import { PoliciesController } from './policies.controller';
+import { PoliciesRepository } from './policies.repository';
+import { PoliciesService } from './policies.service';
+import { ApprovalRechecks } from './rechecks';
+
+/** Global: token operations (and batches, orders) reach ApprovalPolicy without their modules importing this one. */
+@Global()
+@Module({
+  imports: [TransactionsModule],
+  controllers: [ApprovalsController, PoliciesController],
+  providers: [PoliciesRepository, PoliciesService, ApprovalPolicy, ApprovalsService, ApprovalRechecks],
+  exports: [ApprovalPolicy, ApprovalRechecks],
+})
+export class ApprovalsModule {}
