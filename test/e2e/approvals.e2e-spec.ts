@@ -5,6 +5,7 @@
  * required on forced transfers and stored on the transaction. Chain effects are read with an
  * independent viem client; key openings from the audit trail.
  */
+import { generateSync } from 'otplib';
 import { createPublicClient, http as viemHttp, type Address, type PublicClient } from 'viem';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { securityTokenAbi } from '../../src/chain/contracts/security-token.abi';
@@ -370,6 +371,46 @@ describe('maker-checker approvals and legal basis', () => {
       expect(await keyOpenings(r.body.id)).toBe(0);
     } finally {
       await short.close();
+    }
+  }, 60_000);
+
+  it('REQUIRE_MFA_FOR_APPROVAL: a checker without TOTP is refused; each approval needs a fresh otp', async () => {
+    const mfa = await createTestApp({ env: { REQUIRE_MFA_FOR_APPROVAL: 'true' } });
+    try {
+      const post = (path: string, tok: string, body: unknown) => http(mfa.url, 'POST', path, { token: tok, body });
+      const r = await post(`/v1/tokens/${tokenId}/forced-transfer`, firm.token, {
+        fromUserId: users.a!.id,
+        toUserId: users.b!.id,
+        amount: '100',
+        legalBasis: { code: 'court-order', reference: 'MFA-1' },
+      });
+      expect(r.body.status, r.text).toBe('pending_approval');
+      const noTotp = await post(`/v1/transactions/${r.body.id}/approve`, checkers[0]!.token, {});
+      expect([noTotp.status, noTotp.body.code]).toEqual([403, 'MFA_NOT_ENABLED']);
+      const enrol = await post('/v1/auth/mfa/totp', checkers[0]!.token, {});
+      expect(enrol.status, enrol.text).toBe(201);
+      const code = (offset: number) =>
+        generateSync({
+          secret: enrol.body.secret,
+          epoch: Math.floor(Date.now() / 1000) + offset,
+          period: 30,
+          digits: 6,
+          algorithm: 'sha1',
+        });
+      expect((await post('/v1/auth/mfa/totp/confirm', checkers[0]!.token, { code: code(0) })).status).toBe(204);
+      const without = await post(`/v1/transactions/${r.body.id}/approve`, checkers[0]!.token, {});
+      expect([without.status, without.body.code]).toEqual([401, 'MFA_REQUIRED']);
+      const wrong = await post(`/v1/transactions/${r.body.id}/approve`, checkers[0]!.token, {
+        otp: '000000' === code(30) ? '111111' : '000000',
+      });
+      expect([wrong.status, wrong.body.code]).toEqual([401, 'MFA_REQUIRED']);
+      // The confirm used the current step: the next one (within the tolerance) approves.
+      const ok = await post(`/v1/transactions/${r.body.id}/approve`, checkers[0]!.token, { otp: code(30) });
+      expect(ok.status, ok.text).toBe(200);
+      expect(ok.body.approvals.given).toHaveLength(1);
+      expect((await req('POST', `/v1/transactions/${r.body.id}/cancel`, firm.token)).body.status).toBe('cancelled');
+    } finally {
+      await mfa.close();
     }
   }, 60_000);
 });
