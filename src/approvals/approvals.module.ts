@@ -1,11 +1,13 @@
 /**
  * `approvals` owns the firms' approval policies and the platform floor, and decides on what
  * they hold back (approve, reject, expire). It exports ApprovalPolicy (what accepting modules
- * ask at a request) and ApprovalRechecks (where they register the pre-checks of the last
- * approval). It imports transactions, never the modules that accept requests.
+ * ask at a request), ApprovalRechecks (where they register the pre-checks of the last
+ * approval) and ApprovalItems (batches' and orders' expiry and listing). It imports
+ * transactions, never the modules that accept requests.
  */
 import { Global, Module } from '@nestjs/common';
 import { TransactionsModule } from '../transactions/transactions.module';
+import { ApprovalItems } from './approval-items';
 import { ApprovalPolicy } from './approval-policy';
 import { ApprovalsController } from './approvals.controller';
 import { ApprovalsService } from './approvals.service';
@@ -19,7 +21,7 @@ import { ApprovalRechecks } from './rechecks';
 @Module({
   imports: [TransactionsModule],
   controllers: [ApprovalsController, PoliciesController],
-  providers: [PoliciesRepository, PoliciesService, ApprovalPolicy, ApprovalsService, ApprovalRechecks],
-  exports: [ApprovalPolicy, ApprovalRechecks],
+  providers: [PoliciesRepository, PoliciesService, ApprovalPolicy, ApprovalsService, ApprovalRechecks, ApprovalItems],
+  exports: [ApprovalPolicy, ApprovalRechecks, ApprovalItems],
 })
 export class ApprovalsModule {}

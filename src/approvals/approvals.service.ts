@@ -21,12 +21,14 @@ import type { Problem } from '../transactions/pipeline/types';
 import { TransactionQueue } from '../transactions/queue';
 import { TransactionsService, type PendingRow } from '../transactions/transactions.service';
 import { EXPIRE_JOB } from './approval-policy';
+import { ApprovalItems } from './approval-items';
 import { ApprovalRechecks, type Recheck } from './rechecks';
 
 export type ApprovalType = 'transaction' | 'batch' | 'order';
 export interface ApprovalItem {
   type: ApprovalType;
-  item: TransactionResponse;
+  /** A Transaction, Batch or Order. */
+  item: unknown;
 }
 
 /** The requester, or the owner of the API key that made the request (rows from before requested_by: the firm's v1 id). */
@@ -50,6 +52,7 @@ export class ApprovalsService implements OnModuleInit {
     private readonly transactions: TransactionsService,
     private readonly queue: TransactionQueue,
     private readonly rechecks: ApprovalRechecks,
+    private readonly items: ApprovalItems,
     private readonly totp: TotpService,
     private readonly audit: AuditSink,
     private readonly jobs: Jobs,
@@ -58,15 +61,18 @@ export class ApprovalsService implements OnModuleInit {
 
   onModuleInit(): void {
     this.jobs.register<{ type: ApprovalType; id: string; firmId: string }>(EXPIRE_JOB, async (job) => {
-      if (job.payload.type !== 'transaction') throw new Error(`no expiry for ${job.payload.type} yet`);
+      const { type, id, firmId } = job.payload;
+      const other = type === 'transaction' ? undefined : this.items.get(type);
+      if (type !== 'transaction' && !other) throw new Error(`no expiry registered for ${type}`);
       await this.transactions.transaction(async (em) => {
-        if (await this.transactions.endPending(em, job.payload.id, 'expired', null))
+        const expired = other ? await other.expire(em, id) : await this.transactions.endPending(em, id, 'expired', null);
+        if (expired)
           await this.audit.record(
             {
               actor: { type: 'system' },
-              operatorId: job.payload.firmId,
-              action: 'transaction.expire',
-              subject: { type: 'transaction', id: job.payload.id },
+              operatorId: firmId,
+              action: `${type}.expire`,
+              subject: { type, id },
               outcome: 'success',
               details: { approvalTtlSeconds: this.config.controls.approvalTtlSeconds },
             },
@@ -78,9 +84,13 @@ export class ApprovalsService implements OnModuleInit {
     });
   }
 
-  /** What waits for the checker's firm. Batches and orders join when their modules register them. */
+  /** What waits for the checker's firm (batches and orders once their modules register them; without `type`: transactions). */
   async list(p: Principal, q: PageQuery & { type?: ApprovalType }): Promise<Page<ApprovalItem>> {
-    if (q.type && q.type !== 'transaction') return { items: [], nextCursor: null };
+    if (q.type && q.type !== 'transaction') {
+      const type = q.type;
+      const page = (await this.items.get(type)?.pending(p, { limit: q.limit, cursor: q.cursor })) ?? { items: [], nextCursor: null };
+      return { items: page.items.map((item) => ({ type, item })), nextCursor: page.nextCursor };
+    }
     const page = await this.transactions.list(p, { limit: q.limit, cursor: q.cursor, status: 'pending_approval' });
     return { items: page.items.map((item) => ({ type: 'transaction' as const, item })), nextCursor: page.nextCursor };
   }
