@@ -10,7 +10,7 @@ import type { LegalBasis } from '../transactions/entities/transaction.entity';
 /** `required`: always; `configurable`: when REQUIRE_LEGAL_BASIS is on; `optional`: stored when given. */
 export type LegalBasisNeed = 'required' | 'configurable' | 'optional';
 
-export const NOT_GIVEN: LegalBasis = { code: 'other', note: 'not given' };
+const NOT_GIVEN: LegalBasis = { code: 'other', note: 'not given' };
 
 export function legalBasisOf(need: LegalBasisNeed, body: Record<string, unknown>, requireLegalBasis: boolean): LegalBasis | null {
   const given = body.legalBasis as LegalBasis | undefined;

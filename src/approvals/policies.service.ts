@@ -13,7 +13,7 @@ import { OperatorsService } from '../operators/operators.service';
 import { PoliciesRepository } from './policies.repository';
 import { lowers, type Policy, type PolicyRule } from './policy-rules';
 
-export const POLICY_CHANGE = 'approval-policy';
+const POLICY_CHANGE = 'approval-policy';
 
 /** Stored exactly as validated (no unknown fields; absent optionals left out). */
 const clean = (rules: readonly PolicyRule[]): PolicyRule[] =>

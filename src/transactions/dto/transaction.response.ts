@@ -43,7 +43,7 @@ class ApprovalsView {
   @ApiProperty({ type: [ApprovalGivenView] }) given!: Array<{ by: string; at: string }>;
 }
 
-export class LegalBasisView {
+class LegalBasisView {
   @ApiProperty({ enum: LEGAL_BASIS_CODES, example: 'court-order' }) code!: LegalBasisCode;
   @ApiPropertyOptional({ example: '東京地裁 令和8年(ヨ)第123号' }) reference?: string;
   @ApiPropertyOptional({ example: 'garnishment order served 2026-11-30' }) note?: string;
