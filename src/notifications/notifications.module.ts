@@ -2,13 +2,14 @@ import { Global, Module } from '@nestjs/common';
 import { MailWorker } from './mail-worker';
 import { MailRepository } from './mail.repository';
 import { NotificationsController } from './notifications.controller';
+import { NotificationsRepository } from './notifications.repository';
 import { NotificationsService } from './notifications.service';
 
 /** A sink: imports no feature module. */
 @Global()
 @Module({
   controllers: [NotificationsController],
-  providers: [NotificationsService, MailWorker, MailRepository],
+  providers: [NotificationsService, NotificationsRepository, MailWorker, MailRepository],
   exports: [NotificationsService, MailWorker],
 })
 export class NotificationsModule {}
