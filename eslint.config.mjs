@@ -44,7 +44,9 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'typeorm', importNames: ['DataSource'], message: 'Reach tables through their owner (<module>.repository.ts).' }] },
+        {
+          paths: [{ name: 'typeorm', importNames: ['DataSource'], message: 'Reach tables through their owner (<module>.repository.ts).' }],
+        },
       ],
     },
   },
