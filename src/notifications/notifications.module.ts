@@ -4,12 +4,13 @@ import { MailRepository } from './mail.repository';
 import { NotificationsController } from './notifications.controller';
 import { NotificationsRepository } from './notifications.repository';
 import { NotificationsService } from './notifications.service';
+import { PersonalMail } from './personal-mail';
 
 /** A sink: imports no feature module. */
 @Global()
 @Module({
   controllers: [NotificationsController],
-  providers: [NotificationsService, NotificationsRepository, MailWorker, MailRepository],
-  exports: [NotificationsService, MailWorker],
+  providers: [NotificationsService, NotificationsRepository, MailWorker, MailRepository, PersonalMail],
+  exports: [NotificationsService, MailWorker, PersonalMail],
 })
 export class NotificationsModule {}
