@@ -25,6 +25,13 @@ function scrubDetails(details: Record<string, unknown>): Record<string, unknown>
   return out;
 }
 
+/** An API key's owner and client address go with the event's details (`via`), beside the actor {type, id}. */
+function detailsOf(e: AuditRecord): Record<string, unknown> {
+  const { owner, clientIp } = e.actor;
+  if (owner === undefined && clientIp === undefined) return e.details ?? {};
+  return { ...e.details, via: { ...(owner ? { owner } : {}), ...(clientIp ? { clientIp } : {}) } };
+}
+
 function valuesOf(e: AuditRecord): EventValues {
   return [
     e.actor.type,
@@ -34,7 +41,7 @@ function valuesOf(e: AuditRecord): EventValues {
     e.subject?.type ?? null,
     e.subject?.id ?? null,
     e.outcome,
-    JSON.stringify(scrubDetails(e.details ?? {})),
+    JSON.stringify(scrubDetails(detailsOf(e))),
     e.requestId ?? null,
   ];
 }
