@@ -1,8 +1,8 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** Mail to one person may carry a secret (an activation code): sealed with the envelope, never in clear, cleared once sent. */
-export class MailSecrets1796180000000 implements MigrationInterface {
-  name = 'MailSecrets1796180000000';
+export class MailSecrets1796180000500 implements MigrationInterface {
+  name = 'MailSecrets1796180000500';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
