@@ -68,13 +68,6 @@ export class RedeemDto extends UserAmountDto {
   reason?: string;
 }
 
-export class ForcedTransferDto {
-  @ApiProperty() @IsUUID() fromUserId!: string;
-  @ApiProperty() @IsUUID() toUserId!: string;
-  @ApiProperty({ example: '100' }) @IsAmount() amount!: string;
-  @ApiProperty({ example: 'inheritance (相続)' }) @IsString() @MinLength(1) @MaxLength(500) reason!: string;
-}
-
 /** The investor's instruction behind a 譲渡 (transfer) the firm executes for them. */
 export class TransferInstructionDto {
   @ApiProperty({ example: 'ORD-2026-0001', description: "the firm's reference of the investor's instruction" })
@@ -97,10 +90,6 @@ export class TransferDto {
   @ValidateNested()
   @Type(() => TransferInstructionDto)
   instruction!: TransferInstructionDto;
-}
-
-export class UserOnlyDto {
-  @ApiProperty() @IsUUID() userId!: string;
 }
 
 export class EmptyDto {}
