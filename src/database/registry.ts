@@ -43,6 +43,7 @@ import { NotificationReads1796170000001 } from './migrations/1796170000001-Notif
 import { MailOutboxJobs1796170000100 } from './migrations/1796170000100-MailOutboxJobs';
 import { Jobs1796155360981 } from './migrations/1796155360981-Jobs';
 import { FirmStaff1796155400000 } from './migrations/1796155400000-FirmStaff';
+import { Webhooks1796181000000 } from './migrations/1796181000000-Webhooks';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const ENTITIES: MixedList<Function> = [
@@ -90,4 +91,5 @@ export const MIGRATIONS: MixedList<Function> = [
   NotificationReads1796170000001,
   MailOutboxJobs1796170000100,
   FirmStaff1796155400000,
+  Webhooks1796181000000,
 ];
