@@ -255,8 +255,9 @@ export class WebhooksRepository {
    * Leases up to `limit` enabled endpoints whose head delivery is due and that no live
    * instance holds: one sender per endpoint across instances, so its events go in order.
    */
-  claim(worker: string, limit: number, leaseMs: number, exclude: readonly string[]): Promise<Array<{ id: string }>> {
-    return this.ds.query(
+  async claim(worker: string, limit: number, leaseMs: number, exclude: readonly string[]): Promise<Array<{ id: string }>> {
+    // An UPDATE … RETURNING answers [rows, count] through TypeORM.
+    const [rows] = await this.ds.query<[Array<{ id: string }>, number]>(
       `UPDATE webhook_endpoints w SET lease_until = now() + make_interval(secs => $3::double precision / 1000), leased_by = $1
         WHERE w.id IN (
           SELECT e.id FROM webhook_endpoints e
@@ -269,6 +270,7 @@ export class WebhooksRepository {
         RETURNING w.id`,
       [worker, limit, leaseMs, exclude],
     );
+    return rows;
   }
 
   /** Extends this worker's lease; false when it lost it (then it must stop sending). */
@@ -306,7 +308,7 @@ export class WebhooksRepository {
     d: { id: string; endpointId: string; worker: string },
     r: { delivered: boolean; responseStatus: number | null; error: string | null; retryInMs: number },
   ): Promise<{ failingSince: Date | null } | undefined> {
-    const [row] = await this.ds.query<Array<{ failing_since: Date | null }>>(
+    const [[row]] = await this.ds.query<[Array<{ failing_since: Date | null }>, number]>(
       `UPDATE webhook_deliveries d
           SET attempts = d.attempts + 1, last_attempt_at = now(), response_status = $3, last_error = $4,
               status = CASE WHEN $5 THEN 'delivered' ELSE 'pending' END,
