@@ -29,11 +29,13 @@ import { NotificationsService } from '../notifications/notifications.service';
 import { deliver } from './outbound';
 import { WebhookSecrets } from './webhook-secrets';
 import { WEBHOOK_DELIVERIES_CHANNEL } from './webhook-sequencer';
-import { WebhooksRepository, type HeadDelivery } from './webhooks.repository';
+import { WebhooksRepository, type EndpointSecrets, type HeadDelivery } from './webhooks.repository';
 
 const CONCURRENCY = 16;
 const LEASE_MS = 30_000;
 const POLL_MS = 1000;
+/** Deliveries read per query while draining an endpoint's backlog. */
+const RUN = 50;
 
 /** Delay before the attempt after `attempts` failed ones: base·2^(attempts−1), capped. */
 export function retryDelayMs(attempts: number, baseMs: number, maxMs: number): number {
@@ -108,23 +110,28 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
   /** Sends the endpoint's due heads in order until one fails, none is due, or the lease is lost. */
   private async drainEndpoint(endpointId: string): Promise<void> {
     for (;;) {
-      if (this.shutdown.signal.aborted) return;
-      const head = await this.repo.head(endpointId);
-      if (!head || head.status !== 'pending' || !head.due) return;
-      const ok = await this.attempt(endpointId, head);
-      if (!ok) return;
-      if (!(await this.repo.renew(endpointId, this.workerId, LEASE_MS))) return;
+      const run = await this.repo.heads(endpointId, RUN);
+      // Read once per run; a rotation is seen by the next run (the previous secret keeps signing for 24 h).
+      const keys = run.length ? await this.repo.secrets(endpointId) : undefined;
+      if (!keys) return;
+      for (const head of run) {
+        if (this.shutdown.signal.aborted || head.status !== 'pending' || !head.due) return;
+        if (!(await this.attempt(endpointId, head, keys))) return;
+      }
+      if (run.length < RUN) return;
     }
   }
 
-  /** One attempt of the head; true when delivered. */
-  private async attempt(endpointId: string, head: HeadDelivery & { url: string; operator_id: string | null }): Promise<boolean> {
-    const keys = await this.repo.secrets(endpointId);
-    if (!keys) return false;
+  /** One attempt of the head; true when delivered (and the lease still held). */
+  private async attempt(
+    endpointId: string,
+    head: HeadDelivery & { url: string; operator_id: string | null },
+    keys: EndpointSecrets,
+  ): Promise<boolean> {
     const body = bodyOf(head);
     // Each attempt its own timestamp; the id stays the delivery's across attempts.
     const at = new Date();
-    const sign = (k: { version: number; sealed: (typeof keys)['current']['sealed'] }) =>
+    const sign = (k: EndpointSecrets['current']) =>
       this.secrets.with(endpointId, k.version, k.sealed, (key) => new Webhook(key, { format: 'raw' }).sign(head.id, at, body));
     const signatures = [await sign(keys.current), ...(keys.previous ? [await sign(keys.previous)] : [])];
     const result = await deliver({
@@ -141,7 +148,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
     this.attempts.inc({ outcome: result.ok ? 'delivered' : 'failed' });
     const { retryBaseMs, retryMaxMs, disableAfterMs } = this.config.webhooks;
     const recorded = await this.repo.recordAttempt(
-      { id: head.id, endpointId, worker: this.workerId },
+      { id: head.id, endpointId, worker: this.workerId, leaseMs: LEASE_MS },
       {
         delivered: result.ok,
         responseStatus: result.status,
@@ -167,7 +174,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
         operatorId: head.operator_id,
         subject: `[kagi] Webhook 停止 / Webhook endpoint disabled: ${host}`,
         body: [
-          `The webhook endpoint ${endpointId} (${host}) failed every delivery attempt of event sequence ${head.sequence} for ${Math.round(this.config.webhooks.disableAfterMs / 3_600_000)} h and was disabled.`,
+          `The webhook endpoint ${endpointId} (${host}) failed every delivery attempt of event sequence ${head.sequence} for ${this.config.webhooks.disableAfterMs / 3_600_000} h and was disabled.`,
           'Its events are held; re-enable it (PATCH /v1/webhooks/{id} {"enabled": true}) to resume from the held event.',
         ].join('\n'),
         mailOps: true,

@@ -273,23 +273,16 @@ export class WebhooksRepository {
     return rows;
   }
 
-  /** Extends this worker's lease; false when it lost it (then it must stop sending). */
-  async renew(id: string, worker: string, leaseMs: number): Promise<boolean> {
-    const [, n] = await this.ds.query<[unknown, number]>(
-      `UPDATE webhook_endpoints SET lease_until = now() + make_interval(secs => $3::double precision / 1000)
-        WHERE id = $1 AND leased_by = $2 AND enabled`,
-      [id, worker, leaseMs],
-    );
-    return n > 0;
-  }
-
   async release(id: string, worker: string): Promise<void> {
     await this.ds.query(`UPDATE webhook_endpoints SET lease_until = NULL, leased_by = NULL WHERE id = $1 AND leased_by = $2`, [id, worker]);
   }
 
-  /** The endpoint's lowest undelivered event (held back until it is delivered), and the endpoint's URL. */
-  async head(endpointId: string): Promise<(HeadDelivery & { url: string; operator_id: string | null }) | undefined> {
-    const [row] = await this.ds.query<Array<HeadDelivery & { url: string; operator_id: string | null }>>(
+  /**
+   * The endpoint's lowest undelivered deliveries, in sequence order (the first is the head,
+   * which holds back the rest), with the endpoint's URL: one read for a run of sends.
+   */
+  heads(endpointId: string, limit: number): Promise<Array<HeadDelivery & { url: string; operator_id: string | null }>> {
+    return this.ds.query<Array<HeadDelivery & { url: string; operator_id: string | null }>>(
       `SELECT d.id, d.event_id, d.sequence::text AS sequence, d.status, d.attempts, d.failing_since,
               d.next_attempt_at <= now() AS due, ev.type, ev.data, ${MICROS('ev.occurred_at')} AS occurred_at,
               w.url, w.operator_id
@@ -297,27 +290,33 @@ export class WebhooksRepository {
          JOIN webhook_events ev ON ev.id = d.event_id
          JOIN webhook_endpoints w ON w.id = d.endpoint_id
         WHERE d.endpoint_id = $1 AND d.status <> 'delivered'
-        ORDER BY d.sequence LIMIT 1`,
-      [endpointId],
+        ORDER BY d.sequence LIMIT $2`,
+      [endpointId, limit],
     );
-    return row;
   }
 
-  /** Records one attempt, fenced by the lease. `retryInMs` null: delivered; otherwise the next attempt's delay. */
+  /**
+   * Records one attempt and renews the lease in one statement, fenced by the lease: nothing is
+   * written when this worker no longer holds the endpoint (undefined). `retryInMs`: the delay
+   * before the next attempt when this one failed.
+   */
   async recordAttempt(
-    d: { id: string; endpointId: string; worker: string },
+    d: { id: string; endpointId: string; worker: string; leaseMs: number },
     r: { delivered: boolean; responseStatus: number | null; error: string | null; retryInMs: number },
   ): Promise<{ failingSince: Date | null } | undefined> {
+    // An UPDATE … RETURNING (also under WITH) answers [rows, count] through TypeORM.
     const [[row]] = await this.ds.query<[Array<{ failing_since: Date | null }>, number]>(
-      `UPDATE webhook_deliveries d
+      `WITH lease AS (
+         UPDATE webhook_endpoints SET lease_until = now() + make_interval(secs => $8::double precision / 1000)
+          WHERE id = $2 AND leased_by = $7 AND enabled RETURNING id)
+       UPDATE webhook_deliveries d
           SET attempts = d.attempts + 1, last_attempt_at = now(), response_status = $3, last_error = $4,
               status = CASE WHEN $5 THEN 'delivered' ELSE 'pending' END,
               failing_since = CASE WHEN $5 THEN NULL ELSE COALESCE(d.failing_since, now()) END,
               next_attempt_at = now() + make_interval(secs => $6::double precision / 1000)
-         FROM webhook_endpoints w
-        WHERE d.id = $1 AND w.id = d.endpoint_id AND w.id = $2 AND w.leased_by = $7
+        WHERE d.id = $1 AND d.endpoint_id IN (SELECT id FROM lease)
         RETURNING d.failing_since`,
-      [d.id, d.endpointId, r.responseStatus, r.error?.slice(0, 300) ?? null, r.delivered, r.retryInMs, d.worker],
+      [d.id, d.endpointId, r.responseStatus, r.error?.slice(0, 300) ?? null, r.delivered, r.retryInMs, d.worker, d.leaseMs],
     );
     return row ? { failingSince: row.failing_since } : undefined;
   }
