@@ -25,7 +25,7 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
-export const DELIVERY_DEADLINE_MS = 10_000;
+const DELIVERY_DEADLINE_MS = 10_000;
 export const ANSWER_KEEP_BYTES = 1024;
 
 export interface UrlPolicy {
