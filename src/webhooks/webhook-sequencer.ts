@@ -119,7 +119,8 @@ export class WebhookSequencer implements OnModuleInit, OnApplicationBootstrap, O
           counters.set(ep.id, sequence + 1);
           deliveries.push({ endpointId: ep.id, eventId: ev.id, sequence });
         }
-      const touched = new Map([...counters].filter(([id]) => deliveries.some((d) => d.endpointId === id)));
+      const used = new Set(deliveries.map((d) => d.endpointId));
+      const touched = new Map([...counters].filter(([id]) => used.has(id)));
       await this.repo.fanOut(
         em,
         deliveries,
