@@ -97,9 +97,11 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
     for (const { id } of claimed) {
       const run = this.drainEndpoint(id)
         .catch((e: unknown) => this.logger.warn(`webhook endpoint ${id}: ${firstLine(e)}`))
+        // Released before the endpoint can be claimed again here: a late release must not clear a fresh lease.
+        .then(() => this.repo.release(id, this.workerId))
+        .catch(() => undefined)
         .finally(() => {
           this.active.delete(id);
-          void this.repo.release(id, this.workerId).catch(() => undefined);
           this.loop.wake();
         });
       this.active.set(id, run);

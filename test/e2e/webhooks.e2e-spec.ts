@@ -221,6 +221,41 @@ describe('webhooks (private addresses allowed, as in dev and tests)', () => {
     expectOrderedAtLeastOnce(rx.verified(hook.secret));
   }, 120_000);
 
+  it('a slow receiver holds back only its own endpoint: operations confirm and other endpoints are served meanwhile', async () => {
+    const slow = new Receiver();
+    slow.delayMs = 9_000;
+    await slow.start();
+    const r = await http(t.url, 'POST', '/v1/webhooks', {
+      token: firm.op.token,
+      body: { url: slow.url(), events: ['transaction.queued', 'transaction.submitted', 'transaction.confirmed'] },
+    });
+    expect(r.status).toBe(201);
+    try {
+      const t0 = Date.now();
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const op = await http(t.url, 'POST', `/v1/tokens/${firm.tokenId}/issue`, {
+          token: firm.op.token,
+          body: { userId: firm.userId, amount: '1' },
+          headers: { prefer: 'wait=30' },
+        });
+        expect(op.body.status, op.text).toBe('confirmed');
+        ids.push(op.body.id);
+      }
+      const opsMs = Date.now() - t0;
+      await expect.poll(() => missing(ids, rx.verified(hook.secret)), { timeout: 30_000, interval: 300 }).toBe(0);
+      const fastMs = Date.now() - t0;
+      // 15 deliveries at 9 s each are waiting on the slow endpoint; it has answered at most a few so far.
+      expect(slow.got.length).toBeLessThanOrEqual(Math.ceil(fastMs / 9_000) + 1);
+      console.log(
+        `webhooks: 5 operations confirmed (Prefer: wait) in ${opsMs} ms, the fast endpoint had them all after ${fastMs} ms, the 9 s receiver ${slow.got.length}`,
+      );
+    } finally {
+      await http(t.url, 'DELETE', `/v1/webhooks/${r.body.id}`, { token: firm.op.token });
+      await slow.stop();
+    }
+  }, 60_000);
+
   it('does not follow a redirect: a 3xx is a failed attempt and holds the endpoint', async () => {
     const r = await http(t.url, 'POST', '/v1/webhooks', {
       token: firm.op.token,
