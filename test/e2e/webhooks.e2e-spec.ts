@@ -12,7 +12,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../dev/processes';
 import { createTestApp, http, testEnv, type TestApp } from '../support/app';
 import { adminToken, createOperator, type OperatorFixture } from '../support/api';
@@ -178,6 +179,27 @@ describe('webhooks (private addresses allowed, as in dev and tests)', () => {
     const bad = await http(t.url, 'POST', '/v1/webhooks', { token: firm.op.token, body: { url: rx.url(), events: ['nope'] } });
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe('VALIDATION_FAILED');
+  });
+
+  it('the secret is in no log line, and neither the endpoint row nor the audit trail holds it in clear', async () => {
+    const raw = Buffer.from(hook.secret.slice('whsec_'.length), 'base64');
+    const needles = [raw.toString('base64'), raw.toString('base64url'), raw.toString('hex')];
+    const logs = t.logs.join('\n');
+    const db = new Client({ connectionString: inject('databaseUrl') });
+    await db.connect();
+    try {
+      const r = await db.query<{ d: string }>(
+        `SELECT (SELECT json_agg(w)::text FROM webhook_endpoints w) || (SELECT json_agg(a)::text FROM audit_events a) AS d`,
+      );
+      const dump = r.rows[0]!.d;
+      expect(dump).toContain(hook.id);
+      for (const n of needles) {
+        expect(logs).not.toContain(n);
+        expect(dump).not.toContain(n);
+      }
+    } finally {
+      await db.end();
+    }
   });
 
   it('delivers every confirmed transaction of a 200-operation run, signed, in strictly increasing sequence', async () => {
