@@ -12,6 +12,7 @@
  */
 import type { EntityManager } from 'typeorm';
 import { notify } from '../database/notifier';
+import { insertSubscribedEvents } from './webhooks.repository';
 
 export const TRANSACTION_EVENT_TYPES = [
   'transaction.pending_approval',
@@ -49,18 +50,9 @@ export const WEBHOOK_EVENTS_CHANNEL = 'kagi_webhook_events';
 /** Writes the events that have a subscriber, in `em`'s transaction. Returns how many were stored. */
 export async function publishWebhookEvents(em: EntityManager, events: readonly WebhookEventInput[]): Promise<number> {
   if (!events.length) return 0;
-  const rows = await em.query<Array<{ id: string }>>(
-    `INSERT INTO webhook_events (operator_id, type, data)
-     SELECT e.tenant, e.type, e.data
-       FROM unnest($1::uuid[], $2::varchar[], $3::jsonb[]) WITH ORDINALITY AS e(tenant, type, data, n)
-      WHERE EXISTS (SELECT 1 FROM webhook_endpoints w
-                     WHERE w.operator_id IS NOT DISTINCT FROM e.tenant AND e.type = ANY (w.events))
-      ORDER BY e.n
-     RETURNING id`,
-    [events.map((e) => e.tenant), events.map((e) => e.type), events.map((e) => JSON.stringify(e.data))],
-  );
-  if (rows.length) await notify(em, WEBHOOK_EVENTS_CHANNEL);
-  return rows.length;
+  const stored = await insertSubscribedEvents(em, events);
+  if (stored) await notify(em, WEBHOOK_EVENTS_CHANNEL);
+  return stored;
 }
 
 /** `user.registered`: called by user registration inside its transaction. */

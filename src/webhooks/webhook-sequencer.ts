@@ -76,13 +76,8 @@ export class WebhookSequencer implements OnModuleInit, OnApplicationBootstrap, O
     const wanted = changed.filter((t) => CONTRACT_TYPES.has(`transaction.${t.status}`));
     if (!wanted.length) return;
     const tenants = [...new Set(wanted.map((t) => tenantOf(t)))];
-    const [any] = await em.query<Array<{ n: number }>>(
-      `SELECT 1 AS n FROM webhook_endpoints
-        WHERE (operator_id = ANY($1::uuid[]) OR ($2 AND operator_id IS NULL))
-          AND events && $3::varchar[] LIMIT 1`,
-      [tenants.filter((t) => t !== null), tenants.includes(null), [...new Set(wanted.map((t) => `transaction.${t.status}`))]],
-    );
-    if (!any) return;
+    const types = [...new Set(wanted.map((t) => `transaction.${t.status}`))];
+    if (!(await this.repo.anySubscriber(em, tenants, types))) return;
     // TODO(lead): read through a TransactionsService method taking `em` once src/transactions exports one.
     const rows = await em.getRepository(Transaction).findBy({ id: In(wanted.map((t) => t.id)) });
     const byId = new Map(rows.map((r) => [r.id, r]));

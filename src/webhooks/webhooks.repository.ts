@@ -53,6 +53,28 @@ export interface HeadDelivery {
 const MICROS = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 const ENDPOINT_COLUMNS = `id, operator_id, url, events, enabled, disabled_reason, secret_version, created_at, ${MICROS('created_at')} AS created_micros`;
 
+/**
+ * The outbox insert, as a function of the caller's EntityManager (the writers in
+ * webhook-events.ts need no DI, so the secure-room CLI can call them): stores the events whose
+ * tenant has an endpoint subscribing to their type, in order; returns how many were stored.
+ */
+export async function insertSubscribedEvents(
+  em: EntityManager,
+  events: ReadonlyArray<{ tenant: string | null; type: string; data: Record<string, unknown> }>,
+): Promise<number> {
+  const rows = await em.query<Array<{ id: string }>>(
+    `INSERT INTO webhook_events (operator_id, type, data)
+     SELECT e.tenant, e.type, e.data
+       FROM unnest($1::uuid[], $2::varchar[], $3::jsonb[]) WITH ORDINALITY AS e(tenant, type, data, n)
+      WHERE EXISTS (SELECT 1 FROM webhook_endpoints w
+                     WHERE w.operator_id IS NOT DISTINCT FROM e.tenant AND e.type = ANY (w.events))
+      ORDER BY e.n
+     RETURNING id`,
+    [events.map((e) => e.tenant), events.map((e) => e.type), events.map((e) => JSON.stringify(e.data))],
+  );
+  return rows.length;
+}
+
 @Injectable()
 export class WebhooksRepository {
   constructor(private readonly ds: DataSource) {}
@@ -203,6 +225,16 @@ export class WebhooksRepository {
   }
 
   // ---- sequencer --------------------------------------------------------------------------
+
+  /** Whether any endpoint of these tenants subscribes to one of `types` (one probe, in the caller's transaction). */
+  async anySubscriber(em: EntityManager, tenants: ReadonlyArray<string | null>, types: readonly string[]): Promise<boolean> {
+    const rows = await em.query<Array<{ n: number }>>(
+      `SELECT 1 AS n FROM webhook_endpoints
+        WHERE (operator_id = ANY($1::uuid[]) OR ($2 AND operator_id IS NULL)) AND events && $3::varchar[] LIMIT 1`,
+      [tenants.filter((t) => t !== null), tenants.includes(null), types],
+    );
+    return rows.length > 0;
+  }
 
   /**
    * Committed events not yet fanned out, in (txid, time, id) order, read in one snapshot. An
