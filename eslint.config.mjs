@@ -37,6 +37,19 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
     },
   },
+  // One owner per table: only repositories (and the database module) hold the DataSource.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*.repository.ts', 'src/database/**', 'src/common/raw-page.ts', 'src/**/*.spec.ts', 'src/governance/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'typeorm', importNames: ['DataSource'], message: 'Reach tables through their owner (<module>.repository.ts).' }],
+        },
+      ],
+    },
+  },
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   // CommonJS config files (.dependency-cruiser.cjs): plain JavaScript, no type information.
   {

@@ -17,7 +17,7 @@
  */
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { DataSource, type EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import type { Hex } from 'viem';
 import { ChainService } from '../chain/chain.service';
 import { GasFunding } from '../chain/gas-funding';
@@ -55,7 +55,6 @@ export class AuditAnchorer implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly raised = new Set<string>();
 
   constructor(
-    private readonly ds: DataSource,
     private readonly repo: AuditChainRepository,
     private readonly keys: SigningKeys,
     private readonly chain: ChainService,
@@ -76,7 +75,7 @@ export class AuditAnchorer implements OnApplicationBootstrap, OnModuleDestroy {
     );
     this.alarms = metrics.counter('kagi_audit_anchor_alarms_total', 'Chain heads that did not extend their last anchor (not anchored)');
     this.anchored = metrics.counter('kagi_audit_anchors_total', 'Anchors of the audit chain heads sent on chain');
-    stores.register(repositoryStore(ANCHOR_KEY_KIND, ds.getRepository(AuditAnchorKey)));
+    stores.register(repositoryStore(ANCHOR_KEY_KIND, repo.anchorKeys()));
   }
 
   /** Runs in the API process only (not in the secure-room CLI, which has no HTTP server). */
@@ -94,10 +93,8 @@ export class AuditAnchorer implements OnApplicationBootstrap, OnModuleDestroy {
    * Returns the new anchor, or null (nothing changed, or another instance is anchoring).
    */
   async round(): Promise<AuditAnchor | null> {
-    return this.ds.transaction(async (em) => {
-      const [lock] = await em.query<Array<{ ok: boolean }>>('SELECT pg_try_advisory_xact_lock($1, $2) AS ok', [...ANCHOR_LOCK]);
-      if (!lock?.ok) return null;
-      const last = await em.getRepository(AuditAnchor).findOne({ where: {}, order: { at: 'DESC', id: 'DESC' } });
+    return this.repo.locked(ANCHOR_LOCK, async (em) => {
+      const last = await this.repo.lastAnchor(em);
       const previous = new Map((last?.heads ?? []).map((h) => [h.chain, h]));
       const current = await this.repo.allHeads(em);
       const heads: ChainHead[] = [];
@@ -128,14 +125,13 @@ export class AuditAnchorer implements OnApplicationBootstrap, OnModuleDestroy {
       heads.sort((a, b) => (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0));
       const digest = anchorDigest(heads);
       const sent = await this.send(key, digest);
-      const anchor = em.getRepository(AuditAnchor).create({
+      const anchor = await this.repo.insertAnchor(em, {
         heads,
         digest,
         txHash: sent.txHash,
         blockNumber: sent.blockNumber.toString(),
         fromAddress: key.signerAddress,
       });
-      await em.getRepository(AuditAnchor).insert(anchor);
       this.anchored.inc();
       return anchor;
     });
@@ -205,7 +201,7 @@ export class AuditAnchorer implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** The platform's anchor key, created (sealed, stored, funded in dev) on first use. */
   private async anchorKey(em: EntityManager): Promise<AuditAnchorKey> {
-    const repo = em.getRepository(AuditAnchorKey);
+    const repo = this.repo.anchorKeys(em);
     const existing = await repo.findOne({ where: {}, order: { createdAt: 'ASC' } });
     if (existing) return existing;
     const id = (await em.query<Array<{ id: string }>>('SELECT gen_random_uuid()::text AS id'))[0]!.id;

@@ -1,12 +1,16 @@
 /**
- * SQL of the hash chains (audit_chain joined with audit_events). The chainer, `verify`,
+ * SQL of the hash chains (audit_chain joined with audit_events), their anchors (audit_anchors)
+ * and the anchor key (audit_anchor_keys). The chainer, `verify`,
  * `export` and the anchorer read events in exactly one shape, `ChainedEvent`, so the bytes
  * hashed are the same everywhere. `at` is formatted by PostgreSQL, which keeps microseconds
  * (a JavaScript Date would drop them).
  */
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager, type Repository } from 'typeorm';
+import { decodeCursor, encodeCursor, type Page, type PageQuery } from '../common/pagination';
 import type { ChainedEvent, ChainHead } from './audit-hash';
+import { AuditAnchor } from './entities/audit-anchor.entity';
+import { AuditAnchorKey } from './entities/audit-anchor-key.entity';
 
 /** An event row as stored, before it has a place in a chain. */
 export type EventContent = Omit<ChainedEvent, 'seq' | 'prevHash'>;
@@ -156,5 +160,61 @@ export class AuditChainRepository {
   /** Every chain that has at least one row. */
   async chains(): Promise<string[]> {
     return (await this.allHeads()).map((h) => h.chain);
+  }
+
+  /**
+   * Runs `fn` in a transaction holding the advisory lock `lock` (one chainer, one anchorer
+   * across instances); null when another instance holds it.
+   */
+  async locked<T>(lock: readonly [number, number], fn: (em: EntityManager) => Promise<T>): Promise<T | null> {
+    return this.ds.transaction(async (em) => {
+      const [row] = await em.query<Array<{ ok: boolean }>>('SELECT pg_try_advisory_xact_lock($1, $2) AS ok', [...lock]);
+      return row?.ok ? fn(em) : null;
+    });
+  }
+
+  /** Every anchor, oldest first. */
+  anchors(): Promise<AuditAnchor[]> {
+    return this.ds.getRepository(AuditAnchor).find({ order: { at: 'ASC', id: 'ASC' } });
+  }
+
+  lastAnchor(em: EntityManager): Promise<AuditAnchor | null> {
+    return em.getRepository(AuditAnchor).findOne({ where: {}, order: { at: 'DESC', id: 'DESC' } });
+  }
+
+  async insertAnchor(em: EntityManager, a: Omit<AuditAnchor, 'id' | 'at'>): Promise<AuditAnchor> {
+    const repo = em.getRepository(AuditAnchor);
+    const row = repo.create(a);
+    await repo.insert(row);
+    return row;
+  }
+
+  /** Anchors newest first; for a firm only those carrying its chain. */
+  async anchorsPage(firm: string | null, q: PageQuery): Promise<Page<AuditAnchor>> {
+    const limit = q.limit ?? 20;
+    const qb = this.ds
+      .getRepository(AuditAnchor)
+      .createQueryBuilder('a')
+      .addSelect(`to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`, 'at_micros')
+      .orderBy('a.at', 'DESC')
+      .addOrderBy('a.id', 'DESC')
+      .limit(limit + 1);
+    if (firm) qb.andWhere(`a.heads @> :mine::jsonb`, { mine: JSON.stringify([{ chain: firm }]) });
+    if (q.cursor) {
+      const c = decodeCursor(q.cursor);
+      qb.andWhere('(a.at < :ct OR (a.at = :ct AND a.id < :cid))', { ct: c.t, cid: c.id });
+    }
+    const { entities, raw } = await qb.getRawAndEntities<{ at_micros: string }>();
+    const lastRaw = raw[limit - 1];
+    const lastItem = entities[limit - 1];
+    return {
+      items: entities.slice(0, limit),
+      nextCursor: entities.length > limit && lastRaw && lastItem ? encodeCursor(lastRaw.at_micros, lastItem.id) : null,
+    };
+  }
+
+  /** The table of the platform's anchor key (for the sealed-key store and its first creation). */
+  anchorKeys(em: EntityManager = this.ds.manager): Repository<AuditAnchorKey> {
+    return em.getRepository(AuditAnchorKey);
   }
 }

@@ -5,10 +5,9 @@
  * firms exist and how busy they are.
  */
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import type { Principal } from '../common/principal';
+import { firmOf, type Principal } from '../common/principal';
 import { NotFoundError } from '../common/app-error';
-import { decodeCursor, encodeCursor, type Page, type PageQuery } from '../common/pagination';
+import type { Page, PageQuery } from '../common/pagination';
 import { AuditChainRepository } from './audit-chain.repository';
 import { PLATFORM_CHAIN, type ChainHead } from './audit-hash';
 import { AuditVerifier, type VerifyReport } from './audit-verifier';
@@ -24,18 +23,11 @@ export interface AnchorDto {
   at: string;
 }
 
-/** The firm a principal acts for: a staff member's firm (operatorId), or the v1 firm principal itself. */
-function firmOf(p: Principal): string | null {
-  if (p.type === 'admin') return null;
-  return (p as Principal & { operatorId?: string }).operatorId ?? p.id;
-}
-
 const EXPORT_PAGE = 1000;
 
 @Injectable()
 export class AuditChainService {
   constructor(
-    private readonly ds: DataSource,
     private readonly repo: AuditChainRepository,
     private readonly verifier: AuditVerifier,
   ) {}
@@ -82,27 +74,12 @@ export class AuditChainService {
 
   async anchors(p: Principal, q: PageQuery): Promise<Page<AnchorDto>> {
     const firm = firmOf(p);
-    const limit = q.limit ?? 20;
-    const qb = this.ds
-      .getRepository(AuditAnchor)
-      .createQueryBuilder('a')
-      .addSelect(`to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`, 'at_micros')
-      .orderBy('a.at', 'DESC')
-      .addOrderBy('a.id', 'DESC')
-      .limit(limit + 1);
-    if (firm) qb.andWhere(`a.heads @> :mine::jsonb`, { mine: JSON.stringify([{ chain: firm }]) });
-    if (q.cursor) {
-      const c = decodeCursor(q.cursor);
-      qb.andWhere('(a.at < :ct OR (a.at = :ct AND a.id < :cid))', { ct: c.t, cid: c.id });
-    }
-    const { entities, raw } = await qb.getRawAndEntities<{ at_micros: string }>();
-    const items = entities.slice(0, limit).map((a) => {
+    const page = await this.repo.anchorsPage(firm, q);
+    const items = page.items.map((a) => {
       const dto = this.anchorDto(a);
       return firm ? { ...dto, heads: dto.heads.filter((h) => h.chain === firm) } : dto;
     });
-    const lastRaw = raw[limit - 1];
-    const lastItem = entities[limit - 1];
-    return { items, nextCursor: entities.length > limit && lastRaw && lastItem ? encodeCursor(lastRaw.at_micros, lastItem.id) : null };
+    return { items, nextCursor: page.nextCursor };
   }
 
   private anchorDto(a: AuditAnchor): AnchorDto {

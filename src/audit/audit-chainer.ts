@@ -13,7 +13,6 @@
  */
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { DataSource } from 'typeorm';
 import { firstLine } from '../common/logging';
 import { Loop } from '../common/loop';
 import { AppConfig } from '../config/app-config';
@@ -40,7 +39,6 @@ export class AuditChainer implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly chained;
 
   constructor(
-    private readonly ds: DataSource,
     private readonly repo: AuditChainRepository,
     private readonly config: AppConfig,
     private readonly http: HttpAdapterHost,
@@ -67,9 +65,7 @@ export class AuditChainer implements OnApplicationBootstrap, OnModuleDestroy {
   /** One pass: chains up to BATCH committed events. Returns how many it chained (0 when another instance holds the lock). */
   async pass(): Promise<number> {
     const floor = this.floor;
-    const result = await this.ds.transaction(async (em) => {
-      const [lock] = await em.query<Array<{ ok: boolean }>>('SELECT pg_try_advisory_xact_lock($1, $2) AS ok', [...CHAINER_LOCK]);
-      if (!lock?.ok) return null;
+    const result = await this.repo.locked(CHAINER_LOCK, async (em) => {
       const { horizon, events } = await this.repo.unchained(em, floor, BATCH);
       if (!events.length) return { horizon, n: 0 };
       const heads = await this.repo.headsOf(em, [...new Set(events.map((e) => e.chain))]);

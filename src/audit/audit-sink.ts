@@ -7,7 +7,13 @@ import type { EntityManager } from 'typeorm';
 import type { AuditOutcome } from './audit-event.entity';
 
 export interface AuditRecord {
-  actor: { type: 'admin' | 'staff' | 'api-key' | 'operator' | 'system' | 'cli' | 'anonymous'; id?: string | null };
+  actor: {
+    type: 'admin' | 'staff' | 'api-key' | 'operator' | 'system' | 'cli' | 'anonymous';
+    id?: string | null;
+    /** API keys: the staff member whose requests the key's count as, and the client address (stored in details.via). */
+    owner?: string;
+    clientIp?: string;
+  };
   /** The tenant (operator) the event concerns, when there is one. */
   operatorId?: string | null;
   action: string;

@@ -10,7 +10,6 @@
  * Confirmed anchor transactions never change, so what was read from the chain is kept (by tx hash).
  */
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import type { Hex } from 'viem';
 import { ChainService, ChainUnavailableError } from '../chain/chain.service';
 import { AuditChainRepository } from './audit-chain.repository';
@@ -42,13 +41,12 @@ export class AuditVerifier {
   private readonly onChain = new Map<string, { input: string; from: string; to: string | null; blockNumber: bigint }>();
 
   constructor(
-    private readonly ds: DataSource,
     private readonly repo: AuditChainRepository,
     private readonly chain: ChainService,
   ) {}
 
   async verify(chains: readonly string[]): Promise<VerifyReport> {
-    const anchors = await this.ds.getRepository(AuditAnchor).find({ order: { at: 'ASC', id: 'ASC' } });
+    const anchors = await this.repo.anchors();
     const forged = new Set<string>();
     for (const a of anchors) if (!(await this.anchorHolds(a))) forged.add(a.id);
     const reports: ChainReport[] = [];
@@ -147,7 +145,7 @@ export class AuditVerifier {
 
   /** The chain's anchored heads, for the export (only the heads of `chain` unless `allHeads`). */
   async anchorsOf(chain: string, fromSeq: number, toSeq: number, allHeads: boolean): Promise<Array<AuditAnchor & { heads: ChainHead[] }>> {
-    const anchors = await this.ds.getRepository(AuditAnchor).find({ order: { at: 'ASC', id: 'ASC' } });
+    const anchors = await this.repo.anchors();
     return anchors
       .filter((a) => a.heads.some((h) => h.chain === chain && h.seq >= fromSeq && h.seq <= toSeq))
       .map((a) => Object.assign(a, { heads: allHeads ? a.heads : a.heads.filter((h) => h.chain === chain) }));

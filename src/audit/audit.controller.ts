@@ -1,11 +1,10 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsDateString, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { DataSource } from 'typeorm';
 import { CurrentPrincipal, firmOf, Roles, type Principal } from '../common/principal';
 import { ApiProblems } from '../common/api-problems';
-import { PageQuery, paginate, type Page } from '../common/pagination';
-import { AuditEvent } from './audit-event.entity';
+import { PageQuery, type Page } from '../common/pagination';
+import { AuditEventsRepository } from './audit-events.repository';
 
 export class AuditQuery extends PageQuery {
   @ApiPropertyOptional({ description: 'actor id (principal id)', example: '8d0c4c1e-5b8e-4f2b-9a55-0d6e1b3c2a10' })
@@ -57,7 +56,7 @@ class AuditPageDto {
 @ApiBearerAuth()
 @Controller('v1/audit-events')
 export class AuditController {
-  constructor(private readonly ds: DataSource) {}
+  constructor(private readonly events: AuditEventsRepository) {}
 
   @Get()
   @Roles('admin', 'operator')
@@ -65,30 +64,17 @@ export class AuditController {
   @ApiOkResponse({ type: AuditPageDto })
   @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED')
   list(@Query() q: AuditQuery, @CurrentPrincipal() p: Principal): Promise<Page<AuditEventDto>> {
-    const qb = this.ds.getRepository(AuditEvent).createQueryBuilder('e');
-    if (p.type === 'operator') qb.andWhere('e.operator_id = :me', { me: firmOf(p) });
     // Staff events written before firms had staff carry actor type `operator`.
-    if (q.actorType)
-      qb.andWhere('e.actor_type IN (:...types)', {
-        types: q.actorType === 'staff' || q.actorType === 'operator' ? ['staff', 'operator'] : [q.actorType],
-      });
-    if (q.actor) qb.andWhere('e.actor_id = :actor', { actor: q.actor });
-    if (q.action) qb.andWhere('e.action = :action', { action: q.action });
-    if (q.from) qb.andWhere('e.at >= :from', { from: q.from });
-    if (q.to) qb.andWhere('e.at < :to', { to: q.to });
-    return paginate(
-      qb,
-      q,
-      (e) => ({
-        id: e.id,
-        at: e.at.toISOString(),
-        actor: { type: e.actorType, id: e.actorId },
-        action: e.action,
-        subject: e.subjectType && e.subjectId ? { type: e.subjectType, id: e.subjectId } : null,
-        outcome: e.outcome,
-        details: e.details,
-      }),
-      'at',
-    );
+    const actorTypes =
+      q.actorType === 'staff' || q.actorType === 'operator' ? ['staff', 'operator'] : q.actorType ? [q.actorType] : undefined;
+    return this.events.page({ operatorId: firmOf(p), actorTypes, actorId: q.actor, action: q.action, from: q.from, to: q.to }, q, (e) => ({
+      id: e.id,
+      at: e.at.toISOString(),
+      actor: { type: e.actorType, id: e.actorId },
+      action: e.action,
+      subject: e.subjectType && e.subjectId ? { type: e.subjectType, id: e.subjectId } : null,
+      outcome: e.outcome,
+      details: e.details,
+    }));
   }
 }

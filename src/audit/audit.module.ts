@@ -4,6 +4,7 @@ import { AuditChainController } from './audit-chain.controller';
 import { AuditChainRepository } from './audit-chain.repository';
 import { AuditChainService } from './audit-chain.service';
 import { AuditChainer } from './audit-chainer';
+import { AuditEventsRepository } from './audit-events.repository';
 import { AuditController } from './audit.controller';
 import { AuditSink } from './audit-sink';
 import { AuditVerifier } from './audit-verifier';
@@ -18,6 +19,7 @@ import { DatabaseAuditSink } from './database-audit-sink';
   // The chain routes first: `verify`, `export` and `anchors` are fixed paths under v1/audit-events.
   controllers: [AuditChainController, AuditController],
   providers: [
+    AuditEventsRepository,
     { provide: AuditSink, useClass: DatabaseAuditSink },
     AuditChainRepository,
     AuditChainer,
@@ -35,5 +37,5 @@ export class AuditModule {}
  * what they record.
  */
 @Global()
-@Module({ providers: [{ provide: AuditSink, useClass: DatabaseAuditSink }], exports: [AuditSink] })
+@Module({ providers: [AuditEventsRepository, { provide: AuditSink, useClass: DatabaseAuditSink }], exports: [AuditSink] })
 export class AuditSinkModule {}

@@ -8,6 +8,7 @@ import { AuthRepository } from './auth.repository';
 import { AuthService } from './auth.service';
 import { ApiKeyAuthGuard, AuthenticationGuard, JwtAuthGuard, LocalAuthGuard, RateLimitGuard, RolesGuard } from './guards';
 import { Passwords } from './passwords';
+import { RateLimitRepository } from './rate-limit.repository';
 import { RateLimiter } from './rate-limiter';
 import { ApiKeyStrategy } from './strategies/api-key.strategy';
 import { JwtStrategy } from './strategies/jwt.strategy';
@@ -27,6 +28,7 @@ import { TotpService } from './totp.service';
     Passwords,
     Tokens,
     RateLimiter,
+    RateLimitRepository,
     LocalStrategy,
     JwtStrategy,
     ApiKeyStrategy,

@@ -11,22 +11,12 @@
  * counted within one FLUSH_MS. If the database cannot be reached, local counting goes on.
  */
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { AppError } from '../common/app-error';
 import { firstLine } from '../common/logging';
+import { RateLimitRepository } from './rate-limit.repository';
 
 const WINDOW_MS = 60_000;
 const FLUSH_MS = 250;
-
-/** Adds counts to their keys' windows; a newer window replaces an older one. Returns each key's shared count. */
-const UPSERT = `INSERT INTO rate_limit_buckets AS b (key, window_start, count)
-  SELECT * FROM unnest($1::varchar[], $2::timestamptz[], $3::int[])
-  ON CONFLICT (key) DO UPDATE SET
-    count = CASE WHEN b.window_start < EXCLUDED.window_start THEN EXCLUDED.count
-                 WHEN b.window_start = EXCLUDED.window_start THEN b.count + EXCLUDED.count
-                 ELSE b.count END,
-    window_start = GREATEST(b.window_start, EXCLUDED.window_start)
-  RETURNING key, count, window_start`;
 
 interface Bucket {
   window: number;
@@ -44,7 +34,7 @@ export class RateLimiter implements OnModuleDestroy {
   private flushing: Promise<void> | undefined;
   private lastWarning = 0;
 
-  constructor(private readonly ds: DataSource) {}
+  constructor(private readonly shared: RateLimitRepository) {}
 
   /** Counts one request for `key`; throws 429 RATE_LIMITED with Retry-After beyond `limit` per minute. */
   async hit(key: string, limit: number, opts: { exact?: boolean } = {}): Promise<void> {
@@ -95,15 +85,10 @@ export class RateLimiter implements OnModuleDestroy {
     if (!batch.length) return;
     for (const x of batch) x.b.local -= x.n;
     try {
-      const rows = await this.ds.query<Array<{ key: string; count: number; window_start: Date }>>(UPSERT, [
-        batch.map((x) => x.key),
-        batch.map((x) => new Date(x.b.window)),
-        batch.map((x) => x.n),
-      ]);
-      const byKey = new Map(rows.map((r) => [r.key, r]));
+      const shared = await this.shared.add(batch.map((x) => ({ key: x.key, window: x.b.window, n: x.n })));
       for (const x of batch) {
-        const r = byKey.get(x.key);
-        if (r && new Date(r.window_start).getTime() === x.b.window) x.b.shared = r.count;
+        const count = shared.get(x.key);
+        if (count !== undefined) x.b.shared = count;
       }
     } catch (e) {
       // Not lost: counted locally, added again at the next flush.

@@ -26,6 +26,7 @@ import { Metrics } from '../common/metrics';
 import { JobsModule } from '../jobs/jobs.module';
 import { MediaModule } from '../media/media.module';
 import { MailRepository } from '../notifications/mail.repository';
+import { NotificationsRepository } from '../notifications/notifications.repository';
 import { NotificationsService } from '../notifications/notifications.service';
 import { UsersModule } from '../users/users.module';
 import { WalletIssueCommand } from './commands/wallet-issue.command';
@@ -62,7 +63,7 @@ class SecureRoomFirmsModule {}
 
 /** Notifications are stored (and mail queued) as in the API, but no MailWorker exists here to send it. */
 @Global()
-@Module({ providers: [NotificationsService, MailRepository], exports: [NotificationsService] })
+@Module({ providers: [NotificationsService, NotificationsRepository, MailRepository], exports: [NotificationsService] })
 class SecureRoomNotificationsModule {}
 
 @Module({

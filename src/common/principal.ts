@@ -64,10 +64,16 @@ export const RequestId = createParamDecorator((_data: unknown, ctx: ExecutionCon
 
 export type ActorType = 'admin' | 'staff' | 'api-key';
 
-/** The audit actor of a principal. */
-export function actorOf(p: Principal): { type: ActorType; id: string } {
+/** The audit actor of a principal; an API key's carries its owner and the client address (audited, not hashed into `actor`). */
+export function actorOf(p: Principal): { type: ActorType; id: string; owner?: string; clientIp?: string } {
   if (p.type === 'admin') return { type: 'admin', id: p.id };
-  return { type: p.via === 'api-key' ? 'api-key' : 'staff', id: p.id };
+  if (p.via !== 'api-key') return { type: 'staff', id: p.id };
+  return {
+    type: 'api-key',
+    id: p.id,
+    ...(p.ownerStaffId ? { owner: p.ownerStaffId } : {}),
+    ...(p.clientIp ? { clientIp: p.clientIp } : {}),
+  };
 }
 
 /**

@@ -23,6 +23,7 @@ const production = (over: Record<string, string | undefined> = {}) => ({
   PLATFORM_ADMIN_PASSWORD: 'a-real-production-password',
   GOVERNANCE_SIGNER: 'kms',
   GOVERNANCE_KMS_KEY_ID: 'alias/kagi-governance',
+  SMTP_URL: 'smtps://mail.example.com:465',
   ...over,
 });
 
@@ -56,6 +57,7 @@ describe('loadConfig', () => {
     ['CHAIN_ID', { CHAIN_ID: undefined }],
     ['PLATFORM_ADMIN_PASSWORD', { PLATFORM_ADMIN_PASSWORD: EXAMPLE_ADMIN_PASSWORD }],
     ['DATABASE_URL', { DATABASE_URL: undefined }],
+    ['SMTP_URL', { SMTP_URL: undefined }],
     ['KMS_PROVIDER', { KMS_PROVIDER: undefined }],
     ['GOVERNANCE_SIGNER', { GOVERNANCE_SIGNER: 'local', GOVERNANCE_KMS_KEY_ID: undefined }],
     ['GOVERNANCE_SIGNER', { GOVERNANCE_SIGNER: undefined, GOVERNANCE_KMS_KEY_ID: undefined }],

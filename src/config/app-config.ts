@@ -161,6 +161,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     if (c.CHAIN_ID === undefined) throw new ConfigError('CHAIN_ID', 'is required in production: set the chain id of CHAIN_RPC_URL');
     if (!c.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production: set a postgres:// URL');
     if (!c.CHAIN_RPC_URL) throw new ConfigError('CHAIN_RPC_URL', 'is required in production: set the JSON-RPC URL of the chain');
+    if (!c.SMTP_URL)
+      throw new ConfigError('SMTP_URL', 'is required in production: activation codes and login ids reach people only by e-mail');
     if (c.CONTROL_CHANGE_DELAY === 0)
       throw new ConfigError(
         'CONTROL_CHANGE_DELAY',

@@ -10,12 +10,16 @@ import { createTransport, type Transporter } from 'nodemailer';
 import { firstLine } from '../common/logging';
 import { Metrics } from '../common/metrics';
 import { AppConfig } from '../config/app-config';
+import { Envelope } from '../kms/envelope';
 import { Jobs } from '../jobs/jobs.service';
 import { MailRepository } from './mail.repository';
 
 export const MAIL_JOB = 'mail.send';
 /** Days of retries at the 5-minute cap: also set by enqueuers that never register the handler (the secure room). */
 export const MAIL_MAX_ATTEMPTS = 2000;
+/** What stands for a sealed secret in a stored body (personal-mail.ts). */
+export const SECRET_PLACEHOLDER = '{{secret}}';
+export const mailSecretContext = (outboxId: string) => ({ purpose: 'mail-secret', outboxId });
 
 @Injectable()
 export class MailWorker implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
@@ -26,6 +30,7 @@ export class MailWorker implements OnModuleInit, OnApplicationBootstrap, OnModul
     private readonly repo: MailRepository,
     private readonly jobs: Jobs,
     private readonly config: AppConfig,
+    private readonly envelope: Envelope,
     metrics: Metrics,
   ) {
     this.sent = metrics.counter('kagi_mail_total', 'Outbox mail by outcome', ['outcome']);
@@ -52,8 +57,18 @@ export class MailWorker implements OnModuleInit, OnApplicationBootstrap, OnModul
     if (!transport) throw new Error('SMTP is not configured on this instance');
     const row = await this.repo.unsent(outboxId);
     if (!row) return;
+    // A secret is opened only here, for this send; the string JavaScript builds from it cannot be wiped.
+    let text = row.body;
+    if (row.secret) {
+      const plain = await this.envelope.open(row.secret, mailSecretContext(outboxId));
+      try {
+        text = row.body.replace(SECRET_PLACEHOLDER, plain.toString('utf8'));
+      } finally {
+        plain.fill(0);
+      }
+    }
     try {
-      await transport.sendMail({ to: row.recipients, subject: row.subject, text: row.body, textEncoding: 'base64' });
+      await transport.sendMail({ to: row.recipients, subject: row.subject, text, textEncoding: 'base64' });
     } catch (e) {
       await this.repo.markFailed(outboxId, firstLine(e).slice(0, 400));
       this.sent.inc({ outcome: 'retry' });

@@ -1,7 +1,16 @@
 /** The mail_outbox table (owned by notifications): the messages; sending runs as `mail.send` jobs. */
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import type { SealedSecret } from '../kms/envelope';
 import { MailOutbox } from './entities/mail-outbox.entity';
+
+export interface UnsentMail {
+  recipients: string;
+  subject: string;
+  body: string;
+  /** The sealed secret the body's `{{secret}}` stands for, if any. */
+  secret: SealedSecret | null;
+}
 
 @Injectable()
 export class MailRepository {
@@ -9,23 +18,50 @@ export class MailRepository {
 
   async insert(
     em: EntityManager,
-    m: { notificationId: string | null; recipients: string; subject: string; body: string },
+    m: { id?: string; notificationId: string | null; recipients: string; subject: string; body: string; secret?: SealedSecret },
   ): Promise<string> {
-    const r = await em.getRepository(MailOutbox).insert({ ...m, attempts: 0, nextAttemptAt: new Date(), sentAt: null, lastError: null });
+    const { secret, ...rest } = m;
+    const r = await em.getRepository(MailOutbox).insert({
+      ...rest,
+      secretEncrypted: secret?.encryptedKey ?? null,
+      secretDataKey: secret?.encryptedDataKey ?? null,
+      secretKmsKeyId: secret?.kmsKeyId ?? null,
+      attempts: 0,
+      nextAttemptAt: new Date(),
+      sentAt: null,
+      lastError: null,
+    });
     return String((r.identifiers[0] as { id: string }).id);
   }
 
   /** The message to send, or undefined when it was sent already (a job run again after a crash). */
-  async unsent(id: string): Promise<Pick<MailOutbox, 'recipients' | 'subject' | 'body'> | undefined> {
-    const [row] = await this.ds.query<Array<Pick<MailOutbox, 'recipients' | 'subject' | 'body'>>>(
-      'SELECT recipients, subject, body FROM mail_outbox WHERE id = $1 AND sent_at IS NULL',
+  async unsent(id: string): Promise<UnsentMail | undefined> {
+    const [row] = await this.ds.query<
+      Array<
+        Omit<UnsentMail, 'secret'> & { secret_encrypted: Buffer | null; secret_data_key: Buffer | null; secret_kms_key_id: string | null }
+      >
+    >(
+      `SELECT recipients, subject, body, secret_encrypted, secret_data_key, secret_kms_key_id
+         FROM mail_outbox WHERE id = $1 AND sent_at IS NULL`,
       [id],
     );
-    return row;
+    if (!row) return undefined;
+    const { secret_encrypted, secret_data_key, secret_kms_key_id, ...mail } = row;
+    const secret =
+      secret_encrypted && secret_data_key && secret_kms_key_id
+        ? { encryptedKey: secret_encrypted, encryptedDataKey: secret_data_key, kmsKeyId: secret_kms_key_id }
+        : null;
+    return { ...mail, secret };
   }
 
+  /** Sent: the sealed secret is no longer needed and goes. */
   async markSent(id: string): Promise<void> {
-    await this.ds.query('UPDATE mail_outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1', [id]);
+    await this.ds.query(
+      `UPDATE mail_outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL,
+              secret_encrypted = NULL, secret_data_key = NULL, secret_kms_key_id = NULL
+        WHERE id = $1`,
+      [id],
+    );
   }
 
   async markFailed(id: string, error: string): Promise<void> {

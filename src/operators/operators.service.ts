@@ -23,6 +23,7 @@ import { sealedKeyOf, type SealedKey } from '../kms/sealed-key';
 import { SealedKeyStores } from '../kms/sealed-key-stores';
 import { SigningKeys } from '../kms/signing-keys';
 import { NotificationsService } from '../notifications/notifications.service';
+import { PersonalMail } from '../notifications/personal-mail';
 import type { CreateOperatorDto, OperatorDto } from './dto/operator.dto';
 import type { Operator } from './entities/operator.entity';
 import { OperatorsRepository } from './operators.repository';
@@ -68,6 +69,7 @@ export class OperatorsService implements OnModuleInit {
     private readonly gas: GasFunding,
     private readonly stores: SealedKeyStores,
     private readonly notifications: NotificationsService,
+    private readonly mail: PersonalMail,
     private readonly config: AppConfig,
   ) {}
 
@@ -130,7 +132,7 @@ export class OperatorsService implements OnModuleInit {
         },
         em,
       );
-      if (activation)
+      if (activation) {
         await this.notifications.notify(em, {
           kind: 'staff.activation',
           operatorId: id,
@@ -138,6 +140,24 @@ export class OperatorsService implements OnModuleInit {
           body: `An activation code for login id ${loginId} was sent to the firm's e-mail address; it is valid for 24 hours.`,
           mailOps: false,
         });
+        await this.mail.send(em, {
+          to: f.email,
+          subject: '[kagi] ログインの有効化 / Activate your kagi login',
+          body: [
+            `Login id: ${loginId}`,
+            'Activation code (one-time, valid for 24 hours): {{secret}}',
+            'Activate at POST /v1/auth/activate with your login id, this code and a new password.',
+          ].join('\n'),
+          secret: activation.code,
+        });
+      } else if (f.passwordHash !== undefined) {
+        // An approved application (¶0035): the applicant learns the login id kagi issued.
+        await this.mail.send(em, {
+          to: f.email,
+          subject: '[kagi] 申請承認 / Your application was approved',
+          body: [`Login id: ${loginId}`, 'Log in with the password you gave in your application.'].join('\n'),
+        });
+      }
       await inTransaction?.(em, id);
     });
     await this.gas.fund(address);

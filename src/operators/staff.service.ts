@@ -16,6 +16,7 @@ import { AppError, NotFoundError } from '../common/app-error';
 import type { Page, PageQuery } from '../common/pagination';
 import { AppConfig } from '../config/app-config';
 import { NotificationsService } from '../notifications/notifications.service';
+import { PersonalMail } from '../notifications/personal-mail';
 import { ControlChangesService } from './control-changes.service';
 import type { CreateStaffDto, StaffDto, UpdateStaffDto } from './dto/staff.dto';
 import { OperatorsRepository } from './operators.repository';
@@ -42,6 +43,7 @@ export class StaffService {
     private readonly auth: AuthService,
     private readonly changes: ControlChangesService,
     private readonly notifications: NotificationsService,
+    private readonly mail: PersonalMail,
     private readonly audit: AuditSink,
     private readonly config: AppConfig,
   ) {}
@@ -93,6 +95,16 @@ export class StaffService {
         subject: 'A new staff member was added',
         body: `Login id ${dto.loginId} activates with a one-time code sent to the member's e-mail address (valid 24 hours).`,
         mailOps: false,
+      });
+      await this.mail.send(em, {
+        to: dto.email,
+        subject: '[kagi] ログインの有効化 / Activate your kagi login',
+        body: [
+          `Login id: ${dto.loginId}`,
+          'Activation code (one-time, valid for 24 hours): {{secret}}',
+          'Activate at POST /v1/auth/activate with your login id, this code and a new password.',
+        ].join('\n'),
+        secret: activation.code,
       });
       return controlled.length
         ? this.changes.request(em, p, { operatorId, kind: 'grant-roles', targetStaffId: id, payload: { roles: controlled } }, requestId)

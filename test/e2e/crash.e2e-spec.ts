@@ -105,4 +105,48 @@ describe('crash safety', () => {
     expect(await chain.readContract({ address: token, abi: securityTokenAbi, functionName: 'balanceOf', args: [wallet] })).toBe(expected);
     expect(await chain.readContract({ address: token, abi: securityTokenAbi, functionName: 'totalSupply' })).toBe(expected);
   }, 240_000);
+
+  it('a wallet reissue killed the moment it answers still freezes the old wallet, once, after the restart', async () => {
+    const admin = await adminToken(api.url);
+    const op: OperatorFixture = await createOperator(api.url, admin);
+    const u = await http(api.url, 'POST', '/v1/users', { token: op.token, body: { name: '再発行', email: 'r@example.jp' } });
+    const first = await fetch(`${api.url}/v1/users/${u.body.id}/wallet`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    const old = first.headers.get('x-wallet-address') as Address;
+    const tk = await http(api.url, 'POST', '/v1/tokens', {
+      token: op.token,
+      body: { name: 'Reissue', symbol: 'RISS', decimals: 0 },
+      headers: { prefer: 'wait=30' },
+    });
+    const issued = await http(api.url, 'POST', `/v1/tokens/${tk.body.id}/issue`, {
+      token: op.token,
+      body: { userId: u.body.id, amount: '7' },
+      headers: { prefer: 'wait=30' },
+    });
+    expect(issued.body.status).toBe('confirmed');
+    const reissue = await fetch(`${api.url}/v1/users/${u.body.id}/wallet?reissue=true`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'paper lost' }),
+    });
+    // Killed as soon as the answer arrives: the freeze is only what the reissue committed with it.
+    api.child.kill('SIGKILL');
+    expect(reissue.status).toBe(201);
+    await reissue.arrayBuffer();
+    api = startApi(env);
+    await api.ready;
+    const chain = createPublicClient({ transport: viemHttp(inject('rpcUrl')) });
+    const token = tk.body.address as Address;
+    await expect
+      .poll(() => chain.readContract({ address: token, abi: securityTokenAbi, functionName: 'isFrozen', args: [old] }), { timeout: 60_000 })
+      .toBe(true);
+    const freezes = async () =>
+      (await http(api.url, 'GET', `/v1/transactions?tokenId=${tk.body.id}&kind=freeze`, { token: op.token })).body.items.filter(
+        (x: any) => x.status !== 'cancelled',
+      );
+    await expect.poll(async () => (await freezes()).map((x: any) => x.status), { timeout: 30_000 }).toEqual(['confirmed']);
+  }, 180_000);
 });

@@ -47,6 +47,21 @@ const FIELDS = [
   'operatorId',
   'currentPassword',
   'newPassword',
+  // Staff, API keys, applications, TOTP, control changes, media custody.
+  'roles',
+  'status',
+  'activationCode',
+  'otp',
+  'code',
+  'firmName',
+  'ownerStaffId',
+  'expiresAt',
+  'kind',
+  'location',
+  'custodian',
+  'witness',
+  'note',
+  'comment',
 ];
 const MAX_UINT256 = (2n ** 256n - 1n).toString();
 const boundary = fc.constantFrom(
@@ -138,6 +153,13 @@ describe('hostile input over every route', () => {
       admin: `Bearer ${admin}`,
     });
     await relogin();
+    // A back-office system of tenant A: an API key with the maker role (sent as X-API-Key).
+    const apiKey = await http(t.url, 'POST', '/v1/api-keys', {
+      token: creds.opA!.slice(7),
+      body: { name: 'fuzz back office', roles: ['maker'] },
+    });
+    expect(apiKey.status, apiKey.text).toBe(201);
+    creds.keyA = apiKey.body.key as string;
     watcher = await WriteWatcher.open(db);
   }, 120_000);
   afterAll(async () => {
@@ -199,6 +221,11 @@ describe('hostile input over every route', () => {
       if (path === '/v1/operators') return { name: 'ファズ証券', email: 'fuzz@example.jp', password: 'fuzz-password-123' };
       if (path === '/v1/users') return { name: 'ファズ 太郎', email: 'fuzz@example.jp', externalRef: 'fuzz-1' };
       if (path === '/v1/issuers') return { name: 'ファズ発行体' };
+      if (path === '/v1/operator-applications') return { firmName: 'ファズ申請', email: 'fuzz@example.jp', password: 'fuzz-password-123' };
+      if (path === '/v1/api-keys') return { name: 'fuzz key', roles: ['maker'] };
+      if (path.endsWith('/staff')) return { loginId: 'fuzz-staff', name: 'ファズ', email: 'fuzz@example.jp', roles: ['viewer'] };
+      if (path === '/v1/auth/activate') return { loginId: 'fuzz-staff', activationCode: 'fuzz-code', newPassword: 'fuzz-password-123' };
+      if (path.endsWith('/events')) return { kind: 'stored', custodian: 'ファズ', location: 'vault' };
       if (path.endsWith('/operators')) return { operatorId: b.op.id };
       if (path.endsWith('/wallet')) return { reason: '紛失' };
       if (path === '/v1/tokens') return { name: 'Fuzz', symbol: 'FZ', decimals: 0 };
@@ -288,6 +315,11 @@ describe('hostile input over every route', () => {
             'userId',
             'actor',
             'action',
+            'actorType',
+            'legalBasisCode',
+            'batchId',
+            'chain',
+            'fromSeq',
             'limit[]',
             'tokenId[$ne]',
           ),
@@ -364,7 +396,8 @@ describe('hostile input over every route', () => {
     const qs = new URLSearchParams(q).toString();
     const hdrs: Record<string, string> = {};
     if (h.contentType) hdrs['content-type'] = h.contentType;
-    if (creds[who]) hdrs.authorization = creds[who];
+    if (who === 'keyA') hdrs['x-api-key'] = creds.keyA!;
+    else if (creds[who]) hdrs.authorization = creds[who];
     if (h.prefer) hdrs.prefer = h.prefer;
     // fetch sends only visible ASCII and spaces in headers; the raw-socket cases are in hostile-headers.
     const ascii = (s: string | undefined) => s !== undefined && /^[\x20-\x7e]*$/.test(s);
@@ -430,7 +463,7 @@ describe('hostile input over every route', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...OPS).chain((op) => fc.tuple(fc.constant(op), arb.rawBody(op.path), arb.placeholderIds(op.path))),
-        fc.constantFrom('none', 'garbage', 'wrongKey', 'expired', 'admin', 'admin', 'opA', 'opA', 'opA', 'opB', 'opB'),
+        fc.constantFrom('none', 'garbage', 'wrongKey', 'expired', 'admin', 'admin', 'opA', 'opA', 'opA', 'opB', 'opB', 'keyA'),
         arb.query,
         arb.headers,
         async ([op, body, pathIds], who, q, h) => runCase(op, who, pathIds, body.text, q, h),
@@ -452,7 +485,7 @@ describe('hostile input over every route', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...writes).chain((op) => fc.tuple(fc.constant(op), arb.nearValid(op.path), arb.placeholderIds(op.path, 30))),
-        fc.constantFrom('admin', 'opA', 'opA', 'opB'),
+        fc.constantFrom('admin', 'opA', 'opA', 'opB', 'keyA'),
         arb.politeHeaders,
         async ([op, body, pathIds], who, h) => runCase(op, who, pathIds, body, {}, h),
       ),

@@ -90,6 +90,8 @@ describe('production refusals (built app)', () => {
       // A multisig-style governance address: the API needs no KMS governance key to start.
       GOVERNANCE_SIGNER: 'external',
       GOVERNANCE_ADDRESS: SAFE_GOVERNANCE_ADDRESS,
+      // Never contacted at start: mail goes out as jobs when there is some.
+      SMTP_URL: 'smtp://127.0.0.1:9',
       LOG_LEVEL: 'warn',
     };
   }, 60_000);
@@ -110,6 +112,7 @@ describe('production refusals (built app)', () => {
     ['CHAIN_ID', 'unset', { CHAIN_ID: undefined }],
     ['DATABASE_URL', 'unset', { DATABASE_URL: undefined }],
     ['CHAIN_RPC_URL', 'unset', { CHAIN_RPC_URL: undefined }],
+    ['SMTP_URL', 'unset', { SMTP_URL: undefined }],
     ['PLATFORM_ADMIN_PASSWORD', 'the .env.example one', { PLATFORM_ADMIN_PASSWORD: 'kagi-dev-password-change-me' }],
     ['PLATFORM_ADMIN_PASSWORD', '8 characters', { PLATFORM_ADMIN_PASSWORD: 'short-pw' }],
     ['KMS_ENDPOINT', 'plain http to a host name', { KMS_ENDPOINT: 'http://kms.example.com' }],

@@ -145,6 +145,16 @@ describe('firms with their own staff', () => {
     // The key reads its firm; firm-scoped writes through keys depend on the tenancy change in users/tokens (p.operatorId).
     expect((await http(t.url, 'GET', `/v1/operators/${firm.id}`, { headers: { 'x-api-key': key } })).status).toBe(200);
     expect((await http(t.url, 'GET', `/v1/operators/${firm.id}/staff`, { headers: { 'x-api-key': key } })).status).toBe(403);
+    // A write through the key is audited as the key, with its owner and the client address.
+    const investor = await http(t.url, 'POST', '/v1/users', {
+      headers: { 'x-api-key': key },
+      body: { name: '鍵経由', email: 'via-key@example.jp' },
+    });
+    expect(investor.status, investor.text).toBe(201);
+    const trail = await http(t.url, 'GET', '/v1/audit-events?actorType=api-key', { token: firm.token });
+    const event = trail.body.items.find((e: any) => e.subject?.id === investor.body.id);
+    expect(event, trail.text).toMatchObject({ actor: { type: 'api-key', id: created.body.id }, details: { via: { owner: firm.id } } });
+    expect(event.details.via.clientIp).toMatch(/127\.0\.0\.1/);
     // A key never manages keys or staff.
     expect((await http(t.url, 'GET', '/v1/api-keys', { headers: { 'x-api-key': key } })).status).toBe(403);
     const both = await http(t.url, 'GET', '/v1/auth/me', { token: firm.token, headers: { 'x-api-key': key } });

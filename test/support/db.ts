@@ -72,6 +72,12 @@ const REFUSAL_BOOKKEEPING = [
   'job_schedules',
 ] as const;
 
+/**
+ * Columns stamped by authentication itself, refused request or not: an API key's
+ * `last_used_at` records that the key was presented (its other columns are still watched).
+ */
+const BOOKKEEPING_COLUMNS: Record<string, string> = { 'public.api_keys': 'last_used_at' };
+
 export interface Snapshot {
   /** table → "count:md5 of all rows" */
   tables: Map<string, string>;
@@ -97,9 +103,13 @@ export class WriteWatcher {
         WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND NOT (tablename = ANY($1)) ORDER BY 1`,
       [[...REFUSAL_BOOKKEEPING]],
     );
+    const row = (t: string) => {
+      const skip = BOOKKEEPING_COLUMNS[t];
+      return skip ? `(to_jsonb(x) - ${client.escapeLiteral(skip)})::text` : 'x::text';
+    };
     const parts = tables.rows.map(
       ({ t }) =>
-        `SELECT ${client.escapeLiteral(t)} AS t, count(*) || ':' || md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), '')) AS h FROM ${t} x`,
+        `SELECT ${client.escapeLiteral(t)} AS t, count(*) || ':' || md5(coalesce(string_agg(md5(${row(t)}), '' ORDER BY md5(${row(t)})), '')) AS h FROM ${t} x`,
     );
     return new WriteWatcher(client, parts.join(' UNION ALL '));
   }
@@ -121,7 +131,9 @@ export class WriteWatcher {
   /** Audit events recorded since a snapshot whose outcome is not a refusal. */
   async auditSuccessesSince(s: Snapshot): Promise<Array<{ action: string; outcome: string }>> {
     const r = await this.client.query<{ action: string; outcome: string }>(
-      `SELECT action, outcome FROM audit_events WHERE at >= $1::timestamptz AND outcome NOT IN ('failure', 'denied') ORDER BY at`,
+      // The anchorer opens its own key on its own schedule (a background worker, like the chainer).
+      `SELECT action, outcome FROM audit_events WHERE at >= $1::timestamptz AND outcome NOT IN ('failure', 'denied')
+          AND NOT (action = 'key.open' AND subject_type = 'audit-anchor-key') ORDER BY at`,
       [s.at],
     );
     return r.rows;

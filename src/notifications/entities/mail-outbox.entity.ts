@@ -22,6 +22,19 @@ export class MailOutbox {
   @Column({ type: 'text' })
   body!: string;
 
+  /**
+   * A secret the body carries (an activation code), sealed with the envelope under this row's
+   * id; the body holds `{{secret}}` in its place. Opened only to send, and cleared once sent.
+   */
+  @Column({ name: 'secret_encrypted', type: 'bytea', nullable: true })
+  secretEncrypted!: Buffer | null;
+
+  @Column({ name: 'secret_data_key', type: 'bytea', nullable: true })
+  secretDataKey!: Buffer | null;
+
+  @Column({ name: 'secret_kms_key_id', type: 'varchar', length: 2048, nullable: true })
+  secretKmsKeyId!: string | null;
+
   @Column({ type: 'integer', default: 0 })
   attempts!: number;
 
