@@ -90,6 +90,12 @@ export class AppConfig {
   readonly bodyLimit!: string;
   /** How often the heads of the audit chains are anchored on chain (when something changed). */
   readonly audit!: { anchorIntervalMs: number };
+  /**
+   * Webhooks: `allowPrivate` lets URLs reach loopback/private addresses (development and tests
+   * only); the retry schedule (first delay, doubling, capped) and how long an endpoint may fail
+   * before it is disabled are the contract's (5 s, 10 min, 24 h) except in tests.
+   */
+  readonly webhooks!: { allowPrivate: boolean; retryBaseMs: number; retryMaxMs: number; disableAfterMs: number };
   /** CLI --help only: build the module graph without connecting to anything. */
   readonly offline?: boolean;
 
@@ -169,6 +175,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       throw new ConfigError('MFA_REQUIRED_FOR', 'must include admin in production (default admin,firm-admin,checker)');
     if (c.PLATFORM_ADMIN_PASSWORD === EXAMPLE_ADMIN_PASSWORD)
       throw new ConfigError('PLATFORM_ADMIN_PASSWORD', 'is the example password from .env.example, refused in production: choose another');
+    if (c.WEBHOOK_ALLOW_PRIVATE)
+      throw new ConfigError('WEBHOOK_ALLOW_PRIVATE', 'is refused in production: webhook URLs must not reach loopback or private addresses');
+    for (const v of ['WEBHOOK_RETRY_BASE', 'WEBHOOK_DISABLE_AFTER'] as const)
+      if (c[v] !== undefined) throw new ConfigError(v, 'is a test-only setting, refused in production: unset it');
   }
   if (!c.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is missing: set a postgres:// URL (npm run dev sets the embedded one)');
   if ((c.TLS_CERT_FILE === undefined) !== (c.TLS_KEY_FILE === undefined))
@@ -259,6 +269,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     metricsEnabled: c.METRICS_ENABLED,
     bodyLimit: c.BODY_LIMIT,
     audit: { anchorIntervalMs: c.AUDIT_ANCHOR_INTERVAL },
+    webhooks: {
+      allowPrivate: c.WEBHOOK_ALLOW_PRIVATE ?? devLike,
+      retryBaseMs: c.WEBHOOK_RETRY_BASE ?? 5_000,
+      retryMaxMs: 600_000,
+      disableAfterMs: c.WEBHOOK_DISABLE_AFTER ?? 86_400_000,
+    },
   });
 }
 

@@ -163,4 +163,8 @@ export const rawSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(30),
   AUDIT_ANCHOR_INTERVAL: intervalMs.default(60_000),
+  WEBHOOK_ALLOW_PRIVATE: bool.optional(),
+  /** Tests only: the first retry delay of a webhook delivery (contract: 5 s) and how long an endpoint may fail before it is disabled (24 h). */
+  WEBHOOK_RETRY_BASE: intervalMs.optional(),
+  WEBHOOK_DISABLE_AFTER: intervalMs.optional(),
 });

@@ -45,6 +45,7 @@ import { MailSecrets1796180000500 } from './migrations/1796180000500-MailSecrets
 import { Jobs1796155360981 } from './migrations/1796155360981-Jobs';
 import { FirmStaff1796155400000 } from './migrations/1796155400000-FirmStaff';
 import { ApprovalsAndLegalBasis1796180001600 } from './migrations/1796180001600-ApprovalsAndLegalBasis';
+import { Webhooks1796181000000 } from './migrations/1796181000000-Webhooks';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const ENTITIES: MixedList<Function> = [
@@ -94,4 +95,5 @@ export const MIGRATIONS: MixedList<Function> = [
   FirmStaff1796155400000,
   MailSecrets1796180000500,
   ApprovalsAndLegalBasis1796180001600,
+  Webhooks1796181000000,
 ];

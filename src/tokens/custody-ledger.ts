@@ -18,6 +18,7 @@ import type { Transition } from '../transactions/pipeline/types';
 import type { Token } from './entities/token.entity';
 import { TokenReads } from './token-reads';
 import { TokensRepository } from './tokens.repository';
+import { reportCustodyDrift } from '../webhooks/webhook-events';
 
 const RECONCILE_JOB = 'custody.reconcile';
 const RECONCILE_EVERY_MS = 60_000;
@@ -103,6 +104,8 @@ export class CustodyLedger implements OnModuleInit {
       const custody = await this.operators.custodyAddressOf(r.operator_id);
       const diff = (await this.reads.balanceOf(getAddress(r.address), custody)) - BigInt(r.s);
       this.difference.set({ token: r.token_id }, Number(diff));
+      const custodyDrift = { tokenId: r.token_id, operatorId: r.operator_id, custodyAddress: custody, ledgerBalance: BigInt(r.s) };
+      await reportCustodyDrift((fn) => this.repo.transaction(fn), { ...custodyDrift, onChainBalance: BigInt(r.s) + diff });
       if (diff !== 0n) mismatches++;
     }
     this.last = { at: new Date().toISOString(), custodyLedgers: ledgers, mismatches };

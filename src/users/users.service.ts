@@ -15,6 +15,7 @@ import { FirmsRepository } from '../operators/firms.repository';
 import type { CreateUserDto, UserDto, UserQuery } from './dto/user.dto';
 import type { User } from './entities/user.entity';
 import { UsersRepository } from './users.repository';
+import { publishUserRegistered } from '../webhooks/webhook-events';
 
 function toUserDto(u: User): UserDto {
   return {
@@ -78,6 +79,7 @@ export class UsersService {
         ].join('\n'),
         mailOps: true,
       });
+      await publishUserRegistered(em, { id, operatorId: firm, name: dto.name, externalRef: dto.externalRef ?? null });
       await this.audit.record(
         {
           actor: actorOf(p),

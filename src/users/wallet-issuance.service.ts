@@ -23,6 +23,7 @@ import { NotificationsService } from '../notifications/notifications.service';
 import { FirmsRepository } from '../operators/firms.repository';
 import { UsersRepository } from './users.repository';
 import { renderPaperWallet } from './paper-wallet';
+import { publishWalletIssued } from '../webhooks/webhook-events';
 
 export interface IssueRequest {
   userId: string;
@@ -200,6 +201,7 @@ export class WalletIssuanceService {
         );
         // The firm is told of a first wallet too, not only of a reissue.
         await this.notifications.walletIssued(em, { user, address, oldAddress: oldAddress ?? null, reason: req.reason });
+        await publishWalletIssued(em, { userId: user.id, operatorId: user.operatorId, address, previousAddress: oldAddress ?? null });
         // The old wallet's freeze is a job of this same transaction: it cannot be lost to a crash.
         if (oldAddress)
           await this.jobs.enqueue(em, {
