@@ -4,6 +4,9 @@
  */
 import type { MixedList } from 'typeorm';
 import { AuditEvent } from '../audit/audit-event.entity';
+import { Batch, BatchItem } from '../batches/entities/batch.entity';
+import { Distribution } from '../distributions/entities/distribution.entity';
+import { Order } from '../orders/entities/order.entity';
 import { AuditAnchor } from '../audit/entities/audit-anchor.entity';
 import { AuditAnchorKey } from '../audit/entities/audit-anchor-key.entity';
 import { AuditChainLink } from '../audit/entities/audit-chain-link.entity';
@@ -41,6 +44,7 @@ import { TokenContractVersion1796160577489 } from './migrations/1796160577489-To
 import { AuditChain1796170000000 } from './migrations/1796170000000-AuditChain';
 import { NotificationReads1796170000001 } from './migrations/1796170000001-NotificationReads';
 import { MailOutboxJobs1796170000100 } from './migrations/1796170000100-MailOutboxJobs';
+import { BulkOperations1796170000200 } from './migrations/1796170000200-BulkOperations';
 import { Jobs1796155360981 } from './migrations/1796155360981-Jobs';
 import { FirmStaff1796155400000 } from './migrations/1796155400000-FirmStaff';
 
@@ -69,6 +73,10 @@ export const ENTITIES: MixedList<Function> = [
   NotificationRead,
   WalletMedium,
   WalletMediumEvent,
+  Batch,
+  BatchItem,
+  Distribution,
+  Order,
 ];
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -90,4 +98,5 @@ export const MIGRATIONS: MixedList<Function> = [
   NotificationReads1796170000001,
   MailOutboxJobs1796170000100,
   FirmStaff1796155400000,
+  BulkOperations1796170000200,
 ];

@@ -80,6 +80,7 @@ export class TransactionQueue {
     return toTxDto({
       ...row,
       callData: null,
+      batchId: null,
       nonce: null,
       txHash: null,
       rawTx: null,
@@ -102,6 +103,26 @@ export class TransactionQueue {
   /** Serialises the debits of one (token, address) until `em` commits. */
   lockDebits(em: EntityManager, tokenId: string, address: string): Promise<void> {
     return this.repo.lockDebits(em, tokenId, address);
+  }
+
+  /** Marks rows just enqueued in `em` as lots of a batch. */
+  assignBatch(em: EntityManager, ids: readonly string[], batchId: string): Promise<void> {
+    return this.repo.assignBatch(em, ids, batchId);
+  }
+
+  /** lockDebits for many addresses at once (in a fixed order, so two batches cannot deadlock). */
+  lockDebitsMany(em: EntityManager, tokenId: string, addresses: readonly string[]): Promise<void> {
+    return this.repo.lockDebitsMany(em, tokenId, addresses);
+  }
+
+  /** pendingDebits for many addresses in one statement. */
+  pendingDebitsMany(
+    em: EntityManager | undefined,
+    tokenId: string,
+    addresses: readonly string[],
+    at: bigint,
+  ): Promise<Map<string, bigint>> {
+    return this.repo.pendingDebitsMany(em ?? this.repo.manager, tokenId, addresses, at);
   }
 
   /** Debits of `address` not yet in its balance as of block `at`. */

@@ -23,6 +23,11 @@ const KINDS = [
   'unpause',
   'recover',
   'custody-migration',
+  'batch-issue',
+  'batch-redeem',
+  'batch-forced-transfer',
+  'batch-freeze',
+  'batch-unfreeze',
 ] as const;
 
 class TxQuery extends PageQuery {
@@ -32,6 +37,7 @@ class TxQuery extends PageQuery {
   @ApiPropertyOptional({ enum: KINDS }) @IsOptional() @IsIn(KINDS) kind?: TxKind;
   @ApiPropertyOptional({ example: '2026-11-01T00:00:00Z' }) @IsOptional() @IsDateString({ strict: true }) from?: string;
   @ApiPropertyOptional({ example: '2026-12-01T00:00:00Z' }) @IsOptional() @IsDateString({ strict: true }) to?: string;
+  @ApiPropertyOptional() @IsOptional() @IsUUID() batchId?: string;
 }
 
 @ApiTags('transactions')

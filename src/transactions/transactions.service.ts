@@ -25,6 +25,7 @@ export interface TxFilter extends PageQuery {
   kind?: TxKind;
   from?: string;
   to?: string;
+  batchId?: string;
 }
 
 export interface SignerView {
@@ -66,6 +67,7 @@ export class TransactionsService {
     if (q.kind) qb.andWhere('t.kind = :kind', { kind: q.kind });
     if (q.from) qb.andWhere('t.created_at >= :from', { from: q.from });
     if (q.to) qb.andWhere('t.created_at < :to', { to: q.to });
+    if (q.batchId) qb.andWhere('t.batch_id = :batchId', { batchId: q.batchId });
     return paginate(qb, q, toTxDto);
   }
 

@@ -36,6 +36,8 @@ export class TransactionResponse {
   @ApiProperty({ type: 'object', additionalProperties: true, example: { userId: '5f7c2a55-0a7d-4b57-9d1e-7c9b7b5b0b11', amount: '1500' } })
   request!: Record<string, unknown>;
   @ApiProperty({ description: 'the requesting principal id' }) requestedBy!: string;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'the batch this transaction runs a lot of' })
+  batchId!: string | null;
   @ApiPropertyOptional({ format: 'date-time' }) createdAt!: string;
   @ApiPropertyOptional({ format: 'date-time' }) updatedAt!: string;
 }
@@ -55,6 +57,7 @@ export function toTxDto(t: Transaction): TransactionResponse {
     error: t.error,
     request: t.request,
     requestedBy: t.operatorId,
+    batchId: t.batchId ?? null,
     createdAt: t.createdAt.toISOString(),
     updatedAt: t.updatedAt.toISOString(),
   };
