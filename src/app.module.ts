@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { pinoParams } from './common/logging';
 import { AppConfig } from './config/app-config';
+import { BatchesModule } from './batches/batches.module';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { CORE_MODULES } from './core-modules';
 import { MediaModule } from './media/media.module';
@@ -18,6 +19,7 @@ import { TransactionsModule } from './transactions/transactions.module';
     TransactionsModule,
     TokensModule,
     MediaModule,
+    BatchesModule,
   ],
 })
 export class AppModule {}

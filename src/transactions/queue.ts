@@ -110,6 +110,11 @@ export class TransactionQueue {
     return this.repo.assignBatch(em, ids, batchId);
   }
 
+  /** The recorded error of each row that has one (a failed lot's reason, for its batch rows). */
+  errorsOf(em: EntityManager, ids: readonly string[]): Promise<Map<string, { code: string; message: string }>> {
+    return this.repo.errorsOf(em, ids);
+  }
+
   /** lockDebits for many addresses at once (in a fixed order, so two batches cannot deadlock). */
   lockDebitsMany(em: EntityManager, tokenId: string, addresses: readonly string[]): Promise<void> {
     return this.repo.lockDebitsMany(em, tokenId, addresses);

@@ -107,6 +107,14 @@ export class TransactionsRepository {
     );
   }
 
+  async errorsOf(em: EntityManager, ids: readonly string[]): Promise<Map<string, { code: string; message: string }>> {
+    const rows = await em.query<Array<{ id: string; error: { code: string; message: string } | null }>>(
+      'SELECT id, error FROM transactions WHERE id = ANY($1::uuid[]) AND error IS NOT NULL',
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, r.error!]));
+  }
+
   async assignBatch(em: EntityManager, ids: readonly string[], batchId: string): Promise<void> {
     await em.query('UPDATE transactions SET batch_id = $2 WHERE id = ANY($1::uuid[])', [ids, batchId]);
   }

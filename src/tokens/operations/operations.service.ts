@@ -26,7 +26,7 @@ import type { Token } from '../entities/token.entity';
 import { TokenReads } from '../token-reads';
 import { TokensRepository } from '../tokens.repository';
 import { TokensService } from '../tokens.service';
-import { OPERATION_BY_KIND, type CallArgs, type OperationSpec } from './catalogue';
+import { BATCH_CALLS, OPERATION_BY_KIND, type CallArgs, type LotRow, type OperationSpec } from './catalogue';
 import { Prechecks, custodyShort, insufficient, type Lookup, type UserField } from './prechecks';
 
 @Injectable()
@@ -170,6 +170,9 @@ export class TokenOperations implements OnModuleInit {
               args: [args.from, args.to, BigInt(args.amount ?? '0')],
             }),
           };
+        const lot = BATCH_CALLS.get(row.kind);
+        if (lot && row.toAddress)
+          return { to: row.toAddress, data: encodeFunctionData({ abi: securityTokenAbi, ...lot((args.rows ?? []) as LotRow[]) }) };
         const spec = OPERATION_BY_KIND.get(row.kind);
         if (!spec || !row.toAddress) return { failed: true, code: 'INTERNAL', message: `no call is known for ${row.kind}` };
         const custody: Address = spec.custody
