@@ -3,6 +3,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { pinoParams } from './common/logging';
 import { AppConfig } from './config/app-config';
 import { BatchesModule } from './batches/batches.module';
+import { DistributionsModule } from './distributions/distributions.module';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { CORE_MODULES } from './core-modules';
 import { MediaModule } from './media/media.module';
@@ -20,6 +21,7 @@ import { TransactionsModule } from './transactions/transactions.module';
     TokensModule,
     MediaModule,
     BatchesModule,
+    DistributionsModule,
   ],
 })
 export class AppModule {}
