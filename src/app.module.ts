@@ -4,6 +4,7 @@ import { pinoParams } from './common/logging';
 import { AppConfig } from './config/app-config';
 import { BatchesModule } from './batches/batches.module';
 import { DistributionsModule } from './distributions/distributions.module';
+import { OrdersModule } from './orders/orders.module';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { CORE_MODULES } from './core-modules';
 import { MediaModule } from './media/media.module';
@@ -22,6 +23,7 @@ import { TransactionsModule } from './transactions/transactions.module';
     MediaModule,
     BatchesModule,
     DistributionsModule,
+    OrdersModule,
   ],
 })
 export class AppModule {}
