@@ -24,8 +24,7 @@ describe('batches', () => {
   let token: Address;
   const investors: Investor[] = [];
 
-  const balanceOf = (a: Address) =>
-    chain.readContract({ address: token, abi: securityTokenAbi, functionName: 'balanceOf', args: [a] });
+  const balanceOf = (a: Address) => chain.readContract({ address: token, abi: securityTokenAbi, functionName: 'balanceOf', args: [a] });
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     http(t.url, 'POST', path, { token: op.token, body, headers });
   const postCsv = (query: string, bytes: Buffer, contentType = 'text/csv', headers: Record<string, string> = {}) =>
