@@ -11,7 +11,7 @@ import { parse } from 'csv-parse';
 import iconv from 'iconv-lite';
 import { AppError, ValidationError } from '../common/app-error';
 
-export const MAX_ROWS = 10_000;
+const MAX_ROWS = 10_000;
 
 /** One row as given; every field is whatever the client sent (validated per row later). */
 export interface RawRow {

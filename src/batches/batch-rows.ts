@@ -24,7 +24,7 @@ export interface KnownUser {
 }
 
 /** A row that passed its own checks (before chain reads). */
-export interface ResolvedRow {
+interface ResolvedRow {
   row: number;
   userId: string | null;
   toUserId: string | null;
@@ -43,7 +43,7 @@ export interface Judged {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_UINT256 = (1n << 256n) - 1n;
-export const LEGAL_BASIS_CODES = [
+const LEGAL_BASIS_CODES = [
   'court-order',
   'garnishment',
   'inheritance',

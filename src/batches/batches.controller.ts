@@ -210,7 +210,7 @@ function itemCsvRow(r: BatchItemResponse): Record<string, string | number> {
 }
 
 /** Free text a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is prefixed with ' (CSV injection). */
-export function cell(s: string | null | undefined): string {
+function cell(s: string | null | undefined): string {
   if (!s) return '';
   return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
 }

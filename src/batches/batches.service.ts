@@ -27,7 +27,7 @@ import { BatchesRepository } from './batches.repository';
 import type { BatchItemResponse, BatchResponse } from './dto/batch.dto';
 import type { Batch, BatchItem, BatchKind, LegalBasis } from './entities/batch.entity';
 
-export const LOT_SIZE = 100;
+const LOT_SIZE = 100;
 /** Chain reads started at once (viem batches them into JSON-RPC batches). */
 const READ_CHUNK = 500;
 const LOT_KIND: Record<BatchKind, TxKind> = {

@@ -3,8 +3,8 @@
  * rationals — 15.315 % is 15315/100000, 5 % is 5/100 — and every component is floored to the yen,
  * as the contract and the tax office's rounding (円未満切捨て) ask.
  */
-export const INCOME_TAX = { num: 15_315n, den: 100_000n }; // 所得税 15 % + 復興特別所得税 0.315 %
-export const RESIDENT_TAX = { num: 5n, den: 100n }; // 住民税 5 % (individuals)
+const INCOME_TAX = { num: 15_315n, den: 100_000n }; // 所得税 15 % + 復興特別所得税 0.315 %
+const RESIDENT_TAX = { num: 5n, den: 100n }; // 住民税 5 % (individuals)
 const PRICE_SCALE = 10_000n; // amountPerToken has at most 4 decimals
 
 /** "12.5" → 125000 (yen × 10^4); refuses anything but digits with ≤ 4 decimals. */

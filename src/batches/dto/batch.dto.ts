@@ -4,15 +4,8 @@ import { Allow, ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsObject, 
 import { PageQuery } from '../../common/pagination';
 import type { BatchKind, BatchStatus } from '../entities/batch.entity';
 
-export const BATCH_KINDS: readonly BatchKind[] = ['issue', 'redeem', 'transfer', 'forced-transfer', 'freeze', 'unfreeze'];
-export const BATCH_STATUSES: readonly BatchStatus[] = [
-  'pending_approval',
-  'running',
-  'completed',
-  'partially_failed',
-  'rejected',
-  'expired',
-];
+const BATCH_KINDS: readonly BatchKind[] = ['issue', 'redeem', 'transfer', 'forced-transfer', 'freeze', 'unfreeze'];
+const BATCH_STATUSES: readonly BatchStatus[] = ['pending_approval', 'running', 'completed', 'partially_failed', 'rejected', 'expired'];
 
 class LegalBasisDto {
   @ApiProperty({ enum: ['court-order', 'garnishment', 'inheritance', 'lost-key', 'sanctions', 'error-correction', 'regulatory', 'other'] })

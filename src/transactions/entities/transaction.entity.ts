@@ -16,7 +16,7 @@ export type TxKind =
   | 'custody-migration'
   | BatchTxKind;
 /** One lot of a batch (≤ 100 rows) through the contract's batch function. */
-export type BatchTxKind = 'batch-issue' | 'batch-redeem' | 'batch-forced-transfer' | 'batch-freeze' | 'batch-unfreeze';
+type BatchTxKind = 'batch-issue' | 'batch-redeem' | 'batch-forced-transfer' | 'batch-freeze' | 'batch-unfreeze';
 /**
  * `pending_approval` rows wait for approvals (the claimer never signs them); `awaiting_signature`
  * rows wait for an external signer. The final states are confirmed, failed, cancelled, rejected, expired.

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEmail, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { PageQuery } from '../../common/pagination';
 
-export const TAX_CLASSES = ['individual', 'corporate'] as const;
+const TAX_CLASSES = ['individual', 'corporate'] as const;
 export type TaxClass = (typeof TAX_CLASSES)[number];
 
 export class CreateUserDto {
