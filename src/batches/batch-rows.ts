@@ -149,6 +149,9 @@ export function resolveRows(
 ): Judged {
   const rows: ResolvedRow[] = [];
   const problems = new Map<number, RowProblem>();
+  // Checksumming hashes the address: once per user, not once per row (10,000 rows, few users).
+  const checksummed = new Map<string, Address>();
+  const checksum = (a: string) => checksummed.get(a) ?? checksummed.set(a, getAddress(a)).get(a)!;
   const find = (r: RawRow, idField: 'userId' | 'toUserId', refField: 'externalRef' | 'toExternalRef', required: boolean) => {
     const n = named(r, idField, refField);
     if (!n) {
@@ -163,7 +166,7 @@ export function resolveRows(
       throw new RowError(refField, 'VALIDATION_FAILED', `${idField} and ${refField} name different users`);
     const u = (byId ?? byRef)!;
     if (!u.walletAddress) throw new RowError(idField, 'WALLET_NOT_ISSUED', `User ${u.id} has no wallet yet`);
-    return { id: u.id, address: getAddress(u.walletAddress) };
+    return { id: u.id, address: checksum(u.walletAddress) };
   };
   for (const r of raw) {
     try {
