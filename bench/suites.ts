@@ -7,4 +7,5 @@ export function loadSuites(): void {
   registerSuite('auth', async () => (await import('./auth.bench')).default);
   registerSuite('pipeline', async () => (await import('./pipeline.bench')).default);
   registerSuite('jobs', async () => (await import('./jobs.bench')).default);
+  registerSuite('batches', async () => (await import('./batches.bench')).default);
 }

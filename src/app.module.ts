@@ -3,6 +3,9 @@ import { LoggerModule } from 'nestjs-pino';
 import { pinoParams } from './common/logging';
 import { AppConfig } from './config/app-config';
 import { ApprovalsModule } from './approvals/approvals.module';
+import { BatchesModule } from './batches/batches.module';
+import { DistributionsModule } from './distributions/distributions.module';
+import { OrdersModule } from './orders/orders.module';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { CORE_MODULES } from './core-modules';
 import { MediaModule } from './media/media.module';
@@ -22,6 +25,9 @@ import { WebhooksModule } from './webhooks/webhooks.module';
     TokensModule,
     MediaModule,
     WebhooksModule,
+    BatchesModule,
+    DistributionsModule,
+    OrdersModule,
   ],
 })
 export class AppModule {}

@@ -62,6 +62,14 @@ export function configureApp(app: NestExpressApplication, opts: { swagger?: bool
 
   // Body parsing is ours so that malformed JSON and oversized bodies get problem+json.
   const parserLogger = new NestLogger('BodyParser');
+  // Batches take up to 10,000 rows: 5 MB of JSON or CSV (bytes; decoded by the route's charset
+  // rules) on that route only. Parsed first, so the global parser below skips them.
+  const bulkJson = express.json({ limit: BULK_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
+  const bulkCsv = express.raw({ limit: BULK_BODY_LIMIT, type: 'text/csv' });
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (req.method !== 'POST' || !BULK_ROUTE.test(req.path)) return next();
+    bulkJson(req, res, (err?: unknown) => (err ? next(err) : bulkCsv(req, res, next)));
+  });
   app.use(express.json({ limit: config.bodyLimit, type: ['application/json', 'application/*+json'] }));
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();
@@ -93,6 +101,8 @@ export function configureApp(app: NestExpressApplication, opts: { swagger?: bool
 }
 
 const MAX_BODY_DEPTH = 32;
+const BULK_BODY_LIMIT = '5mb';
+const BULK_ROUTE = /^\/v1\/tokens\/[^/]+\/batches\/?$/;
 
 /** Iterative, so that the check itself cannot overflow the stack. */
 export function nestedDeeperThan(value: unknown, max: number): boolean {

@@ -74,6 +74,11 @@ export const ERROR_CODES = {
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency key reused', when: 'same key, different body' },
   ISSUER_NOT_GRANTED: { status: 422, title: 'Issuer not granted', when: 'operator names an issuer it is not granted' },
   WEAK_PASSWORD: { status: 422, title: 'Weak password', when: 'password rules not met' },
+  BATCH_INVALID: {
+    status: 422,
+    title: 'Batch invalid',
+    when: 'an atomic batch or order with at least one invalid row; body has rows: [{row, field, code, message}]',
+  },
   ACCOUNT_LOCKED: { status: 429, title: 'Account locked', when: 'login after 5 failures in 15 min for that loginId; Retry-After' },
   RATE_LIMITED: { status: 429, title: 'Rate limited', when: 'too many requests from one client; Retry-After' },
   KMS_UNAVAILABLE: { status: 503, title: 'KMS unavailable', when: 'a synchronous KMS call failed' },

@@ -4,6 +4,9 @@
  */
 import type { MixedList } from 'typeorm';
 import { AuditEvent } from '../audit/audit-event.entity';
+import { Batch, BatchItem } from '../batches/entities/batch.entity';
+import { Distribution } from '../distributions/entities/distribution.entity';
+import { Order } from '../orders/entities/order.entity';
 import { AuditAnchor } from '../audit/entities/audit-anchor.entity';
 import { AuditAnchorKey } from '../audit/entities/audit-anchor-key.entity';
 import { AuditChainLink } from '../audit/entities/audit-chain-link.entity';
@@ -42,6 +45,7 @@ import { AuditChain1796170000000 } from './migrations/1796170000000-AuditChain';
 import { NotificationReads1796170000001 } from './migrations/1796170000001-NotificationReads';
 import { MailOutboxJobs1796170000100 } from './migrations/1796170000100-MailOutboxJobs';
 import { MailSecrets1796180000500 } from './migrations/1796180000500-MailSecrets';
+import { BulkOperations1796170000200 } from './migrations/1796170000200-BulkOperations';
 import { Jobs1796155360981 } from './migrations/1796155360981-Jobs';
 import { FirmStaff1796155400000 } from './migrations/1796155400000-FirmStaff';
 import { ApprovalsAndLegalBasis1796180001600 } from './migrations/1796180001600-ApprovalsAndLegalBasis';
@@ -72,6 +76,10 @@ export const ENTITIES: MixedList<Function> = [
   NotificationRead,
   WalletMedium,
   WalletMediumEvent,
+  Batch,
+  BatchItem,
+  Distribution,
+  Order,
 ];
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -96,4 +104,5 @@ export const MIGRATIONS: MixedList<Function> = [
   MailSecrets1796180000500,
   ApprovalsAndLegalBasis1796180001600,
   Webhooks1796181000000,
+  BulkOperations1796170000200,
 ];

@@ -22,6 +22,14 @@ import { CreateTokenDto } from './dto/token.dto';
 import { TokenResponse } from './dto/token.response';
 import { IDEMPOTENCY_HEADER, PREFER_HEADER, preferWait } from './prefer-wait';
 import { TokensService } from './tokens.service';
+import { UsersService } from '../users/users.service';
+import { stringify } from 'csv-stringify/sync';
+
+/** Free text a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is prefixed with ' (CSV injection). */
+function cell(s: string | null): string {
+  if (!s) return '';
+  return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+}
 
 @ApiTags('tokens')
 @ApiBearerAuth()
@@ -32,6 +40,7 @@ export class TokensController {
     private readonly transactions: TransactionsService,
     private readonly queue: TransactionQueue,
     private readonly idempotency: Idempotency,
+    private readonly users: UsersService,
   ) {}
 
   @Post()
@@ -126,17 +135,46 @@ export class TokensController {
     if (block !== undefined && !/^\d{1,18}$/.test(block))
       throw new ValidationError([{ field: 'blockNumber', message: 'blockNumber must be a non-negative integer' }]);
     const register = await this.tokens.holders(p, id, block === undefined ? undefined : BigInt(block));
+    // The register fields a 株主名簿 / 社債原簿 needs, as the users are recorded now.
+    const users = new Map(
+      (
+        await this.users.byIds(
+          null,
+          register.items.map((h) => h.userId),
+        )
+      ).map((u) => [u.id, u]),
+    );
+    const items = register.items.map((h) => {
+      const u = users.get(h.userId);
+      return {
+        userId: h.userId,
+        externalRef: u?.externalRef ?? null,
+        name: u?.name ?? null,
+        nameKana: u?.nameKana ?? null,
+        postalAddress: u?.postalAddress ?? null,
+        address: h.address,
+        balance: h.balance,
+        custodyBalance: h.custodyBalance,
+      };
+    });
     if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
-      const lines = [
-        'userId,address,balance,custodyBalance,blockNumber',
-        ...register.items.map((h) => `${h.userId},${h.address},${h.balance},${h.custodyBalance},${register.blockNumber}`),
-      ];
-      res
-        .status(200)
-        .type('text/csv')
-        .send(lines.join('\n') + '\n');
+      const text = stringify(
+        items.map((h) => ({
+          ...h,
+          name: cell(h.name),
+          nameKana: cell(h.nameKana),
+          postalAddress: cell(h.postalAddress),
+          blockNumber: register.blockNumber,
+        })),
+        {
+          header: true,
+          bom: true,
+          columns: ['userId', 'externalRef', 'name', 'nameKana', 'postalAddress', 'address', 'balance', 'custodyBalance', 'blockNumber'],
+        },
+      );
+      res.status(200).type('text/csv; charset=utf-8').send(text);
       return;
     }
-    res.status(200).json(register);
+    res.status(200).json({ blockNumber: register.blockNumber, items });
   }
 }

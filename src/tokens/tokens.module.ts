@@ -23,6 +23,6 @@ import { WalletFreeze } from './wallet-freeze';
   imports: [TransactionsModule, UsersModule, IssuersModule, OperatorsModule],
   controllers: [TokensController, OperationsController],
   providers: [TokensRepository, TokensService, TokenReads, TokenOperations, CustodyLedger, WalletFreeze, ContractUpgrade],
-  exports: [TokensService],
+  exports: [TokensService, TokenOperations],
 })
 export class TokensModule {}

@@ -108,6 +108,7 @@ export class TransactionQueue {
     return toTxDto({
       ...row,
       callData: null,
+      batchId: null,
       nonce: null,
       txHash: null,
       rawTx: null,
@@ -131,6 +132,31 @@ export class TransactionQueue {
   /** Serialises the debits of one (token, address) until `em` commits. */
   lockDebits(em: EntityManager, tokenId: string, address: string): Promise<void> {
     return this.repo.lockDebits(em, tokenId, address);
+  }
+
+  /** Marks rows just enqueued in `em` as lots of a batch. */
+  assignBatch(em: EntityManager, ids: readonly string[], batchId: string): Promise<void> {
+    return this.repo.assignBatch(em, ids, batchId);
+  }
+
+  /** The recorded error of each row that has one (a failed lot's reason, for its batch rows). */
+  errorsOf(em: EntityManager, ids: readonly string[]): Promise<Map<string, { code: string; message: string }>> {
+    return this.repo.errorsOf(em, ids);
+  }
+
+  /** lockDebits for many addresses at once (in a fixed order, so two batches cannot deadlock). */
+  lockDebitsMany(em: EntityManager, tokenId: string, addresses: readonly string[]): Promise<void> {
+    return this.repo.lockDebitsMany(em, tokenId, addresses);
+  }
+
+  /** pendingDebits for many addresses in one statement. */
+  pendingDebitsMany(
+    em: EntityManager | undefined,
+    tokenId: string,
+    addresses: readonly string[],
+    at: bigint,
+  ): Promise<Map<string, bigint>> {
+    return this.repo.pendingDebitsMany(em ?? this.repo.manager, tokenId, addresses, at);
   }
 
   /** Debits of `address` not yet in its balance as of block `at`. */

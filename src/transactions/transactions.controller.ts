@@ -23,6 +23,11 @@ const KINDS = [
   'unpause',
   'recover',
   'custody-migration',
+  'batch-issue',
+  'batch-redeem',
+  'batch-forced-transfer',
+  'batch-freeze',
+  'batch-unfreeze',
 ] as const;
 
 class TxQuery extends PageQuery {
@@ -33,6 +38,7 @@ class TxQuery extends PageQuery {
   @ApiPropertyOptional({ example: '2026-11-01T00:00:00Z' }) @IsOptional() @IsDateString({ strict: true }) from?: string;
   @ApiPropertyOptional({ example: '2026-12-01T00:00:00Z' }) @IsOptional() @IsDateString({ strict: true }) to?: string;
   @ApiPropertyOptional({ enum: LEGAL_BASIS_CODES }) @IsOptional() @IsIn(LEGAL_BASIS_CODES) legalBasisCode?: LegalBasisCode;
+  @ApiPropertyOptional() @IsOptional() @IsUUID() batchId?: string;
 }
 
 @ApiTags('transactions')

@@ -96,16 +96,49 @@ export class TransactionsRepository {
     await em.query(`SELECT pg_advisory_xact_lock(hashtext('kagi-debit:' || $1 || ':' || $2))`, [tokenId, address]);
   }
 
-  /** Debits of `address` not yet in its balance as of block `at`: not mined yet, or confirmed in a later block. */
+  /**
+   * Debits of `address` not yet in its balance as of block `at`: not mined yet, or confirmed in a later block.
+   * A batch lot debits several addresses: its debits are in `call_args.debits` ([{address, amount}]).
+   */
   async pendingDebits(em: EntityManager, tokenId: string, address: string, at: bigint): Promise<bigint> {
-    const [r] = await em.query<Array<{ s: string | null }>>(
-      `SELECT sum(debit_amount)::text AS s FROM (
-         SELECT debit_amount FROM transactions WHERE token_id = $1 AND debit_address = $2 AND status IN ('queued', 'submitted')
+    return (await this.pendingDebitsMany(em, tokenId, [address], at)).get(address) ?? 0n;
+  }
+
+  async pendingDebitsMany(em: EntityManager, tokenId: string, addresses: readonly string[], at: bigint): Promise<Map<string, bigint>> {
+    const rows = await em.query<Array<{ a: string; s: string }>>(
+      `SELECT a, sum(amount)::text AS s FROM (
+         SELECT debit_address AS a, debit_amount AS amount FROM transactions
+          WHERE token_id = $1 AND debit_address = ANY($2::varchar[]) AND status IN ('queued', 'submitted')
          UNION ALL
-         SELECT debit_amount FROM transactions WHERE token_id = $1 AND debit_address = $2 AND status = 'confirmed' AND block_number > $3) d`,
-      [tokenId, address, at.toString()],
+         SELECT debit_address, debit_amount FROM transactions
+          WHERE token_id = $1 AND debit_address = ANY($2::varchar[]) AND status = 'confirmed' AND block_number > $3
+         UNION ALL
+         SELECT d->>'address', (d->>'amount')::numeric FROM transactions t, jsonb_array_elements(t.call_args->'debits') d
+          WHERE t.token_id = $1 AND t.batch_id IS NOT NULL AND t.call_args ? 'debits' AND d->>'address' = ANY($2::varchar[])
+            AND (t.status IN ('queued', 'submitted') OR (t.status = 'confirmed' AND t.block_number > $3))) x
+        GROUP BY a`,
+      [tokenId, addresses, at.toString()],
     );
-    return BigInt(r?.s ?? '0');
+    return new Map(rows.map((r) => [r.a, BigInt(r.s)]));
+  }
+
+  async lockDebitsMany(em: EntityManager, tokenId: string, addresses: readonly string[]): Promise<void> {
+    await em.query(
+      `SELECT count(pg_advisory_xact_lock(hashtext('kagi-debit:' || $1 || ':' || a))) FROM (SELECT DISTINCT unnest($2::varchar[]) AS a ORDER BY 1) s`,
+      [tokenId, addresses],
+    );
+  }
+
+  async errorsOf(em: EntityManager, ids: readonly string[]): Promise<Map<string, { code: string; message: string }>> {
+    const rows = await em.query<Array<{ id: string; error: { code: string; message: string } | null }>>(
+      'SELECT id, error FROM transactions WHERE id = ANY($1::uuid[]) AND error IS NOT NULL',
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, r.error!]));
+  }
+
+  async assignBatch(em: EntityManager, ids: readonly string[], batchId: string): Promise<void> {
+    await em.query('UPDATE transactions SET batch_id = $2 WHERE id = ANY($1::uuid[])', [ids, batchId]);
   }
 
   /** Withdrawals of a user's custody balance not yet final. */

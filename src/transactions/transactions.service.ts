@@ -31,6 +31,7 @@ export interface TxFilter extends PageQuery {
   from?: string;
   to?: string;
   legalBasisCode?: LegalBasisCode;
+  batchId?: string;
 }
 
 export interface SignerView {
@@ -73,6 +74,7 @@ export class TransactionsService {
     if (q.from) qb.andWhere('t.created_at >= :from', { from: q.from });
     if (q.to) qb.andWhere('t.created_at < :to', { to: q.to });
     if (q.legalBasisCode) qb.andWhere(`t.legal_basis->>'code' = :code`, { code: q.legalBasisCode });
+    if (q.batchId) qb.andWhere('t.batch_id = :batchId', { batchId: q.batchId });
     return paginate(qb, q, toTxDto);
   }
 

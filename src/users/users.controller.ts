@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal, RequestId, Roles, type Principal } from '../common/principal';
@@ -7,7 +7,7 @@ import { AppError, ValidationError } from '../common/app-error';
 import type { Page } from '../common/pagination';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { AppConfig } from '../config/app-config';
-import { CreateUserDto, ReissueDto, UserDto, UserPageDto, UserQuery } from './dto/user.dto';
+import { CreateUserDto, ReissueDto, UpdateUserDto, UserDto, UserPageDto, UserQuery } from './dto/user.dto';
 import { UsersService } from './users.service';
 import { WalletIssuanceService } from './wallet-issuance.service';
 
@@ -46,6 +46,20 @@ export class UsersController {
   @ApiProblems('UNAUTHENTICATED', 'NOT_FOUND')
   get(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string): Promise<UserDto> {
     return this.users.get(p, id);
+  }
+
+  @Patch(':id')
+  @Roles('operator')
+  @ApiOperation({ summary: "Correct an investor's register fields (nameKana, postalAddress, taxClass)" })
+  @ApiOkResponse({ type: UserDto })
+  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND')
+  update(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: UpdateUserDto,
+    @RequestId() rid?: string,
+  ): Promise<UserDto> {
+    return this.users.update(p, id, body, rid);
   }
 
   @Post(':id/wallet')

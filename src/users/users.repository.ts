@@ -15,6 +15,31 @@ export class UsersRepository {
     await em.getRepository(User).insert(user);
   }
 
+  async update(em: EntityManager, id: string, firm: string, changes: Partial<User>): Promise<boolean> {
+    if (!Object.keys(changes).length) return !!(await em.getRepository(User).findOneBy({ id, operatorId: firm }));
+    const r = await em.getRepository(User).update({ id, operatorId: firm }, changes);
+    return !!r.affected;
+  }
+
+  lookup(firm: string, ids: readonly string[], refs: readonly string[]): Promise<User[]> {
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    return this.query(firm)
+      .andWhere('(u.id = ANY(:ids::uuid[]) OR u.external_ref = ANY(:refs::varchar[]))', {
+        ids: ids.filter((i) => uuid.test(i)),
+        refs,
+      })
+      .getMany();
+  }
+
+  /** Every user with a wallet, with its register fields, oldest first. */
+  registered(firm: string | null): Promise<User[]> {
+    return this.query(firm).andWhere('u.wallet_address IS NOT NULL').orderBy('u.created_at').addOrderBy('u.id').getMany();
+  }
+
+  byIds(firm: string | null, ids: readonly string[]): Promise<User[]> {
+    return this.query(firm).andWhere('u.id = ANY(:ids::uuid[])', { ids }).getMany();
+  }
+
   /** A user visible to `firm` (null: any). */
   find(id: string, firm: string | null): Promise<User | null> {
     return this.ds.getRepository(User).findOneBy(firm ? { id, operatorId: firm } : { id });

@@ -12,7 +12,7 @@ import { paginate, type Page } from '../common/pagination';
 import { firmOf, requireFirm } from '../common/principal';
 import { NotificationsService } from '../notifications/notifications.service';
 import { FirmsRepository } from '../operators/firms.repository';
-import type { CreateUserDto, UserDto, UserQuery } from './dto/user.dto';
+import type { CreateUserDto, UpdateUserDto, UserDto, UserQuery } from './dto/user.dto';
 import type { User } from './entities/user.entity';
 import { UsersRepository } from './users.repository';
 import { publishUserRegistered } from '../webhooks/webhook-events';
@@ -24,6 +24,9 @@ function toUserDto(u: User): UserDto {
     name: u.name,
     email: u.email,
     externalRef: u.externalRef,
+    nameKana: u.nameKana,
+    postalAddress: u.postalAddress,
+    taxClass: u.taxClass,
     walletAddress: u.walletAddress,
     walletStatus: u.walletAddress ? 'issued' : 'pending',
     previousWalletAddresses: u.previousWalletAddresses,
@@ -53,6 +56,9 @@ export class UsersService {
           name: dto.name,
           email: dto.email,
           externalRef: dto.externalRef ?? null,
+          nameKana: dto.nameKana ?? null,
+          postalAddress: dto.postalAddress ?? null,
+          taxClass: dto.taxClass ?? 'individual',
           walletAddress: null,
           previousWalletAddresses: [],
           walletIssuedAt: null,
@@ -94,6 +100,54 @@ export class UsersService {
       );
     });
     return this.get(p, id);
+  }
+
+  /** Corrects the register fields (kana, postal address, tax class) of one of the firm's users. */
+  async update(p: Principal, id: string, dto: UpdateUserDto, requestId?: string): Promise<UserDto> {
+    const firm = requireFirm(p);
+    const changes: Partial<Pick<User, 'nameKana' | 'postalAddress' | 'taxClass'>> = {};
+    if (dto.nameKana !== undefined) changes.nameKana = dto.nameKana;
+    if (dto.postalAddress !== undefined) changes.postalAddress = dto.postalAddress;
+    if (dto.taxClass !== undefined) changes.taxClass = dto.taxClass;
+    await this.repo.transaction(async (em) => {
+      if (!(await this.repo.update(em, id, firm, changes))) throw new NotFoundError('User');
+      await this.audit.record(
+        {
+          actor: actorOf(p),
+          operatorId: firm,
+          action: 'user.update',
+          subject: { type: 'user', id },
+          outcome: 'success',
+          details: { fields: Object.keys(changes) },
+          requestId,
+        },
+        em,
+      );
+    });
+    return this.get(p, id);
+  }
+
+  /**
+   * Users of `firm` named by id or by externalRef, for bulk requests: one query each way.
+   * Unknown and foreign ones are simply missing from the maps.
+   */
+  async lookup(
+    firm: string,
+    ids: readonly string[],
+    refs: readonly string[],
+  ): Promise<{ byId: Map<string, User>; byRef: Map<string, User> }> {
+    const rows = await this.repo.lookup(firm, ids, refs);
+    return { byId: new Map(rows.map((u) => [u.id, u])), byRef: new Map(rows.filter((u) => u.externalRef).map((u) => [u.externalRef!, u])) };
+  }
+
+  /** Users with a wallet visible to `firm` (null: all), with their register fields, oldest first. */
+  registered(firm: string | null): Promise<User[]> {
+    return this.repo.registered(firm);
+  }
+
+  /** Users by id (visible to `firm`; null: all). */
+  byIds(firm: string | null, ids: readonly string[]): Promise<User[]> {
+    return this.repo.byIds(firm, ids);
   }
 
   list(p: Principal, q: UserQuery): Promise<Page<UserDto>> {

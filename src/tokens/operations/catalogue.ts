@@ -17,7 +17,18 @@ import { EmptyDto, RedeemDto, TransferDto, UserAmountDto } from '../dto/token.dt
 import { custodyShort, type Prechecks, type UserField } from './prechecks';
 
 type Abi = typeof securityTokenAbi;
-type AgentFunction = 'mint' | 'burn' | 'forcedTransfer' | 'setAddressFrozen' | 'pause' | 'unpause' | 'recoveryAddress';
+type AgentFunction =
+  | 'mint'
+  | 'burn'
+  | 'forcedTransfer'
+  | 'setAddressFrozen'
+  | 'pause'
+  | 'unpause'
+  | 'recoveryAddress'
+  | 'batchMint'
+  | 'batchBurn'
+  | 'batchForcedTransfer'
+  | 'batchSetAddressFrozen';
 /** One call of the token contract's agent powers, typed by the ABI. */
 type TokenCall = { [F in AgentFunction]: { functionName: F; args: ContractFunctionArgs<Abi, 'nonpayable', F> } }[AgentFunction];
 
@@ -321,3 +332,32 @@ export const OPERATIONS: readonly OperationSpec[] = [
 ];
 
 export const OPERATION_BY_KIND: ReadonlyMap<string, OperationSpec> = new Map(OPERATIONS.map((o) => [o.kind, o]));
+
+/** One row of a batch lot, as stored in the lot's `call_args.rows`. */
+export interface LotRow {
+  from?: Address;
+  to?: Address;
+  amount?: string;
+}
+
+/**
+ * The calls of batch lots (contract v2's batch functions: row i is the single function with the
+ * i-th arguments, all or nothing). Rows are accepted by the batches module; this is only the call
+ * each lot becomes at signing, so the compiler checks it against the ABI like the entries above.
+ */
+export const BATCH_CALLS: ReadonlyMap<string, (rows: readonly LotRow[]) => TokenCall> = new Map<
+  string,
+  (rows: readonly LotRow[]) => TokenCall
+>([
+  ['batch-issue', (rows) => ({ functionName: 'batchMint', args: [rows.map((r) => addr(r.to)), rows.map(amount)] })],
+  ['batch-redeem', (rows) => ({ functionName: 'batchBurn', args: [rows.map((r) => addr(r.from)), rows.map(amount)] })],
+  [
+    'batch-forced-transfer',
+    (rows) => ({
+      functionName: 'batchForcedTransfer',
+      args: [rows.map((r) => addr(r.from)), rows.map((r) => addr(r.to)), rows.map(amount)],
+    }),
+  ],
+  ['batch-freeze', (rows) => ({ functionName: 'batchSetAddressFrozen', args: [rows.map((r) => addr(r.to)), rows.map(() => true)] })],
+  ['batch-unfreeze', (rows) => ({ functionName: 'batchSetAddressFrozen', args: [rows.map((r) => addr(r.to)), rows.map(() => false)] })],
+]);

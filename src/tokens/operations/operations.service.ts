@@ -29,7 +29,7 @@ import { TokensService } from '../tokens.service';
 import { ApprovalPolicy } from '../../approvals/approval-policy';
 import { ApprovalRechecks, type Recheck } from '../../approvals/rechecks';
 import type { PendingRow } from '../../transactions/transactions.service';
-import { OPERATION_BY_KIND, OPERATIONS, type CallArgs, type OperationSpec } from './catalogue';
+import { BATCH_CALLS, OPERATION_BY_KIND, OPERATIONS, type CallArgs, type LotRow, type OperationSpec } from './catalogue';
 import { Prechecks, custodyShort, insufficient, type Lookup, type UserField } from './prechecks';
 
 type QueueRequest = Parameters<TransactionQueue['enqueue']>[2];
@@ -226,6 +226,9 @@ export class TokenOperations implements OnModuleInit {
               args: [args.from, args.to, BigInt(args.amount ?? '0')],
             }),
           };
+        const lot = BATCH_CALLS.get(row.kind);
+        if (lot && row.toAddress)
+          return { to: row.toAddress, data: encodeFunctionData({ abi: securityTokenAbi, ...lot((args.rows ?? []) as LotRow[]) }) };
         const spec = OPERATION_BY_KIND.get(row.kind);
         if (!spec || !row.toAddress) return { failed: true, code: 'INTERNAL', message: `no call is known for ${row.kind}` };
         const custody: Address = spec.custody

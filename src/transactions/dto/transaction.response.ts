@@ -77,6 +77,8 @@ export class TransactionResponse {
   @ApiProperty({ type: RequestedByView }) requestedBy!: RequestedByView;
   @ApiProperty({ type: ApprovalsView }) approvals!: ApprovalsView;
   @ApiProperty({ type: LegalBasisView, nullable: true }) legalBasis!: LegalBasis | null;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'the batch this transaction runs a lot of' })
+  batchId!: string | null;
   @ApiPropertyOptional({ format: 'date-time' }) createdAt!: string;
   @ApiPropertyOptional({ format: 'date-time' }) updatedAt!: string;
 }
@@ -98,6 +100,7 @@ export function toTxDto(t: Transaction): TransactionResponse {
     requestedBy: requestedByOf(t),
     approvals: { required: t.approvalsRequired ?? 0, given: (t.approvalsGiven ?? []).map((a) => ({ by: a.by, at: a.at })) },
     legalBasis: t.legalBasis ?? null,
+    batchId: t.batchId ?? null,
     createdAt: t.createdAt.toISOString(),
     updatedAt: t.updatedAt.toISOString(),
   };

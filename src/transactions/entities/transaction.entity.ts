@@ -13,7 +13,10 @@ export type TxKind =
   | 'pause'
   | 'unpause'
   | 'recover'
-  | 'custody-migration';
+  | 'custody-migration'
+  | BatchTxKind;
+/** One lot of a batch (≤ 100 rows) through the contract's batch function. */
+type BatchTxKind = 'batch-issue' | 'batch-redeem' | 'batch-forced-transfer' | 'batch-freeze' | 'batch-unfreeze';
 /**
  * `pending_approval` rows wait for approvals (the claimer never signs them); `awaiting_signature`
  * rows wait for an external signer. The final states are confirmed, failed, cancelled, rejected, expired.
@@ -84,6 +87,9 @@ export interface ApprovalGiven {
 @Index('idx_transactions_token', ['tokenId'])
 @Index('idx_transactions_user', ['userId'])
 @Index('idx_transactions_created', ['createdAt', 'id'])
+@Index('idx_transactions_batch', ['batchId'])
+// Pending debits of batch lots (in call_args.debits): only lots, which are few next to single rows.
+@Index('idx_transactions_batch_debits', ['tokenId', 'status'], { where: `batch_id IS NOT NULL` })
 export class Transaction {
   @PrimaryColumn('uuid')
   id!: string;
@@ -188,6 +194,10 @@ export class Transaction {
 
   @Column({ name: 'submitted_at', type: 'timestamptz', nullable: true })
   submittedAt!: Date | null;
+
+  /** The batch this row runs a lot (or, on a v1 token, a row) of. */
+  @Column({ name: 'batch_id', type: 'uuid', nullable: true })
+  batchId!: string | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

@@ -30,6 +30,17 @@ export class User {
   @Column({ name: 'external_ref', type: 'varchar', length: 64, nullable: true })
   externalRef!: string | null;
 
+  /** フリガナ, for the holder register (株主名簿 / 社債原簿). */
+  @Column({ name: 'name_kana', type: 'varchar', length: 200, nullable: true })
+  nameKana!: string | null;
+
+  @Column({ name: 'postal_address', type: 'varchar', length: 500, nullable: true })
+  postalAddress!: string | null;
+
+  /** Decides withholding on distributions: residents' 住民税 applies to individuals only. */
+  @Column({ name: 'tax_class', type: 'varchar', length: 16, default: 'individual' })
+  taxClass!: 'individual' | 'corporate';
+
   @Column({ name: 'wallet_address', type: 'varchar', length: 42, nullable: true })
   walletAddress!: `0x${string}` | null;
 

@@ -1,0 +1,106 @@
+/** The tables `batches` owns (batches, batch_items): every SQL statement on them lives here. */
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { Batch, type BatchItem, type ItemStatus } from './entities/batch.entity';
+
+export type Counts = Record<ItemStatus, number>;
+
+@Injectable()
+export class BatchesRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  async insert(em: EntityManager, b: Omit<Batch, 'createdAt' | 'updatedAt' | 'token'>): Promise<Date> {
+    const [r] = await em.query<Array<{ created_at: Date }>>(
+      `INSERT INTO batches (id, operator_id, token_id, kind, status, atomic, total, requested_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
+       RETURNING created_at`,
+      [b.id, b.operatorId, b.tokenId, b.kind, b.status, b.atomic, b.total, JSON.stringify(b.requestedBy)],
+    );
+    return r!.created_at;
+  }
+
+  /** Every row of a batch in one statement (≤ 10,000). */
+  async insertItems(em: EntityManager, items: ReadonlyArray<Omit<BatchItem, 'batch'>>): Promise<void> {
+    if (!items.length) return;
+    await em.query(
+      `INSERT INTO batch_items (batch_id, row, user_id, to_user_id, amount, legal_basis, instruction, status, transaction_id, error)
+       SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::uuid[], $5::numeric[], $6::jsonb[], $7::jsonb[], $8::varchar[], $9::uuid[], $10::jsonb[])`,
+      [
+        items.map((i) => i.batchId),
+        items.map((i) => i.row),
+        items.map((i) => i.userId),
+        items.map((i) => i.toUserId),
+        items.map((i) => i.amount),
+        items.map((i) => (i.legalBasis ? JSON.stringify(i.legalBasis) : null)),
+        items.map((i) => (i.instruction ? JSON.stringify(i.instruction) : null)),
+        items.map((i) => i.status),
+        items.map((i) => i.transactionId),
+        items.map((i) => (i.error ? JSON.stringify(i.error) : null)),
+      ],
+    );
+  }
+
+  /** A batch visible to `firm` (null: any). */
+  find(id: string, firm: string | null): Promise<Batch | null> {
+    return this.ds.getRepository(Batch).findOneBy(firm ? { id, operatorId: firm } : { id });
+  }
+
+  async counts(id: string): Promise<Counts> {
+    const rows = await this.ds.query<Array<{ status: ItemStatus; n: number }>>(
+      'SELECT status, count(*)::int AS n FROM batch_items WHERE batch_id = $1 GROUP BY status',
+      [id],
+    );
+    const c: Counts = { invalid: 0, pending_approval: 0, queued: 0, confirmed: 0, failed: 0 };
+    for (const r of rows) c[r.status] = r.n;
+    return c;
+  }
+
+  /** The invalid rows' problems, in row order. */
+  async problems(id: string): Promise<Array<{ row: number; error: NonNullable<BatchItem['error']> }>> {
+    return this.ds.query(`SELECT row, error FROM batch_items WHERE batch_id = $1 AND status = 'invalid' ORDER BY row`, [id]);
+  }
+
+  /** Rows after `afterRow`, in order (limit undefined: all). */
+  async items(id: string, afterRow: number, limit: number | undefined): Promise<BatchItem[]> {
+    const rows = await this.ds.query<Array<Record<string, unknown>>>(
+      `SELECT row, user_id, to_user_id, amount::text AS amount, legal_basis, status, transaction_id, error FROM batch_items
+        WHERE batch_id = $1 AND row > $2 ORDER BY row ${limit ? 'LIMIT $3' : ''}`,
+      limit ? [id, afterRow, limit] : [id, afterRow],
+    );
+    return rows.map((r) => ({
+      batchId: id,
+      row: r.row as number,
+      userId: r.user_id as string | null,
+      toUserId: r.to_user_id as string | null,
+      amount: r.amount as string | null,
+      legalBasis: r.legal_basis as BatchItem['legalBasis'],
+      instruction: null,
+      status: r.status as ItemStatus,
+      transactionId: r.transaction_id as string | null,
+      error: r.error as BatchItem['error'],
+    }));
+  }
+
+  /** The rows of final lots take their outcome (only rows still waiting: idempotent per transition). */
+  async settleItems(
+    em: EntityManager,
+    finals: ReadonlyArray<{ transactionId: string; status: 'confirmed' | 'failed'; error: { code: string; message: string } | null }>,
+  ): Promise<void> {
+    await em.query(
+      `UPDATE batch_items i SET status = v.status, error = v.error
+         FROM (SELECT unnest($1::uuid[]) AS tx, unnest($2::varchar[]) AS status, unnest($3::jsonb[]) AS error) v
+        WHERE i.transaction_id = v.tx AND i.status IN ('queued', 'pending_approval')`,
+      [finals.map((f) => f.transactionId), finals.map((f) => f.status), finals.map((f) => (f.error ? JSON.stringify(f.error) : null))],
+    );
+  }
+
+  /** Running batches with no row left waiting become completed, or partially_failed when a row failed. */
+  async settleBatches(em: EntityManager, ids: readonly string[]): Promise<void> {
+    await em.query(
+      `UPDATE batches b SET status = CASE WHEN EXISTS (SELECT 1 FROM batch_items i WHERE i.batch_id = b.id AND i.status = 'failed')
+                                          THEN 'partially_failed' ELSE 'completed' END, updated_at = now()
+        WHERE b.id = ANY($1::uuid[]) AND b.status = 'running'
+          AND NOT EXISTS (SELECT 1 FROM batch_items i WHERE i.batch_id = b.id AND i.status IN ('queued', 'pending_approval'))`,
+      [ids],
+    );
+  }
+}
