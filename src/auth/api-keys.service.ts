@@ -6,6 +6,7 @@
  * requests count as (SELF_APPROVAL). Revocation and expiry act at the next request.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
 import { Injectable } from '@nestjs/common';
 import { AuditSink } from '../audit/audit-sink';
 import { AppError, NotFoundError, ValidationError } from '../common/app-error';
@@ -48,9 +49,13 @@ function view(r: ApiKeyRow): ApiKeyView {
   };
 }
 
+/** Told inside the revocation's transaction (the transactions side cancels the key's queued and pending requests). */
+export type ApiKeyRevocationListener = (em: EntityManager, operatorId: string, apiKeyId: string) => Promise<void>;
+
 @Injectable()
 export class ApiKeysService {
   private readonly touched = new Map<string, number>();
+  private readonly revocationListeners: ApiKeyRevocationListener[] = [];
 
   constructor(
     private readonly repo: AuthRepository,
@@ -114,6 +119,10 @@ export class ApiKeysService {
     return this.repo.apiKeysPage(operatorId, q, view);
   }
 
+  onRevocation(listener: ApiKeyRevocationListener): void {
+    this.revocationListeners.push(listener);
+  }
+
   async revoke(p: Principal, id: string, requestId?: string): Promise<void> {
     const operatorId = firmOf(p);
     if (!operatorId) throw new AppError('FORBIDDEN');
@@ -121,6 +130,7 @@ export class ApiKeysService {
     if (!existing) throw new NotFoundError('API key');
     await this.repo.transaction(async (em) => {
       await this.repo.revokeApiKey(em, operatorId, id);
+      for (const l of this.revocationListeners) await l(em, operatorId, id);
       await this.audit.record(
         { actor: actorOf(p), operatorId, action: 'api-key.revoke', subject: { type: 'api-key', id }, outcome: 'success', requestId },
         em,

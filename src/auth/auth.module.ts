@@ -39,6 +39,6 @@ import { TotpService } from './totp.service';
     { provide: APP_GUARD, useClass: AuthenticationGuard },
     { provide: APP_GUARD, useClass: RolesGuard },
   ],
-  exports: [AuthService, Passwords, TotpService, RateLimiter],
+  exports: [AuthService, Passwords, TotpService, RateLimiter, ApiKeysService],
 })
 export class AuthModule {}

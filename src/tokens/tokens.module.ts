@@ -5,11 +5,13 @@
  * queue's hooks (the call built at signing, finality handlers).
  */
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
 import { IssuersModule } from '../issuers/issuers.module';
 import { OperatorsModule } from '../operators/operators.module';
 import { TransactionsModule } from '../transactions/transactions.module';
 import { UsersModule } from '../users/users.module';
 import { ContractUpgrade } from './contract-upgrade';
+import { RequesterSuspension } from './requester-suspension';
 import { CustodyLedger } from './custody-ledger';
 import { OperationsController } from './operations/operations.controller';
 import { TokenOperations } from './operations/operations.service';
@@ -20,9 +22,18 @@ import { TokensService } from './tokens.service';
 import { WalletFreeze } from './wallet-freeze';
 
 @Module({
-  imports: [TransactionsModule, UsersModule, IssuersModule, OperatorsModule],
+  imports: [TransactionsModule, UsersModule, IssuersModule, OperatorsModule, AuthModule],
   controllers: [TokensController, OperationsController],
-  providers: [TokensRepository, TokensService, TokenReads, TokenOperations, CustodyLedger, WalletFreeze, ContractUpgrade],
+  providers: [
+    TokensRepository,
+    TokensService,
+    TokenReads,
+    TokenOperations,
+    CustodyLedger,
+    WalletFreeze,
+    ContractUpgrade,
+    RequesterSuspension,
+  ],
   exports: [TokensService, TokenOperations],
 })
 export class TokensModule {}

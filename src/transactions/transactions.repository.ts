@@ -221,6 +221,29 @@ export class TransactionsRepository {
     return rows;
   }
 
+  /**
+   * Ends the `queued` and `pending_approval` requests of one requester of a firm — a suspended
+   * staff member (also through API keys it owns) or a revoked API key — `cancelled` with `code`.
+   */
+  async cancelRequestsOf(
+    em: EntityManager,
+    operatorId: string,
+    who: { staffId: string } | { apiKeyId: string },
+    error: { code: string; message: string },
+  ): Promise<Transition[]> {
+    const [cond, id] =
+      'staffId' in who
+        ? [`((t.requested_by->>'type' = 'staff' AND t.requested_by->>'id' = $2) OR t.requested_by->>'ownerStaffId' = $2)`, who.staffId]
+        : [`(t.requested_by->>'type' = 'api-key' AND t.requested_by->>'id' = $2)`, who.apiKeyId];
+    const [rows] = await em.query<[Transition[], number]>(
+      `UPDATE transactions t SET status = 'cancelled', error = $3::jsonb, updated_at = now()
+        WHERE t.operator_id = $1 AND t.status IN ('queued', 'pending_approval') AND ${cond}
+        RETURNING ${TRANSITION_COLUMNS}`,
+      [operatorId, id, JSON.stringify(error)],
+    );
+    return rows;
+  }
+
   async hold(address: string, reason: string): Promise<void> {
     await this.ds.query(
       `INSERT INTO signer_holds (address, reason) VALUES ($1, $2) ON CONFLICT (address) DO UPDATE SET reason = EXCLUDED.reason`,

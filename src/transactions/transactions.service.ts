@@ -101,6 +101,35 @@ export class TransactionsService {
     return this.get(p, id);
   }
 
+  /**
+   * In the caller's transaction (a suspension or a key revocation): the requester's queued and
+   * pending requests end `cancelled` with `code`, each change announced and audited as `system`.
+   */
+  async cancelRequestsOf(
+    em: EntityManager,
+    operatorId: string,
+    who: { staffId: string } | { apiKeyId: string },
+    code: 'ACCOUNT_SUSPENDED' | 'UNAUTHENTICATED',
+  ): Promise<number> {
+    const message = 'staffId' in who ? 'the requester was suspended' : 'the API key that made the request was revoked';
+    const changed = await this.repo.cancelRequestsOf(em, operatorId, who, { code, message });
+    if (!changed.length) return 0;
+    await this.hooks.changed(em, changed);
+    await this.waiters.announce(em);
+    await this.audit.recordMany(
+      changed.map((t) => ({
+        actor: { type: 'system' as const },
+        operatorId,
+        action: 'transaction.cancel',
+        subject: { type: 'transaction', id: t.id },
+        outcome: 'success' as const,
+        details: { reason: code, ...who },
+      })),
+      em,
+    );
+    return changed.length;
+  }
+
   /** Resolves true once the transaction is final, false after `seconds`. */
   waitFinal(id: string, seconds: number): Promise<boolean> {
     return this.waiters.wait(id, seconds);

@@ -413,4 +413,28 @@ describe('maker-checker approvals and legal basis', () => {
       await mfa.close();
     }
   }, 60_000);
+
+  it('a suspended maker’s pending request, and a revoked API key’s, end cancelled at once (ACCOUNT_SUSPENDED / UNAUTHENTICATED)', async () => {
+    const maker = await addMember(firm, ['maker']);
+    const pending = await req('POST', `/v1/tokens/${tokenId}/redeem`, maker.token, { userId: users.a!.id, amount: '1' }, WAIT);
+    expect(pending.status, pending.text).toBe(202);
+    expect(pending.body.status).toBe('pending_approval');
+    const suspended = await req('PATCH', `/v1/operators/${firm.id}/staff/${maker.id}`, firm.token, { status: 'suspended' });
+    expect(suspended.status, suspended.text).toBe(200);
+    expect(await txOf(pending.body.id)).toMatchObject({ status: 'cancelled', error: { code: 'ACCOUNT_SUSPENDED' } });
+
+    const key = await req('POST', '/v1/api-keys', firm.token, { name: 'back office', roles: ['maker'] });
+    expect(key.status, key.text).toBe(201);
+    const viaKey = await http(t.url, 'POST', `/v1/tokens/${tokenId}/redeem`, {
+      headers: { 'x-api-key': key.body.key },
+      body: { userId: users.a!.id, amount: '1' },
+    });
+    expect(viaKey.body.status, viaKey.text).toBe('pending_approval');
+    expect((await req('DELETE', `/v1/api-keys/${key.body.id}`, firm.token)).status).toBe(204);
+    expect(await txOf(viaKey.body.id)).toMatchObject({ status: 'cancelled', error: { code: 'UNAUTHENTICATED' } });
+    // Neither reached the chain: cancelled rows are never signed.
+    const trail = await req('GET', '/v1/audit-events?action=transaction.cancel&limit=100', admin);
+    const ids = trail.body.items.filter((e: any) => e.actor.type === 'system').map((e: any) => e.subject.id);
+    expect(ids).toEqual(expect.arrayContaining([pending.body.id, viaKey.body.id]));
+  }, 60_000);
 });
