@@ -23,6 +23,10 @@ const KINDS = [
   'unpause',
   'recover',
   'custody-migration',
+  'grant-agent',
+  'revoke-agent',
+  'governance-pause',
+  'governance-unpause',
 ] as const;
 
 class TxQuery extends PageQuery {

@@ -13,7 +13,12 @@ export type TxKind =
   | 'pause'
   | 'unpause'
   | 'recover'
-  | 'custody-migration';
+  | 'custody-migration'
+  // Governance transactions (signer kind `governance`): signed only by the governance signer.
+  | 'grant-agent'
+  | 'revoke-agent'
+  | 'governance-pause'
+  | 'governance-unpause';
 /**
  * `pending_approval` rows wait for approvals (the claimer never signs them); `awaiting_signature`
  * rows wait for an external signer. The final states are confirmed, failed, cancelled, rejected, expired.
@@ -82,7 +87,7 @@ export class Transaction {
   user?: unknown;
 
   @Column({ name: 'signer_kind', type: 'varchar', length: 16 })
-  signerKind!: 'operator' | 'issuer';
+  signerKind!: 'operator' | 'issuer' | 'governance';
 
   @Column({ name: 'signer_id', type: 'uuid' })
   signerId!: string;
