@@ -76,6 +76,8 @@ export class AppConfig {
     requireMfaForApproval: boolean;
     controlChangeDelaySeconds: number;
     approvalTtlSeconds: number;
+    /** Platform actions (rotations, emergency unpause, issuer grants, lowering the floor) wait for a second admin. */
+    platformFourEyes: boolean;
   };
   readonly mail!: { smtpUrl: string | undefined; from: string; opsRecipients: string[] };
   readonly walletHttpIssuance!: boolean;
@@ -242,6 +244,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       requireMfaForApproval: c.REQUIRE_MFA_FOR_APPROVAL ?? prod,
       controlChangeDelaySeconds: c.CONTROL_CHANGE_DELAY ?? (prod ? 86_400 : 0),
       approvalTtlSeconds: c.APPROVAL_TTL,
+      platformFourEyes: c.PLATFORM_FOUR_EYES ?? prod,
     },
     mail: { smtpUrl: c.SMTP_URL, from: c.SMTP_FROM, opsRecipients: c.OPS_NOTIFY_EMAILS },
     walletHttpIssuance: c.WALLET_HTTP_ISSUANCE,

@@ -157,6 +157,7 @@ export const rawSchema = z.object({
   MFA_REQUIRED_FOR: mfaList.optional(),
   REQUIRE_MFA_FOR_APPROVAL: bool.optional(),
   CONTROL_CHANGE_DELAY: delay.optional(),
+  PLATFORM_FOUR_EYES: bool.optional(),
   APPROVAL_TTL: delay.default(86_400).refine((s) => s >= 60, 'must be at least 1 minute'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(30),

@@ -41,6 +41,7 @@ import { TokenContractVersion1796160577489 } from './migrations/1796160577489-To
 import { AuditChain1796170000000 } from './migrations/1796170000000-AuditChain';
 import { NotificationReads1796170000001 } from './migrations/1796170000001-NotificationReads';
 import { MailOutboxJobs1796170000100 } from './migrations/1796170000100-MailOutboxJobs';
+import { PlatformActionsAdminsRotations1796180000000 } from './migrations/1796180000000-PlatformActionsAdminsRotations';
 import { Jobs1796155360981 } from './migrations/1796155360981-Jobs';
 import { FirmStaff1796155400000 } from './migrations/1796155400000-FirmStaff';
 
@@ -90,4 +91,5 @@ export const MIGRATIONS: MixedList<Function> = [
   NotificationReads1796170000001,
   MailOutboxJobs1796170000100,
   FirmStaff1796155400000,
+  PlatformActionsAdminsRotations1796180000000,
 ];

@@ -5,6 +5,7 @@
  * queue's hooks (the call built at signing, finality handlers).
  */
 import { Module } from '@nestjs/common';
+import { GovernanceApiModule } from '../governance/governance-api.module';
 import { IssuersModule } from '../issuers/issuers.module';
 import { OperatorsModule } from '../operators/operators.module';
 import { TransactionsModule } from '../transactions/transactions.module';
@@ -20,7 +21,7 @@ import { TokensService } from './tokens.service';
 import { WalletFreeze } from './wallet-freeze';
 
 @Module({
-  imports: [TransactionsModule, UsersModule, IssuersModule, OperatorsModule],
+  imports: [TransactionsModule, UsersModule, IssuersModule, OperatorsModule, GovernanceApiModule],
   controllers: [TokensController, OperationsController],
   providers: [TokensRepository, TokensService, TokenReads, TokenOperations, CustodyLedger, WalletFreeze, ContractUpgrade],
   exports: [TokensService],

@@ -1,11 +1,10 @@
 /**
- * The tables `tokens` owns: tokens, the custody ledger (custody_entries) and the development
- * governance key. Tenancy is applied here once: a firm sees its own tokens and those of the
- * issuers it is currently granted.
+ * The tables `tokens` owns: tokens and the custody ledger (custody_entries); the development
+ * governance key's rows are read by src/governance (governance-keys.ts). Tenancy is applied
+ * here once: a firm sees its own tokens and those of the issuers it is currently granted.
  */
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
-import { GovernanceKey } from './entities/governance-key.entity';
 import { Token } from './entities/token.entity';
 
 const GRANTED = 'SELECT g.issuer_id FROM issuer_grants g WHERE g.operator_id = :firm';
@@ -108,22 +107,5 @@ export class TokensRepository {
          FROM custody_entries c JOIN tokens t ON t.id = c.token_id
         GROUP BY c.token_id, t.address, c.operator_id`,
     );
-  }
-
-  // ---- development governance key -------------------------------------------------------
-
-  firstGovernanceKey(em?: EntityManager): Promise<GovernanceKey | null> {
-    return (em ?? this.ds.manager).getRepository(GovernanceKey).findOne({ where: {}, order: { createdAt: 'ASC' } });
-  }
-
-  /** Stores the key unless one exists already (under a lock, so two instances agree); returns the address in force. */
-  async keepFirstGovernanceKey(key: Omit<GovernanceKey, 'createdAt'>): Promise<`0x${string}`> {
-    return this.ds.transaction(async (em) => {
-      await em.query(`SELECT pg_advisory_xact_lock(hashtext('kagi-governance'))`);
-      const again = await this.firstGovernanceKey(em);
-      if (again) return again.address;
-      await em.getRepository(GovernanceKey).insert(key);
-      return key.address;
-    });
   }
 }

@@ -8,14 +8,12 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { getAddress } from 'viem';
 import type { Principal } from '../common/principal';
-import { GasFunding } from '../chain/gas-funding';
 import { AppError, NotFoundError } from '../common/app-error';
 import type { Prepared } from '../common/idempotency/idempotency';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
 import { firmOf, requireFirm } from '../common/principal';
-import { AppConfig } from '../config/app-config';
+import { GovernanceService } from '../governance/governance.service';
 import { IssuersService } from '../issuers/issuers.service';
-import { SigningKeys } from '../kms/signing-keys';
 import { OperatorsService } from '../operators/operators.service';
 import { TransactionQueue } from '../transactions/queue';
 import { UsersService } from '../users/users.service';
@@ -48,9 +46,7 @@ export class TokensService {
     private readonly operators: OperatorsService,
     private readonly queue: TransactionQueue,
     private readonly custodyLedger: CustodyLedger,
-    private readonly keys: SigningKeys,
-    private readonly gas: GasFunding,
-    private readonly config: AppConfig,
+    private readonly governance: GovernanceService,
   ) {}
 
   /** Validates and returns a function that stores the token and its deploy transaction in `em`. */
@@ -189,23 +185,8 @@ export class TokensService {
     throw new NotFoundError('Token');
   }
 
-  /** The token contracts' admin: GOVERNANCE_ADDRESS, or (dev/test) a sealed platform governance key. */
+  /** The token contracts' admin: the governance signer's address (KMS key, external multisig, or the development key). */
   private async governanceAddress(): Promise<`0x${string}`> {
-    if (this.config.chain.governanceAddress) return this.config.chain.governanceAddress;
-    const existing = await this.repo.firstGovernanceKey();
-    if (existing) return existing.address;
-    const id = randomUUID();
-    const { address, sealed } = await this.keys.create({ kind: 'governance', id });
-    // One governance key even when two instances create their first token at once.
-    const winner = await this.repo.keepFirstGovernanceKey({
-      id,
-      address,
-      encryptedKey: sealed.encryptedKey,
-      encryptedDataKey: sealed.encryptedDataKey,
-      kmsKeyId: sealed.kmsKeyId,
-    });
-    if (winner !== address) return winner;
-    await this.gas.fund(address);
-    return address;
+    return (await this.governance.identity()).address;
   }
 }
