@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
+import { AdminsModule } from './admins/admins.module';
 import { LoggerModule } from 'nestjs-pino';
 import { pinoParams } from './common/logging';
 import { AppConfig } from './config/app-config';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { CORE_MODULES } from './core-modules';
 import { MediaModule } from './media/media.module';
+import { PlatformActionsModule } from './platform-actions/platform-actions.module';
 import { JobsModule } from './jobs/jobs.module';
 import { TokensModule } from './tokens/tokens.module';
 import { TransactionsModule } from './transactions/transactions.module';
@@ -18,6 +20,8 @@ import { TransactionsModule } from './transactions/transactions.module';
     TransactionsModule,
     TokensModule,
     MediaModule,
+    AdminsModule,
+    PlatformActionsModule,
   ],
 })
 export class AppModule {}
