@@ -3,6 +3,7 @@ import { AdminsModule } from './admins/admins.module';
 import { LoggerModule } from 'nestjs-pino';
 import { pinoParams } from './common/logging';
 import { AppConfig } from './config/app-config';
+import { GovernanceRoutesModule } from './governance/governance-routes.module';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { CORE_MODULES } from './core-modules';
 import { MediaModule } from './media/media.module';
@@ -22,6 +23,7 @@ import { TransactionsModule } from './transactions/transactions.module';
     MediaModule,
     AdminsModule,
     PlatformActionsModule,
+    GovernanceRoutesModule,
   ],
 })
 export class AppModule {}

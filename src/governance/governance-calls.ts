@@ -14,7 +14,7 @@ export const AGENT_ROLE: Hex = keccak256(toHex('AGENT_ROLE'));
 export const GOVERNANCE_SIGNER_ID = '00000000-0000-0000-0000-000000000000';
 
 /** Transaction kinds governance signs. `pause`/`unpause` are the v1 path (governance holding the agent role for it). */
-export const GOVERNANCE_KINDS = ['grant-agent', 'revoke-agent', 'governance-pause', 'governance-unpause', 'pause'] as const;
+export const GOVERNANCE_KINDS = ['grant-agent', 'revoke-agent', 'governance-pause', 'governance-unpause', 'pause', 'unpause'] as const;
 export type GovernanceKind = (typeof GOVERNANCE_KINDS)[number];
 
 /** One call from a governance row's stored arguments; a row that cannot be built fails with the reason. */
@@ -42,6 +42,8 @@ export function governanceCall(row: Pick<QueuedRow, 'kind' | 'toAddress' | 'call
       return { to, data: encodeFunctionData({ abi: securityTokenAbi, functionName: 'governanceUnpause' }) };
     case 'pause':
       return { to, data: encodeFunctionData({ abi: securityTokenAbi, functionName: 'pause' }) };
+    case 'unpause':
+      return { to, data: encodeFunctionData({ abi: securityTokenAbi, functionName: 'unpause' }) };
     default:
       return { failed: true, code: 'INTERNAL', message: `governance does not sign ${row.kind}` };
   }

@@ -37,7 +37,7 @@ export class PlatformActionsRepository {
   ): Promise<PlatformActionRow> {
     const [row] = await em.query<PlatformActionRow[]>(
       `INSERT INTO platform_actions (id, kind, status, subject_type, subject_id, payload, requested_by, approved_by, decided_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, CASE WHEN $3 = 'pending_approval' THEN NULL ELSE now() END, now() + make_interval(secs => $9))
+       VALUES ($1, $2, $3::varchar, $4, $5, $6::jsonb, $7, $8, CASE WHEN $3::varchar = 'pending_approval' THEN NULL ELSE now() END, now() + make_interval(secs => $9))
        RETURNING *`,
       [a.id, a.kind, a.status, a.subject_type, a.subject_id, JSON.stringify(a.payload), a.requested_by, a.approvedBy, a.ttlSeconds],
     );

@@ -37,6 +37,16 @@ export class TokensRepository {
     return this.visible(firm).andWhere(`t.status = 'active'`).orderBy('t.created_at').getMany();
   }
 
+  /** Active tokens signed by one key (a firm's or an issuer's). */
+  activeSignedBy(kind: 'operator' | 'issuer', id: string): Promise<Token[]> {
+    return this.ds.getRepository(Token).find({ where: { status: 'active', signerKind: kind, signerId: id }, order: { createdAt: 'ASC' } });
+  }
+
+  /** Tokens of one key still deploying (they join a rotation once active). */
+  deployingSignedBy(kind: 'operator' | 'issuer', id: string): Promise<Token[]> {
+    return this.ds.getRepository(Token).find({ where: { status: 'deploying', signerKind: kind, signerId: id } });
+  }
+
   allActive(): Promise<Token[]> {
     return this.ds.getRepository(Token).find({ where: { status: 'active' }, order: { createdAt: 'ASC' } });
   }

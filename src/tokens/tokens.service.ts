@@ -171,6 +171,15 @@ export class TokensService {
     return { blockNumber: at.toString(), items };
   }
 
+  /** Active tokens signed by one key (a firm's or an issuer's): what governance pauses or rotates. */
+  activeSignedBy(kind: 'operator' | 'issuer', id: string): Promise<Token[]> {
+    return this.repo.activeSignedBy(kind, id);
+  }
+
+  deployingSignedBy(kind: 'operator' | 'issuer', id: string): Promise<Token[]> {
+    return this.repo.deployingSignedBy(kind, id);
+  }
+
   /** Tokens a principal may see: its firm's own, and its granted issuers'. Anything else is 404. */
   async visible(p: Principal, id: string): Promise<Token> {
     const t = this.activeTokens.get(id) ?? (await this.repo.findById(id));

@@ -10,7 +10,7 @@ import { AuditSink } from '../audit/audit-sink';
 import { actorOf, type Principal } from '../common/principal';
 import { firmOf } from '../common/principal';
 import { toTxDto, type TransactionResponse } from './dto/transaction.response';
-import type { Transaction, TxKind } from './entities/transaction.entity';
+import type { Transaction, TxKind, TxStatus } from './entities/transaction.entity';
 import { TransactionHooks } from './hooks';
 import { Pipeline } from './pipeline/pipeline';
 import { TransactionsRepository } from './transactions.repository';
@@ -127,6 +127,11 @@ export class TransactionQueue {
   /** True while a deposit, withdrawal or custody migration of the firm is not final. */
   custodyInFlight(operatorId: string): Promise<boolean> {
     return this.repo.custodyInFlight(operatorId);
+  }
+
+  /** The current status of each row (governance and rotation steps wait on their rows). */
+  statusesOf(ids: readonly string[]): Promise<Map<string, TxStatus>> {
+    return this.repo.statusesOf(ids);
   }
 
   /** Holds a signer's queue (nothing new is signed) until released: key rotation. */
