@@ -39,8 +39,8 @@ function startGovernance(env: Record<string, string | undefined>): { child: Chil
         if (m) resolve(getAddress(m[1]!));
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.on('exit', (code) => reject(new Error(`governance process exited ${code}: ${lines.slice(-5).join('\n')}`)));
     setTimeout(() => reject(new Error(`governance process not ready: ${lines.slice(-5).join('\n')}`)), 60_000).unref();
   });
