@@ -7,6 +7,7 @@ import { GovernanceRoutesModule } from './governance/governance-routes.module';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { CORE_MODULES } from './core-modules';
 import { MediaModule } from './media/media.module';
+import { RotationsModule } from './rotations/rotations.module';
 import { PlatformActionsModule } from './platform-actions/platform-actions.module';
 import { JobsModule } from './jobs/jobs.module';
 import { TokensModule } from './tokens/tokens.module';
@@ -24,6 +25,7 @@ import { TransactionsModule } from './transactions/transactions.module';
     AdminsModule,
     PlatformActionsModule,
     GovernanceRoutesModule,
+    RotationsModule,
   ],
 })
 export class AppModule {}

@@ -40,6 +40,8 @@ export interface GovernanceRequest {
   /** Higher first; absent: in order. The emergency pause uses it to jump the queue. */
   priority?: number;
   legalBasis?: Record<string, unknown> | null;
+  /** grant-agent of a key kagi has just generated and not yet stored on its owner (a rotation's new key). */
+  generatedKey?: boolean;
   /** What the transaction shows as its request (besides kind and account). */
   request?: Record<string, unknown>;
 }
@@ -90,7 +92,7 @@ export class GovernanceService implements OnModuleInit {
   /** Queues one governance transaction in `em` (the caller's database transaction). */
   async enqueue(em: EntityManager, r: GovernanceRequest): Promise<TransactionResponse> {
     const me = await this.identity();
-    if (r.kind === 'grant-agent') await this.assertKagiAddress(r.account, me.address);
+    if (r.kind === 'grant-agent' && !r.generatedKey) await this.assertKagiAddress(r.account, me.address);
     const args: Record<string, unknown> = {};
     if (r.account) args.account = getAddress(r.account);
     if (r.priority !== undefined) args.priority = r.priority;

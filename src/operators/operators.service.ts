@@ -198,6 +198,15 @@ export class OperatorsService implements OnModuleInit {
     );
   }
 
+  /** Key rotation's last step: the new sealed key replaces the old one, in the caller's transaction. */
+  replaceKey(
+    em: EntityManager,
+    id: string,
+    k: { address: `0x${string}`; encryptedKey: Buffer; encryptedDataKey: Buffer; kmsKeyId: string },
+  ): Promise<void> {
+    return this.repo.replaceKey(em, id, k);
+  }
+
   /** The firm's current signing address (the agent on its tokens). */
   async signerAddressOf(operatorId: string): Promise<`0x${string}`> {
     return getAddress((await this.repo.load(operatorId)).signerAddress);

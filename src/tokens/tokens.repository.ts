@@ -47,6 +47,11 @@ export class TokensRepository {
     return this.ds.getRepository(Token).find({ where: { status: 'deploying', signerKind: kind, signerId: id } });
   }
 
+  /** Key rotation: the tokens of a key name its new address (the address their rows are queued on). */
+  async repointSigner(em: EntityManager, kind: 'operator' | 'issuer', id: string, address: string): Promise<void> {
+    await em.query('UPDATE tokens SET signer_address = $3 WHERE signer_kind = $1 AND signer_id = $2', [kind, id, address]);
+  }
+
   allActive(): Promise<Token[]> {
     return this.ds.getRepository(Token).find({ where: { status: 'active' }, order: { createdAt: 'ASC' } });
   }

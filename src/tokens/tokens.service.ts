@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { getAddress } from 'viem';
 import type { Principal } from '../common/principal';
 import { AppError, NotFoundError } from '../common/app-error';
@@ -30,13 +31,17 @@ export interface HolderRow {
   custodyBalance: string;
 }
 
+/** How long an instance trusts a cached active token (its signer address changes in a key rotation). */
+const CACHE_MS = 2_000;
+
 @Injectable()
 export class TokensService {
   /**
    * Active tokens by id. Nothing an operation reads of a token (owner, issuer, signer, address)
-   * changes once it is active, and it never leaves that state; grants are still checked live.
+   * changes once it is active, except the signer's address in a key rotation (repointSigner
+   * clears it here; other instances keep it for CACHE_MS at most); grants are still checked live.
    */
-  private readonly activeTokens = new Map<string, Token>();
+  private readonly activeTokens = new Map<string, { t: Token; at: number }>();
 
   constructor(
     private readonly repo: TokensRepository,
@@ -176,17 +181,26 @@ export class TokensService {
     return this.repo.activeSignedBy(kind, id);
   }
 
+  /** Key rotation's last step (in its transaction): the key's tokens name the new address; this instance's cache forgets them. */
+  async repointSigner(em: EntityManager, kind: 'operator' | 'issuer', id: string, address: `0x${string}`): Promise<void> {
+    await this.repo.repointSigner(em, kind, id, address);
+    for (const [tid, e] of this.activeTokens) if (e.t.signerKind === kind && e.t.signerId === id) this.activeTokens.delete(tid);
+  }
+
   deployingSignedBy(kind: 'operator' | 'issuer', id: string): Promise<Token[]> {
     return this.repo.deployingSignedBy(kind, id);
   }
 
   /** Tokens a principal may see: its firm's own, and its granted issuers'. Anything else is 404. */
   async visible(p: Principal, id: string): Promise<Token> {
-    const t = this.activeTokens.get(id) ?? (await this.repo.findById(id));
+    const cached = this.activeTokens.get(id);
+    const fresh = cached && Date.now() - cached.at < CACHE_MS ? cached.t : undefined;
+    if (cached && !fresh) this.activeTokens.delete(id);
+    const t = fresh ?? (await this.repo.findById(id));
     if (!t) throw new NotFoundError('Token');
     if (t.status === 'active' && !this.activeTokens.has(id)) {
       if (this.activeTokens.size >= 10_000) this.activeTokens.delete(this.activeTokens.keys().next().value!);
-      this.activeTokens.set(id, t);
+      this.activeTokens.set(id, { t, at: Date.now() });
     }
     const firm = firmOf(p);
     if (!firm || t.operatorId === firm) return t;

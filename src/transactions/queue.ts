@@ -142,4 +142,16 @@ export class TransactionQueue {
   release(address: string): Promise<void> {
     return this.repo.release(address);
   }
+
+  /** Key rotation's last step, in one transaction: unsigned rows move to the new address and the old address's hold goes. */
+  async moveQueue(em: EntityManager, oldAddress: string, newAddress: string): Promise<number> {
+    const n = await this.repo.repoint(em, oldAddress, newAddress);
+    await this.repo.releaseIn(em, oldAddress);
+    return n;
+  }
+
+  /** How many rows the address signed that are not final yet (a rotation settles them first). */
+  inFlightFrom(address: string): Promise<number> {
+    return this.repo.inFlightFrom(address);
+  }
 }

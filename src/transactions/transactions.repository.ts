@@ -181,6 +181,28 @@ export class TransactionsRepository {
     );
   }
 
+  /** Key rotation: rows not signed yet move from the old signing address to the new one (their calls are built at signing). */
+  async repoint(em: EntityManager, oldAddress: string, newAddress: string): Promise<number> {
+    const [, n] = await em.query<[unknown[], number]>(
+      `UPDATE transactions SET from_address = $2, updated_at = now() WHERE from_address = $1 AND status IN ('pending_approval', 'queued')`,
+      [oldAddress, newAddress],
+    );
+    return n;
+  }
+
+  /** Rows the old key signed that are not final yet. */
+  async inFlightFrom(address: string): Promise<number> {
+    const [r] = await this.ds.query<Array<{ n: number }>>(
+      `SELECT count(*)::int AS n FROM transactions WHERE from_address = $1 AND status = 'submitted'`,
+      [address],
+    );
+    return r?.n ?? 0;
+  }
+
+  async releaseIn(em: EntityManager, address: string): Promise<void> {
+    await em.query('DELETE FROM signer_holds WHERE address = $1', [address]);
+  }
+
   async release(address: string): Promise<void> {
     await this.ds.query('DELETE FROM signer_holds WHERE address = $1', [address]);
   }
