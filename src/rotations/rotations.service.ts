@@ -90,7 +90,7 @@ export class RotationsService implements OnModuleInit {
     });
     this.jobs.register<{ id: string }>(RUN_JOB, (job) => this.run(job.payload.id, (em) => job.completeWith(em)), {
       maxAttempts: 100_000,
-      backoff: { baseMs: 300, maxMs: 5_000 },
+      backoff: { baseMs: 200, maxMs: 1_000 },
     });
   }
 
