@@ -149,6 +149,7 @@ describe('loadConfig', () => {
       requireMfaForApproval: true,
       controlChangeDelaySeconds: 86_400,
       approvalTtlSeconds: 86_400,
+      platformFourEyes: true,
     });
     const dev = loadConfig({ NODE_ENV: 'development', DATA_DIR: dataDir(), DATABASE_URL: 'postgres://k@127.0.0.1/k' });
     expect(dev.controls).toEqual({
@@ -156,7 +157,13 @@ describe('loadConfig', () => {
       requireMfaForApproval: false,
       controlChangeDelaySeconds: 0,
       approvalTtlSeconds: 86_400,
+      platformFourEyes: false,
     });
+    expect(
+      loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir(), DATABASE_URL: 'postgres://k@127.0.0.1/k', PLATFORM_FOUR_EYES: 'true' }).controls
+        .platformFourEyes,
+    ).toBe(true);
+    expect(refusal(production({ PLATFORM_FOUR_EYES: 'maybe' })).variable).toBe('PLATFORM_FOUR_EYES');
     expect(loadConfig(production({ CONTROL_CHANGE_DELAY: '2h', MFA_REQUIRED_FOR: 'admin,maker' })).controls).toMatchObject({
       controlChangeDelaySeconds: 7200,
       mfaRequiredFor: ['admin', 'maker'],
