@@ -12,7 +12,9 @@ import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { DataSource } from 'typeorm';
 import { getAddress, type Address } from 'viem';
+import { ChainService } from '../chain/chain.service';
 import { GasFunding } from '../chain/gas-funding';
+import { ReadinessContributors } from '../health/readiness-contributors';
 import { firstLine } from '../common/logging';
 import { SealedKeyStores } from '../kms/sealed-key-stores';
 import { SigningKeys } from '../kms/signing-keys';
@@ -59,11 +61,31 @@ export class GovernanceService implements OnModuleInit {
     private readonly keys: SigningKeys,
     private readonly gas: GasFunding,
     private readonly ds: DataSource,
+    private readonly chain: ChainService,
+    private readonly readiness: ReadinessContributors,
   ) {}
 
   onModuleInit(): void {
     this.hooks.setGovernanceCallBuilder(governanceCallBuilder);
     this.stores.register(governanceKeyStore(this.ds, this.signer));
+    // Shown in readiness, never failing it: a governance signer low on gas must not stop the API.
+    this.readiness.add('governance', () => this.gasState());
+  }
+
+  /** The governance signer's address and gas (about ten role changes' worth is "enough"). */
+  async gasState(): Promise<Record<string, unknown>> {
+    try {
+      const me = await this.identity();
+      if (this.signer.kind === 'external') return { signer: 'external', address: me.address };
+      const [balance, fees] = await Promise.all([
+        this.chain.client.getBalance({ address: me.address }),
+        this.chain.client.estimateFeesPerGas(),
+      ]);
+      const wanted = (fees.maxFeePerGas ?? fees.gasPrice ?? 0n) * 1_000_000n;
+      return { signer: this.signer.kind, address: me.address, gasBalance: balance.toString(), low: balance < wanted };
+    } catch (e) {
+      return { signer: this.signer.kind, error: firstLine(e) };
+    }
   }
 
   get kind(): GovernanceSigner['kind'] {

@@ -112,6 +112,11 @@ describe('emergency pause and platform four eyes', () => {
     governance = getAddress(g.address);
     expect(BigInt(g.gasBalance)).toBe(await chain.getBalance({ address: governance }));
     expect(BigInt(g.gasBalance)).toBeGreaterThan(0n);
+    // Readiness shows governance's address and gas (informational: it never fails readiness).
+    const ready = await http(t.url, 'GET', '/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.text).toContain('"governance"');
+    expect(ready.text).toContain(governance);
     for (const tk of tokens) {
       expect(await read(tk.address, 'hasRole', [ADMIN_ROLE, governance])).toBe(true);
       expect(await read(tk.address, 'hasRole', [ADMIN_ROLE, op.signerAddress])).toBe(false);
