@@ -8,17 +8,16 @@ import { securityTokenAbi } from '../chain/contracts/security-token.abi';
 import type { BuiltCall, CallBuilder } from '../transactions/hooks';
 import type { QueuedRow } from '../transactions/pipeline/types';
 
-export const AGENT_ROLE: Hex = keccak256(toHex('AGENT_ROLE'));
+const AGENT_ROLE: Hex = keccak256(toHex('AGENT_ROLE'));
 
 /** The signer id of governance rows when governance is not a sealed key (kms, external). */
 export const GOVERNANCE_SIGNER_ID = '00000000-0000-0000-0000-000000000000';
 
 /** Transaction kinds governance signs. `pause`/`unpause` are the v1 path (governance holding the agent role for it). */
-export const GOVERNANCE_KINDS = ['grant-agent', 'revoke-agent', 'governance-pause', 'governance-unpause', 'pause', 'unpause'] as const;
-export type GovernanceKind = (typeof GOVERNANCE_KINDS)[number];
+export type GovernanceKind = 'grant-agent' | 'revoke-agent' | 'governance-pause' | 'governance-unpause' | 'pause' | 'unpause';
 
 /** One call from a governance row's stored arguments; a row that cannot be built fails with the reason. */
-export function governanceCall(row: Pick<QueuedRow, 'kind' | 'toAddress' | 'callArgs'>): BuiltCall {
+function governanceCall(row: Pick<QueuedRow, 'kind' | 'toAddress' | 'callArgs'>): BuiltCall {
   const to = row.toAddress;
   if (!to) return { failed: true, code: 'INTERNAL', message: `governance ${row.kind} names no token` };
   const account = row.callArgs?.account;

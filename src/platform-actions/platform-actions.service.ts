@@ -42,7 +42,7 @@ export interface PlatformActionView {
   expiresAt: string;
 }
 
-export function toActionView(r: PlatformActionRow): PlatformActionView {
+function toActionView(r: PlatformActionRow): PlatformActionView {
   return {
     id: r.id,
     kind: r.kind,

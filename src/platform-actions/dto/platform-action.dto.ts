@@ -40,8 +40,3 @@ export class PlatformActionPageDto {
   @ApiProperty({ type: [PlatformActionDto] }) items!: PlatformActionDto[];
   @ApiProperty({ nullable: true, type: String, example: null }) nextCursor!: string | null;
 }
-
-export class ActionPendingDto {
-  @ApiProperty({ example: '0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b' }) actionId!: string;
-  @ApiProperty({ enum: ['pending_approval'], example: 'pending_approval' }) status!: 'pending_approval';
-}
