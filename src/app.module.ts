@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AdminsModule } from './admins/admins.module';
 import { LoggerModule } from 'nestjs-pino';
 import { pinoParams } from './common/logging';
 import { AppConfig } from './config/app-config';
@@ -6,9 +7,12 @@ import { ApprovalsModule } from './approvals/approvals.module';
 import { BatchesModule } from './batches/batches.module';
 import { DistributionsModule } from './distributions/distributions.module';
 import { OrdersModule } from './orders/orders.module';
+import { GovernanceRoutesModule } from './governance/governance-routes.module';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { CORE_MODULES } from './core-modules';
 import { MediaModule } from './media/media.module';
+import { RotationsModule } from './rotations/rotations.module';
+import { PlatformActionsModule } from './platform-actions/platform-actions.module';
 import { JobsModule } from './jobs/jobs.module';
 import { TokensModule } from './tokens/tokens.module';
 import { TransactionsModule } from './transactions/transactions.module';
@@ -28,6 +32,10 @@ import { WebhooksModule } from './webhooks/webhooks.module';
     BatchesModule,
     DistributionsModule,
     OrdersModule,
+    AdminsModule,
+    PlatformActionsModule,
+    GovernanceRoutesModule,
+    RotationsModule,
   ],
 })
 export class AppModule {}

@@ -25,7 +25,7 @@ export const ERROR_CODES = {
   SELF_APPROVAL: {
     status: 403,
     title: 'Self approval',
-    when: 'a checker approving its own request, or one made through an API key it owns',
+    when: 'a checker (or admin) approving its own request, or one made through an API key it owns',
   },
   MFA_NOT_ENABLED: {
     status: 403,
@@ -70,6 +70,7 @@ export const ERROR_CODES = {
     title: 'Application not pending',
     when: 'approve/reject of an operator application already decided or expired',
   },
+  ROTATION_IN_PROGRESS: { status: 409, title: 'Rotation in progress', when: 'a second key rotation of the same signer while one runs' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', when: 'body over the limit' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency key reused', when: 'same key, different body' },
   ISSUER_NOT_GRANTED: { status: 422, title: 'Issuer not granted', when: 'operator names an issuer it is not granted' },

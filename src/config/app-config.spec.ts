@@ -155,6 +155,7 @@ describe('loadConfig', () => {
       controlChangeDelaySeconds: 86_400,
       approvalTtlSeconds: 86_400,
       requireLegalBasis: true,
+      platformFourEyes: true,
     });
     const dev = loadConfig({ NODE_ENV: 'development', DATA_DIR: dataDir(), DATABASE_URL: 'postgres://k@127.0.0.1/k' });
     expect(dev.controls).toEqual({
@@ -163,11 +164,17 @@ describe('loadConfig', () => {
       controlChangeDelaySeconds: 0,
       approvalTtlSeconds: 86_400,
       requireLegalBasis: false,
+      platformFourEyes: false,
     });
     expect(
       loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir(), DATABASE_URL: 'postgres://k@127.0.0.1/k', APPROVAL_TTL: '3s' }).controls,
     ).toMatchObject({ approvalTtlSeconds: 3 });
     expect(loadConfig(production({ REQUIRE_LEGAL_BASIS: 'false' })).controls.requireLegalBasis).toBe(false);
+    expect(
+      loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir(), DATABASE_URL: 'postgres://k@127.0.0.1/k', PLATFORM_FOUR_EYES: 'true' }).controls
+        .platformFourEyes,
+    ).toBe(true);
+    expect(refusal(production({ PLATFORM_FOUR_EYES: 'maybe' })).variable).toBe('PLATFORM_FOUR_EYES');
     expect(loadConfig(production({ CONTROL_CHANGE_DELAY: '2h', MFA_REQUIRED_FOR: 'admin,maker' })).controls).toMatchObject({
       controlChangeDelaySeconds: 7200,
       mfaRequiredFor: ['admin', 'maker'],

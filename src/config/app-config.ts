@@ -78,6 +78,8 @@ export class AppConfig {
     approvalTtlSeconds: number;
     /** Freeze and recover need a legal basis (forced transfers always do). */
     requireLegalBasis: boolean;
+    /** Platform actions (rotations, emergency unpause, issuer grants, lowering the floor) wait for a second admin. */
+    platformFourEyes: boolean;
   };
   readonly mail!: { smtpUrl: string | undefined; from: string; opsRecipients: string[] };
   readonly walletHttpIssuance!: boolean;
@@ -258,6 +260,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       controlChangeDelaySeconds: c.CONTROL_CHANGE_DELAY ?? (prod ? 86_400 : 0),
       approvalTtlSeconds: c.APPROVAL_TTL,
       requireLegalBasis: c.REQUIRE_LEGAL_BASIS ?? prod,
+      platformFourEyes: c.PLATFORM_FOUR_EYES ?? prod,
     },
     mail: { smtpUrl: c.SMTP_URL, from: c.SMTP_FROM, opsRecipients: c.OPS_NOTIFY_EMAILS },
     walletHttpIssuance: c.WALLET_HTTP_ISSUANCE,

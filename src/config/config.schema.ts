@@ -160,6 +160,7 @@ export const rawSchema = z.object({
   // At least 1 minute in production (checked in app-config.ts); tests use seconds to see expiry happen.
   APPROVAL_TTL: delay.default(86_400).refine((s) => s >= 1, 'must be at least 1 s'),
   REQUIRE_LEGAL_BASIS: bool.optional(),
+  PLATFORM_FOUR_EYES: bool.optional(),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(30),
   AUDIT_ANCHOR_INTERVAL: intervalMs.default(60_000),

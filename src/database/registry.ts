@@ -46,6 +46,7 @@ import { NotificationReads1796170000001 } from './migrations/1796170000001-Notif
 import { MailOutboxJobs1796170000100 } from './migrations/1796170000100-MailOutboxJobs';
 import { MailSecrets1796180000500 } from './migrations/1796180000500-MailSecrets';
 import { BulkOperations1796170000200 } from './migrations/1796170000200-BulkOperations';
+import { PlatformActionsAdminsRotations1796180000000 } from './migrations/1796180000000-PlatformActionsAdminsRotations';
 import { Jobs1796155360981 } from './migrations/1796155360981-Jobs';
 import { FirmStaff1796155400000 } from './migrations/1796155400000-FirmStaff';
 import { ApprovalsAndLegalBasis1796180001600 } from './migrations/1796180001600-ApprovalsAndLegalBasis';
@@ -105,4 +106,5 @@ export const MIGRATIONS: MixedList<Function> = [
   ApprovalsAndLegalBasis1796180001600,
   Webhooks1796181000000,
   BulkOperations1796170000200,
+  PlatformActionsAdminsRotations1796180000000,
 ];

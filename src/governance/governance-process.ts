@@ -2,8 +2,14 @@
  * The governance process (`npm run governance`): its own Nest application context with
  * configuration, database, chain and the governance signer only. Under `kms` it holds the
  * one credential allowed `kms:Sign` on the governance key; the API holds none. Today it
- * resolves the signer, says `governance signer <kind> ready address=<address>` and watches
- * the signer's gas; consuming the governance queue is added on top of `start()`.
+ * resolves the signer, says `governance signer <kind> ready address=<address>`, watches the
+ * signer's gas and runs the signing pipeline over governance rows only (PipelineState scope
+ * `governance`): the same claim, nonce, broadcast and receipt stages as the API's, with the
+ * GovernanceSigner as the TransactionSigner and the governance calls as the CallBuilder.
+ * Queued emergency-pause rows (`priority`) are claimed first.
+ *
+ * Not here: the API's transition hooks (webhook outbox rows, token finality handlers). A
+ * governance row's confirmation is read from the transactions table by whoever waits for it.
  */
 import { Global, Injectable, Logger, Module, type DynamicModule, type OnModuleDestroy } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -20,8 +26,21 @@ import { DatabaseModule } from '../database/database.module';
 import { Metrics } from '../common/metrics';
 import { KmsUnavailableError } from '../kms/key-management';
 import { KmsModule } from '../kms/kms.module';
+import { Notifier } from '../database/notifier';
+import { TransactionHooks } from '../transactions/hooks';
+import { Broadcasting } from '../transactions/pipeline/broadcasting';
+import { Pipeline } from '../transactions/pipeline/pipeline';
+import { Receipts } from '../transactions/pipeline/receipts';
+import { Recovery } from '../transactions/pipeline/recovery';
+import { Signing } from '../transactions/pipeline/signing';
+import { PipelineState } from '../transactions/pipeline/state';
+import { FinalityWaiters } from '../transactions/pipeline/waiters';
+import { TransactionSigner } from '../transactions/transaction-signer';
+import { TransactionsRepository } from '../transactions/transactions.repository';
+import { governanceCallBuilder } from './governance-calls';
 import { GovernanceModule } from './governance.module';
 import { GovernanceSigner } from './governance-signer';
+import { GovernanceTransactionSigner } from './governance-transaction-signer';
 
 /** Gas for about ten role grants or revocations (~100k gas each) at the node's current max fee. */
 const GAS_UNITS_TO_KEEP = 1_000_000n;
@@ -46,7 +65,13 @@ export class GovernanceProcess implements OnModuleDestroy {
     private readonly signer: GovernanceSigner,
     private readonly chain: ChainService,
     private readonly gas: GasFunding,
-  ) {}
+    state: PipelineState,
+    hooks: TransactionHooks,
+  ) {
+    // Before the pipeline starts (application bootstrap): this process signs governance rows only.
+    state.scope = 'governance';
+    hooks.setGovernanceCallBuilder(governanceCallBuilder);
+  }
 
   /** Resolves the signer's address (retrying a KMS outage for a while), logs the ready line, starts the gas watch. */
   async start(): Promise<Address> {
@@ -107,10 +132,30 @@ export class GovernanceProcess implements OnModuleDestroy {
 @Module({ providers: [Metrics], exports: [Metrics] })
 class GovernanceRuntimeModule {}
 
-/** `local` only: SigningKeys audits each key opening. */
+/** Every signature is audited (`governance.sign`; `key.open` for the development key). */
 @Global()
 @Module({ providers: [{ provide: AuditSink, useClass: DatabaseAuditSink }], exports: [AuditSink] })
 class GovernanceAuditModule {}
+
+/** The pipeline's stages over governance rows, with the governance signer behind TransactionSigner. */
+@Module({
+  imports: [GovernanceModule],
+  providers: [
+    TransactionsRepository,
+    TransactionHooks,
+    PipelineState,
+    Signing,
+    Broadcasting,
+    Receipts,
+    Recovery,
+    FinalityWaiters,
+    Pipeline,
+    Notifier,
+    { provide: TransactionSigner, useClass: GovernanceTransactionSigner },
+  ],
+  exports: [PipelineState, TransactionHooks],
+})
+class GovernancePipelineModule {}
 
 @Module({})
 export class GovernanceProcessModule {
@@ -125,8 +170,10 @@ export class GovernanceProcessModule {
         ChainModule,
         LoggerModule.forRootAsync({ inject: [AppConfig], useFactory: (c: AppConfig) => pinoParams(c.logLevel) }),
         // The master key only for the development key; `kms` signs with its own client.
-        ...(local ? [KmsModule, GovernanceAuditModule] : []),
+        ...(local ? [KmsModule] : []),
+        GovernanceAuditModule,
         GovernanceModule,
+        GovernancePipelineModule,
       ],
       providers: [GovernanceProcess],
     };

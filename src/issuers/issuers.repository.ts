@@ -21,6 +21,20 @@ export class IssuersRepository {
     await em.getRepository(Issuer).insert(issuer);
   }
 
+  /** Key rotation: the issuer's new sealed key replaces the old one, in the caller's transaction. */
+  async replaceKey(
+    em: EntityManager,
+    id: string,
+    k: { address: `0x${string}`; encryptedKey: Buffer; encryptedDataKey: Buffer; kmsKeyId: string },
+  ): Promise<void> {
+    await em
+      .getRepository(Issuer)
+      .update(
+        { id },
+        { signerAddress: k.address, encryptedKey: k.encryptedKey, encryptedDataKey: k.encryptedDataKey, kmsKeyId: k.kmsKeyId },
+      );
+  }
+
   find(id: string): Promise<Issuer | null> {
     return this.ds.getRepository(Issuer).findOneBy({ id });
   }

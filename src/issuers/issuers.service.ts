@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
 import { actorOf, type Principal } from '../common/principal';
 import { GasFunding } from '../chain/gas-funding';
@@ -146,6 +147,22 @@ export class IssuersService implements OnModuleInit {
   }
 
   /** True while `operatorId` is granted the issuer. */
+  /** Key rotation's last step: the new sealed key replaces the old one, in the caller's transaction. */
+  replaceKey(
+    em: EntityManager,
+    id: string,
+    k: { address: `0x${string}`; encryptedKey: Buffer; encryptedDataKey: Buffer; kmsKeyId: string },
+  ): Promise<void> {
+    return this.repo.replaceKey(em, id, k);
+  }
+
+  /** The issuer's current signing address (the agent on its tokens; a rotation changes it). */
+  async signerAddressOf(issuerId: string): Promise<`0x${string}`> {
+    const i = await this.repo.find(issuerId);
+    if (!i) throw new NotFoundError('Issuer');
+    return i.signerAddress;
+  }
+
   isGranted(issuerId: string, operatorId: string): Promise<boolean> {
     return this.repo.isGranted(issuerId, operatorId);
   }

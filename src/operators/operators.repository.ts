@@ -61,6 +61,20 @@ export class OperatorsRepository {
     return true;
   }
 
+  /** Key rotation: the firm's new sealed key replaces the old one (whose ciphertexts are gone with it), in the caller's transaction. */
+  async replaceKey(
+    em: EntityManager,
+    id: string,
+    k: { address: `0x${string}`; encryptedKey: Buffer; encryptedDataKey: Buffer; kmsKeyId: string },
+  ): Promise<void> {
+    await em
+      .getRepository(Operator)
+      .update(
+        { id },
+        { signerAddress: k.address, encryptedKey: k.encryptedKey, encryptedDataKey: k.encryptedDataKey, kmsKeyId: k.kmsKeyId },
+      );
+  }
+
   async load(id: string): Promise<Operator> {
     const o = await this.ds.getRepository(Operator).findOne({ where: { id }, relations: { principal: true } });
     if (!o) throw new NotFoundError('Operator');

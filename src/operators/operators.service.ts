@@ -188,23 +188,48 @@ export class OperatorsService implements OnModuleInit {
 
   async setStatus(id: string, status: 'active' | 'suspended', admin: Principal, requestId?: string): Promise<OperatorDto> {
     await this.repo.load(id);
-    await this.repo.transaction(async (em) => {
-      await this.repo.setStatus(em, id, status);
-      // Suspension revokes every token of every member at once; resuming does not bring old tokens back.
-      if (status === 'suspended') for (const s of await this.staff.idsOf(em, id)) await this.auth.revokeAll(em, s);
-      await this.audit.record(
-        {
-          actor: actorOf(admin),
-          operatorId: id,
-          action: status === 'suspended' ? 'operator.suspend' : 'operator.resume',
-          subject: { type: 'operator', id },
-          outcome: 'success',
-          requestId,
-        },
-        em,
-      );
-    });
+    await this.repo.transaction((em) => this.setStatusIn(em, id, status, admin, requestId));
     return this.get(id, admin);
+  }
+
+  /** The status change in the caller's transaction (the emergency pause suspends the firm with its governance rows). */
+  async setStatusIn(
+    em: EntityManager,
+    id: string,
+    status: 'active' | 'suspended',
+    admin: Principal,
+    requestId?: string,
+    details?: Record<string, unknown>,
+  ): Promise<void> {
+    await this.repo.setStatus(em, id, status);
+    // Suspension revokes every token of every member at once; resuming does not bring old tokens back.
+    if (status === 'suspended') for (const s of await this.staff.idsOf(em, id)) await this.auth.revokeAll(em, s);
+    await this.audit.record(
+      {
+        actor: actorOf(admin),
+        operatorId: id,
+        action: status === 'suspended' ? 'operator.suspend' : 'operator.resume',
+        subject: { type: 'operator', id },
+        outcome: 'success',
+        details,
+        requestId,
+      },
+      em,
+    );
+  }
+
+  /** Key rotation's last step: the new sealed key replaces the old one, in the caller's transaction. */
+  replaceKey(
+    em: EntityManager,
+    id: string,
+    k: { address: `0x${string}`; encryptedKey: Buffer; encryptedDataKey: Buffer; kmsKeyId: string },
+  ): Promise<void> {
+    return this.repo.replaceKey(em, id, k);
+  }
+
+  /** The firm's current signing address (the agent on its tokens). */
+  async signerAddressOf(operatorId: string): Promise<`0x${string}`> {
+    return getAddress((await this.repo.load(operatorId)).signerAddress);
   }
 
   /** For the signing pipeline: re-checked right before any key of the operator is opened. */

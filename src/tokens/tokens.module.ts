@@ -6,6 +6,7 @@
  */
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
+import { GovernanceApiModule } from '../governance/governance-api.module';
 import { IssuersModule } from '../issuers/issuers.module';
 import { OperatorsModule } from '../operators/operators.module';
 import { TransactionsModule } from '../transactions/transactions.module';
@@ -22,7 +23,7 @@ import { TokensService } from './tokens.service';
 import { WalletFreeze } from './wallet-freeze';
 
 @Module({
-  imports: [TransactionsModule, UsersModule, IssuersModule, OperatorsModule, AuthModule],
+  imports: [TransactionsModule, UsersModule, IssuersModule, OperatorsModule, AuthModule, GovernanceApiModule],
   controllers: [TokensController, OperationsController],
   providers: [
     TokensRepository,

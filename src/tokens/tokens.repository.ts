@@ -1,11 +1,10 @@
 /**
- * The tables `tokens` owns: tokens, the custody ledger (custody_entries) and the development
- * governance key. Tenancy is applied here once: a firm sees its own tokens and those of the
- * issuers it is currently granted.
+ * The tables `tokens` owns: tokens and the custody ledger (custody_entries); the development
+ * governance key's rows are read by src/governance (governance-keys.ts). Tenancy is applied
+ * here once: a firm sees its own tokens and those of the issuers it is currently granted.
  */
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
-import { GovernanceKey } from './entities/governance-key.entity';
 import { Token } from './entities/token.entity';
 
 const GRANTED = 'SELECT g.issuer_id FROM issuer_grants g WHERE g.operator_id = :firm';
@@ -36,6 +35,21 @@ export class TokensRepository {
   /** Active tokens the firm signs for: its own and its granted issuers'. */
   async activeOf(firm: string): Promise<Token[]> {
     return this.visible(firm).andWhere(`t.status = 'active'`).orderBy('t.created_at').getMany();
+  }
+
+  /** Active tokens signed by one key (a firm's or an issuer's). */
+  activeSignedBy(kind: 'operator' | 'issuer', id: string): Promise<Token[]> {
+    return this.ds.getRepository(Token).find({ where: { status: 'active', signerKind: kind, signerId: id }, order: { createdAt: 'ASC' } });
+  }
+
+  /** Tokens of one key still deploying (they join a rotation once active). */
+  deployingSignedBy(kind: 'operator' | 'issuer', id: string): Promise<Token[]> {
+    return this.ds.getRepository(Token).find({ where: { status: 'deploying', signerKind: kind, signerId: id } });
+  }
+
+  /** Key rotation: the tokens of a key name its new address (the address their rows are queued on). */
+  async repointSigner(em: EntityManager, kind: 'operator' | 'issuer', id: string, address: string): Promise<void> {
+    await em.query('UPDATE tokens SET signer_address = $3 WHERE signer_kind = $1 AND signer_id = $2', [kind, id, address]);
   }
 
   allActive(): Promise<Token[]> {
@@ -108,22 +122,5 @@ export class TokensRepository {
          FROM custody_entries c JOIN tokens t ON t.id = c.token_id
         GROUP BY c.token_id, t.address, c.operator_id`,
     );
-  }
-
-  // ---- development governance key -------------------------------------------------------
-
-  firstGovernanceKey(em?: EntityManager): Promise<GovernanceKey | null> {
-    return (em ?? this.ds.manager).getRepository(GovernanceKey).findOne({ where: {}, order: { createdAt: 'ASC' } });
-  }
-
-  /** Stores the key unless one exists already (under a lock, so two instances agree); returns the address in force. */
-  async keepFirstGovernanceKey(key: Omit<GovernanceKey, 'createdAt'>): Promise<`0x${string}`> {
-    return this.ds.transaction(async (em) => {
-      await em.query(`SELECT pg_advisory_xact_lock(hashtext('kagi-governance'))`);
-      const again = await this.firstGovernanceKey(em);
-      if (again) return again.address;
-      await em.getRepository(GovernanceKey).insert(key);
-      return key.address;
-    });
   }
 }

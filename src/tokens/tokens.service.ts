@@ -6,16 +6,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { getAddress } from 'viem';
 import type { Principal } from '../common/principal';
-import { GasFunding } from '../chain/gas-funding';
 import { AppError, NotFoundError } from '../common/app-error';
 import type { Prepared } from '../common/idempotency/idempotency';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
 import { firmOf, requireFirm } from '../common/principal';
-import { AppConfig } from '../config/app-config';
+import { GovernanceService } from '../governance/governance.service';
 import { IssuersService } from '../issuers/issuers.service';
-import { SigningKeys } from '../kms/signing-keys';
 import { OperatorsService } from '../operators/operators.service';
 import { TransactionQueue } from '../transactions/queue';
 import { UsersService } from '../users/users.service';
@@ -32,13 +31,17 @@ export interface HolderRow {
   custodyBalance: string;
 }
 
+/** How long an instance trusts a cached active token (its signer address changes in a key rotation). */
+const CACHE_MS = 2_000;
+
 @Injectable()
 export class TokensService {
   /**
    * Active tokens by id. Nothing an operation reads of a token (owner, issuer, signer, address)
-   * changes once it is active, and it never leaves that state; grants are still checked live.
+   * changes once it is active, except the signer's address in a key rotation (repointSigner
+   * clears it here; other instances keep it for CACHE_MS at most); grants are still checked live.
    */
-  private readonly activeTokens = new Map<string, Token>();
+  private readonly activeTokens = new Map<string, { t: Token; at: number }>();
 
   constructor(
     private readonly repo: TokensRepository,
@@ -48,9 +51,7 @@ export class TokensService {
     private readonly operators: OperatorsService,
     private readonly queue: TransactionQueue,
     private readonly custodyLedger: CustodyLedger,
-    private readonly keys: SigningKeys,
-    private readonly gas: GasFunding,
-    private readonly config: AppConfig,
+    private readonly governance: GovernanceService,
   ) {}
 
   /** Validates and returns a function that stores the token and its deploy transaction in `em`. */
@@ -175,13 +176,31 @@ export class TokensService {
     return { blockNumber: at.toString(), items };
   }
 
+  /** Active tokens signed by one key (a firm's or an issuer's): what governance pauses or rotates. */
+  activeSignedBy(kind: 'operator' | 'issuer', id: string): Promise<Token[]> {
+    return this.repo.activeSignedBy(kind, id);
+  }
+
+  /** Key rotation's last step (in its transaction): the key's tokens name the new address; this instance's cache forgets them. */
+  async repointSigner(em: EntityManager, kind: 'operator' | 'issuer', id: string, address: `0x${string}`): Promise<void> {
+    await this.repo.repointSigner(em, kind, id, address);
+    for (const [tid, e] of this.activeTokens) if (e.t.signerKind === kind && e.t.signerId === id) this.activeTokens.delete(tid);
+  }
+
+  deployingSignedBy(kind: 'operator' | 'issuer', id: string): Promise<Token[]> {
+    return this.repo.deployingSignedBy(kind, id);
+  }
+
   /** Tokens a principal may see: its firm's own, and its granted issuers'. Anything else is 404. */
   async visible(p: Principal, id: string): Promise<Token> {
-    const t = this.activeTokens.get(id) ?? (await this.repo.findById(id));
+    const cached = this.activeTokens.get(id);
+    const fresh = cached && Date.now() - cached.at < CACHE_MS ? cached.t : undefined;
+    if (cached && !fresh) this.activeTokens.delete(id);
+    const t = fresh ?? (await this.repo.findById(id));
     if (!t) throw new NotFoundError('Token');
     if (t.status === 'active' && !this.activeTokens.has(id)) {
       if (this.activeTokens.size >= 10_000) this.activeTokens.delete(this.activeTokens.keys().next().value!);
-      this.activeTokens.set(id, t);
+      this.activeTokens.set(id, { t, at: Date.now() });
     }
     const firm = firmOf(p);
     if (!firm || t.operatorId === firm) return t;
@@ -189,23 +208,8 @@ export class TokensService {
     throw new NotFoundError('Token');
   }
 
-  /** The token contracts' admin: GOVERNANCE_ADDRESS, or (dev/test) a sealed platform governance key. */
+  /** The token contracts' admin: the governance signer's address (KMS key, external multisig, or the development key). */
   private async governanceAddress(): Promise<`0x${string}`> {
-    if (this.config.chain.governanceAddress) return this.config.chain.governanceAddress;
-    const existing = await this.repo.firstGovernanceKey();
-    if (existing) return existing.address;
-    const id = randomUUID();
-    const { address, sealed } = await this.keys.create({ kind: 'governance', id });
-    // One governance key even when two instances create their first token at once.
-    const winner = await this.repo.keepFirstGovernanceKey({
-      id,
-      address,
-      encryptedKey: sealed.encryptedKey,
-      encryptedDataKey: sealed.encryptedDataKey,
-      kmsKeyId: sealed.kmsKeyId,
-    });
-    if (winner !== address) return winner;
-    await this.gas.fund(address);
-    return address;
+    return (await this.governance.identity()).address;
   }
 }

@@ -25,11 +25,17 @@ export type TransitionHandler = (em: EntityManager, changed: readonly Transition
 @Injectable()
 export class TransactionHooks {
   private builder: CallBuilder | undefined;
+  /** Builds the rows of signer kind `governance` (their calls are governance's, not the token catalogue's). */
+  private governanceBuilder: CallBuilder | undefined;
   private readonly finality: TransitionHandler[] = [];
   private readonly transitions: TransitionHandler[] = [];
 
   setCallBuilder(builder: CallBuilder): void {
     this.builder = builder;
+  }
+
+  setGovernanceCallBuilder(builder: CallBuilder): void {
+    this.governanceBuilder = builder;
   }
 
   /** Called with the rows that became `confirmed` or `failed` after being submitted or queued. */
@@ -45,9 +51,13 @@ export class TransactionHooks {
   async build(rows: readonly QueuedRow[]): Promise<BuiltCall[]> {
     const legacy = (r: QueuedRow): BuiltCall | undefined => (r.callData ? { to: r.toAddress, data: r.callData } : undefined);
     if (rows.every((r) => r.callData)) return rows.map((r) => legacy(r)!);
-    if (!this.builder) throw new Error('no CallBuilder registered');
-    const built = await this.builder.build(rows);
-    return rows.map((r, i) => legacy(r) ?? built[i]!);
+    const isGov = (r: QueuedRow) => r.signerKind === 'governance';
+    const gov = rows.filter((r) => isGov(r) && !r.callData);
+    const rest = rows.filter((r) => !isGov(r) && !r.callData);
+    if ((gov.length && !this.governanceBuilder) || (rest.length && !this.builder)) throw new Error('no CallBuilder registered');
+    const [g, o] = await Promise.all([gov.length ? this.governanceBuilder!.build(gov) : [], rest.length ? this.builder!.build(rest) : []]);
+    const byId = new Map<string, BuiltCall>([...gov.map((r, i) => [r.id, g[i]!] as const), ...rest.map((r, i) => [r.id, o[i]!] as const)]);
+    return rows.map((r) => legacy(r) ?? byId.get(r.id)!);
   }
 
   /** Runs in `em`: finality handlers for final rows, then transition hooks for all. */

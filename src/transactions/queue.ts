@@ -10,7 +10,7 @@ import { AuditSink } from '../audit/audit-sink';
 import { actorOf, type Principal } from '../common/principal';
 import { firmOf } from '../common/principal';
 import { toTxDto, type TransactionResponse } from './dto/transaction.response';
-import type { LegalBasis, RequestedBy, Transaction, TxKind } from './entities/transaction.entity';
+import type { LegalBasis, RequestedBy, Transaction, TxKind, TxStatus } from './entities/transaction.entity';
 import { TransactionHooks } from './hooks';
 import { Pipeline } from './pipeline/pipeline';
 import { TransactionsRepository } from './transactions.repository';
@@ -184,6 +184,11 @@ export class TransactionQueue {
     return this.repo.custodyInFlight(operatorId);
   }
 
+  /** The current status of each row (governance and rotation steps wait on their rows). */
+  statusesOf(ids: readonly string[]): Promise<Map<string, TxStatus>> {
+    return this.repo.statusesOf(ids);
+  }
+
   /** Holds a signer's queue (nothing new is signed) until released: key rotation. */
   hold(address: string, reason: string): Promise<void> {
     return this.repo.hold(address, reason);
@@ -201,5 +206,17 @@ export class TransactionQueue {
   /** The firm's accepted and pending requests of `kinds` on the token in the last `seconds`. */
   windowSum(em: EntityManager, operatorId: string, tokenId: string, kinds: readonly string[], seconds: number): Promise<bigint> {
     return this.repo.windowSum(em, operatorId, tokenId, kinds, seconds);
+  }
+
+  /** Key rotation's last step, in one transaction: unsigned rows move to the new address and the old address's hold goes. */
+  async moveQueue(em: EntityManager, oldAddress: string, newAddress: string): Promise<number> {
+    const n = await this.repo.repoint(em, oldAddress, newAddress);
+    await this.repo.releaseIn(em, oldAddress);
+    return n;
+  }
+
+  /** How many rows the address signed that are not final yet (a rotation settles them first). */
+  inFlightFrom(address: string): Promise<number> {
+    return this.repo.inFlightFrom(address);
   }
 }

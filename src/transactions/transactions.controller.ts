@@ -28,6 +28,10 @@ const KINDS = [
   'batch-forced-transfer',
   'batch-freeze',
   'batch-unfreeze',
+  'grant-agent',
+  'revoke-agent',
+  'governance-pause',
+  'governance-unpause',
 ] as const;
 
 class TxQuery extends PageQuery {

@@ -5,6 +5,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
+import type { PipelineScope } from './pipeline/state';
 import type { Problem, QueuedRow, SubmittedRow, Transition } from './pipeline/types';
 import { Transaction, type ApprovalGiven, type LegalBasis, type RequestedBy, type TxStatus } from './entities/transaction.entity';
 
@@ -46,6 +47,13 @@ export interface NewTransaction {
   requestedBy: RequestedBy;
   legalBasis: LegalBasis | null;
   approvalsRequired: number;
+}
+
+/** The rows a pipeline of that scope works on (governance rows are signed by the governance process). */
+function scopeSql(scope: PipelineScope): string {
+  if (scope === 'keys') return ` AND t.signer_kind <> 'governance'`;
+  if (scope === 'governance') return ` AND t.signer_kind = 'governance'`;
+  return '';
 }
 
 @Injectable()
@@ -251,6 +259,28 @@ export class TransactionsRepository {
     );
   }
 
+  /** Key rotation: rows not signed yet move from the old signing address to the new one (their calls are built at signing). */
+  async repoint(em: EntityManager, oldAddress: string, newAddress: string): Promise<number> {
+    const [, n] = await em.query<[unknown[], number]>(
+      `UPDATE transactions SET from_address = $2, updated_at = now() WHERE from_address = $1 AND status IN ('pending_approval', 'queued')`,
+      [oldAddress, newAddress],
+    );
+    return n;
+  }
+
+  /** Rows the old key signed that are not final yet. */
+  async inFlightFrom(address: string): Promise<number> {
+    const [r] = await this.ds.query<Array<{ n: number }>>(
+      `SELECT count(*)::int AS n FROM transactions WHERE from_address = $1 AND status = 'submitted'`,
+      [address],
+    );
+    return r?.n ?? 0;
+  }
+
+  async releaseIn(em: EntityManager, address: string): Promise<void> {
+    await em.query('DELETE FROM signer_holds WHERE address = $1', [address]);
+  }
+
   async release(address: string): Promise<void> {
     await this.ds.query('DELETE FROM signer_holds WHERE address = $1', [address]);
   }
@@ -258,10 +288,10 @@ export class TransactionsRepository {
   // ---- signing ------------------------------------------------------------------------
 
   /** Signers with due queued work that are not held. */
-  async dueSigners(): Promise<Array<`0x${string}`>> {
+  async dueSigners(scope: PipelineScope = 'all'): Promise<Array<`0x${string}`>> {
     const rows = await this.ds.query<Array<{ from_address: `0x${string}` }>>(
       `SELECT DISTINCT from_address FROM transactions t WHERE status = 'queued' AND next_attempt_at <= now()
-          AND NOT EXISTS (SELECT 1 FROM signer_holds h WHERE h.address = t.from_address)`,
+          AND NOT EXISTS (SELECT 1 FROM signer_holds h WHERE h.address = t.from_address)${scopeSql(scope)}`,
     );
     return rows.map((r) => r.from_address);
   }
@@ -280,14 +310,14 @@ export class TransactionsRepository {
    * and skipping a row locked for a moment (a cancel) would sign the rows behind it first.
    * Nothing is returned while the signer is held.
    */
-  async claimHead(em: EntityManager, address: string, limit: number): Promise<QueuedRow[]> {
+  async claimHead(em: EntityManager, address: string, limit: number, byPriority = false): Promise<QueuedRow[]> {
     return em.query<QueuedRow[]>(
       `SELECT id, kind, operator_id AS "operatorId", requested_by_type AS "requestedByType", signer_kind AS "signerKind", signer_id AS "signerId",
               from_address AS "fromAddress", to_address AS "toAddress", call_data AS "callData", call_args AS "callArgs", token_id AS "tokenId",
               user_id AS "userId", request, next_attempt_at <= now() AS due
          FROM transactions WHERE from_address = $1 AND status = 'queued'
           AND NOT EXISTS (SELECT 1 FROM signer_holds h WHERE h.address = $1)
-        ORDER BY created_at, id LIMIT $2 FOR UPDATE`,
+        ORDER BY ${byPriority ? `(call_args->>'priority')::int DESC NULLS LAST, ` : ''}created_at, id LIMIT $2 FOR UPDATE`,
       [address, limit],
     );
   }
@@ -344,10 +374,10 @@ export class TransactionsRepository {
 
   // ---- receipts -----------------------------------------------------------------------
 
-  submitted(limit: number): Promise<SubmittedRow[]> {
+  submitted(limit: number, scope: PipelineScope = 'all'): Promise<SubmittedRow[]> {
     return this.ds.query<SubmittedRow[]>(
       `SELECT id, nonce, from_address, tx_hash, raw_tx, submitted_at, replaced_hashes, signer_kind, signer_id, kind, operator_id, requested_by_type
-         FROM transactions WHERE status = 'submitted' ORDER BY submitted_at, id LIMIT $1`,
+         FROM transactions t WHERE status = 'submitted'${scopeSql(scope)} ORDER BY submitted_at, id LIMIT $1`,
       [limit],
     );
   }

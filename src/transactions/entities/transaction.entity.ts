@@ -14,7 +14,12 @@ export type TxKind =
   | 'unpause'
   | 'recover'
   | 'custody-migration'
-  | BatchTxKind;
+  | BatchTxKind
+  // Governance transactions (signer kind `governance`): signed only by the governance signer.
+  | 'grant-agent'
+  | 'revoke-agent'
+  | 'governance-pause'
+  | 'governance-unpause';
 /** One lot of a batch (≤ 100 rows) through the contract's batch function. */
 type BatchTxKind = 'batch-issue' | 'batch-redeem' | 'batch-forced-transfer' | 'batch-freeze' | 'batch-unfreeze';
 /**
@@ -124,7 +129,7 @@ export class Transaction {
   user?: unknown;
 
   @Column({ name: 'signer_kind', type: 'varchar', length: 16 })
-  signerKind!: 'operator' | 'issuer';
+  signerKind!: 'operator' | 'issuer' | 'governance';
 
   @Column({ name: 'signer_id', type: 'uuid' })
   signerId!: string;

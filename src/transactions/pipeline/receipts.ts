@@ -39,7 +39,7 @@ export class Receipts {
 
   async round(): Promise<boolean> {
     const { sent, taken } = this.state;
-    const rows = await this.repo.submitted(RECEIPTS_PER_ROUND);
+    const rows = await this.repo.submitted(RECEIPTS_PER_ROUND, this.state.scope);
     if (!rows.length) {
       sent.clear();
       taken.clear();

@@ -56,7 +56,7 @@ export class Signing {
 
   /** One pass over every signer with due work; true when any of them made progress. */
   async round(): Promise<boolean> {
-    const signers = await this.repo.dueSigners();
+    const signers = await this.repo.dueSigners(this.state.scope);
     const progress = await mapLimit(signers, PARALLEL_SIGNERS, (s) => this.drain(s));
     return progress.some(Boolean);
   }
@@ -78,7 +78,8 @@ export class Signing {
     const result = { claimed: 0, progressed: false, signed: [] as Signed[], failed: 0 };
     await this.repo.transaction(async (em) => {
       if (!(await this.repo.trySignerLock(em, address))) return; // another instance works on this signer now
-      const rows = await this.repo.claimHead(em, address, BATCH);
+      // Where governance rows are signed, a row's `priority` (the emergency pause) goes first.
+      const rows = await this.repo.claimHead(em, address, BATCH, this.state.scope !== 'keys');
       if (!rows[0]) return;
       if (!rows[0].due) return this.repo.spreadHeadError(em, address, rows[0].id);
       result.claimed = rows.length;

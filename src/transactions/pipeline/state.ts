@@ -5,6 +5,14 @@
  */
 import { Injectable } from '@nestjs/common';
 import { Metrics } from '../../common/metrics';
+import { AppConfig } from '../../config/app-config';
+
+/**
+ * Which signers this process's pipeline works for: `keys` (firm, issuer and anchor keys: the
+ * API), `governance` (the governance process), `all` (the API with the development governance
+ * key, GOVERNANCE_SIGNER=local).
+ */
+export type PipelineScope = 'keys' | 'governance' | 'all';
 
 @Injectable()
 export class PipelineState {
@@ -25,11 +33,13 @@ export class PipelineState {
   /** Per signer: its mined transaction count as last read. */
   readonly mined = new Map<string, number>();
   stopping = false;
+  scope: PipelineScope;
   wakeSigning: () => void = () => undefined;
   wakeReceipts: () => void = () => undefined;
   readonly outcomes;
 
-  constructor(metrics: Metrics) {
+  constructor(metrics: Metrics, config: AppConfig) {
+    this.scope = config.governance.signer === 'local' ? 'all' : 'keys';
     this.outcomes = metrics.counter('kagi_transactions_total', 'Transactions by final status', ['status']);
   }
 

@@ -1,0 +1,16 @@
+/**
+ * Governance inside the API: the signer's identity (the token contracts' admin) and the queue
+ * of governance transactions. The API signs them only with the development key
+ * (GOVERNANCE_SIGNER=local); otherwise the governance process does (governance-process.ts).
+ */
+import { Module } from '@nestjs/common';
+import { TransactionsModule } from '../transactions/transactions.module';
+import { GovernanceModule } from './governance.module';
+import { GovernanceService } from './governance.service';
+
+@Module({
+  imports: [GovernanceModule, TransactionsModule],
+  providers: [GovernanceService],
+  exports: [GovernanceService],
+})
+export class GovernanceApiModule {}

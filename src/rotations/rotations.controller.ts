@@ -1,0 +1,63 @@
+import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../common/api-problems';
+import { ParseIdPipe } from '../common/parse-id.pipe';
+import { CurrentPrincipal, RequestId, Roles, StaffRoute, type Principal } from '../common/principal';
+import { OptionalLegalBasisDto } from '../governance/dto/emergency.dto';
+import { RotationsService, type RotationView } from './rotations.service';
+
+@ApiTags('governance')
+@ApiBearerAuth()
+@Controller('v1')
+export class RotationsController {
+  constructor(private readonly rotations: RotationsService) {}
+
+  @Post('operators/:id/key-rotation')
+  @HttpCode(202)
+  @Roles('admin')
+  @ApiOperation({ summary: "Rotate a firm's signing key (a platform action: a second admin approves with PLATFORM_FOUR_EYES)" })
+  @ApiAcceptedResponse({ description: 'Rotation' })
+  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'ROTATION_IN_PROGRESS')
+  rotateOperator(
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: OptionalLegalBasisDto,
+    @CurrentPrincipal() p: Principal,
+    @RequestId() rid?: string,
+  ): Promise<RotationView> {
+    return this.rotations.request(p, 'operator', id, body.legalBasis ? { ...body.legalBasis } : undefined, rid);
+  }
+
+  @Post('issuers/:id/key-rotation')
+  @HttpCode(202)
+  @Roles('admin')
+  @ApiOperation({ summary: "Rotate an issuer's signing key (a platform action)" })
+  @ApiAcceptedResponse({ description: 'Rotation' })
+  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'ROTATION_IN_PROGRESS')
+  rotateIssuer(
+    @Param('id', ParseIdPipe) id: string,
+    @Body() body: OptionalLegalBasisDto,
+    @CurrentPrincipal() p: Principal,
+    @RequestId() rid?: string,
+  ): Promise<RotationView> {
+    return this.rotations.request(p, 'issuer', id, body.legalBasis ? { ...body.legalBasis } : undefined, rid);
+  }
+
+  @Get('rotations/:id')
+  @StaffRoute(['firm-admin', 'maker', 'checker', 'viewer'], { admin: true })
+  @ApiOperation({ summary: 'A key rotation with its steps (admins; the firm’s staff for its own key)' })
+  @ApiOkResponse({ description: 'Rotation' })
+  @ApiProblems('UNAUTHENTICATED', 'NOT_FOUND')
+  get(@Param('id', ParseIdPipe) id: string, @CurrentPrincipal() p: Principal): Promise<RotationView> {
+    return this.rotations.get(p, id);
+  }
+
+  @Post('rotations/:id/resume')
+  @HttpCode(202)
+  @Roles('admin')
+  @ApiOperation({ summary: 'Resume a failed rotation at its failed step' })
+  @ApiAcceptedResponse({ description: 'Rotation' })
+  @ApiProblems('UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'NOT_PENDING')
+  resume(@Param('id', ParseIdPipe) id: string, @CurrentPrincipal() p: Principal, @RequestId() rid?: string): Promise<RotationView> {
+    return this.rotations.resume(p, id, rid);
+  }
+}
