@@ -7,6 +7,7 @@
  */
 import { getAddress, type Address } from 'viem';
 import type { ErrorCode } from '../common/error-codes';
+import { LEGAL_BASIS_CODES } from '../transactions/entities/transaction.entity';
 import type { BatchKind, LegalBasis } from './entities/batch.entity';
 import type { RawRow } from './batch-input';
 
@@ -43,16 +44,6 @@ export interface Judged {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_UINT256 = (1n << 256n) - 1n;
-const LEGAL_BASIS_CODES = [
-  'court-order',
-  'garnishment',
-  'inheritance',
-  'lost-key',
-  'sanctions',
-  'error-correction',
-  'regulatory',
-  'other',
-] as const;
 
 const needsAmount = (k: BatchKind) => k !== 'freeze' && k !== 'unfreeze';
 const needsReceiver = (k: BatchKind) => k === 'transfer' || k === 'forced-transfer';

@@ -24,7 +24,7 @@ import type { Token } from '../tokens/entities/token.entity';
 import { TokensService } from '../tokens/tokens.service';
 import type { TransactionResponse } from '../transactions/dto/transaction.response';
 import { TransactionQueue } from '../transactions/queue';
-import type { LegalBasisDto } from './dto/emergency.dto';
+import type { LegalBasisDto } from '../approvals/dto/legal-basis.dto';
 import { GovernanceService } from './governance.service';
 
 const V1_JOB = 'governance.v1-emergency-pause';
