@@ -106,7 +106,19 @@ export async function startAnvil(opts: {
   chainId?: number;
 }): Promise<StartedProcess> {
   const bin = anvilBinary();
-  const args = ['--host', '127.0.0.1', '--port', String(opts.port), '--chain-id', String(opts.chainId ?? 31337), '--silent'];
+  // 1,000,000 ETH per dev account: dev gas funding gives every new key 100 ETH from the first
+  // account, and a full test run creates well over the 100 keys Anvil's default 10,000 ETH pays for.
+  const args = [
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(opts.port),
+    '--chain-id',
+    String(opts.chainId ?? 31337),
+    '--silent',
+    '--balance',
+    '1000000',
+  ];
   if (opts.stateFile) args.push('--state', opts.stateFile, '--state-interval', '5');
   args.push(...(opts.extraArgs ?? []));
   const child = bin.endsWith('.mjs')

@@ -51,6 +51,7 @@ import { Jobs1796155360981 } from './migrations/1796155360981-Jobs';
 import { FirmStaff1796155400000 } from './migrations/1796155400000-FirmStaff';
 import { ApprovalsAndLegalBasis1796180001600 } from './migrations/1796180001600-ApprovalsAndLegalBasis';
 import { Webhooks1796181000000 } from './migrations/1796181000000-Webhooks';
+import { SecureRoomWebhookEvents1796182000000 } from './migrations/1796182000000-SecureRoomWebhookEvents';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const ENTITIES: MixedList<Function> = [
@@ -105,6 +106,7 @@ export const MIGRATIONS: MixedList<Function> = [
   MailSecrets1796180000500,
   ApprovalsAndLegalBasis1796180001600,
   Webhooks1796181000000,
+  SecureRoomWebhookEvents1796182000000,
   BulkOperations1796170000200,
   PlatformActionsAdminsRotations1796180000000,
 ];

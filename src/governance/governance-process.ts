@@ -15,6 +15,7 @@ import { Global, Injectable, Logger, Module, type DynamicModule, type OnModuleDe
 import { LoggerModule } from 'nestjs-pino';
 import { formatEther, type Address } from 'viem';
 import { AuditSink } from '../audit/audit-sink';
+import { AuditEventsRepository } from '../audit/audit-events.repository';
 import { DatabaseAuditSink } from '../audit/database-audit-sink';
 import { ChainModule } from '../chain/chain.module';
 import { ChainService } from '../chain/chain.service';
@@ -134,7 +135,7 @@ class GovernanceRuntimeModule {}
 
 /** Every signature is audited (`governance.sign`; `key.open` for the development key). */
 @Global()
-@Module({ providers: [{ provide: AuditSink, useClass: DatabaseAuditSink }], exports: [AuditSink] })
+@Module({ providers: [AuditEventsRepository, { provide: AuditSink, useClass: DatabaseAuditSink }], exports: [AuditSink] })
 class GovernanceAuditModule {}
 
 /** The pipeline's stages over governance rows, with the governance signer behind TransactionSigner. */

@@ -474,6 +474,7 @@ describe('npm run governance (built process)', () => {
       const env = {
         ...testEnv({ NODE_ENV: 'production', WALLET_HTTP_ISSUANCE: 'false', DEV_GAS_FUNDING: 'false', GOVERNANCE_SIGNER: 'kms' }),
         GOVERNANCE_KMS_KEY_ID: 'alias/kagi-governance',
+        SMTP_URL: 'smtp://127.0.0.1:9',
         ...over,
       };
       const r = await run(env, /$^/, 20_000);

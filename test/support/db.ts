@@ -139,9 +139,12 @@ export class WriteWatcher {
     return r.rows;
   }
 
-  /** Work the pipeline still has to do (so a snapshot would not be stable yet). */
+  /** Work the pipeline, or a key rotation an accepted request started, still has to do (so a snapshot would not be stable yet). */
   async busy(): Promise<boolean> {
-    const r = await this.client.query<{ n: number }>(`SELECT count(*)::int AS n FROM transactions WHERE status IN ('queued', 'submitted')`);
+    const r = await this.client.query<{ n: number }>(
+      `SELECT (SELECT count(*) FROM transactions WHERE status IN ('queued', 'submitted'))::int
+            + (SELECT count(*) FROM rotations WHERE status IN ('running', 'waiting_for_gas'))::int AS n`,
+    );
     return (r.rows[0]?.n ?? 0) > 0;
   }
 
