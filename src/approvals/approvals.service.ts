@@ -215,8 +215,9 @@ export class ApprovalsService implements OnModuleInit {
 
   private assertMayDecide(p: Principal, r: PendingRow | undefined, approving: boolean): asserts r is PendingRow {
     assertMayDecide(p, r, approving);
-    // A batch's lots are decided through the batch (POST /v1/batches/{id}/approve), as a whole.
+    // A batch's lots and an order's transactions are decided through the batch or the order, as a whole.
     if (typeof r.request.batchId === 'string') throw new AppError('NOT_PENDING', 'This transaction is decided through its batch');
+    if (typeof r.request.orderId === 'string') throw new AppError('NOT_PENDING', 'This transaction is decided through its order');
   }
 
   /** REQUIRE_MFA_FOR_APPROVAL: a fresh one-time code with each approval (each 30-s step is accepted once). */

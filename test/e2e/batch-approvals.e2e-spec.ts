@@ -133,6 +133,7 @@ describe('batches and orders under approval policies', () => {
     });
     expect(r.status, r.text).toBe(202);
     expect(r.body.status).toBe('running');
+    await expect.poll(async () => (await batchOf(r.body.id)).status, { timeout: 30_000, interval: 100 }).toBe('completed');
   });
 
   it('a rejected batch never reaches the chain (rows each under the threshold: the batch counts its sum)', async () => {
