@@ -20,9 +20,11 @@ describe('batches and orders under approval policies', () => {
   let checker: { id: string; token: string };
   let tokenId: string;
   let token: Address;
+  let second: { id: string; address: Address };
   const users: Array<{ id: string; address: Address }> = [];
 
-  const balanceOf = (a: Address) => chain.readContract({ address: token, abi: securityTokenAbi, functionName: 'balanceOf', args: [a] });
+  const balanceOf = (a: Address, at: Address = token) =>
+    chain.readContract({ address: at, abi: securityTokenAbi, functionName: 'balanceOf', args: [a] });
   const req = (method: string, path: string, tok: string, body?: unknown, headers: Record<string, string> = {}) =>
     http(t.url, method, path, { token: tok, body, headers });
   const batchOf = async (id: string) => (await req('GET', `/v1/batches/${id}`, firm.token)).body;
@@ -69,6 +71,9 @@ describe('batches and orders under approval policies', () => {
     const r = await req('POST', '/v1/tokens', firm.token, { name: 'Bulk Four Eyes', symbol: 'BFE', decimals: 0 }, WAIT);
     expect(r.status, r.text).toBe(200);
     ({ id: tokenId, address: token } = r.body as { id: string; address: Address });
+    const r2 = await req('POST', '/v1/tokens', firm.token, { name: 'Bulk Four Eyes II', symbol: 'BF2', decimals: 0 }, WAIT);
+    expect(r2.status, r2.text).toBe(200);
+    second = r2.body as { id: string; address: Address };
     for (const n of ['a', 'b', 'c']) users.push(await investor(firm, `投資家 ${n}`));
     const policy = await req('PUT', `/v1/operators/${firm.id}/policy`, firm.token, {
       rules: [{ kinds: ['issue'], minAmount: '100', approvals: 1 }],
@@ -152,5 +157,43 @@ describe('batches and orders under approval policies', () => {
     expect(lot.body.status).toBe('rejected');
     await new Promise((res) => setTimeout(res, 1000));
     expect(await Promise.all(users.map((u) => balanceOf(u.address)))).toEqual(before);
+  });
+
+  it('an order needing approval anywhere waits whole, then lands after approval; a rejected one never does', async () => {
+    const [a, b] = [users[0]!, users[1]!];
+    const before = [await balanceOf(a.address), await balanceOf(b.address, second.address)];
+    // 150 on the first token needs approval; 10 on the second would not, alone.
+    const ops = [
+      { tokenId, kind: 'issue', userId: a.id, amount: '150' },
+      { tokenId: second.id, kind: 'issue', userId: b.id, amount: '10' },
+    ];
+    const r = await req('POST', '/v1/orders', firm.token, { operations: ops });
+    expect(r.status, r.text).toBe(202);
+    const id = r.body.id as string;
+    const order = await req('GET', `/v1/orders/${id}`, firm.token);
+    expect(order.body.status).toBe('pending_approval');
+    expect(order.body.transactions.map((x: { status: string }) => x.status)).toEqual(['pending_approval', 'pending_approval']);
+    const listed = await req('GET', '/v1/approvals?type=order', checker.token);
+    expect(listed.body.items).toContainEqual({ type: 'order', item: expect.objectContaining({ id, status: 'pending_approval' }) });
+    // Its transactions are decided through the order only.
+    expect((await req('POST', `/v1/transactions/${order.body.transactions[1].id}/approve`, checker.token, {})).status).toBe(409);
+    await new Promise((res) => setTimeout(res, 1000));
+    expect([await balanceOf(a.address), await balanceOf(b.address, second.address)]).toEqual(before);
+
+    expect((await req('POST', `/v1/orders/${id}/approve`, firm.token, {})).body.code).toBe('SELF_APPROVAL');
+    const ok = await req('POST', `/v1/orders/${id}/approve`, checker.token, {});
+    expect(ok.status, ok.text).toBe(200);
+    await expect
+      .poll(async () => (await req('GET', `/v1/orders/${id}`, firm.token)).body.status, { timeout: 30_000, interval: 100 })
+      .toBe('completed');
+    expect([await balanceOf(a.address), await balanceOf(b.address, second.address)]).toEqual([before[0]! + 150n, before[1]! + 10n]);
+
+    const r2 = await req('POST', '/v1/orders', firm.token, { operations: ops });
+    expect(r2.status, r2.text).toBe(202);
+    const rej = await req('POST', `/v1/orders/${r2.body.id}/reject`, checker.token, { reason: '重複' });
+    expect(rej.status, rej.text).toBe(200);
+    expect(rej.body.status).toBe('rejected');
+    await new Promise((res) => setTimeout(res, 1000));
+    expect([await balanceOf(a.address), await balanceOf(b.address, second.address)]).toEqual([before[0]! + 150n, before[1]! + 10n]);
   });
 });
