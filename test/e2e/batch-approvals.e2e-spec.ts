@@ -196,4 +196,41 @@ describe('batches and orders under approval policies', () => {
     await new Promise((res) => setTimeout(res, 1000));
     expect([await balanceOf(a.address), await balanceOf(b.address, second.address)]).toEqual([before[0]! + 150n, before[1]! + 10n]);
   });
+
+  it('a forced-transfer batch stores its legal basis on the lot transactions: one for all rows, or per row', async () => {
+    const [a, b, c] = [users[0]!, users[1]!, users[2]!];
+    const lotOf = async (id: string) => {
+      await expect.poll(async () => (await batchOf(id)).status, { timeout: 30_000, interval: 100 }).toBe('completed');
+      const items = await req('GET', `/v1/batches/${id}/items`, firm.token);
+      return (await req('GET', `/v1/transactions/${items.body.items[0].transactionId}`, firm.token)).body;
+    };
+    const court = { code: 'court-order', reference: '令和7年(ヨ)第123号' };
+    const one = await req('POST', `/v1/tokens/${tokenId}/batches`, firm.token, {
+      kind: 'forced-transfer',
+      legalBasis: court,
+      items: [
+        { userId: a.id, toUserId: c.id, amount: '1' },
+        { userId: b.id, toUserId: c.id, amount: '1' },
+      ],
+    });
+    expect(one.status, one.text).toBe(202);
+    expect((await lotOf(one.body.id)).legalBasis).toEqual(court);
+
+    const perRow = await req('POST', `/v1/tokens/${tokenId}/batches`, firm.token, {
+      kind: 'forced-transfer',
+      items: [
+        { userId: a.id, toUserId: c.id, amount: '1', legalBasis: court },
+        { userId: b.id, toUserId: c.id, amount: '1', legalBasis: { code: 'inheritance', reference: '相続-42' } },
+      ],
+    });
+    expect(perRow.status, perRow.text).toBe(202);
+    const lot = await lotOf(perRow.body.id);
+    const items = await req('GET', `/v1/batches/${perRow.body.id}/items`, firm.token);
+    expect(items.body.items.map((i: { legalBasis: unknown }) => i.legalBasis)).toEqual([
+      court,
+      { code: 'inheritance', reference: '相続-42' },
+    ]);
+    // One lot, rows of two bases: the lot points at its rows.
+    expect(lot.legalBasis).toEqual({ code: 'other', note: 'per row: see the batch items' });
+  });
 });
