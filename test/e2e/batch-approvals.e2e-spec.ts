@@ -233,4 +233,17 @@ describe('batches and orders under approval policies', () => {
     // One lot, rows of two bases: the lot points at its rows.
     expect(lot.legalBasis).toEqual({ code: 'other', note: 'per row: see the batch items' });
   });
+
+  it('concurrent approvals of a one-approval batch by five checkers: exactly one releases it, each row lands once', async () => {
+    const more = await Promise.all(Array.from({ length: 4 }, () => addMember(firm, ['checker'])));
+    const all = [checker, ...more];
+    const before = await Promise.all(users.map((u) => balanceOf(u.address)));
+    const r = await issueBatch(['40', '40', '40']);
+    expect(r.body.status, r.text).toBe('pending_approval');
+    const answers = await Promise.all(all.map((c) => req('POST', `/v1/batches/${r.body.id}/approve`, c.token, {})));
+    expect(answers.map((x) => x.status).sort()).toEqual([200, 409, 409, 409, 409]);
+    expect(answers.filter((x) => x.status === 409).every((x) => x.body.code === 'NOT_PENDING')).toBe(true);
+    await expect.poll(async () => (await batchOf(r.body.id)).status, { timeout: 30_000, interval: 100 }).toBe('completed');
+    expect(await Promise.all(users.map((u) => balanceOf(u.address)))).toEqual(before.map((b) => b + 40n));
+  });
 });
