@@ -16,6 +16,17 @@ import { requiredApprovals, rulesFor, WINDOW_SECONDS } from './policy-rules';
 
 export const EXPIRE_JOB = 'approvals.expire';
 
+/** A batch's lots are stored under their batch kinds: a rolling window counts them with the kind they run. */
+const LOT_KINDS: Record<string, string> = {
+  issue: 'batch-issue',
+  redeem: 'batch-redeem',
+  transfer: 'batch-forced-transfer',
+  'forced-transfer': 'batch-forced-transfer',
+  freeze: 'batch-freeze',
+  unfreeze: 'batch-unfreeze',
+};
+const withLotKinds = (kinds: readonly string[]): string[] => [...kinds, ...kinds.flatMap((k) => (LOT_KINDS[k] ? [LOT_KINDS[k]] : []))];
+
 export interface ApprovalQuery {
   firmId: string;
   tokenId: string;
@@ -51,7 +62,7 @@ export class ApprovalPolicy {
     return requiredApprovals(rules, q.kind, q.amount, async (rule) => {
       if (!locked) await this.queue.lockWindow(em, q.firmId, q.tokenId);
       locked = true;
-      return this.queue.windowSum(em, q.firmId, q.tokenId, rule.kinds, WINDOW_SECONDS[rule.window ?? '24h']);
+      return this.queue.windowSum(em, q.firmId, q.tokenId, withLotKinds(rule.kinds), WINDOW_SECONDS[rule.window ?? '24h']);
     });
   }
 

@@ -22,6 +22,6 @@ import { ApprovalRechecks } from './rechecks';
   imports: [TransactionsModule],
   controllers: [ApprovalsController, PoliciesController],
   providers: [PoliciesRepository, PoliciesService, ApprovalPolicy, ApprovalsService, ApprovalRechecks, ApprovalItems],
-  exports: [ApprovalPolicy, ApprovalRechecks, ApprovalItems],
+  exports: [ApprovalPolicy, ApprovalRechecks, ApprovalItems, ApprovalsService],
 })
 export class ApprovalsModule {}

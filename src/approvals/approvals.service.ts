@@ -31,6 +31,24 @@ export interface ApprovalItem {
   item: unknown;
 }
 
+/**
+ * Who may decide on a pending row (a transaction, or the head lot of a batch): throws 404, SELF_APPROVAL,
+ * NOT_PENDING or ALREADY_APPROVED. Batches and orders decide through the same rules.
+ */
+export function assertMayDecide(
+  p: Principal,
+  r: PendingRow | undefined,
+  approving: boolean,
+  what = 'Transaction',
+): asserts r is PendingRow {
+  if (!r) throw new NotFoundError(what);
+  if (approving && requestedBy(p, r))
+    throw new AppError('SELF_APPROVAL', 'Nobody approves their own request (or one made through an API key they own)');
+  if (r.status !== 'pending_approval' || r.overdue)
+    throw new AppError('NOT_PENDING', `The ${what.toLowerCase()} is ${r.overdue ? 'expired' : r.status}`);
+  if (approving && r.approvalsGiven.some((a) => a.by === p.id)) throw new AppError('ALREADY_APPROVED', 'This checker already approved it');
+}
+
 /** The requester, or the owner of the API key that made the request (rows from before requested_by: the firm's v1 id). */
 function requestedBy(p: Principal, row: PendingRow): boolean {
   const by = row.requestedBy;
@@ -196,17 +214,14 @@ export class ApprovalsService implements OnModuleInit {
   }
 
   private assertMayDecide(p: Principal, r: PendingRow | undefined, approving: boolean): asserts r is PendingRow {
-    if (!r) throw new NotFoundError('Transaction');
-    if (approving && requestedBy(p, r))
-      throw new AppError('SELF_APPROVAL', 'Nobody approves their own request (or one made through an API key they own)');
-    if (r.status !== 'pending_approval' || r.overdue)
-      throw new AppError('NOT_PENDING', `The transaction is ${r.overdue ? 'expired' : r.status}`);
-    if (approving && r.approvalsGiven.some((a) => a.by === p.id))
-      throw new AppError('ALREADY_APPROVED', 'This checker already approved it');
+    assertMayDecide(p, r, approving);
+    // A batch's lots and an order's transactions are decided through the batch or the order, as a whole.
+    if (typeof r.request.batchId === 'string') throw new AppError('NOT_PENDING', 'This transaction is decided through its batch');
+    if (typeof r.request.orderId === 'string') throw new AppError('NOT_PENDING', 'This transaction is decided through its order');
   }
 
   /** REQUIRE_MFA_FOR_APPROVAL: a fresh one-time code with each approval (each 30-s step is accepted once). */
-  private async secondFactor(p: Principal, otp: string | undefined): Promise<void> {
+  async secondFactor(p: Principal, otp: string | undefined): Promise<void> {
     if (!this.config.controls.requireMfaForApproval) return;
     if (!p.mfaEnabled) throw new AppError('MFA_NOT_ENABLED', 'Enrol TOTP first (POST /v1/auth/mfa/totp): approvals need a one-time code');
     if (!otp) throw new AppError('MFA_REQUIRED', 'An approval needs a current one-time code (otp)');

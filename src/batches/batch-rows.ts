@@ -90,7 +90,7 @@ export function parseLegalBasis(v: unknown, field = 'legalBasis'): LegalBasis {
   if (code === 'other' && note === undefined)
     throw new RowError(`${field}.note`, 'VALIDATION_FAILED', `${field}.note is required with code other`);
   return {
-    code,
+    code: code as LegalBasis['code'],
     ...(reference !== undefined ? { reference: reference as string } : {}),
     ...(note !== undefined ? { note: note as string } : {}),
   };

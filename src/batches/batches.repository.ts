@@ -1,7 +1,16 @@
 /** The tables `batches` owns (batches, batch_items): every SQL statement on them lives here. */
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { Batch, type BatchItem, type ItemStatus } from './entities/batch.entity';
+import { paginate, type Page, type PageQuery } from '../common/pagination';
+import { Batch, type BatchItem, type BatchStatus, type ItemStatus } from './entities/batch.entity';
+
+/** A lot's call as stored at acceptance (released unchanged at the batch's last approval). */
+export interface LotCall {
+  id: string;
+  args: Record<string, unknown>;
+  debitAddress: string | null;
+  debitAmount: string | null;
+}
 
 export type Counts = Record<ItemStatus, number>;
 
@@ -102,5 +111,55 @@ export class BatchesRepository {
           AND NOT EXISTS (SELECT 1 FROM batch_items i WHERE i.batch_id = b.id AND i.status IN ('queued', 'pending_approval'))`,
       [ids],
     );
+  }
+
+  // ---- approvals ------------------------------------------------------------------------
+
+  /** The firm's batch locked for a decision: every decision on a batch goes through this lock. */
+  async lock(em: EntityManager, id: string, firm: string): Promise<Batch | undefined> {
+    return (
+      (await em
+        .getRepository(Batch)
+        .createQueryBuilder('b')
+        .setLock('pessimistic_write')
+        .where('b.id = :id AND b.operatorId = :firm', { id, firm })
+        .getOne()) ?? undefined
+    );
+  }
+
+  /** A conditional state change (false: the batch was no longer `from`). */
+  async setStatus(em: EntityManager, id: string, from: BatchStatus, to: BatchStatus): Promise<boolean> {
+    const [, n] = await em.query<[unknown, number]>(`UPDATE batches SET status = $3, updated_at = now() WHERE id = $1 AND status = $2`, [
+      id,
+      from,
+      to,
+    ]);
+    return n > 0;
+  }
+
+  /**
+   * The lots' calls as stored (read here because a batch's release moves them unchanged; the
+   * transactions module has no reader for a row's call — TODO(lead): move to TransactionsRepository).
+   */
+  lots(em: EntityManager, batchId: string): Promise<LotCall[]> {
+    return em.query(
+      `SELECT id, call_args AS args, debit_address AS "debitAddress", debit_amount::text AS "debitAmount"
+         FROM transactions WHERE batch_id = $1 ORDER BY id`,
+      [batchId],
+    );
+  }
+
+  /** The rows of a released batch wait on chain now. */
+  async releaseItems(em: EntityManager, batchId: string): Promise<void> {
+    await em.query(`UPDATE batch_items SET status = 'queued' WHERE batch_id = $1 AND status = 'pending_approval'`, [batchId]);
+  }
+
+  /** The firm's batches waiting for approval, newest first. */
+  pending(firm: string, q: PageQuery): Promise<Page<Batch>> {
+    const qb = this.ds
+      .getRepository(Batch)
+      .createQueryBuilder('b')
+      .where('b.operatorId = :firm AND b.status = :status', { firm, status: 'pending_approval' });
+    return paginate(qb, q, (b) => b);
   }
 }

@@ -11,15 +11,22 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { Address } from 'viem';
+import { ApprovalItems } from '../approvals/approval-items';
+import { ApprovalPolicy } from '../approvals/approval-policy';
+import { ApprovalsService, assertMayDecide } from '../approvals/approvals.service';
+import { AuditSink } from '../audit/audit-sink';
 import { AppError, NotFoundError } from '../common/app-error';
 import type { Prepared } from '../common/idempotency/idempotency';
+import type { Page, PageQuery } from '../common/pagination';
 import { actorOf, firmOf, requireFirm, type Principal } from '../common/principal';
+import { AppConfig } from '../config/app-config';
 import { TokenReads } from '../tokens/token-reads';
 import { TokensService } from '../tokens/tokens.service';
-import type { TxKind } from '../transactions/entities/transaction.entity';
+import type { ApprovalGiven, TxKind } from '../transactions/entities/transaction.entity';
 import { TransactionHooks } from '../transactions/hooks';
 import type { Transition } from '../transactions/pipeline/types';
 import { TransactionQueue } from '../transactions/queue';
+import { TransactionsService } from '../transactions/transactions.service';
 import { UsersService } from '../users/users.service';
 import type { RawRow } from './batch-input';
 import { debits, frozenChecks, judgeOnChain, listed, namedUsers, resolveRows, type Judged, type RowProblem } from './batch-rows';
@@ -70,10 +77,20 @@ export class BatchesService implements OnModuleInit {
     private readonly users: UsersService,
     private readonly queue: TransactionQueue,
     private readonly hooks: TransactionHooks,
+    private readonly policy: ApprovalPolicy,
+    private readonly approvalItems: ApprovalItems,
+    private readonly approvals: ApprovalsService,
+    private readonly transactions: TransactionsService,
+    private readonly audit: AuditSink,
+    private readonly config: AppConfig,
   ) {}
 
   onModuleInit(): void {
     this.hooks.onTransition((em, changed) => this.onLotsChanged(em, changed));
+    this.approvalItems.register('batch', {
+      expire: (em, id) => this.end(em, id, 'expired', { code: 'EXPIRED', message: 'the batch was not approved in time' }),
+      pending: (p, q) => this.pending(p, q),
+    });
   }
 
   // ---- acceptance -----------------------------------------------------------------------
@@ -118,6 +135,8 @@ export class BatchesService implements OnModuleInit {
   async prepare(p: Principal, tokenId: string, input: BatchInput): Promise<Prepared<BatchResponse>> {
     const v = await this.validate(p, tokenId, input);
     if (input.atomic && v.judged.problems.size) throw new BatchInvalidError(listed(v.judged.problems));
+    // Policies apply to the batch as a whole (its kind, its summed amount); the cheap check first.
+    const gated = await this.policy.mayApply(v.firm, input.kind);
     return {
       write: async (em) => {
         let judged = v.judged;
@@ -130,8 +149,13 @@ export class BatchesService implements OnModuleInit {
           if (input.atomic && judged.problems.size) throw new BatchInvalidError(listed(judged.problems));
         }
         const id = randomUUID();
-        const createdAt = await this.store(em, p, id, v.firm, v.token, input, judged);
-        return { id, value: this.report(id, v.token.id, input, judged, createdAt, false) };
+        const required =
+          gated && judged.rows.length
+            ? await this.policy.required(em, { firmId: v.firm, tokenId: v.token.id, kind: input.kind, amount: summed(judged.rows) })
+            : 0;
+        const createdAt = await this.store(em, p, id, v.firm, v.token, input, judged, required);
+        if (required) await this.policy.awaitApproval(em, { type: 'batch', id, firmId: v.firm });
+        return { id, value: this.report(id, v.token.id, input, judged, createdAt, false, required > 0) };
       },
     };
   }
@@ -151,10 +175,10 @@ export class BatchesService implements OnModuleInit {
     },
     input: BatchInput,
     judged: Judged,
+    approvalsRequired: number,
   ): Promise<Date> {
-    // TODO(approvals): a batch needing approval as a whole is created `pending_approval` here (its lots
-    // stored `pending_approval`, its rows too) once the approvals module's policy evaluator exists.
-    const status = judged.rows.length ? 'running' : 'completed';
+    // Needing approval, the whole batch waits: its lots and rows `pending_approval`, nothing reserved or signed.
+    const status = approvalsRequired ? 'pending_approval' : judged.rows.length ? 'running' : 'completed';
     const createdAt = await this.repo.insert(em, {
       id,
       operatorId: firm,
@@ -187,6 +211,8 @@ export class BatchesService implements OnModuleInit {
           args: { from: r.from, to: r.to, amount: r.amount?.toString() },
           request: { batchId: id, row: r.row, userId: r.userId, toUserId: r.toUserId, amount: r.amount?.toString() ?? null },
           debit: debits(input.kind) && r.from && r.amount ? { address: r.from, amount: r.amount } : undefined,
+          legalBasis: r.legalBasis,
+          approvalsRequired,
         });
         continue;
       }
@@ -203,7 +229,10 @@ export class BatchesService implements OnModuleInit {
           rows: lot.map((r) => ({ from: r.from, to: r.to, amount: r.amount?.toString() })),
           ...(owed.size ? { debits: [...owed].map(([address, amount]) => ({ address, amount: amount.toString() })) } : {}),
         },
-        request: { batchId: id, batchKind: input.kind, rows: lot.map((r) => r.row) },
+        // The lot's summed amount: what a rolling window counts.
+        request: { batchId: id, batchKind: input.kind, rows: lot.map((r) => r.row), ...amountOf(lot) },
+        legalBasis: lotBasis(lot),
+        approvalsRequired,
       });
     }
     if (lotIds.length) await this.queue.assignBatch(em, lotIds, id);
@@ -219,7 +248,7 @@ export class BatchesService implements OnModuleInit {
         amount: r?.amount?.toString() ?? (typeof raw.amount === 'string' && /^[0-9]{1,78}$/.test(raw.amount) ? raw.amount : null),
         legalBasis: r?.legalBasis ?? null,
         instruction: r?.instruction ?? null,
-        status: r ? 'queued' : 'invalid',
+        status: r ? (approvalsRequired ? 'pending_approval' : 'queued') : 'invalid',
         transactionId: txOf.get(raw.row) ?? null,
         error: problem ? { code: problem.code, field: problem.field, message: problem.message } : null,
       };
@@ -228,13 +257,21 @@ export class BatchesService implements OnModuleInit {
     return createdAt;
   }
 
-  private report(id: string, tokenId: string, input: BatchInput, judged: Judged, createdAt: Date, dryRun: boolean): BatchResponse {
+  private report(
+    id: string,
+    tokenId: string,
+    input: BatchInput,
+    judged: Judged,
+    createdAt: Date,
+    dryRun: boolean,
+    pendingApproval = false,
+  ): BatchResponse {
     const problems = listed(judged.problems);
     return {
       id,
       tokenId,
       kind: input.kind,
-      status: dryRun || judged.rows.length ? 'running' : 'completed',
+      status: pendingApproval ? 'pending_approval' : dryRun || judged.rows.length ? 'running' : 'completed',
       atomic: input.atomic,
       total: input.rows.length,
       counts: { valid: judged.rows.length, invalid: problems.length, queued: dryRun ? 0 : judged.rows.length, confirmed: 0, failed: 0 },
@@ -291,6 +328,107 @@ export class BatchesService implements OnModuleInit {
     return b;
   }
 
+  // ---- approvals ------------------------------------------------------------------------
+  // A batch is decided as a whole under its row lock (a conditional state change): its lots carry
+  // the approvals (required, given) as any pending transaction does, and move together.
+
+  async approve(p: Principal, id: string, body: { otp?: string; comment?: string }, requestId?: string): Promise<BatchResponse> {
+    const firm = requireFirm(p);
+    await this.transactions.transaction(async (em) => this.mayDecide(em, p, id, firm, true));
+    await this.approvals.secondFactor(p, body.otp);
+    const queued = await this.transactions.transaction(async (em) => {
+      const head = await this.mayDecide(em, p, id, firm, true);
+      const given: ApprovalGiven[] = [
+        ...head.approvalsGiven,
+        { by: p.id, at: new Date().toISOString(), ...(body.comment ? { comment: body.comment } : {}) },
+      ];
+      const lots = await this.repo.lots(em, id);
+      const last = given.length >= head.approvalsRequired;
+      if (!last) for (const lot of lots) await this.transactions.recordApprovals(em, lot.id, given);
+      else {
+        for (const lot of lots)
+          await this.transactions.releaseApproved(em, lot.id, given, {
+            args: lot.args,
+            debitAddress: lot.debitAddress,
+            debitAmount: lot.debitAmount,
+          });
+        await this.repo.releaseItems(em, id);
+        await this.repo.setStatus(em, id, 'pending_approval', 'running');
+      }
+      await this.audit.record(
+        {
+          actor: actorOf(p),
+          operatorId: firm,
+          action: 'batch.approve',
+          subject: { type: 'batch', id },
+          outcome: 'success',
+          details: {
+            approvals: given.length,
+            required: head.approvalsRequired,
+            queued: last,
+            ...(body.comment ? { comment: body.comment } : {}),
+          },
+          requestId,
+        },
+        em,
+      );
+      return last;
+    });
+    if (queued) this.queue.wake();
+    this.transactions.wakeWaiters();
+    return this.get(p, id);
+  }
+
+  async reject(p: Principal, id: string, reason: string, requestId?: string): Promise<BatchResponse> {
+    const firm = requireFirm(p);
+    await this.transactions.transaction(async (em) => {
+      await this.mayDecide(em, p, id, firm, false);
+      await this.end(em, id, 'rejected', { code: 'REJECTED', message: reason });
+      await this.audit.record(
+        {
+          actor: actorOf(p),
+          operatorId: firm,
+          action: 'batch.reject',
+          subject: { type: 'batch', id },
+          outcome: 'success',
+          details: { reason },
+          requestId,
+        },
+        em,
+      );
+    });
+    this.transactions.wakeWaiters();
+    return this.get(p, id);
+  }
+
+  /** Locks the batch, then judges the decision on its head lot by the transactions' rules (SELF_APPROVAL, NOT_PENDING, ALREADY_APPROVED). */
+  private async mayDecide(em: EntityManager, p: Principal, id: string, firm: string, approving: boolean) {
+    const b = await this.repo.lock(em, id, firm);
+    if (!b) throw new NotFoundError('Batch');
+    if (b.status !== 'pending_approval') throw new AppError('NOT_PENDING', `The batch is ${b.status}`);
+    const [lot] = await this.repo.lots(em, id);
+    const head = lot ? await this.transactions.lockForApproval(em, lot.id, firm, this.config.controls.approvalTtlSeconds) : undefined;
+    assertMayDecide(p, head, approving, 'Batch');
+    return head;
+  }
+
+  /** Ends a pending batch (rejected or expired) with its lots; their rows fail through the lots' transition hook. */
+  private async end(
+    em: EntityManager,
+    id: string,
+    status: 'rejected' | 'expired',
+    error: { code: string; message: string },
+  ): Promise<boolean> {
+    if (!(await this.repo.setStatus(em, id, 'pending_approval', status))) return false;
+    for (const lot of await this.repo.lots(em, id)) await this.transactions.endPending(em, lot.id, status, error);
+    return true;
+  }
+
+  private async pending(p: Principal, q: PageQuery): Promise<Page<BatchResponse>> {
+    const page = await this.repo.pending(requireFirm(p), q);
+    return { items: await Promise.all(page.items.map((b) => this.get(p, b.id))), nextCursor: page.nextCursor };
+  }
+
   // ---- finality -------------------------------------------------------------------------
 
   /** Final lots move their rows; batches with nothing left waiting settle. Idempotent per transition. */
@@ -322,6 +460,28 @@ export class BatchesService implements OnModuleInit {
     );
     await this.repo.settleBatches(em, [...new Set(final.map((t) => t.request.batchId as string))]);
   }
+}
+
+/** The rows' summed amount (undefined for kinds without one, e.g. freeze). */
+function summed(rows: Judged['rows']): bigint | undefined {
+  if (!rows.some((r) => r.amount !== undefined)) return undefined;
+  return rows.reduce((s, r) => s + (r.amount ?? 0n), 0n);
+}
+
+function amountOf(lot: Judged['rows']): { amount?: string } {
+  const a = summed(lot);
+  return a === undefined ? {} : { amount: a.toString() };
+}
+
+/**
+ * A lot's legal basis: its rows' (each a row's own or the batch's one for all rows) when they agree;
+ * else a pointer to the rows (each row's basis is stored with it, GET /v1/batches/{id}/items).
+ */
+function lotBasis(lot: Judged['rows']): LegalBasis | null {
+  const bases = lot.flatMap((r) => (r.legalBasis ? [JSON.stringify(r.legalBasis)] : []));
+  if (!bases.length) return null;
+  if (bases.length === lot.length && new Set(bases).size === 1) return lot[0]!.legalBasis;
+  return { code: 'other', note: 'per row: see the batch items' };
 }
 
 function chunk<T>(xs: readonly T[], n: number): T[][] {

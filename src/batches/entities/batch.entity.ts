@@ -4,11 +4,9 @@ export type BatchKind = 'issue' | 'redeem' | 'transfer' | 'forced-transfer' | 'f
 export type BatchStatus = 'pending_approval' | 'running' | 'completed' | 'partially_failed' | 'rejected' | 'expired';
 export type ItemStatus = 'invalid' | 'pending_approval' | 'queued' | 'confirmed' | 'failed';
 
-export interface LegalBasis {
-  code: string;
-  reference?: string;
-  note?: string;
-}
+/** The contract's legal basis (a row's, stored with the row and on its lot's transaction). */
+export type { LegalBasis } from '../../transactions/entities/transaction.entity';
+import type { LegalBasis } from '../../transactions/entities/transaction.entity';
 
 /**
  * One bulk request on one token. Its rows (batch_items) and the queued transactions running its

@@ -20,7 +20,7 @@ export class CreateOrderDto {
 @ApiSchema({ name: 'Order' })
 export class OrderResponse {
   @ApiProperty({ format: 'uuid' }) id!: string;
-  @ApiProperty({ enum: ['pending_approval', 'running', 'completed', 'partially_failed'] }) status!: string;
+  @ApiProperty({ enum: ['pending_approval', 'running', 'completed', 'partially_failed', 'rejected', 'expired'] }) status!: string;
   @ApiProperty({ type: [TransactionResponse] }) transactions!: TransactionResponse[];
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
 }
