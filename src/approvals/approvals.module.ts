@@ -6,6 +6,7 @@
  * transactions, never the modules that accept requests.
  */
 import { Global, Module } from '@nestjs/common';
+import { PlatformActionsModule } from '../platform-actions/platform-actions.module';
 import { TransactionsModule } from '../transactions/transactions.module';
 import { ApprovalItems } from './approval-items';
 import { ApprovalPolicy } from './approval-policy';
@@ -19,7 +20,7 @@ import { ApprovalRechecks } from './rechecks';
 /** Global: token operations (and batches, orders) reach ApprovalPolicy without their modules importing this one. */
 @Global()
 @Module({
-  imports: [TransactionsModule],
+  imports: [TransactionsModule, PlatformActionsModule],
   controllers: [ApprovalsController, PoliciesController],
   providers: [PoliciesRepository, PoliciesService, ApprovalPolicy, ApprovalsService, ApprovalRechecks, ApprovalItems],
   exports: [ApprovalPolicy, ApprovalRechecks, ApprovalItems, ApprovalsService],

@@ -4,7 +4,7 @@ import type { Response } from 'express';
 import { ApiProblems } from '../common/api-problems';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { CurrentPrincipal, RequestId, Roles, StaffRoute, type Principal } from '../common/principal';
-import { PolicyChangePendingDto, PolicyDto } from './dto/policy.dto';
+import { PlatformFloorPendingDto, PolicyChangePendingDto, PolicyDto } from './dto/policy.dto';
 import { PoliciesService } from './policies.service';
 import type { Policy } from './policy-rules';
 
@@ -58,8 +58,16 @@ export class PoliciesController {
   @Roles('admin')
   @ApiOperation({ summary: 'Set the platform floor (raising applies at once; lowering waits for a second admin)' })
   @ApiOkResponse({ type: PolicyDto })
+  @ApiAcceptedResponse({ type: PlatformFloorPendingDto, description: 'Lowering waits for a second admin (PLATFORM_FOUR_EYES)' })
   @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN')
-  putPlatform(@Body() body: PolicyDto, @CurrentPrincipal() p: Principal, @RequestId() rid?: string): Promise<Policy> {
-    return this.policies.putPlatform(p, body, rid);
+  async putPlatform(
+    @Body() body: PolicyDto,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+    @RequestId() rid?: string,
+  ): Promise<Policy | PlatformFloorPendingDto> {
+    const out = await this.policies.putPlatform(p, body, rid);
+    if ('actionId' in out) res.status(202);
+    return out;
   }
 }

@@ -5,11 +5,12 @@
  */
 import { Injectable } from '@nestjs/common';
 import { AuditSink } from '../audit/audit-sink';
-import { AppError, NotFoundError } from '../common/app-error';
+import { NotFoundError } from '../common/app-error';
 import { actorOf, firmOf, type Principal } from '../common/principal';
 import { AppConfig } from '../config/app-config';
 import { ControlChangesService } from '../operators/control-changes.service';
 import { OperatorsService } from '../operators/operators.service';
+import { PlatformActions } from '../platform-actions/platform-actions.service';
 import { PoliciesRepository } from './policies.repository';
 import { lowers, type Policy, type PolicyRule } from './policy-rules';
 
@@ -24,6 +25,8 @@ const clean = (rules: readonly PolicyRule[]): PolicyRule[] =>
     approvals: r.approvals,
   }));
 
+const LOWER_FLOOR = 'platform-floor.lower';
+
 @Injectable()
 export class PoliciesService {
   constructor(
@@ -32,9 +35,30 @@ export class PoliciesService {
     private readonly changes: ControlChangesService,
     private readonly audit: AuditSink,
     private readonly config: AppConfig,
+    private readonly actions: PlatformActions,
   ) {
     this.changes.register(POLICY_CHANGE, async (em, c) => {
       await this.repo.putFirm(em, c.operator_id, (c.payload.rules ?? []) as PolicyRule[], c.requested_by);
+    });
+    // A lowered floor waits for a second admin (PLATFORM_FOUR_EYES); approved, it applies then.
+    this.actions.register(LOWER_FLOOR, {
+      run: async (em, action) => {
+        const rules = (action.payload.rules ?? []) as PolicyRule[];
+        await this.repo.lock(em, 'platform');
+        await this.repo.putPlatform(em, rules, action.requested_by);
+        await this.audit.record(
+          {
+            actor: { type: 'admin', id: action.requested_by },
+            operatorId: null,
+            action: 'platform-policy.update',
+            subject: { type: 'platform-policy', id: 'floor' },
+            outcome: 'success',
+            details: { rules, lowering: true, platformActionId: action.id },
+          },
+          em,
+        );
+        return { rules };
+      },
     });
   }
 
@@ -86,15 +110,21 @@ export class PoliciesService {
     return { rules: await this.repo.platformRules() };
   }
 
-  async putPlatform(p: Principal, policy: Policy, requestId?: string): Promise<Policy> {
+  /** Raising applies at once; lowering, with PLATFORM_FOUR_EYES on, becomes a platform action a second admin approves. */
+  async putPlatform(p: Principal, policy: Policy, requestId?: string): Promise<Policy | { actionId: string; status: 'pending_approval' }> {
     const rules = clean(policy.rules);
     return this.repo.transaction(async (em) => {
       await this.repo.lock(em, 'platform');
       const lowering = lowers(await this.repo.platformRules(em), rules);
-      // LEAD (platform actions): with PLATFORM_FOUR_EYES on (its default is production), lowering the
-      // floor must become a platform action a second admin approves; until that is wired it is refused there.
-      if (lowering && this.config.isProduction)
-        throw new AppError('FORBIDDEN', 'Lowering the platform floor waits for a second admin (platform actions)');
+      if (lowering && this.actions.fourEyes) {
+        const out = await this.actions.request(
+          em,
+          p,
+          { kind: LOWER_FLOOR, subject: { type: 'platform-policy', id: 'floor' }, payload: { rules } },
+          requestId,
+        );
+        return { actionId: out.action.id, status: 'pending_approval' as const };
+      }
       await this.repo.putPlatform(em, rules, p.id);
       await this.audit.record(
         {

@@ -350,6 +350,46 @@ describe('maker-checker approvals and legal basis', () => {
     }
   }, 120_000);
 
+  it('with PLATFORM_FOUR_EYES, lowering the floor waits for a second admin; raising applies at once', async () => {
+    const four = await createTestApp({ env: { PLATFORM_FOUR_EYES: 'true' } });
+    try {
+      const rootAdmin = await adminToken(four.url);
+      const raise = await http(four.url, 'PUT', '/v1/platform/policy', {
+        token: rootAdmin,
+        body: { rules: [{ kinds: ['recover'], approvals: 2 }] },
+      });
+      expect(raise.status, raise.text).toBe(200);
+      const lower = await http(four.url, 'PUT', '/v1/platform/policy', { token: rootAdmin, body: { rules: [] } });
+      expect(lower.status, lower.text).toBe(202);
+      expect(lower.body).toMatchObject({ actionId: expect.any(String), status: 'pending_approval' });
+      // Still the raised floor until another admin approves.
+      expect((await http(four.url, 'GET', '/v1/platform/policy', { token: rootAdmin })).body.rules).toEqual([
+        { kinds: ['recover'], approvals: 2 },
+      ]);
+      const self = await http(four.url, 'POST', `/v1/platform-actions/${lower.body.actionId}/approve`, { token: rootAdmin, body: {} });
+      expect(self.status).toBe(403);
+      expect(self.body.code).toBe('SELF_APPROVAL');
+      const loginId = uniq('ops-admin');
+      const created = await http(four.url, 'POST', '/v1/admins', {
+        token: rootAdmin,
+        body: { loginId, name: '第二 管理者', email: `${loginId}@platform.example.jp` },
+      });
+      expect(created.status, created.text).toBe(201);
+      const act = await http(four.url, 'POST', '/v1/auth/activate', {
+        body: { loginId, activationCode: created.body.activationCode, newPassword: `admin-two-${uniq('pw')}` },
+      });
+      expect(act.status, act.text).toBe(200);
+      const approved = await http(four.url, 'POST', `/v1/platform-actions/${lower.body.actionId}/approve`, {
+        token: act.body.accessToken,
+        body: {},
+      });
+      expect(approved.status, approved.text).toBe(200);
+      expect((await http(four.url, 'GET', '/v1/platform/policy', { token: rootAdmin })).body.rules).toEqual([]);
+    } finally {
+      await four.close();
+    }
+  }, 60_000);
+
   it('expires after APPROVAL_TTL through the job mechanism', async () => {
     const short = await createTestApp({ env: { APPROVAL_TTL: '2s' } });
     try {

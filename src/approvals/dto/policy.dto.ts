@@ -61,6 +61,12 @@ export class PolicyChangePendingDto {
   effectiveAt!: string | null;
 }
 
+export class PlatformFloorPendingDto {
+  @ApiProperty({ format: 'uuid', description: 'the platform action a second admin approves (POST /v1/platform-actions/{id}/approve)' })
+  actionId!: string;
+  @ApiProperty({ enum: ['pending_approval'] }) status!: 'pending_approval';
+}
+
 export class ApproveDto {
   @ApiPropertyOptional({ example: '123456', description: 'a fresh TOTP code (required when REQUIRE_MFA_FOR_APPROVAL is on)' })
   @IsOptional()
