@@ -12,6 +12,7 @@ import { decodeCursor, encodeCursor, type Page, type PageQuery } from '../common
 import { actorOf, type Principal } from '../common/principal';
 import { AppConfig } from '../config/app-config';
 import { NotificationsService } from '../notifications/notifications.service';
+import { PersonalMail } from '../notifications/personal-mail';
 import { AdminsRepository, type AdminRow } from './admins.repository';
 
 export interface AdminView {
@@ -38,6 +39,7 @@ export class AdminsService {
     private readonly repo: AdminsRepository,
     private readonly auth: AuthService,
     private readonly notifications: NotificationsService,
+    private readonly mail: PersonalMail,
     private readonly audit: AuditSink,
     private readonly config: AppConfig,
   ) {}
@@ -78,6 +80,17 @@ export class AdminsService {
         subject: 'A new platform admin was added',
         body: `Admin ${dto.loginId} was added by ${p.loginId}; it activates with a one-time code (valid 24 hours).`,
         mailOps: true,
+      });
+      // The code itself goes to the new admin only (sealed in the outbox until sent).
+      await this.mail.send(em, {
+        to: dto.email,
+        subject: '[kagi] 管理者ログインの有効化 / Activate your kagi admin login',
+        body: [
+          `Login id: ${dto.loginId}`,
+          'Activation code (one-time, valid for 24 hours): {{secret}}',
+          'Activate at POST /v1/auth/activate with your login id, this code and a new password.',
+        ].join('\n'),
+        secret: activation.code,
       });
     });
     const admin = await this.repo.one(id);

@@ -82,4 +82,15 @@ describe('mail to one person', () => {
     await expect.poll(() => smtp.mails.filter((m) => m.to.includes(email)).length, { timeout: 15_000 }).toBe(1);
     expect(smtp.mails.find((m) => m.to.includes(email))!.text).toContain(`Login id: ${approved.body.loginId}`);
   });
+
+  it('e-mails a new platform admin its activation code', async () => {
+    const loginId = uniq('ops-admin');
+    const email = `${loginId}@platform.example.jp`;
+    const created = await http(t.url, 'POST', '/v1/admins', { token: admin, body: { loginId, name: '管理者', email } });
+    expect(created.status, created.text).toBe(201);
+    await expect.poll(() => smtp.mails.filter((m) => m.to.includes(email)).length, { timeout: 15_000 }).toBe(1);
+    const mail = smtp.mails.find((m) => m.to.includes(email))!;
+    expect(mail.text).toContain(`Login id: ${loginId}`);
+    expect(mail.text).toContain(created.body.activationCode);
+  });
 });
