@@ -45,6 +45,7 @@ describe('emergency pause and platform four eyes', () => {
     }
   }
 
+  let tampered: string | undefined;
   beforeAll(async () => {
     t = await createTestApp({ env: { PLATFORM_FOUR_EYES: 'true' } });
     admin = await adminToken(t.url);
@@ -75,6 +76,19 @@ describe('emergency pause and platform four eyes', () => {
   }, 120_000);
   afterAll(async () => {
     await t?.close();
+    // Flip the byte back: the run's secret sweep must still open every stored envelope.
+    if (tampered) {
+      const db = new Client({ connectionString: inject('databaseUrl') });
+      await db.connect();
+      try {
+        await db.query(
+          `UPDATE operators SET encrypted_key = overlay(encrypted_key placing decode(lpad(to_hex(get_byte(encrypted_key, length(encrypted_key) - 1) # 255), 2, '0'), 'hex') from length(encrypted_key) for 1) WHERE id = $1`,
+          [tampered],
+        );
+      } finally {
+        await db.end();
+      }
+    }
   });
 
   it('adds a second admin who activates with a one-time code; GET /v1/admins lists both', async () => {
@@ -125,6 +139,7 @@ describe('emergency pause and platform four eyes', () => {
   });
 
   it("pauses every token of a firm whose sealed key is tampered with: governance's flag set, agent role revoked, firm suspended", async () => {
+    tampered = op.id;
     const db = new Client({ connectionString: inject('databaseUrl') });
     await db.connect();
     try {

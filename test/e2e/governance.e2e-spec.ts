@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { securityTokenAbi } from '../../src/chain/contracts/security-token.abi';
 import { createTestApp, http, testEnv, type TestApp } from '../support/app';
 import { adminToken, createOperator, type OperatorFixture } from '../support/api';
+import { dropDatabase, freshDatabase } from '../support/db';
 import { startMotoAsAws } from '../support/moto-as-aws';
 import { recordChild } from '../support/recording';
 
@@ -70,6 +71,7 @@ describe('governance signer wired: KMS Sign in its own process', () => {
     };
   }
 
+  let databaseUrl: string | undefined;
   beforeAll(async () => {
     execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'ignore' });
     moto = await startMotoAsAws();
@@ -81,7 +83,11 @@ describe('governance signer wired: KMS Sign in its own process', () => {
     const spki = Buffer.from((await kms.send(new GetPublicKeyCommand({ KeyId: governance.KeyMetadata!.Arn! }))).PublicKey!).toString('hex');
     expect(spki.startsWith(SPKI_SECP256K1_PREFIX)).toBe(true);
     kmsAddress = publicKeyToAddress(`0x${spki.slice(SPKI_SECP256K1_PREFIX.length)}`);
+    // A database of its own, dropped afterwards: its envelopes are sealed under this file's own
+    // KMS server, which the run's secret sweep (against the shared KMS) could not open.
+    databaseUrl = await freshDatabase('governance');
     const over = {
+      DATABASE_URL: databaseUrl,
       KMS_ENDPOINT: moto.url,
       KMS_KEY_ID: master.KeyMetadata!.Arn!,
       GOVERNANCE_SIGNER: 'kms',
@@ -100,6 +106,7 @@ describe('governance signer wired: KMS Sign in its own process', () => {
     await t?.close();
     kms?.destroy();
     moto?.stop();
+    if (databaseUrl) await dropDatabase(databaseUrl);
   });
 
   it("makes the KMS key's address every new token's admin; the firm's key is agent only", async () => {

@@ -33,6 +33,19 @@ export async function freshDatabase(label: string): Promise<string> {
 }
 
 /** The URLs of every database of this run: the shared one and every freshDatabase(). */
+/** Drops a database made by freshDatabase (its connections are ended first). */
+export async function dropDatabase(url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  const c = new Client({ connectionString: inject('databaseUrl') });
+  await c.connect();
+  try {
+    await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+    await c.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '')}"`);
+  } finally {
+    await c.end();
+  }
+}
+
 export async function runDatabaseUrls(): Promise<string[]> {
   const main = mainDatabaseName();
   const c = new Client({ connectionString: inject('databaseUrl') });
@@ -58,8 +71,8 @@ export async function runDatabaseUrls(): Promise<string[]> {
 /**
  * Written by refusals themselves (failures, rate limits, their audit events) or by background
  * workers on their own schedule, not by the request: the audit chainer (audit_chain, from
- * audit_events), the anchorer (audit_anchors), and scheduled jobs (custody reconciliation,
- * pruning: jobs, job_schedules). A request's own effects still show in the other tables and in
+ * audit_events), the anchorer (audit_anchors), scheduled jobs (custody reconciliation,
+ * pruning: jobs, job_schedules) and webhook delivery (webhook_*). A request's own effects still show in the other tables and in
  * the success events of audit_events, which the checks read separately.
  */
 const REFUSAL_BOOKKEEPING = [
@@ -70,6 +83,11 @@ const REFUSAL_BOOKKEEPING = [
   'audit_anchors',
   'jobs',
   'job_schedules',
+  // The webhook sequencer and dispatcher (sequences, leases, attempts) run on their own schedule;
+  // creating or changing an endpoint is a request's effect, and is audited as a success.
+  'webhook_events',
+  'webhook_deliveries',
+  'webhook_endpoints',
 ] as const;
 
 /**
@@ -137,6 +155,14 @@ export class WriteWatcher {
       [s.at],
     );
     return r.rows;
+  }
+
+  /** Jobs due now or within seconds (a lost-wallet freeze, a rotation step, an expiry): they may write pipeline rows. */
+  async jobsDue(): Promise<boolean> {
+    const r = await this.client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM jobs WHERE state IN ('pending', 'running') AND run_at <= now() + interval '5 seconds'`,
+    );
+    return (r.rows[0]?.n ?? 0) > 0;
   }
 
   /** Work the pipeline, or a key rotation an accepted request started, still has to do (so a snapshot would not be stable yet). */
