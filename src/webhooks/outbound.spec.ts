@@ -83,7 +83,8 @@ describe('deliver', () => {
       } else if (req.url === '/big') {
         res.writeHead(200).end('x'.repeat(100_000));
       } else if (req.url === '/slow') {
-        setTimeout(() => res.writeHead(200).end('late'), 11_000).unref();
+        // Far past the deadline, so a busy event loop cannot let the answer overtake the abort.
+        setTimeout(() => res.writeHead(200).end('late'), 30_000).unref();
       } else res.writeHead(204).end();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -140,6 +141,7 @@ describe('deliver', () => {
     const r = await deliver({ url: `http://127.0.0.1:${port}/slow`, headers: {}, body: '{}', policy: allow });
     expect(r).toMatchObject({ ok: false, status: null });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(9_900);
-    expect(Date.now() - t0).toBeLessThan(10_900);
+    // Timers fire late on a loaded machine: the bound only says the deadline is not doubled.
+    expect(Date.now() - t0).toBeLessThan(12_000);
   }, 15_000);
 });

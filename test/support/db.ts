@@ -157,10 +157,15 @@ export class WriteWatcher {
     return r.rows;
   }
 
-  /** Jobs due now or within seconds (a lost-wallet freeze, a rotation step, an expiry): they may write pipeline rows. */
+  /**
+   * One-off jobs due within a minute (a lost-wallet freeze or a rotation step backing off, an
+   * expiry): they may write pipeline rows. Recurring jobs (those of job_schedules) do not count.
+   */
   async jobsDue(): Promise<boolean> {
     const r = await this.client.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM jobs WHERE state IN ('pending', 'running') AND run_at <= now() + interval '5 seconds'`,
+      `SELECT count(*)::int AS n FROM jobs
+        WHERE state IN ('pending', 'running') AND run_at <= now() + interval '60 seconds'
+          AND type NOT IN (SELECT type FROM job_schedules)`,
     );
     return (r.rows[0]?.n ?? 0) > 0;
   }
