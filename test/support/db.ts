@@ -146,6 +146,19 @@ export class WriteWatcher {
     return [...b.tables.keys()].filter((t) => a.tables.get(t) !== b.tables.get(t));
   }
 
+  /** What the pipeline and the job runner changed since a snapshot (the message of a failed write check). */
+  async changesSince(s: Snapshot): Promise<string> {
+    const tx = await this.client.query(
+      `SELECT id, kind, status, updated_at::text AS at FROM transactions WHERE updated_at >= $1::timestamptz ORDER BY updated_at`,
+      [s.at],
+    );
+    const jobs = await this.client.query(
+      `SELECT type, state, attempts, updated_at::text AS at FROM jobs WHERE updated_at >= $1::timestamptz ORDER BY updated_at`,
+      [s.at],
+    );
+    return JSON.stringify({ since: s.at, transactions: tx.rows, jobs: jobs.rows });
+  }
+
   /** Audit events recorded since a snapshot whose outcome is not a refusal. */
   async auditSuccessesSince(s: Snapshot): Promise<Array<{ action: string; outcome: string }>> {
     const r = await this.client.query<{ action: string; outcome: string }>(
