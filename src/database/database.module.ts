@@ -3,11 +3,12 @@
  * so several instances starting together apply them once, with retries while the
  * database is still coming up. Never `synchronize`.
  */
-import { Logger, Module } from '@nestjs/common';
+import { Global, Logger, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { dataSourceOptions } from './data-source-options';
+import { UnitOfWork } from './unit-of-work';
 
 const MIGRATION_LOCK = 0x6b616769; // "kagi"
 
@@ -43,6 +44,8 @@ async function connectWithRetry(config: AppConfig): Promise<DataSource> {
   }
 }
 
+// Global: UnitOfWork is the one way a service opens a database transaction (like the data source).
+@Global()
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
@@ -63,5 +66,7 @@ async function connectWithRetry(config: AppConfig): Promise<DataSource> {
       },
     }),
   ],
+  providers: [UnitOfWork],
+  exports: [UnitOfWork],
 })
 export class DatabaseModule {}

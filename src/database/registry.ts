@@ -21,7 +21,7 @@ import { User } from '../users/entities/user.entity';
 import { Issuer } from '../issuers/entities/issuer.entity';
 import { IssuerGrant } from '../issuers/entities/issuer-grant.entity';
 import { Token } from '../tokens/entities/token.entity';
-import { GovernanceKey } from '../tokens/entities/governance-key.entity';
+import { GovernanceKey } from '../governance/entities/governance-key.entity';
 import { CustodyEntry } from '../tokens/entities/custody-entry.entity';
 import { Transaction } from '../transactions/entities/transaction.entity';
 import { SignerHold } from '../transactions/entities/signer-hold.entity';

@@ -11,10 +11,11 @@
  * PLATFORM_FOUR_EYES); it lifts the flag (v1: governance's own unpause) and re-grants no role.
  */
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
 import { AppError } from '../common/app-error';
 import { actorOf, type Principal } from '../common/principal';
+import { UnitOfWork } from '../database/unit-of-work';
 import { IssuersService } from '../issuers/issuers.service';
 import { Jobs } from '../jobs/jobs.service';
 import { NotificationsService } from '../notifications/notifications.service';
@@ -47,7 +48,7 @@ export class EmergencyService implements OnModuleInit {
   private readonly logger = new Logger('Emergency');
 
   constructor(
-    private readonly ds: DataSource,
+    private readonly uow: UnitOfWork,
     private readonly tokens: TokensService,
     private readonly operators: OperatorsService,
     private readonly issuers: IssuersService,
@@ -78,7 +79,7 @@ export class EmergencyService implements OnModuleInit {
     await this.operators.get(id, p); // 404 for an unknown firm
     const agent = await this.operators.signerAddressOf(id);
     const tokens = await this.tokens.activeSignedBy('operator', id);
-    const transactions = await this.ds.transaction(async (em) => {
+    const transactions = await this.uow.run(async (em) => {
       await this.operators.setStatusIn(em, id, 'suspended', p, requestId, { emergency: true, legalBasis });
       return this.pauseIn(em, p, { type: 'operator', id }, tokens, agent, legalBasis, requestId);
     });
@@ -94,7 +95,7 @@ export class EmergencyService implements OnModuleInit {
   ): Promise<{ issuerId: string; transactions: TransactionResponse[] }> {
     const issuer = await this.issuers.get(id, p);
     const tokens = await this.tokens.activeSignedBy('issuer', id);
-    const transactions = await this.ds.transaction((em) =>
+    const transactions = await this.uow.run((em) =>
       this.pauseIn(em, p, { type: 'issuer', id }, tokens, issuer.signerAddress as `0x${string}`, legalBasis, requestId),
     );
     this.governance.wake();
@@ -110,9 +111,7 @@ export class EmergencyService implements OnModuleInit {
   ): Promise<{ actionId: string; status: string; transactions?: TransactionResponse[] }> {
     if (subject.type === 'operator') await this.operators.get(subject.id, p);
     else await this.issuers.get(subject.id, p);
-    const out = await this.ds.transaction((em) =>
-      this.actions.request(em, p, { kind: UNPAUSE, subject, payload: { legalBasis } }, requestId),
-    );
+    const out = await this.uow.run((em) => this.actions.request(em, p, { kind: UNPAUSE, subject, payload: { legalBasis } }, requestId));
     if (!out.ran) return { actionId: out.action.id, status: out.action.status };
     this.governance.wake();
     return { actionId: out.action.id, status: out.action.status, transactions: out.result.transactions as TransactionResponse[] };
@@ -182,7 +181,7 @@ export class EmergencyService implements OnModuleInit {
   private async v1Continue(job: V1Payload, complete: (em: EntityManager) => Promise<void>): Promise<void> {
     const status = (await this.queue.statusesOf([job.grantId])).get(job.grantId);
     if (status === 'confirmed') {
-      await this.ds.transaction(async (em) => {
+      await this.uow.run(async (em) => {
         const common = { token: job.token, onBehalfOf: job.onBehalfOf, legalBasis: job.legalBasis, request: { emergency: true } };
         await this.governance.enqueue(em, { ...common, kind: 'pause', priority: PRIORITY.pause });
         await this.governance.enqueue(em, { ...common, kind: 'revoke-agent', account: job.agent, priority: PRIORITY.revoke });
@@ -193,7 +192,7 @@ export class EmergencyService implements OnModuleInit {
     }
     if (status && ['failed', 'cancelled', 'rejected', 'expired'].includes(status)) {
       this.logger.error(`v1 emergency pause of token ${job.token.id}: governance's agent grant ended ${status}; pause it by hand`);
-      await this.ds.transaction((em) => complete(em));
+      await this.uow.run((em) => complete(em));
       return;
     }
     throw new Error(`waiting for governance's agent grant ${job.grantId} (${status ?? 'unknown'})`);

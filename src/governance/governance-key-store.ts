@@ -4,46 +4,31 @@
  * rewrapped by `keys:rewrap` and opened by the pipeline's envelope signer. Under `kms` and
  * `external` there is no sealed key: `load` refuses, and the owner is the configured address.
  */
-import type { DataSource } from 'typeorm';
-import { MoreThan, Not } from 'typeorm';
 import type { SealedKeyStore } from '../kms/sealed-key-stores';
-import type { SealedKey } from '../kms/sealed-key';
-import { GovernanceKey } from '../tokens/entities/governance-key.entity';
 import { GOVERNANCE_SIGNER_ID } from './governance-calls';
+import type { GovernanceKeysRepository } from './governance-keys.repository';
 import type { GovernanceSigner } from './governance-signer';
 
-const sealedOf = (k: GovernanceKey): SealedKey => ({
-  encryptedKey: k.encryptedKey,
-  encryptedDataKey: k.encryptedDataKey,
-  kmsKeyId: k.kmsKeyId,
-  address: k.address,
-});
-
-export function governanceKeyStore(ds: DataSource, signer: GovernanceSigner): SealedKeyStore {
-  const repo = ds.getRepository(GovernanceKey);
+export function governanceKeyStore(repo: GovernanceKeysRepository, signer: GovernanceSigner): SealedKeyStore {
   const local = signer.kind === 'local';
   return {
     kind: 'governance',
     listStale: async (current, afterId, limit) => {
       if (!local) return [];
-      const rows = await repo.find({
-        where: { kmsKeyId: Not(current), ...(afterId ? { id: MoreThan(afterId) } : {}) },
-        order: { id: 'ASC' },
-        take: limit,
-      });
-      return rows.map((k) => ({ owner: { kind: 'governance' as const, id: k.id }, sealed: sealedOf(k), operatorId: null }));
+      const rows = await repo.sealedUnder(current, afterId, limit);
+      return rows.map((k) => ({ owner: { kind: 'governance' as const, id: k.id }, sealed: k.sealed, operatorId: null }));
     },
     update: async (owner, sealed) => {
-      await repo.update({ id: owner.id }, { encryptedDataKey: sealed.encryptedDataKey, kmsKeyId: sealed.kmsKeyId });
+      await repo.rewrapped(owner.id, sealed);
     },
     load: async (id) => {
       if (!local) throw new Error(`GOVERNANCE_SIGNER=${signer.kind}: governance has no sealed key in kagi`);
-      return sealedOf(await repo.findOneByOrFail({ id }));
+      return (await repo.byId(id)).sealed;
     },
     owners: async () => {
       if (local) {
-        const k = await repo.findOne({ where: {}, order: { createdAt: 'ASC' } });
-        return k ? [{ id: k.id, address: k.address }] : [];
+        const k = await repo.oldest();
+        return k ? [{ id: k.id, address: k.sealed.address }] : [];
       }
       return [{ id: GOVERNANCE_SIGNER_ID, address: await signer.address() }];
     },

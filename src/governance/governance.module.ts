@@ -4,16 +4,16 @@
  * needs nothing. Tests swap the adapter with overrideProvider(GovernanceSigner).
  */
 import { Module, type OnModuleDestroy } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { SigningKeys } from '../kms/signing-keys';
 import { ExternalGovernanceSigner } from './external-governance-signer';
 import { GovernanceKeys } from './governance-keys';
+import { GovernanceKeysRepository } from './governance-keys.repository';
 import { GovernanceSigner } from './governance-signer';
 import { KmsGovernanceSigner } from './kms-governance-signer';
 import { LocalGovernanceSigner } from './local-governance-signer';
 
-function createGovernanceSigner(config: AppConfig, keys?: SigningKeys, ds?: DataSource): GovernanceSigner {
+function createGovernanceSigner(config: AppConfig, repo: GovernanceKeysRepository, keys?: SigningKeys): GovernanceSigner {
   const g = config.governance;
   switch (g.signer) {
     case 'kms':
@@ -22,21 +22,22 @@ function createGovernanceSigner(config: AppConfig, keys?: SigningKeys, ds?: Data
       if (!g.address) throw new Error('GOVERNANCE_ADDRESS is not set');
       return new ExternalGovernanceSigner(g.address);
     case 'local':
-      if (!keys || !ds) throw new Error('GOVERNANCE_SIGNER=local needs the KMS module (SigningKeys) and the database');
-      return new LocalGovernanceSigner(keys, new GovernanceKeys(ds, keys));
+      if (!keys) throw new Error('GOVERNANCE_SIGNER=local needs the KMS module (SigningKeys)');
+      return new LocalGovernanceSigner(keys, new GovernanceKeys(repo, keys));
   }
 }
 
 @Module({
   providers: [
+    GovernanceKeysRepository,
     {
       provide: GovernanceSigner,
-      // Optional: only `local` uses them, and the governance process loads them only for `local`.
-      inject: [AppConfig, { token: SigningKeys, optional: true }, { token: DataSource, optional: true }],
+      // Optional: only `local` uses it, and the governance process loads it only for `local`.
+      inject: [AppConfig, GovernanceKeysRepository, { token: SigningKeys, optional: true }],
       useFactory: createGovernanceSigner,
     },
   ],
-  exports: [GovernanceSigner],
+  exports: [GovernanceSigner, GovernanceKeysRepository],
 })
 export class GovernanceModule implements OnModuleDestroy {
   constructor(private readonly signer: GovernanceSigner) {}

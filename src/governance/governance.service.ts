@@ -10,7 +10,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { DataSource } from 'typeorm';
 import { getAddress, type Address } from 'viem';
 import { ChainService } from '../chain/chain.service';
 import { GasFunding } from '../chain/gas-funding';
@@ -24,6 +23,7 @@ import { TransactionQueue } from '../transactions/queue';
 import { GOVERNANCE_SIGNER_ID, governanceCallBuilder, type GovernanceKind } from './governance-calls';
 import { governanceKeyStore } from './governance-key-store';
 import { GovernanceKeys } from './governance-keys';
+import { GovernanceKeysRepository } from './governance-keys.repository';
 import { GovernanceSigner } from './governance-signer';
 
 export interface GovernanceIdentity {
@@ -60,14 +60,14 @@ export class GovernanceService implements OnModuleInit {
     private readonly stores: SealedKeyStores,
     private readonly keys: SigningKeys,
     private readonly gas: GasFunding,
-    private readonly ds: DataSource,
+    private readonly keyRows: GovernanceKeysRepository,
     private readonly chain: ChainService,
     private readonly readiness: ReadinessContributors,
   ) {}
 
   onModuleInit(): void {
     this.hooks.setGovernanceCallBuilder(governanceCallBuilder);
-    this.stores.register(governanceKeyStore(this.ds, this.signer));
+    this.stores.register(governanceKeyStore(this.keyRows, this.signer));
     // Shown in readiness, never failing it: a governance signer low on gas must not stop the API.
     this.readiness.add('governance', () => this.gasState());
   }
@@ -104,7 +104,7 @@ export class GovernanceService implements OnModuleInit {
   private async resolve(): Promise<GovernanceIdentity> {
     if (this.signer.kind !== 'local')
       return { kind: 'governance', id: GOVERNANCE_SIGNER_ID, address: getAddress(await this.signer.address()) };
-    const row = await new GovernanceKeys(this.ds, this.keys).ensure();
+    const row = await new GovernanceKeys(this.keyRows, this.keys).ensure();
     // The development key pays its own gas: funded from Anvil's first account where enabled.
     if (this.gas.enabled)
       await this.gas.fund(row.sealed.address).catch((e: unknown) => this.logger.warn(`governance gas funding failed: ${firstLine(e)}`));
