@@ -37,6 +37,7 @@ import { Signing } from '../transactions/pipeline/signing';
 import { PipelineState } from '../transactions/pipeline/state';
 import { FinalityWaiters } from '../transactions/pipeline/waiters';
 import { TransactionSigner } from '../transactions/transaction-signer';
+import { PipelineRepository } from '../transactions/pipeline/pipeline.repository';
 import { TransactionsRepository } from '../transactions/transactions.repository';
 import { governanceCallBuilder } from './governance-calls';
 import { GovernanceModule } from './governance.module';
@@ -143,6 +144,7 @@ class GovernanceAuditModule {}
   imports: [GovernanceModule],
   providers: [
     TransactionsRepository,
+    PipelineRepository,
     TransactionHooks,
     PipelineState,
     Signing,

@@ -16,6 +16,7 @@ import { TransactionQueue } from './queue';
 import { SignersController } from './signers.controller';
 import { EnvelopeTransactionSigner, TransactionSigner } from './transaction-signer';
 import { TransactionsController } from './transactions.controller';
+import { PipelineRepository } from './pipeline/pipeline.repository';
 import { TransactionsRepository } from './transactions.repository';
 import { TransactionsService } from './transactions.service';
 
@@ -23,6 +24,7 @@ import { TransactionsService } from './transactions.service';
   controllers: [TransactionsController, SignersController],
   providers: [
     TransactionsRepository,
+    PipelineRepository,
     TransactionsService,
     TransactionQueue,
     TransactionHooks,

@@ -13,7 +13,7 @@ import { ChainService } from '../../chain/chain.service';
 import { decodeRevert } from '../../chain/contracts/revert-decoder';
 import { AppConfig } from '../../config/app-config';
 import { TransactionHooks } from '../hooks';
-import { TransactionsRepository } from '../transactions.repository';
+import { PipelineRepository } from './pipeline.repository';
 import { Recovery } from './recovery';
 import { PipelineState } from './state';
 import { FinalityWaiters } from './waiters';
@@ -27,7 +27,7 @@ const SENT_ELSEWHERE_MS = 2_000;
 @Injectable()
 export class Receipts {
   constructor(
-    private readonly repo: TransactionsRepository,
+    private readonly repo: PipelineRepository,
     private readonly chain: ChainService,
     private readonly hooks: TransactionHooks,
     private readonly audit: AuditSink,

@@ -11,7 +11,7 @@ import { FeePolicy } from '../../chain/fees';
 import { firstLine } from '../../common/logging';
 import { TransactionHooks } from '../hooks';
 import { TransactionSigner } from '../transaction-signer';
-import { TransactionsRepository } from '../transactions.repository';
+import { PipelineRepository } from './pipeline.repository';
 import { Broadcasting } from './broadcasting';
 import { PipelineState } from './state';
 import { tenantOf, type SubmittedRow } from './types';
@@ -23,7 +23,7 @@ export class Recovery {
   private readonly logger = new Logger('Pipeline');
 
   constructor(
-    private readonly repo: TransactionsRepository,
+    private readonly repo: PipelineRepository,
     private readonly chain: ChainService,
     private readonly fees: FeePolicy,
     private readonly signer: TransactionSigner,

@@ -19,7 +19,7 @@ import { mapLimit } from '../../common/loop';
 import { KeyIntegrityError, KmsUnavailableError } from '../../kms/key-management';
 import { TransactionHooks } from '../hooks';
 import { TransactionSigner, type SignFn } from '../transaction-signer';
-import { TransactionsRepository } from '../transactions.repository';
+import { PipelineRepository } from './pipeline.repository';
 import { Broadcasting } from './broadcasting';
 import { PipelineState } from './state';
 import { FinalityWaiters } from './waiters';
@@ -42,7 +42,7 @@ export class Signing {
   private readonly logger = new Logger('Pipeline');
 
   constructor(
-    private readonly repo: TransactionsRepository,
+    private readonly repo: PipelineRepository,
     private readonly chain: ChainService,
     private readonly nonces: Nonces,
     private readonly fees: FeePolicy,
