@@ -1,6 +1,6 @@
 /**
  * `npm run dev`: the embedded default. A small supervisor (not the API itself) that
- * starts embedded PostgreSQL, Anvil and the API as children, prints one line
+ * starts embedded PostgreSQL, Anvil, the API and the governance process as children, prints one line
  *   ready <api-url> chain=<rpc-url> db=<database-url>
  * once /health/ready answers 200, and stops them all on SIGINT/SIGTERM.
  *
@@ -218,6 +218,7 @@ async function main(): Promise<void> {
     KMS_PROVIDER: env.KMS_PROVIDER ?? 'local',
     DEV_GAS_FUNDING: env.DEV_GAS_FUNDING ?? (embeddedChain ? 'true' : 'false'),
     WALLET_HTTP_ISSUANCE: env.WALLET_HTTP_ISSUANCE ?? 'true',
+    GOVERNANCE_OWN_PROCESS: env.GOVERNANCE_OWN_PROCESS ?? 'true',
   };
   // The CLI on this machine finds the embedded services through this file (dev only).
   const devEnv = ['DATABASE_URL', 'CHAIN_RPC_URL', 'CHAIN_ID', 'KMS_PROVIDER', 'NODE_ENV', 'DEV_GAS_FUNDING', 'WALLET_HTTP_ISSUANCE']
@@ -228,58 +229,67 @@ async function main(): Promise<void> {
 
   const scheme = env.TLS_CERT_FILE ? 'https' : 'http';
   const apiUrl = `${scheme}://127.0.0.1:${apiPort}`;
-  const mainJs = join(__dirname, '..', 'src', 'main.js');
   let everReady = false;
-  const restarts: number[] = [];
 
-  const startApi = (): ChildProcess => {
+  /**
+   * A kagi process (the API, the governance signer) in its own process group, restarted when it
+   * exits after start-up (giving up after 5 exits in a minute), stopped with SIGTERM at shutdown.
+   */
+  const supervise = (name: string, label: string, script: string, childEnv: NodeJS.ProcessEnv): void => {
+    const js = join(__dirname, '..', 'src', script);
+    const restarts: number[] = [];
     // Own process group: a Ctrl-C to the terminal's group reaches the supervisor, which stops
     // the children in order, instead of racing it to kill them directly.
-    const api = spawn(process.execPath, [`--max-old-space-size=${API_HEAP_MB}`, mainJs], {
-      env: apiEnv,
-      stdio: ['ignore', 'inherit', 'inherit'],
-      detached: true,
-    });
-    const entry = { name: 'api', child: api };
-    children.push(entry);
-    recordPids(pidFile, children);
-    api.on('exit', (code, signal) => {
-      children.splice(children.indexOf(entry), 1);
-      if (shuttingDown) return;
-      if (!everReady) {
-        process.stderr.write(`[dev] error: the API exited during start-up (${signal ?? `code ${code}`}); see the line above\n`);
-        void shutdown(1);
-        return;
-      }
-      const now = Date.now();
-      restarts.push(now);
-      while (restarts.length && (restarts[0] ?? 0) < now - 60_000) restarts.shift();
-      if (restarts.length > 5) {
-        process.stderr.write('[dev] error: the API keeps exiting; giving up\n');
-        void shutdown(1);
-        return;
-      }
-      log(`the API exited (${signal ?? `code ${code}`}); restarting it`);
-      setTimeout(() => {
-        if (!shuttingDown) currentApi = startApi();
-      }, 500);
-    });
-    return api;
+    const start = (): ChildProcess => {
+      const child = spawn(process.execPath, [`--max-old-space-size=${API_HEAP_MB}`, js], {
+        env: childEnv,
+        stdio: ['ignore', 'inherit', 'inherit'],
+        detached: true,
+      });
+      const entry = { name, child };
+      children.push(entry);
+      recordPids(pidFile, children);
+      child.on('exit', (code, signal) => {
+        children.splice(children.indexOf(entry), 1);
+        if (shuttingDown) return;
+        if (!everReady) {
+          process.stderr.write(`[dev] error: ${label} exited during start-up (${signal ?? `code ${code}`}); see the line above\n`);
+          void shutdown(1);
+          return;
+        }
+        const now = Date.now();
+        restarts.push(now);
+        while (restarts.length && (restarts[0] ?? 0) < now - 60_000) restarts.shift();
+        if (restarts.length > 5) {
+          process.stderr.write(`[dev] error: ${label} keeps exiting; giving up\n`);
+          void shutdown(1);
+          return;
+        }
+        log(`${label} exited (${signal ?? `code ${code}`}); restarting it`);
+        setTimeout(() => {
+          if (!shuttingDown) current = start();
+        }, 500);
+      });
+      return child;
+    };
+    let current = start();
+    stops.push(
+      () =>
+        new Promise<void>((res) => {
+          const c = current;
+          if (c.exitCode !== null || c.signalCode !== null) return res();
+          const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+          c.once('exit', () => {
+            clearTimeout(t);
+            res();
+          });
+          c.kill('SIGTERM');
+        }),
+    );
   };
-  let currentApi = startApi();
-  stops.push(
-    () =>
-      new Promise<void>((res) => {
-        const api = currentApi;
-        if (api.exitCode !== null || api.signalCode !== null) return res();
-        const t = setTimeout(() => api.kill('SIGKILL'), 10_000);
-        api.once('exit', () => {
-          clearTimeout(t);
-          res();
-        });
-        api.kill('SIGTERM');
-      }),
-  );
+  supervise('api', 'the API', 'main.js', apiEnv);
+  // Governance signs in its own process, as in production (the API only queues its rows).
+  supervise('governance', 'the governance process', join('governance', 'main.js'), apiEnv);
 
   await waitFor(() => statusOf(`${apiUrl}/health/ready`).then((s) => s === 200), 180_000, 'the API (/health/ready)').catch((e: unknown) => {
     process.stderr.write(`[dev] error: ${e instanceof Error ? e.message : String(e)}\n`);

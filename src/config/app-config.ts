@@ -54,10 +54,12 @@ export class AppConfig {
   /**
    * The governance signer. `kms`: an ECC_SECG_P256K1 key used through KMS Sign (`kmsKeyId`);
    * `address`, when set, pins the key's address (checked at start). `external`: `address`
-   * (a multisig) signs outside kagi. `local`: a sealed key, development and tests only.
+   * (a multisig) signs outside kagi. `local`: a sealed key, development and tests only; the API
+   * signs governance rows itself unless `ownProcess` (then `npm run governance` does, as under `kms`).
    */
   readonly governance!: {
     signer: GovernanceSignerKind;
+    ownProcess: boolean;
     kmsKeyId: string | undefined;
     address: `0x${string}` | undefined;
   };
@@ -244,7 +246,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
         stuckAfterSeconds: c.TX_STUCK_AFTER_SECONDS,
       },
     },
-    governance: { signer: governanceSigner, kmsKeyId: c.GOVERNANCE_KMS_KEY_ID, address: c.GOVERNANCE_ADDRESS },
+    governance: { signer: governanceSigner, ownProcess: governanceSigner !== 'local' || c.GOVERNANCE_OWN_PROCESS, kmsKeyId: c.GOVERNANCE_KMS_KEY_ID, address: c.GOVERNANCE_ADDRESS },
     auth: {
       jwtSigningKey: c.JWT_SIGNING_KEY ?? devJwtKey(dataDir),
       accessTokenTtlSeconds: c.ACCESS_TOKEN_TTL,

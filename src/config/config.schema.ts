@@ -118,6 +118,8 @@ export const rawSchema = z.object({
   GOVERNANCE_SIGNER: z.enum(['kms', 'external', 'local']).optional(),
   GOVERNANCE_KMS_KEY_ID: z.string().min(1).max(2048).optional(),
   GOVERNANCE_ADDRESS: checksummedAddress.optional(),
+  /** `local` only: governance rows are signed by `npm run governance` (as under `kms`), not the API (`npm run dev` sets it). */
+  GOVERNANCE_OWN_PROCESS: bool.default(false),
   JWT_SIGNING_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   ACCESS_TOKEN_TTL: duration.default(900),
   PLATFORM_ADMIN_LOGIN_ID: z.string().min(3).max(64).optional(),

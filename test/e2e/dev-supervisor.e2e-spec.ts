@@ -11,6 +11,9 @@ import { createServer } from 'node:net';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../dev/processes';
+import { getAddress } from 'viem';
+import { ADMIN, createOperator, login } from '../support/api';
+import { http } from '../support/app';
 import { recordChild } from '../support/recording';
 
 const root = process.cwd();
@@ -151,6 +154,59 @@ describe('npm run dev (supervisor)', () => {
     expect(await third.exited).toBe(0);
   }, 300_000);
 
+  it('runs governance in its own process, as production does: the API only queues its rows, the process signs them; kill -9 brings it back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kagi-dev-gov-'));
+    const run = startDev({
+      DATA_DIR: dir,
+      PORT: String(await freePort()),
+      ANVIL_PORT: String(await freePort()),
+      PLATFORM_ADMIN_LOGIN_ID: ADMIN.loginId,
+      PLATFORM_ADMIN_PASSWORD: ADMIN.password,
+    });
+    try {
+      const r = await run.ready;
+      const pidsOf = () => JSON.parse(readFileSync(join(dir, 'dev-pids.json'), 'utf8')) as Array<{ name: string; pid: number }>;
+      const gov1 = pidsOf().find((p) => p.name === 'governance');
+      expect(gov1 && alive(gov1.pid)).toBe(true);
+      const admin = await login(r.api, ADMIN.loginId, ADMIN.password);
+      const op = await createOperator(r.api, admin);
+      const tk = await http(r.api, 'POST', '/v1/tokens', {
+        token: op.token,
+        body: { name: 'Dev governance', symbol: 'DEVG', decimals: 0 },
+        headers: { prefer: 'wait=30' },
+      });
+      expect(tk.body.status, tk.text).toBe('active');
+
+      // The governance process stopped (SIGSTOP): the API only queues the emergency pause's rows.
+      process.kill(gov1!.pid, 'SIGSTOP');
+      const legalBasis = { code: 'regulatory', reference: 'dev e2e', note: 'governance in its own process' };
+      const p = await http(r.api, 'POST', `/v1/operators/${op.id}/emergency-pause`, { token: admin, body: { legalBasis } });
+      expect(p.status, p.text).toBe(202);
+      const pause = (p.body.transactions as Array<{ id: string; kind: string }>).find((x) => x.kind === 'governance-pause')!;
+      const statusOf = async () => (await http(r.api, 'GET', `/v1/transactions/${pause.id}`, { token: admin })).body.status as string;
+      await new Promise((res) => setTimeout(res, 3000));
+      expect(await statusOf()).toBe('queued');
+      // It resumes and signs the row.
+      process.kill(gov1!.pid, 'SIGCONT');
+      await expect.poll(statusOf, { timeout: 60_000, interval: 500 }).toBe('confirmed');
+      // kill -9: the supervisor brings it back.
+      process.kill(gov1!.pid, 'SIGKILL');
+      await expect
+        .poll(() => pidsOf().find((x) => x.name === 'governance' && x.pid !== gov1!.pid && alive(x.pid)), { timeout: 30_000 })
+        .toBeTruthy();
+      const done = (await http(r.api, 'GET', `/v1/transactions/${pause.id}`, { token: admin })).body;
+      const receipt = await rpc(r.chain, 'eth_getTransactionReceipt', [done.txHash]);
+      expect(receipt.status).toBe('0x1');
+      expect(getAddress(receipt.from)).toBe(getAddress(done.from));
+      // Governance is not the firm's key: the admin of the token, distinct from the agent.
+      expect(getAddress(done.from)).not.toBe(getAddress(op.signerAddress));
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
+
   it('names the busy port in one line when PORT is taken', async () => {
     const blocker = createServer();
     const port = await freePort();
@@ -177,7 +233,7 @@ describe('npm run dev (supervisor)', () => {
     npm.stderr?.on('data', (d: Buffer) => (out += d.toString()));
     await expect.poll(() => /^ready /m.test(out), { timeout: 120_000, interval: 200 }).toBe(true);
     const pids = (JSON.parse(readFileSync(join(dir, 'dev-pids.json'), 'utf8')) as Array<{ pid: number }>).map((p) => p.pid);
-    expect(pids.length).toBe(3);
+    expect(pids.length).toBe(4); // postgres, anvil, api, governance
     npm.kill('SIGTERM');
     await expect.poll(() => pids.filter(alive).length, { timeout: 30_000, interval: 200 }).toBe(0);
     rmSync(dir, { recursive: true, force: true });

@@ -39,7 +39,7 @@ export class PipelineState {
   readonly outcomes;
 
   constructor(metrics: Metrics, config: AppConfig) {
-    this.scope = config.governance.signer === 'local' ? 'all' : 'keys';
+    this.scope = config.governance.ownProcess ? 'keys' : 'all';
     this.outcomes = metrics.counter('kagi_transactions_total', 'Transactions by final status', ['status']);
   }
 
