@@ -8,8 +8,11 @@
  * CHAIN_UNAVAILABLE, a token creation (no chain read before acceptance) is accepted and
  * stays queued with error CHAIN_UNAVAILABLE; afterwards readiness is 200, the token is
  * deployed, and everything accepted is on chain exactly once. No 500 anywhere.
+ * A wallet reissued during the outage (issue 17: no chain read decides the freeze) has its old
+ * address frozen on the firm's token once the node is back, by exactly one `system` freeze.
  */
-import { createPublicClient, http as viemHttp, type Hex } from 'viem';
+import { createPublicClient, getAddress, http as viemHttp, type Address, type Hex } from 'viem';
+import { securityTokenAbi } from '../../src/chain/contracts/security-token.abi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../dev/processes';
 import { ApiProcess, build } from './support/api-process';
@@ -20,6 +23,7 @@ import { logFindings, summary, timeline } from './support/report';
 import { apiEnv, startStack, type Stack } from './support/stack';
 import { describeTx, listTransactions, readiness, verify } from './support/verify';
 import { Load } from './support/workload';
+import { pdfText, printedPrivateKey } from '../support/pdf';
 
 const root = process.cwd();
 const prof = profile();
@@ -80,7 +84,7 @@ describe('fault: chain node stopped and restarted under load', () => {
     return out;
   }
 
-  it('refuses pre-checks with 503 CHAIN_UNAVAILABLE, re-broadcasts what the node lost, and completes everything exactly once', async () => {
+  it('refuses pre-checks with 503 CHAIN_UNAVAILABLE, re-broadcasts what the node lost, completes everything exactly once, and freezes a wallet reissued meanwhile', async () => {
     const findings: string[] = [];
     const step = timeline('chain');
     const chain = createPublicClient({ transport: viemHttp(stack.chain.url, { timeout: 5_000, retryCount: 0 }) });
@@ -89,6 +93,20 @@ describe('fault: chain node stopped and restarted under load', () => {
     load.start();
     await sleep(prof.baselineMs);
     expect(await load.acceptedIn('steady', 1, 30_000), 'load accepted before the fault').toBe(true);
+
+    // A holder outside the workload whose paper wallet will be reported lost during the outage.
+    const lostUser = await http.call('POST', '/v1/users', {
+      token: fx.operator.token,
+      body: { name: '紛失 太郎', email: `lost.${seed}@example.jp`, externalRef: `chain-lost-${seed}` },
+    });
+    expect(lostUser.status, lostUser.text).toBe(201);
+    const walletOf = async (query: string, body: Record<string, unknown>): Promise<Address> => {
+      const w = await http.call('POST', `/v1/users/${lostUser.body.id}/wallet${query}`, { token: fx.admin, body });
+      expect(w.status, w.text).toBe(201);
+      fx.secrets.push(Buffer.from(printedPrivateKey(await pdfText(new Uint8Array(w.body as Buffer))).slice(2), 'hex'));
+      return getAddress(w.headers.get('x-wallet-address')!);
+    };
+    const oldWallet = await walletOf('', {});
 
     // Mining off for a moment: what kagi broadcasts now stays in the mempool.
     await stack.chain.rpc('evm_setAutomine', [false]);
@@ -160,7 +178,10 @@ describe('fault: chain node stopped and restarted under load', () => {
       findings.push(
         `${queued.value.filter((t) => t.error?.code !== 'CHAIN_UNAVAILABLE').length} queued operations without error CHAIN_UNAVAILABLE during the chain outage, e.g. ${queued.value.slice(0, 3).map(describeTx).join('; ')}`,
       );
-    step(`checks done (${queued.value.length} queued)`);
+    // The paper wallet is reported lost while the node is down: the reissue needs no chain.
+    const newWallet = await walletOf('?reissue=true', { reason: 'paper wallet lost during a chain outage' });
+    expect(newWallet).not.toBe(oldWallet);
+    step(`checks done (${queued.value.length} queued), wallet reissued`);
     await sleep(Math.max(0, prof.outageMs - (Date.now() - outageStart)));
 
     // --- the node comes back (chain kept, mempool lost) -------------------------------------
@@ -186,6 +207,20 @@ describe('fault: chain node stopped and restarted under load', () => {
       );
       if (!active.ok) findings.push(`token created during the chain outage not deployed afterwards: ${active.value.text.slice(0, 300)}`);
     }
+    // The reissue's freeze of the old wallet lands once the node is back: read on chain, and one system freeze.
+    const frozenOnChain = await pollUntil(
+      () => chain.readContract({ address: fx.token.address, abi: securityTokenAbi, functionName: 'isFrozen', args: [oldWallet] }),
+      (f) => f === true,
+      60_000,
+    );
+    if (!frozenOnChain.ok) findings.push(`the old wallet ${oldWallet} reissued during the outage is not frozen on chain afterwards`);
+    const freezes = (await listTransactions(http, fx.operator.token, `tokenId=${fx.token.id}&kind=freeze`)).filter(
+      (t) => typeof t.request.address === 'string' && t.request.address.toLowerCase() === oldWallet.toLowerCase(),
+    );
+    if (freezes.length !== 1 || freezes[0]!.status !== 'confirmed')
+      findings.push(`the reissue's freezes: ${freezes.map(describeTx).join('; ') || 'none'} (want one, confirmed)`);
+    // They are the test's own requests, not the workload's: verify must not count them as duplicates.
+    fx.setupTxIds.push(...freezes.map((t) => t.id));
     const v = await verify(http, stack, fx, load.accepted, { finalWithinMs: 180_000 });
     step('verified');
     // The transactions the node lost were mined after all (verify checked each exactly once).
