@@ -1,5 +1,5 @@
-import { Body, Controller, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiProblems } from '../common/api-problems';
 import { ParseIdPipe } from '../common/parse-id.pipe';
@@ -7,6 +7,12 @@ import { CurrentPrincipal, RequestId, Roles, type Principal } from '../common/pr
 import type { TransactionResponse } from '../transactions/dto/transaction.response';
 import { EmergencyDto } from './dto/emergency.dto';
 import { EmergencyService } from './emergency.service';
+
+const IDEMPOTENCY = {
+  name: 'Idempotency-Key',
+  required: false,
+  description: 'same key + same body → the original answer, no second pause',
+};
 
 @ApiTags('governance')
 @ApiBearerAuth()
@@ -22,14 +28,16 @@ export class EmergencyController {
       "Emergency pause of a firm (one admin, legal basis): firm suspended, governance's pause flag on every active token it signs, the firm's address loses the agent role",
   })
   @ApiAcceptedResponse({ description: '`{operatorId, transactions: Transaction[]}`' })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND')
+  @ApiHeader(IDEMPOTENCY)
+  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_KEY_IN_USE')
   pauseOperator(
     @Param('id', ParseIdPipe) id: string,
     @Body() body: EmergencyDto,
     @CurrentPrincipal() p: Principal,
+    @Headers('idempotency-key') key: string | undefined,
     @RequestId() rid?: string,
   ): Promise<{ operatorId: string; transactions: TransactionResponse[] }> {
-    return this.emergency.pauseOperator(p, id, body.legalBasis, rid);
+    return this.emergency.pauseOperator(p, id, body.legalBasis, key, rid);
   }
 
   @Post('issuers/:id/emergency-pause')
@@ -39,14 +47,16 @@ export class EmergencyController {
     summary: "Emergency pause of every token of an issuer (one admin, legal basis); the issuer's address loses the agent role",
   })
   @ApiAcceptedResponse({ description: '`{issuerId, transactions: Transaction[]}`' })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND')
+  @ApiHeader(IDEMPOTENCY)
+  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_KEY_IN_USE')
   pauseIssuer(
     @Param('id', ParseIdPipe) id: string,
     @Body() body: EmergencyDto,
     @CurrentPrincipal() p: Principal,
+    @Headers('idempotency-key') key: string | undefined,
     @RequestId() rid?: string,
   ): Promise<{ issuerId: string; transactions: TransactionResponse[] }> {
-    return this.emergency.pauseIssuer(p, id, body.legalBasis, rid);
+    return this.emergency.pauseIssuer(p, id, body.legalBasis, key, rid);
   }
 
   @Post('operators/:id/emergency-unpause')

@@ -10,10 +10,12 @@
  * revokes the firm's key. The emergency unpause is a platform action (a second admin with
  * PLATFORM_FOUR_EYES); it lifts the flag (v1: governance's own unpause) and re-grants no role.
  */
+import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
 import { AppError } from '../common/app-error';
+import { Idempotency } from '../common/idempotency/idempotency';
 import { actorOf, type Principal } from '../common/principal';
 import { UnitOfWork } from '../database/unit-of-work';
 import { IssuersService } from '../issuers/issuers.service';
@@ -25,6 +27,7 @@ import type { Token } from '../tokens/entities/token.entity';
 import { TokensService } from '../tokens/tokens.service';
 import type { TransactionResponse } from '../transactions/dto/transaction.response';
 import { TransactionQueue } from '../transactions/queue';
+import { TransactionsService } from '../transactions/transactions.service';
 import type { LegalBasisDto } from '../approvals/dto/legal-basis.dto';
 import { GovernanceService } from './governance.service';
 
@@ -58,6 +61,8 @@ export class EmergencyService implements OnModuleInit {
     private readonly queue: TransactionQueue,
     private readonly notifications: NotificationsService,
     private readonly audit: AuditSink,
+    private readonly idempotency: Idempotency,
+    private readonly transactions: TransactionsService,
   ) {}
 
   onModuleInit(): void {
@@ -70,36 +75,62 @@ export class EmergencyService implements OnModuleInit {
     });
   }
 
+  /**
+   * With an Idempotency-Key the same request answers the same rows again (found by the pause's
+   * `requestGroup`, which tags each row it created), and never pauses twice.
+   */
   async pauseOperator(
     p: Principal,
     id: string,
     legalBasis: LegalBasisDto,
+    key: string | undefined,
     requestId?: string,
   ): Promise<{ operatorId: string; transactions: TransactionResponse[] }> {
-    await this.operators.get(id, p); // 404 for an unknown firm
-    const agent = await this.operators.signerAddressOf(id);
-    const tokens = await this.tokens.activeSignedBy('operator', id);
-    const transactions = await this.uow.run(async (em) => {
-      await this.operators.setStatusIn(em, id, 'suspended', p, requestId, { emergency: true, legalBasis });
-      return this.pauseIn(em, p, { type: 'operator', id }, tokens, agent, legalBasis, requestId);
-    });
+    const { value } = await this.idempotency.run(
+      p.id,
+      key,
+      `POST /v1/operators/${id}/emergency-pause`,
+      { legalBasis },
+      async () => {
+        await this.operators.get(id, p); // 404 for an unknown firm
+        const agent = await this.operators.signerAddressOf(id);
+        const tokens = await this.tokens.activeSignedBy('operator', id);
+        return {
+          write: async (em) => {
+            await this.operators.setStatusIn(em, id, 'suspended', p, requestId, { emergency: true, legalBasis });
+            return this.pauseIn(em, p, { type: 'operator', id }, tokens, agent, legalBasis, requestId);
+          },
+        };
+      },
+      (group) => this.transactions.ofRequestGroup(group),
+    );
     this.governance.wake();
-    return { operatorId: id, transactions };
+    return { operatorId: id, transactions: value };
   }
 
   async pauseIssuer(
     p: Principal,
     id: string,
     legalBasis: LegalBasisDto,
+    key: string | undefined,
     requestId?: string,
   ): Promise<{ issuerId: string; transactions: TransactionResponse[] }> {
-    const issuer = await this.issuers.get(id, p);
-    const tokens = await this.tokens.activeSignedBy('issuer', id);
-    const transactions = await this.uow.run((em) =>
-      this.pauseIn(em, p, { type: 'issuer', id }, tokens, issuer.signerAddress as `0x${string}`, legalBasis, requestId),
+    const { value } = await this.idempotency.run(
+      p.id,
+      key,
+      `POST /v1/issuers/${id}/emergency-pause`,
+      { legalBasis },
+      async () => {
+        const issuer = await this.issuers.get(id, p);
+        const tokens = await this.tokens.activeSignedBy('issuer', id);
+        return {
+          write: (em) => this.pauseIn(em, p, { type: 'issuer', id }, tokens, issuer.signerAddress as `0x${string}`, legalBasis, requestId),
+        };
+      },
+      (group) => this.transactions.ofRequestGroup(group),
     );
     this.governance.wake();
-    return { issuerId: id, transactions };
+    return { issuerId: id, transactions: value };
   }
 
   /** Emergency unpause: a platform action (runs at once with PLATFORM_FOUR_EYES off). */
@@ -125,13 +156,19 @@ export class EmergencyService implements OnModuleInit {
     agent: `0x${string}`,
     legalBasis: LegalBasisDto,
     requestId?: string,
-  ): Promise<TransactionResponse[]> {
+  ): Promise<{ id: string; value: TransactionResponse[] }> {
     const basis = { ...legalBasis } as Record<string, unknown>;
     const me = await this.governance.identity();
+    const requestGroup = randomUUID();
     const out: TransactionResponse[] = [];
     for (const t of tokens) {
       const token = { id: t.id, address: t.address! };
-      const common = { token, onBehalfOf: t.operatorId, legalBasis: basis, request: { emergency: true, requestedByAdmin: p.id } };
+      const common = {
+        token,
+        onBehalfOf: t.operatorId,
+        legalBasis: basis,
+        request: { emergency: true, requestedByAdmin: p.id, requestGroup },
+      };
       if (t.contractVersion >= 2) {
         out.push(await this.governance.enqueue(em, { ...common, kind: 'governance-pause', priority: PRIORITY.pause }));
         out.push(await this.governance.enqueue(em, { ...common, kind: 'revoke-agent', account: agent, priority: PRIORITY.revoke }));
@@ -152,7 +189,7 @@ export class EmergencyService implements OnModuleInit {
         action: 'governance.emergency-pause',
         subject,
         outcome: 'success',
-        details: { legalBasis: basis, tokens: tokens.map((t) => t.id), transactions: out.map((x) => x.id) },
+        details: { legalBasis: basis, requestGroup, tokens: tokens.map((t) => t.id), transactions: out.map((x) => x.id) },
         requestId,
       },
       em,
@@ -174,7 +211,7 @@ export class EmergencyService implements OnModuleInit {
         body: `Legal basis: ${legalBasis.code}${legalBasis.reference ? ` (${legalBasis.reference})` : ''}. Contact the platform operations team.`,
         mailOps: false,
       });
-    return out;
+    return { id: requestGroup, value: out };
   }
 
   /** v1: once governance holds the agent role (its grant mined), pause as agent and revoke the firm's key. */

@@ -1,10 +1,16 @@
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../common/api-problems';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { CurrentPrincipal, RequestId, Roles, StaffRoute, type Principal } from '../common/principal';
 import { OptionalLegalBasisDto } from '../governance/dto/emergency.dto';
 import { RotationsService, type RotationView } from './rotations.service';
+
+const IDEMPOTENCY = {
+  name: 'Idempotency-Key',
+  required: false,
+  description: 'same key + same body → the original rotation, no second one',
+};
 
 @ApiTags('governance')
 @ApiBearerAuth()
@@ -17,14 +23,24 @@ export class RotationsController {
   @Roles('admin')
   @ApiOperation({ summary: "Rotate a firm's signing key (a platform action: a second admin approves with PLATFORM_FOUR_EYES)" })
   @ApiAcceptedResponse({ description: 'Rotation' })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'ROTATION_IN_PROGRESS')
+  @ApiHeader(IDEMPOTENCY)
+  @ApiProblems(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'FORBIDDEN',
+    'NOT_FOUND',
+    'ROTATION_IN_PROGRESS',
+    'IDEMPOTENCY_KEY_REUSED',
+    'IDEMPOTENCY_KEY_IN_USE',
+  )
   rotateOperator(
     @Param('id', ParseIdPipe) id: string,
     @Body() body: OptionalLegalBasisDto,
     @CurrentPrincipal() p: Principal,
+    @Headers('idempotency-key') key: string | undefined,
     @RequestId() rid?: string,
   ): Promise<RotationView> {
-    return this.rotations.request(p, 'operator', id, body.legalBasis ? { ...body.legalBasis } : undefined, rid);
+    return this.rotations.request(p, 'operator', id, body.legalBasis ? { ...body.legalBasis } : undefined, key, rid);
   }
 
   @Post('issuers/:id/key-rotation')
@@ -32,14 +48,24 @@ export class RotationsController {
   @Roles('admin')
   @ApiOperation({ summary: "Rotate an issuer's signing key (a platform action)" })
   @ApiAcceptedResponse({ description: 'Rotation' })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'ROTATION_IN_PROGRESS')
+  @ApiHeader(IDEMPOTENCY)
+  @ApiProblems(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'FORBIDDEN',
+    'NOT_FOUND',
+    'ROTATION_IN_PROGRESS',
+    'IDEMPOTENCY_KEY_REUSED',
+    'IDEMPOTENCY_KEY_IN_USE',
+  )
   rotateIssuer(
     @Param('id', ParseIdPipe) id: string,
     @Body() body: OptionalLegalBasisDto,
     @CurrentPrincipal() p: Principal,
+    @Headers('idempotency-key') key: string | undefined,
     @RequestId() rid?: string,
   ): Promise<RotationView> {
-    return this.rotations.request(p, 'issuer', id, body.legalBasis ? { ...body.legalBasis } : undefined, rid);
+    return this.rotations.request(p, 'issuer', id, body.legalBasis ? { ...body.legalBasis } : undefined, key, rid);
   }
 
   @Get('rotations/:id')

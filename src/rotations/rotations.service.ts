@@ -28,6 +28,7 @@ import { AuditSink } from '../audit/audit-sink';
 import { ChainService } from '../chain/chain.service';
 import { GasFunding } from '../chain/gas-funding';
 import { AppError, NotFoundError } from '../common/app-error';
+import { Idempotency } from '../common/idempotency/idempotency';
 import { actorOf, firmOf, type Principal } from '../common/principal';
 import { GovernanceService } from '../governance/governance.service';
 import { IssuersService } from '../issuers/issuers.service';
@@ -78,6 +79,7 @@ export class RotationsService implements OnModuleInit {
     private readonly chain: ChainService,
     private readonly gas: GasFunding,
     private readonly audit: AuditSink,
+    private readonly idempotency: Idempotency,
   ) {}
 
   onModuleInit(): void {
@@ -94,37 +96,51 @@ export class RotationsService implements OnModuleInit {
     });
   }
 
+  /** With an Idempotency-Key the same request answers the same rotation again (never a second one). */
   async request(
     p: Principal,
     kind: 'operator' | 'issuer',
     signerId: string,
     legalBasis: Record<string, unknown> | undefined,
+    key: string | undefined,
     requestId?: string,
   ): Promise<RotationView> {
-    const oldAddress = getAddress(
-      kind === 'operator' ? await this.operators.signerAddressOf(signerId) : await this.issuers.signerAddressOf(signerId),
+    const { value } = await this.idempotency.run(
+      p.id,
+      key,
+      `POST /v1/${kind}s/${signerId}/key-rotation`,
+      { legalBasis: legalBasis ?? null },
+      async () => {
+        const oldAddress = getAddress(
+          kind === 'operator' ? await this.operators.signerAddressOf(signerId) : await this.issuers.signerAddressOf(signerId),
+        );
+        return {
+          write: async (em) => {
+            const id = randomUUID();
+            const ok = await this.repo.insert(em, {
+              id,
+              signer_kind: kind,
+              signer_id: signerId,
+              old_address: oldAddress,
+              status: 'pending_approval',
+              requested_by: p.id,
+              legal_basis: legalBasis ?? null,
+            });
+            if (!ok) throw new AppError('ROTATION_IN_PROGRESS', 'This signer already has a key rotation that has not ended');
+            const out = await this.actions.request(
+              em,
+              p,
+              { kind: ACTION, subject: { type: kind, id: signerId }, payload: { rotationId: id } },
+              requestId,
+            );
+            await this.repo.setAction(em, id, out.action.id);
+            return { id };
+          },
+        };
+      },
+      (id) => this.view(id),
     );
-    const id = randomUUID();
-    await this.repo.transaction(async (em) => {
-      const ok = await this.repo.insert(em, {
-        id,
-        signer_kind: kind,
-        signer_id: signerId,
-        old_address: oldAddress,
-        status: 'pending_approval',
-        requested_by: p.id,
-        legal_basis: legalBasis ?? null,
-      });
-      if (!ok) throw new AppError('ROTATION_IN_PROGRESS', 'This signer already has a key rotation that has not ended');
-      const out = await this.actions.request(
-        em,
-        p,
-        { kind: ACTION, subject: { type: kind, id: signerId }, payload: { rotationId: id } },
-        requestId,
-      );
-      await this.repo.setAction(em, id, out.action.id);
-    });
-    return this.view(id);
+    return value;
   }
 
   async get(p: Principal, id: string): Promise<RotationView> {

@@ -63,6 +63,17 @@ export class TransactionsService {
     return toTxDto(t);
   }
 
+  /** The rows one request created, tagged `request.requestGroup` (an emergency pause's, for its Idempotency-Key replay), in creation order. */
+  async ofRequestGroup(group: string): Promise<TransactionResponse[]> {
+    const rows = await this.repo
+      .query()
+      .where(`t.request->>'requestGroup' = :group`, { group })
+      .orderBy('t.created_at', 'ASC')
+      .addOrderBy('t.id', 'ASC')
+      .getMany();
+    return rows.map(toTxDto);
+  }
+
   list(p: Principal, q: TxFilter): Promise<Page<TransactionResponse>> {
     const qb = this.repo.query();
     const firm = firmOf(p);

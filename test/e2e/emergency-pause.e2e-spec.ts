@@ -158,8 +158,25 @@ describe('emergency pause and platform four eyes', () => {
       (await http(t.url, 'POST', `/v1/operators/${op.id}/emergency-pause`, { token: op.token, body: { legalBasis: LEGAL } })).status,
     ).toBe(403);
 
-    const r = await http(t.url, 'POST', `/v1/operators/${op.id}/emergency-pause`, { token: admin, body: { legalBasis: LEGAL } });
+    const idem = { 'idempotency-key': `emergency-${op.id}` };
+    const r = await http(t.url, 'POST', `/v1/operators/${op.id}/emergency-pause`, {
+      token: admin,
+      body: { legalBasis: LEGAL },
+      headers: idem,
+    });
     expect(r.status, r.text).toBe(202);
+    // A retry with the same key answers the same rows and pauses nothing twice.
+    const replay = await http(t.url, 'POST', `/v1/operators/${op.id}/emergency-pause`, {
+      token: admin,
+      body: { legalBasis: LEGAL },
+      headers: idem,
+    });
+    expect(replay.status, replay.text).toBe(202);
+    expect(replay.body.transactions.map((x: { id: string }) => x.id).sort()).toEqual(
+      r.body.transactions.map((x: { id: string }) => x.id).sort(),
+    );
+    const ofFirm = await http(t.url, 'GET', `/v1/transactions?kind=governance-pause&limit=100`, { token: admin });
+    expect(ofFirm.body.items.filter((x: { tokenId: string }) => tokens.some((tk) => tk.id === x.tokenId))).toHaveLength(tokens.length);
     expect(r.body.operatorId).toBe(op.id);
     const kinds = r.body.transactions.map((x: { kind: string }) => x.kind).sort();
     expect(kinds).toEqual(['governance-pause', 'governance-pause', 'revoke-agent', 'revoke-agent']);

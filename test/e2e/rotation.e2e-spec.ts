@@ -82,11 +82,17 @@ describe('key rotation', () => {
       ).rows[0]!;
       const custodyBefore = await http(t.url, 'GET', `/v1/tokens/${tokens[0]!.id}/custody`, { token: admin });
 
-      const r = await http(t.url, 'POST', `/v1/operators/${op.id}/key-rotation`, {
-        token: admin,
-        body: { legalBasis: { code: 'regulatory', reference: 'rotation drill' } },
-      });
+      const rotationBody = { legalBasis: { code: 'regulatory', reference: 'rotation drill' } };
+      const idem = { 'idempotency-key': `rotation-${op.id}` };
+      const r = await http(t.url, 'POST', `/v1/operators/${op.id}/key-rotation`, { token: admin, body: rotationBody, headers: idem });
       expect(r.status, r.text).toBe(202);
+      // The same request again (a retry after a lost answer): the same rotation, not a 409 or a second one.
+      const replay = await http(t.url, 'POST', `/v1/operators/${op.id}/key-rotation`, { token: admin, body: rotationBody, headers: idem });
+      expect(replay.status, replay.text).toBe(202);
+      expect(replay.body.id).toBe(r.body.id);
+      const reused = await http(t.url, 'POST', `/v1/operators/${op.id}/key-rotation`, { token: admin, body: {}, headers: idem });
+      expect(reused.status).toBe(422);
+      expect(reused.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
       expect(r.body).toMatchObject({
         status: 'pending_approval',
         signer: { kind: 'operator', id: op.id },
