@@ -246,7 +246,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
         stuckAfterSeconds: c.TX_STUCK_AFTER_SECONDS,
       },
     },
-    governance: { signer: governanceSigner, ownProcess: governanceSigner !== 'local' || c.GOVERNANCE_OWN_PROCESS, kmsKeyId: c.GOVERNANCE_KMS_KEY_ID, address: c.GOVERNANCE_ADDRESS },
+    governance: {
+      signer: governanceSigner,
+      ownProcess: governanceSigner !== 'local' || c.GOVERNANCE_OWN_PROCESS,
+      kmsKeyId: c.GOVERNANCE_KMS_KEY_ID,
+      address: c.GOVERNANCE_ADDRESS,
+    },
     auth: {
       jwtSigningKey: c.JWT_SIGNING_KEY ?? devJwtKey(dataDir),
       accessTokenTtlSeconds: c.ACCESS_TOKEN_TTL,

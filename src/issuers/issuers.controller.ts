@@ -1,5 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { IsString, IsUUID, MaxLength, MinLength } from 'class-validator';
 import { CurrentPrincipal, RequestId, Roles, type Principal } from '../common/principal';
 import { ApiProblems } from '../common/api-problems';
@@ -68,18 +69,27 @@ export class IssuersController {
   }
 
   @Post(':id/operators')
-  @HttpCode(200)
   @Roles('admin')
-  @ApiOperation({ summary: 'Grant an operator the use of this issuer key' })
-  @ApiOkResponse({ type: IssuerResponseDto })
+  @ApiOperation({
+    summary: 'Grant an operator the use of this issuer key (a platform action: with PLATFORM_FOUR_EYES a second admin approves)',
+  })
+  @ApiOkResponse({ type: IssuerResponseDto, description: 'granted at once (PLATFORM_FOUR_EYES off)' })
+  @ApiAcceptedResponse({ description: '`{actionId, status: "pending_approval"}`: approve with POST /v1/platform-actions/{id}/approve' })
   @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND')
-  grant(
+  async grant(
     @Param('id', ParseIdPipe) id: string,
     @Body() body: GrantDto,
     @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
     @RequestId() rid?: string,
-  ): Promise<IssuerDto> {
-    return this.issuers.grant(id, body.operatorId.toLowerCase(), p, rid);
+  ): Promise<IssuerDto | { actionId: string; status: string }> {
+    const out = await this.issuers.grant(id, body.operatorId.toLowerCase(), p, rid);
+    if ('issuer' in out) {
+      res.status(200);
+      return out.issuer;
+    }
+    res.status(202);
+    return out;
   }
 
   @Delete(':id/operators/:operatorId')

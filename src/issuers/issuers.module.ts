@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { FirmsModule } from '../operators/firms.repository';
+import { PlatformActionsModule } from '../platform-actions/platform-actions.module';
 import { IssuersController } from './issuers.controller';
 import { IssuersRepository } from './issuers.repository';
 import { IssuersService } from './issuers.service';
 
 /** `issuers` owns issuers (with their sealed signing keys) and issuer_grants. */
 @Module({
-  imports: [FirmsModule],
+  imports: [FirmsModule, PlatformActionsModule],
   controllers: [IssuersController],
   providers: [IssuersRepository, IssuersService],
   exports: [IssuersService],

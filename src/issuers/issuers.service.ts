@@ -16,8 +16,12 @@ import { repositoryStore, saveRewrapped, SealedKeyStores } from '../kms/sealed-k
 import { SigningKeys } from '../kms/signing-keys';
 import { firmOf } from '../common/principal';
 import { FirmsRepository } from '../operators/firms.repository';
+import { PlatformActions } from '../platform-actions/platform-actions.service';
 import type { Issuer } from './entities/issuer.entity';
 import { IssuersRepository } from './issuers.repository';
+
+/** A grant hands out signing power: a platform action (a second admin approves with PLATFORM_FOUR_EYES). */
+const GRANT = 'issuer-grant';
 
 export interface IssuerDto {
   id: string;
@@ -36,10 +40,29 @@ export class IssuersService implements OnModuleInit {
     private readonly audit: AuditSink,
     private readonly gas: GasFunding,
     private readonly stores: SealedKeyStores,
+    private readonly actions: PlatformActions,
   ) {}
 
   onModuleInit(): void {
     this.stores.register(repositoryStore('issuer', this.repo.issuers()));
+    this.actions.register(GRANT, {
+      run: async (em, action) => {
+        const operatorId = String(action.payload.operatorId);
+        await this.repo.grant(em, action.subject_id, operatorId);
+        await this.audit.record(
+          {
+            actor: { type: 'admin', id: action.requested_by },
+            operatorId,
+            action: 'issuer.grant',
+            subject: { type: 'issuer', id: action.subject_id },
+            outcome: 'success',
+            details: { operatorId, platformActionId: action.id },
+          },
+          em,
+        );
+        return { operatorId };
+      },
+    });
   }
 
   async create(name: string, admin: Principal, requestId?: string): Promise<IssuerDto> {
@@ -85,25 +108,20 @@ export class IssuersService implements OnModuleInit {
     return this.toDto(i, grants, p);
   }
 
-  async grant(id: string, operatorId: string, admin: Principal, requestId?: string): Promise<IssuerDto> {
+  /** The grant now (PLATFORM_FOUR_EYES off), or the platform action a second admin approves. */
+  async grant(
+    id: string,
+    operatorId: string,
+    admin: Principal,
+    requestId?: string,
+  ): Promise<{ issuer: IssuerDto } | { actionId: string; status: string }> {
     await this.get(id, admin);
     if (!(await this.firms.describe(operatorId))) throw new NotFoundError('Operator');
-    await this.repo.transaction(async (em) => {
-      await this.repo.grant(em, id, operatorId);
-      await this.audit.record(
-        {
-          actor: actorOf(admin),
-          operatorId,
-          action: 'issuer.grant',
-          subject: { type: 'issuer', id },
-          outcome: 'success',
-          details: { operatorId },
-          requestId,
-        },
-        em,
-      );
-    });
-    return this.get(id, admin);
+    const out = await this.repo.transaction((em) =>
+      this.actions.request(em, admin, { kind: GRANT, subject: { type: 'issuer', id }, payload: { operatorId } }, requestId),
+    );
+    if (!out.ran) return { actionId: out.action.id, status: out.action.status };
+    return { issuer: await this.get(id, admin) };
   }
 
   async revoke(id: string, operatorId: string, admin: Principal, requestId?: string): Promise<IssuerDto> {

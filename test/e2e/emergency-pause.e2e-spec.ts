@@ -254,4 +254,35 @@ describe('emergency pause and platform four eyes', () => {
       );
     for (const tk of tokens) expect(await read(tk.address, 'hasRole', [AGENT_ROLE, op.signerAddress])).toBe(false);
   }, 120_000);
+  it('an issuer grant hands out signing power: it waits for a second admin, then the firm may use the issuer key', async () => {
+    const other = await createOperator(t.url, admin);
+    const issuer = await http(t.url, 'POST', '/v1/issuers', { token: admin, body: { name: uniq('Grant issuer') } });
+    expect(issuer.status, issuer.text).toBe(201);
+    const r = await http(t.url, 'POST', `/v1/issuers/${issuer.body.id}/operators`, { token: admin, body: { operatorId: other.id } });
+    expect(r.status, r.text).toBe(202);
+    expect(r.body).toMatchObject({ actionId: expect.any(String), status: 'pending_approval' });
+    // Not granted yet: the firm cannot create a token signed by the issuer.
+    expect((await http(t.url, 'GET', `/v1/issuers/${issuer.body.id}`, { token: admin })).body.operatorIds).toEqual([]);
+    const early = await http(t.url, 'POST', '/v1/tokens', {
+      token: other.token,
+      body: { name: 'Issuer bond', symbol: 'IGB', decimals: 0, issuerId: issuer.body.id },
+    });
+    expect(early.status).toBe(422);
+    expect(early.body.code).toBe('ISSUER_NOT_GRANTED');
+    expect((await http(t.url, 'POST', `/v1/platform-actions/${r.body.actionId}/approve`, { token: admin, body: {} })).body.code).toBe(
+      'SELF_APPROVAL',
+    );
+    const ok = await http(t.url, 'POST', `/v1/platform-actions/${r.body.actionId}/approve`, { token: admin2, body: {} });
+    expect(ok.status, ok.text).toBe(200);
+    expect((await http(t.url, 'GET', `/v1/issuers/${issuer.body.id}`, { token: admin })).body.operatorIds).toEqual([other.id]);
+    const tk = await http(t.url, 'POST', '/v1/tokens', {
+      token: other.token,
+      body: { name: 'Issuer bond', symbol: 'IGB', decimals: 0, issuerId: issuer.body.id },
+      headers: WAIT,
+    });
+    expect(tk.body.status, tk.text).toBe('active');
+    const issuerAddress = getAddress(issuer.body.signerAddress as string);
+    expect(tk.body.signer).toMatchObject({ kind: 'issuer', id: issuer.body.id });
+    expect(await read(tk.body.address as Address, 'hasRole', [AGENT_ROLE, issuerAddress])).toBe(true);
+  }, 120_000);
 });
