@@ -98,14 +98,36 @@ export class RotationsRepository {
     ]);
   }
 
-  async insertSteps(em: EntityManager, id: string, steps: Array<{ kind: StepKind; tokenId: string | null }>): Promise<void> {
+  /** Steps numbered from `firstSeq` (idempotent: a seq already there stays). */
+  async insertSteps(
+    em: EntityManager,
+    id: string,
+    firstSeq: number,
+    steps: Array<{ kind: StepKind; tokenId: string | null }>,
+  ): Promise<void> {
     for (const [i, s] of steps.entries())
       await em.query('INSERT INTO rotation_steps (rotation_id, seq, kind, token_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
         id,
-        i + 1,
+        firstSeq + i,
         s.kind,
         s.tokenId,
       ]);
+  }
+
+  /** A failed step runs again from scratch (its failed governance row stays on record; a new one is requested). */
+  async reopenStep(em: EntityManager, id: string, seq: number): Promise<void> {
+    await em.query(
+      `UPDATE rotation_steps SET status = 'pending', transaction_id = NULL, error = NULL, updated_at = now() WHERE rotation_id = $1 AND seq = $2`,
+      [id, seq],
+    );
+  }
+
+  async hasStepsAfter(em: EntityManager, id: string, seq: number): Promise<boolean> {
+    const [r] = await em.query<Array<{ n: number }>>('SELECT count(*)::int AS n FROM rotation_steps WHERE rotation_id = $1 AND seq > $2', [
+      id,
+      seq,
+    ]);
+    return (r?.n ?? 0) > 0;
   }
 
   steps(id: string, em?: EntityManager): Promise<StepRow[]> {

@@ -16,9 +16,9 @@
  *              tokens and every unsigned row move to the new address, the hold is released.
  *
  * A governance row that ends failed fails its step and the rotation (signing still held) until
- * `resume`. Not yet: consuming the old key's nonces by self-transfers, revoking first when the
- * old key cannot be opened, and tokens still deploying joining later (they are listed once active
- * at approval time only).
+ * `resume`. The grant and revoke steps are listed when settle-old is done, so a token whose
+ * deployment was in flight at approval joins the rotation. Not yet: consuming the old key's
+ * nonces by self-transfers, and revoking first when the old key cannot be opened.
  */
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
@@ -158,11 +158,7 @@ export class RotationsService implements OnModuleInit {
       for (const s of await this.repo.steps(id, em))
         if (s.status === 'failed') {
           // A failed governance row is requested again (a new row); the failed one stays on record.
-          await em.query('UPDATE rotation_steps SET status = $3, transaction_id = NULL, error = NULL WHERE rotation_id = $1 AND seq = $2', [
-            id,
-            s.seq,
-            'pending',
-          ]);
+          await this.repo.reopenStep(em, id, s.seq);
         }
       await this.repo.setStatus(em, id, 'running');
       await this.jobs.enqueue(em, { type: RUN_JOB, key: `rotation:${id}`, payload: { id } });
@@ -178,13 +174,11 @@ export class RotationsService implements OnModuleInit {
   private async start(em: EntityManager, id: string): Promise<void> {
     const r = await this.repo.lock(em, id);
     if (!r) throw new NotFoundError('Rotation');
-    const tokens = await this.tokens.activeSignedBy(r.signer_kind, r.signer_id);
-    await this.repo.insertSteps(em, id, [
+    // The role steps are listed when settle-old is done: a token whose deployment the old key
+    // signed is active by then (and one still queued moves to the new key with the queue).
+    await this.repo.insertSteps(em, id, 1, [
       { kind: 'hold-queue', tokenId: null },
       { kind: 'settle-old', tokenId: null },
-      ...tokens.map((t) => ({ kind: 'grant-agent' as const, tokenId: t.id })),
-      ...tokens.map((t) => ({ kind: 'revoke-agent' as const, tokenId: t.id })),
-      { kind: 'destroy-old-key', tokenId: null },
     ]);
     await this.repo.setStatus(em, id, 'running');
     await this.jobs.enqueue(em, { type: RUN_JOB, key: `rotation:${id}`, payload: { id } });
@@ -260,7 +254,20 @@ export class RotationsService implements OnModuleInit {
       return 'wait';
     }
     if (r.status === 'waiting_for_gas') await this.repo.setStatus(undefined, r.id, 'running');
-    await this.repo.markStep(undefined, r.id, s.seq, { status: 'done' });
+    // Nothing the old key signed is in flight and its queue is held: the set of its active tokens
+    // is final now. Listed with the step's `done` in one transaction (a rotation from before this
+    // change already has its steps).
+    await this.repo.transaction(async (em) => {
+      if (!(await this.repo.hasStepsAfter(em, r.id, s.seq))) {
+        const tokens = await this.tokens.activeSignedBy(r.signer_kind, r.signer_id);
+        await this.repo.insertSteps(em, r.id, s.seq + 1, [
+          ...tokens.map((t) => ({ kind: 'grant-agent' as const, tokenId: t.id })),
+          ...tokens.map((t) => ({ kind: 'revoke-agent' as const, tokenId: t.id })),
+          { kind: 'destroy-old-key', tokenId: null },
+        ]);
+      }
+      await this.repo.markStep(em, r.id, s.seq, { status: 'done' });
+    });
     return 'done';
   }
 
