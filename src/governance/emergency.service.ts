@@ -75,10 +75,6 @@ export class EmergencyService implements OnModuleInit {
     });
   }
 
-  /**
-   * With an Idempotency-Key the same request answers the same rows again (found by the pause's
-   * `requestGroup`, which tags each row it created), and never pauses twice.
-   */
   async pauseOperator(
     p: Principal,
     id: string,
@@ -86,26 +82,11 @@ export class EmergencyService implements OnModuleInit {
     key: string | undefined,
     requestId?: string,
   ): Promise<{ operatorId: string; transactions: TransactionResponse[] }> {
-    const { value } = await this.idempotency.run(
-      p.id,
-      key,
-      `POST /v1/operators/${id}/emergency-pause`,
-      { legalBasis },
-      async () => {
-        await this.operators.get(id, p); // 404 for an unknown firm
-        const agent = await this.operators.signerAddressOf(id);
-        const tokens = await this.tokens.activeSignedBy('operator', id);
-        return {
-          write: async (em) => {
-            await this.operators.setStatusIn(em, id, 'suspended', p, requestId, { emergency: true, legalBasis });
-            return this.pauseIn(em, p, { type: 'operator', id }, tokens, agent, legalBasis, requestId);
-          },
-        };
-      },
-      (group) => this.transactions.ofRequestGroup(group),
-    );
-    this.governance.wake();
-    return { operatorId: id, transactions: value };
+    const transactions = await this.pause(p, { type: 'operator', id }, legalBasis, key, requestId, async () => {
+      await this.operators.get(id, p); // 404 for an unknown firm
+      return { agent: await this.operators.signerAddressOf(id), tokens: await this.tokens.activeSignedBy('operator', id) };
+    });
+    return { operatorId: id, transactions };
   }
 
   async pauseIssuer(
@@ -115,22 +96,45 @@ export class EmergencyService implements OnModuleInit {
     key: string | undefined,
     requestId?: string,
   ): Promise<{ issuerId: string; transactions: TransactionResponse[] }> {
+    const transactions = await this.pause(p, { type: 'issuer', id }, legalBasis, key, requestId, async () => {
+      const issuer = await this.issuers.get(id, p);
+      return { agent: issuer.signerAddress as `0x${string}`, tokens: await this.tokens.activeSignedBy('issuer', id) };
+    });
+    return { issuerId: id, transactions };
+  }
+
+  /**
+   * With an Idempotency-Key the same request answers the same rows again (found by the pause's
+   * `requestGroup`, which tags each row it created), and never pauses twice. A firm is suspended
+   * in the same transaction.
+   */
+  private async pause(
+    p: Principal,
+    subject: Subject,
+    legalBasis: LegalBasisDto,
+    key: string | undefined,
+    requestId: string | undefined,
+    read: () => Promise<{ agent: `0x${string}`; tokens: Token[] }>,
+  ): Promise<TransactionResponse[]> {
     const { value } = await this.idempotency.run(
       p.id,
       key,
-      `POST /v1/issuers/${id}/emergency-pause`,
+      `POST /v1/${subject.type}s/${subject.id}/emergency-pause`,
       { legalBasis },
       async () => {
-        const issuer = await this.issuers.get(id, p);
-        const tokens = await this.tokens.activeSignedBy('issuer', id);
+        const { agent, tokens } = await read();
         return {
-          write: (em) => this.pauseIn(em, p, { type: 'issuer', id }, tokens, issuer.signerAddress as `0x${string}`, legalBasis, requestId),
+          write: async (em) => {
+            if (subject.type === 'operator')
+              await this.operators.setStatusIn(em, subject.id, 'suspended', p, requestId, { emergency: true, legalBasis });
+            return this.pauseIn(em, p, subject, tokens, agent, legalBasis, requestId);
+          },
         };
       },
       (group) => this.transactions.ofRequestGroup(group),
     );
     this.governance.wake();
-    return { issuerId: id, transactions: value };
+    return value;
   }
 
   /** Emergency unpause: a platform action (runs at once with PLATFORM_FOUR_EYES off). */

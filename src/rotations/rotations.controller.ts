@@ -6,6 +6,15 @@ import { CurrentPrincipal, RequestId, Roles, StaffRoute, type Principal } from '
 import { OptionalLegalBasisDto } from '../governance/dto/emergency.dto';
 import { RotationsService, type RotationView } from './rotations.service';
 
+const REQUEST_PROBLEMS = [
+  'VALIDATION_FAILED',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'ROTATION_IN_PROGRESS',
+  'IDEMPOTENCY_KEY_REUSED',
+  'IDEMPOTENCY_KEY_IN_USE',
+] as const;
 const IDEMPOTENCY = {
   name: 'Idempotency-Key',
   required: false,
@@ -24,15 +33,7 @@ export class RotationsController {
   @ApiOperation({ summary: "Rotate a firm's signing key (a platform action: a second admin approves with PLATFORM_FOUR_EYES)" })
   @ApiAcceptedResponse({ description: 'Rotation' })
   @ApiHeader(IDEMPOTENCY)
-  @ApiProblems(
-    'VALIDATION_FAILED',
-    'UNAUTHENTICATED',
-    'FORBIDDEN',
-    'NOT_FOUND',
-    'ROTATION_IN_PROGRESS',
-    'IDEMPOTENCY_KEY_REUSED',
-    'IDEMPOTENCY_KEY_IN_USE',
-  )
+  @ApiProblems(...REQUEST_PROBLEMS)
   rotateOperator(
     @Param('id', ParseIdPipe) id: string,
     @Body() body: OptionalLegalBasisDto,
@@ -49,15 +50,7 @@ export class RotationsController {
   @ApiOperation({ summary: "Rotate an issuer's signing key (a platform action)" })
   @ApiAcceptedResponse({ description: 'Rotation' })
   @ApiHeader(IDEMPOTENCY)
-  @ApiProblems(
-    'VALIDATION_FAILED',
-    'UNAUTHENTICATED',
-    'FORBIDDEN',
-    'NOT_FOUND',
-    'ROTATION_IN_PROGRESS',
-    'IDEMPOTENCY_KEY_REUSED',
-    'IDEMPOTENCY_KEY_IN_USE',
-  )
+  @ApiProblems(...REQUEST_PROBLEMS)
   rotateIssuer(
     @Param('id', ParseIdPipe) id: string,
     @Body() body: OptionalLegalBasisDto,
