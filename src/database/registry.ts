@@ -52,6 +52,7 @@ import { FirmStaff1796155400000 } from './migrations/1796155400000-FirmStaff';
 import { ApprovalsAndLegalBasis1796180001600 } from './migrations/1796180001600-ApprovalsAndLegalBasis';
 import { Webhooks1796181000000 } from './migrations/1796181000000-Webhooks';
 import { SecureRoomWebhookEvents1796182000000 } from './migrations/1796182000000-SecureRoomWebhookEvents';
+import { GovernanceProposals1796183000000 } from './migrations/1796183000000-GovernanceProposals';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const ENTITIES: MixedList<Function> = [
@@ -107,6 +108,7 @@ export const MIGRATIONS: MixedList<Function> = [
   ApprovalsAndLegalBasis1796180001600,
   Webhooks1796181000000,
   SecureRoomWebhookEvents1796182000000,
+  GovernanceProposals1796183000000,
   BulkOperations1796170000200,
   PlatformActionsAdminsRotations1796180000000,
 ];

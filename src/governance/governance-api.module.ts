@@ -6,11 +6,12 @@
 import { Module } from '@nestjs/common';
 import { TransactionsModule } from '../transactions/transactions.module';
 import { GovernanceModule } from './governance.module';
+import { ProposalsRepository } from './proposals.repository';
 import { GovernanceService } from './governance.service';
 
 @Module({
   imports: [GovernanceModule, TransactionsModule],
-  providers: [GovernanceService],
-  exports: [GovernanceService],
+  providers: [GovernanceService, ProposalsRepository],
+  exports: [GovernanceService, ProposalsRepository],
 })
 export class GovernanceApiModule {}

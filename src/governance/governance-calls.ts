@@ -8,7 +8,7 @@ import { securityTokenAbi } from '../chain/contracts/security-token.abi';
 import type { BuiltCall, CallBuilder } from '../transactions/hooks';
 import type { QueuedRow } from '../transactions/pipeline/types';
 
-const AGENT_ROLE: Hex = keccak256(toHex('AGENT_ROLE'));
+export const AGENT_ROLE: Hex = keccak256(toHex('AGENT_ROLE'));
 
 /** The signer id of governance rows when governance is not a sealed key (kms, external). */
 export const GOVERNANCE_SIGNER_ID = '00000000-0000-0000-0000-000000000000';
@@ -17,7 +17,7 @@ export const GOVERNANCE_SIGNER_ID = '00000000-0000-0000-0000-000000000000';
 export type GovernanceKind = 'grant-agent' | 'revoke-agent' | 'governance-pause' | 'governance-unpause' | 'pause' | 'unpause';
 
 /** One call from a governance row's stored arguments; a row that cannot be built fails with the reason. */
-function governanceCall(row: Pick<QueuedRow, 'kind' | 'toAddress' | 'callArgs'>): BuiltCall {
+export function governanceCall(row: Pick<QueuedRow, 'kind' | 'toAddress' | 'callArgs'>): BuiltCall {
   const to = row.toAddress;
   if (!to) return { failed: true, code: 'INTERNAL', message: `governance ${row.kind} names no token` };
   const account = row.callArgs?.account;

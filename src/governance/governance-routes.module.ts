@@ -1,6 +1,6 @@
 /**
- * Governance's HTTP surface in the API: the emergency pause and unpause (and, with rotations,
- * key rotation). It sits above tokens, operators and issuers (it pauses their tokens), so it
+ * Governance's HTTP surface in the API: the emergency pause and unpause, the external signer's
+ * proposals (and, with rotations, key rotation). It sits above tokens, operators and issuers (it pauses their tokens), so it
  * lives here rather than in those modules, which must not import tokens.
  */
 import { Module } from '@nestjs/common';
@@ -11,10 +11,13 @@ import { TransactionsModule } from '../transactions/transactions.module';
 import { EmergencyController } from './emergency.controller';
 import { EmergencyService } from './emergency.service';
 import { GovernanceApiModule } from './governance-api.module';
+import { GovernanceModule } from './governance.module';
+import { ProposalsController } from './proposals.controller';
+import { ProposalsService } from './proposals.service';
 
 @Module({
-  imports: [GovernanceApiModule, TokensModule, IssuersModule, PlatformActionsModule, TransactionsModule],
-  controllers: [EmergencyController],
-  providers: [EmergencyService],
+  imports: [GovernanceApiModule, GovernanceModule, TokensModule, IssuersModule, PlatformActionsModule, TransactionsModule],
+  controllers: [EmergencyController, ProposalsController],
+  providers: [EmergencyService, ProposalsService],
 })
 export class GovernanceRoutesModule {}

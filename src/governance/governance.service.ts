@@ -20,11 +20,13 @@ import { SigningKeys } from '../kms/signing-keys';
 import type { TransactionResponse } from '../transactions/dto/transaction.response';
 import { TransactionHooks } from '../transactions/hooks';
 import { TransactionQueue } from '../transactions/queue';
-import { GOVERNANCE_SIGNER_ID, governanceCallBuilder, type GovernanceKind } from './governance-calls';
+import { ExternalGovernanceSigner, type GovernanceProposal } from './external-governance-signer';
+import { GOVERNANCE_SIGNER_ID, governanceCall, governanceCallBuilder, type GovernanceKind } from './governance-calls';
 import { governanceKeyStore } from './governance-key-store';
 import { GovernanceKeys } from './governance-keys';
 import { GovernanceKeysRepository } from './governance-keys.repository';
 import { GovernanceSigner } from './governance-signer';
+import { ProposalsRepository } from './proposals.repository';
 
 export interface GovernanceIdentity {
   kind: 'governance';
@@ -63,6 +65,7 @@ export class GovernanceService implements OnModuleInit {
     private readonly keyRows: GovernanceKeysRepository,
     private readonly chain: ChainService,
     private readonly readiness: ReadinessContributors,
+    private readonly proposals: ProposalsRepository,
   ) {}
 
   onModuleInit(): void {
@@ -118,18 +121,37 @@ export class GovernanceService implements OnModuleInit {
     const args: Record<string, unknown> = {};
     if (r.account) args.account = getAddress(r.account);
     if (r.priority !== undefined) args.priority = r.priority;
-    return this.queue.enqueue(em, randomUUID(), {
+    const to = getAddress(r.token.address);
+    const proposal = this.signer instanceof ExternalGovernanceSigner ? await this.proposalOf(r, to, args) : undefined;
+    const tx = await this.queue.enqueue(em, randomUUID(), {
       tokenId: r.token.id,
       kind: r.kind,
       principal: { type: 'system', onBehalfOf: r.onBehalfOf },
       signer: me,
-      to: getAddress(r.token.address),
+      to,
       args,
       request: {
         ...(r.account ? { account: getAddress(r.account) } : {}),
         ...r.request,
         ...(r.legalBasis ? { legalBasis: r.legalBasis } : {}),
       },
+      ...(proposal ? { awaitingSignature: { callData: proposal.data } } : {}),
+    });
+    if (proposal) await this.proposals.insert(em, tx.id, proposal);
+    return tx;
+  }
+
+  /** GOVERNANCE_SIGNER=external: the call the multisig is asked to execute (built now: nothing signs it here). */
+  private async proposalOf(r: GovernanceRequest, to: Address, args: Record<string, unknown>): Promise<GovernanceProposal> {
+    const call = governanceCall({ kind: r.kind, toAddress: to, callArgs: args });
+    if ('failed' in call) throw new Error(`governance ${r.kind}: ${call.message}`);
+    const chainId = await this.chain.verifyChainId();
+    const what = r.account ? `${r.kind} ${getAddress(r.account)}` : r.kind;
+    return (this.signer as ExternalGovernanceSigner).propose({
+      to,
+      data: call.data,
+      chainId,
+      description: `kagi: ${what} on token ${r.token.id} (${to}) for firm ${r.onBehalfOf}`,
     });
   }
 

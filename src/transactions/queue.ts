@@ -36,6 +36,8 @@ export interface QueueRequest {
   legalBasis?: LegalBasis | null;
   /** > 0: stored `pending_approval` (nothing reserved, nothing signed) until that many checkers approve. */
   approvalsRequired?: number;
+  /** Signed outside kagi (an external governance signer): stored `awaiting_signature` with this call; no pipeline claims it. */
+  awaitingSignature?: { callData: `0x${string}` };
 }
 
 /** The basis kagi sets on what it starts itself. */
@@ -65,7 +67,11 @@ export class TransactionQueue {
     const r = q.principal;
     const firm = r.type === 'system' ? r.onBehalfOf : firmOf(r);
     const approvalsRequired = q.approvalsRequired ?? 0;
-    const status = approvalsRequired > 0 ? ('pending_approval' as const) : ('queued' as const);
+    const status = q.awaitingSignature
+      ? ('awaiting_signature' as const)
+      : approvalsRequired > 0
+        ? ('pending_approval' as const)
+        : ('queued' as const);
     const legalBasis = q.legalBasis ?? (r.type === 'system' ? systemBasis(q.kind) : null);
     const row = {
       id,
@@ -80,6 +86,7 @@ export class TransactionQueue {
       fromAddress: q.signer.address,
       toAddress: q.to,
       callArgs: q.args,
+      callData: q.awaitingSignature?.callData ?? null,
       debitAddress: q.debit?.address ?? null,
       debitAmount: q.debit ? q.debit.amount.toString() : null,
       request: q.request,
@@ -91,7 +98,7 @@ export class TransactionQueue {
       {
         actor: r.type === 'system' ? { type: 'system' } : actorOf(r),
         operatorId: firm,
-        action: status === 'queued' ? 'transaction.queued' : 'transaction.pending_approval',
+        action: `transaction.${status}`,
         subject: { type: 'transaction', id },
         outcome: 'success',
         details: {
@@ -107,7 +114,6 @@ export class TransactionQueue {
     await this.hooks.changed(em, [{ ...row, callArgs: q.args }]);
     return toTxDto({
       ...row,
-      callData: null,
       batchId: null,
       nonce: null,
       txHash: null,

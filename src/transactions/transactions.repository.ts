@@ -28,7 +28,7 @@ export interface NewTransaction {
   id: string;
   tokenId: string | null;
   kind: Transaction['kind'];
-  status: 'queued' | 'pending_approval';
+  status: 'queued' | 'pending_approval' | 'awaiting_signature';
   operatorId: string;
   requestedByType: Transaction['requestedByType'];
   userId: string | null;
@@ -37,6 +37,8 @@ export interface NewTransaction {
   fromAddress: `0x${string}`;
   toAddress: `0x${string}` | null;
   callArgs: Record<string, unknown>;
+  /** Only for a row no pipeline signs (an external signer's proposal): its call as proposed. */
+  callData?: string | null;
   debitAddress: string | null;
   debitAmount: string | null;
   request: Record<string, unknown>;
@@ -63,8 +65,8 @@ export class TransactionsRepository {
   insertStatement(row: NewTransaction): { sql: string; params: unknown[] } {
     return {
       sql: `INSERT INTO transactions (id, token_id, kind, status, operator_id, requested_by_type, user_id, signer_kind, signer_id, from_address, to_address, call_args, debit_address, debit_amount, request,
-              requested_by, legal_basis, approvals_required, attempts, next_attempt_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15::jsonb, $16::jsonb, $17::jsonb, $18, 0, now()) RETURNING created_at, updated_at`,
+              requested_by, legal_basis, approvals_required, call_data, attempts, next_attempt_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15::jsonb, $16::jsonb, $17::jsonb, $18, $19, 0, now()) RETURNING created_at, updated_at`,
       params: [
         row.id,
         row.tokenId,
@@ -84,8 +86,19 @@ export class TransactionsRepository {
         JSON.stringify(row.requestedBy),
         row.legalBasis ? JSON.stringify(row.legalBasis) : null,
         row.approvalsRequired,
+        row.callData ?? null,
       ],
     };
+  }
+
+  /** An external signer's execution, recognised by its effect on chain: `awaiting_signature` → `confirmed` at `block`. */
+  async confirmAwaiting(em: EntityManager, id: string, block: bigint): Promise<Transition[]> {
+    const [rows] = await em.query<[Transition[], number]>(
+      `UPDATE transactions t SET status = 'confirmed', block_number = $2, error = NULL, updated_at = now()
+        WHERE id = $1 AND status = 'awaiting_signature' RETURNING ${TRANSITION_COLUMNS}`,
+      [id, block.toString()],
+    );
+    return rows;
   }
 
   /** Serialises the debits of one (token, address) until `em` commits. */

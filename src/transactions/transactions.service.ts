@@ -18,7 +18,7 @@ import type { LegalBasisCode, TxKind, TxStatus } from './entities/transaction.en
 import { TransactionHooks } from './hooks';
 import { FinalityWaiters } from './pipeline/waiters';
 import type { ApprovalGiven } from './entities/transaction.entity';
-import type { Problem } from './pipeline/types';
+import { tenantOf, type Problem } from './pipeline/types';
 import { TransactionsRepository, type PendingRow } from './transactions.repository';
 
 export type { PendingRow };
@@ -61,6 +61,30 @@ export class TransactionsService {
     const t = await this.repo.findOne(id, firmOf(p));
     if (!t) throw new NotFoundError('Transaction');
     return toTxDto(t);
+  }
+
+  /**
+   * An external signer's execution recognised by its effect on chain: the `awaiting_signature`
+   * row ends `confirmed` at `block` in `em`, with the transition hooks and audit of a mined
+   * receipt (kagi never saw its hash). False when it was not awaiting a signature any more.
+   */
+  async confirmAwaiting(em: EntityManager, id: string, block: bigint): Promise<boolean> {
+    const changed = await this.repo.confirmAwaiting(em, id, block);
+    if (!changed.length) return false;
+    await this.hooks.changed(em, changed);
+    await this.waiters.announce(em);
+    await this.audit.record(
+      {
+        actor: { type: 'system' },
+        operatorId: tenantOf(changed[0]!),
+        action: 'transaction.confirmed',
+        subject: { type: 'transaction', id },
+        outcome: 'success',
+        details: { blockNumber: block.toString(), executedBy: 'external-signer' },
+      },
+      em,
+    );
+    return true;
   }
 
   /** The rows one request created, tagged `request.requestGroup` (an emergency pause's, for its Idempotency-Key replay), in creation order. */
