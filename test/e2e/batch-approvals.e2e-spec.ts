@@ -6,9 +6,9 @@
  */
 import { createPublicClient, http as viemHttp, type Address, type PublicClient } from 'viem';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { securityTokenAbi } from '../../src/chain/contracts/security-token.abi';
 import { createTestApp, http, type TestApp } from '../support/app';
-import { adminToken, createOperator, uniq, type OperatorFixture } from '../support/api';
+import { adminToken, createOperator, type OperatorFixture } from '../support/api';
+import { addMember as addMemberOf, balanceOf as chainBalance, investor as investorOf } from '../support/four-eyes';
 
 const WAIT = { prefer: 'wait=30' };
 
@@ -23,8 +23,7 @@ describe('batches and orders under approval policies', () => {
   let second: { id: string; address: Address };
   const users: Array<{ id: string; address: Address }> = [];
 
-  const balanceOf = (a: Address, at: Address = token) =>
-    chain.readContract({ address: at, abi: securityTokenAbi, functionName: 'balanceOf', args: [a] });
+  const balanceOf = (a: Address, at: Address = token) => chainBalance(chain, at, a);
   const req = (method: string, path: string, tok: string, body?: unknown, headers: Record<string, string> = {}) =>
     http(t.url, method, path, { token: tok, body, headers });
   const batchOf = async (id: string) => (await req('GET', `/v1/batches/${id}`, firm.token)).body;
@@ -34,33 +33,9 @@ describe('batches and orders under approval policies', () => {
       items: amounts.map((amount, i) => ({ userId: users[i]!.id, amount })),
     });
 
-  async function addMember(f: OperatorFixture, roles: string[]): Promise<{ id: string; token: string }> {
-    const loginId = uniq('staff');
-    const created = await req('POST', `/v1/operators/${f.id}/staff`, f.token, {
-      loginId,
-      name: 'チェッカー',
-      email: `${loginId}@example.jp`,
-      roles,
-    });
-    expect(created.status, created.text).toBe(201);
-    const act = await http(t.url, 'POST', '/v1/auth/activate', {
-      body: { loginId, activationCode: created.body.activationCode, newPassword: `member-${uniq('pw')}` },
-    });
-    expect(act.status, act.text).toBe(200);
-    return { id: created.body.staff.id, token: act.body.accessToken };
-  }
+  const addMember = (f: OperatorFixture, roles: string[]) => addMemberOf(t.url, f, roles);
 
-  async function investor(f: OperatorFixture, name: string) {
-    const u = await req('POST', '/v1/users', f.token, { name, email: 'i@example.jp' });
-    const w = await fetch(`${t.url}/v1/users/${u.body.id}/wallet`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-      body: '{}',
-    });
-    expect(w.status).toBe(201);
-    await w.arrayBuffer();
-    return { id: u.body.id as string, address: w.headers.get('x-wallet-address') as Address };
-  }
+  const investor = (f: OperatorFixture, name: string) => investorOf(t.url, admin, f, name);
 
   beforeAll(async () => {
     t = await createTestApp();
