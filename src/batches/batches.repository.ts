@@ -141,11 +141,37 @@ export class BatchesRepository {
    * The lots' calls as stored (read here because a batch's release moves them unchanged; the
    * transactions module has no reader for a row's call — TODO(lead): move to TransactionsRepository).
    */
-  lots(em: EntityManager, batchId: string): Promise<LotCall[]> {
+  lots(em: EntityManager, batchId: string, status?: 'pending_approval'): Promise<LotCall[]> {
     return em.query(
       `SELECT id, call_args AS args, debit_address AS "debitAddress", debit_amount::text AS "debitAmount"
-         FROM transactions WHERE batch_id = $1 ORDER BY id`,
+         FROM transactions WHERE batch_id = $1 AND ($2::varchar IS NULL OR status = $2) ORDER BY id`,
+      [batchId, status ?? null],
+    );
+  }
+
+  /** The rows still waiting for approval, with what validating them again needs (their instruction too). */
+  async waitingRows(
+    batchId: string,
+  ): Promise<Array<Pick<BatchItem, 'row' | 'userId' | 'toUserId' | 'amount' | 'legalBasis' | 'instruction' | 'transactionId'>>> {
+    return this.ds.query(
+      `SELECT row, user_id AS "userId", to_user_id AS "toUserId", amount::text AS amount, legal_basis AS "legalBasis",
+              instruction, transaction_id AS "transactionId"
+         FROM batch_items WHERE batch_id = $1 AND status = 'pending_approval' ORDER BY row`,
       [batchId],
+    );
+  }
+
+  /** Rows refused at the last approval end `failed` with their pre-check's problem, detached from their lot (never signed). */
+  async refuseItems(
+    em: EntityManager,
+    batchId: string,
+    problems: ReadonlyArray<{ row: number; field: string; code: string; message: string }>,
+  ): Promise<void> {
+    await em.query(
+      `UPDATE batch_items i SET status = 'failed', transaction_id = NULL, error = v.error
+         FROM (SELECT unnest($2::int[]) AS row, unnest($3::jsonb[]) AS error) v
+        WHERE i.batch_id = $1 AND i.row = v.row AND i.status = 'pending_approval'`,
+      [batchId, problems.map((p) => p.row), problems.map((p) => JSON.stringify({ code: p.code, field: p.field, message: p.message }))],
     );
   }
 
