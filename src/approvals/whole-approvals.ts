@@ -8,14 +8,15 @@
  * transactions `failed` with the pre-check's code), a conditional state change, and the audit
  * event naming the checker. Never opens a key: signing is the pipeline's, once rows are queued.
  */
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
 import { AppError, NotFoundError } from '../common/app-error';
 import { actorOf, requireFirm, type Principal } from '../common/principal';
 import { AppConfig } from '../config/app-config';
 import type { ApprovalGiven } from '../transactions/entities/transaction.entity';
-import type { Problem } from '../transactions/pipeline/types';
+import { TransactionHooks } from '../transactions/hooks';
+import type { Problem, Transition } from '../transactions/pipeline/types';
 import { TransactionQueue } from '../transactions/queue';
 import { TransactionsService, type PendingRow } from '../transactions/transactions.service';
 import { ApprovalsService, assertMayDecide } from './approvals.service';
@@ -56,14 +57,19 @@ export const isPrecheckRefusal = (e: unknown): e is AppError => e instanceof App
 class DecideAgain extends Error {}
 
 @Injectable()
-export class WholeApprovals {
+export class WholeApprovals implements OnModuleInit {
   constructor(
     private readonly transactions: TransactionsService,
     private readonly queue: TransactionQueue,
+    private readonly hooks: TransactionHooks,
     private readonly approvals: ApprovalsService,
     private readonly audit: AuditSink,
     private readonly config: AppConfig,
   ) {}
+
+  onModuleInit(): void {
+    this.hooks.onTransition((em, changed) => this.refuseLoneCancel(em, changed));
+  }
 
   async approve<C>(
     item: WholeItem<C>,
@@ -164,4 +170,38 @@ export class WholeApprovals {
     assertMayDecide(p, head, approving, item.what);
     return { head, pending: locked.pending };
   }
+
+  /**
+   * A batch's lot or an order's transaction waiting for approval is decided with its batch or
+   * order, never cancelled alone (POST /v1/transactions/{id}/cancel would leave a half batch, or
+   * an order that no longer runs whole): the cancel's database transaction is refused with 409
+   * NOT_CANCELLABLE. Rows ended for their requester (a suspension, a revoked API key: they carry
+   * an error) go through: every pending row of that requester ends together.
+   */
+  private async refuseLoneCancel(em: EntityManager, changed: readonly Transition[]): Promise<void> {
+    const owned = changed.filter((t) => t.status === 'cancelled' && wholeOf(t));
+    if (!owned.length) return;
+    const ended = await this.queue.errorsOf(
+      em,
+      owned.map((t) => t.id),
+    );
+    for (const t of owned) {
+      if (ended.has(t.id)) continue;
+      const row = await this.transactions.lockForApproval(em, t.id, t.operatorId, this.config.controls.approvalTtlSeconds);
+      // Released rows carry every approval they needed: a queued lot of a running batch may still be cancelled.
+      if (!row || row.approvalsGiven.length >= row.approvalsRequired) continue;
+      const { type, id } = wholeOf(t)!;
+      throw new AppError(
+        'NOT_CANCELLABLE',
+        `This transaction belongs to ${type} ${id}, which waits for approval: it is decided with its ${type} (approved, rejected or expired as a whole), never cancelled alone`,
+      );
+    }
+  }
+}
+
+/** The batch or order a transaction belongs to, when it was held with one. */
+function wholeOf(t: Transition): { type: 'batch' | 'order'; id: string } | undefined {
+  if (typeof t.request.batchId === 'string') return { type: 'batch', id: t.request.batchId };
+  if (typeof t.request.orderId === 'string') return { type: 'order', id: t.request.orderId };
+  return undefined;
 }
