@@ -53,8 +53,13 @@ export class BatchesRepository {
     return this.ds.getRepository(Batch).findOneBy(firm ? { id, operatorId: firm } : { id });
   }
 
-  async counts(id: string): Promise<Counts> {
-    const rows = await this.ds.query<Array<{ status: ItemStatus; n: number }>>(
+  /** A batch inside `em` (the settling transaction sees its own writes). */
+  findIn(em: EntityManager, id: string): Promise<Batch | null> {
+    return em.getRepository(Batch).findOneBy({ id });
+  }
+
+  async counts(id: string, em: EntityManager = this.ds.manager): Promise<Counts> {
+    const rows = await em.query<Array<{ status: ItemStatus; n: number }>>(
       'SELECT status, count(*)::int AS n FROM batch_items WHERE batch_id = $1 GROUP BY status',
       [id],
     );
@@ -64,8 +69,8 @@ export class BatchesRepository {
   }
 
   /** The invalid rows' problems, in row order. */
-  async problems(id: string): Promise<Array<{ row: number; error: NonNullable<BatchItem['error']> }>> {
-    return this.ds.query(`SELECT row, error FROM batch_items WHERE batch_id = $1 AND status = 'invalid' ORDER BY row`, [id]);
+  async problems(id: string, em: EntityManager = this.ds.manager): Promise<Array<{ row: number; error: NonNullable<BatchItem['error']> }>> {
+    return em.query(`SELECT row, error FROM batch_items WHERE batch_id = $1 AND status = 'invalid' ORDER BY row`, [id]);
   }
 
   /** Rows after `afterRow`, in order (limit undefined: all). */
@@ -102,15 +107,17 @@ export class BatchesRepository {
     );
   }
 
-  /** Running batches with no row left waiting become completed, or partially_failed when a row failed. */
-  async settleBatches(em: EntityManager, ids: readonly string[]): Promise<void> {
-    await em.query(
+  /** Running batches with no row left waiting become completed, or partially_failed when a row failed; returns those that did. */
+  async settleBatches(em: EntityManager, ids: readonly string[]): Promise<string[]> {
+    const [rows] = await em.query<[Array<{ id: string }>, number]>(
       `UPDATE batches b SET status = CASE WHEN EXISTS (SELECT 1 FROM batch_items i WHERE i.batch_id = b.id AND i.status = 'failed')
                                           THEN 'partially_failed' ELSE 'completed' END, updated_at = now()
         WHERE b.id = ANY($1::uuid[]) AND b.status = 'running'
-          AND NOT EXISTS (SELECT 1 FROM batch_items i WHERE i.batch_id = b.id AND i.status IN ('queued', 'pending_approval'))`,
+          AND NOT EXISTS (SELECT 1 FROM batch_items i WHERE i.batch_id = b.id AND i.status IN ('queued', 'pending_approval'))
+        RETURNING b.id`,
       [ids],
     );
+    return rows.map((r) => r.id);
   }
 
   // ---- approvals ------------------------------------------------------------------------

@@ -4,7 +4,8 @@
  * lots in ONE database transaction: a lot is one queued transaction (≤ 100 rows through the
  * contract's batch function; v1 tokens: one transaction per row), so the pipeline's exactly-once
  * signing makes each lot happen exactly once across crashes. A lot's final status moves its rows
- * and settles the batch in the receipt stage's database transaction (a transition hook).
+ * and settles the batch in the receipt stage's database transaction (a transition hook), where a
+ * batch that ends (completed or partially_failed) writes its `batch.completed` webhook event.
  * Never signs anything itself and never rolls back a confirmed lot.
  */
 import { randomUUID } from 'node:crypto';
@@ -26,6 +27,7 @@ import type { Transition } from '../transactions/pipeline/types';
 import { TransactionQueue } from '../transactions/queue';
 import { TransactionsService } from '../transactions/transactions.service';
 import { UsersService } from '../users/users.service';
+import { publishBatchCompleted } from '../webhooks/webhook-events';
 import type { RawRow } from './batch-input';
 import { debits, frozenChecks, judgeOnChain, listed, namedUsers, resolveRows, type Judged, type RowProblem } from './batch-rows';
 import { BatchesRepository } from './batches.repository';
@@ -281,8 +283,14 @@ export class BatchesService implements OnModuleInit {
   // ---- reading --------------------------------------------------------------------------
 
   async get(p: Principal, id: string): Promise<BatchResponse> {
-    const b = await this.find(p, id);
-    const [c, problems] = await Promise.all([this.repo.counts(id), this.repo.problems(id)]);
+    return this.view(await this.find(p, id));
+  }
+
+  /** The batch as its routes answer it (read in `em` when given: a settling transaction sees its own writes). */
+  private async view(b: Batch, em?: EntityManager): Promise<BatchResponse> {
+    // One after the other: inside `em` both run on one connection.
+    const c = await this.repo.counts(b.id, em);
+    const problems = await this.repo.problems(b.id, em);
     return {
       id: b.id,
       tokenId: b.tokenId,
@@ -473,7 +481,12 @@ export class BatchesService implements OnModuleInit {
               },
       })),
     );
-    await this.repo.settleBatches(em, [...new Set(final.map((t) => t.request.batchId as string))]);
+    const settled = await this.repo.settleBatches(em, [...new Set(final.map((t) => t.request.batchId as string))]);
+    // batch.completed in the same database transaction as the change that finished the batch.
+    for (const id of settled) {
+      const b = await this.repo.findIn(em, id);
+      if (b) await publishBatchCompleted(em, b.operatorId, { ...(await this.view(b, em)) });
+    }
   }
 }
 
