@@ -162,6 +162,9 @@ export class OrdersService implements OnModuleInit {
     if (!o) throw new NotFoundError('Order');
     const ttl = this.config.controls.approvalTtlSeconds;
     const rows = await this.transactions.transaction(async (em) => {
+      // The order's lock first, as every decision and the expiry take it: locking its rows alone
+      // would deadlock with an approval that holds the order and releases them.
+      if (!(await this.repo.lock(em, id, firm))) throw new NotFoundError('Order');
       const out: Array<{ operation: number; row: PendingRow }> = [];
       for (const [i, txId] of o.transactionIds.entries()) {
         const row = await this.transactions.lockForApproval(em, txId, firm, ttl);

@@ -15,11 +15,11 @@ const TTL_MS = 2_000;
 const WAIT = { prefer: 'wait=30' };
 /**
  * Where the approvals land relative to the expiry, per round (ms): each round spreads its 20
- * approvals over ±600 ms around its center. An approval takes a few hundred ms on a loaded
+ * approvals over ±400 ms around its center. An approval takes a few hundred ms on a loaded
  * machine (its pre-checks read the chain), so the centers sit mostly before the expiry.
  */
-const CENTERS = [-1200, -800, -400, 0];
-const SPREAD_MS = 60;
+const CENTERS = [-700, -400, -100, 200];
+const SPREAD_MS = 40;
 type Answer = { status: number; body: any; text: string };
 
 describe('an approval racing the expiry gives exactly one outcome', () => {
@@ -37,7 +37,7 @@ describe('an approval racing the expiry gives exactly one outcome', () => {
   const sleep = (ms: number) => new Promise((res) => setTimeout(res, Math.max(0, ms)));
   const balances = () => Promise.all(holders.map((h) => balanceOf(chain, token.address, h.address)));
 
-  /** Twenty approvals fired at `expiry + center ± 600 ms` (one per checker); the winner's moment is logged. */
+  /** Twenty approvals fired at `expiry + center ± 400 ms` (one per checker); the winner's moment is logged. */
   async function approveAround(kind: string, path: string, createdAt: string, center: number): Promise<Answer[]> {
     const expiry = Date.parse(createdAt) + TTL_MS;
     const offsets = checkers.map((_, i) => center + (i - checkers.length / 2) * SPREAD_MS);
