@@ -4,14 +4,6 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
 import { Batch, type BatchItem, type BatchStatus, type ItemStatus } from './entities/batch.entity';
 
-/** A lot's call as stored at acceptance (released unchanged at the batch's last approval). */
-export interface LotCall {
-  id: string;
-  args: Record<string, unknown>;
-  debitAddress: string | null;
-  debitAmount: string | null;
-}
-
 export type Counts = Record<ItemStatus, number>;
 
 @Injectable()
@@ -145,15 +137,16 @@ export class BatchesRepository {
   }
 
   /**
-   * The lots' calls as stored (read here because a batch's release moves them unchanged; the
-   * transactions module has no reader for a row's call — TODO(lead): move to TransactionsRepository).
+   * The batch's lots still waiting for approval, in id order (the first is the head that carries
+   * the approvals). Read here because no transactions reader selects by batch in `em` —
+   * TODO(lead): move to TransactionsRepository.
    */
-  lots(em: EntityManager, batchId: string, status?: 'pending_approval'): Promise<LotCall[]> {
-    return em.query(
-      `SELECT id, call_args AS args, debit_address AS "debitAddress", debit_amount::text AS "debitAmount"
-         FROM transactions WHERE batch_id = $1 AND ($2::varchar IS NULL OR status = $2) ORDER BY id`,
-      [batchId, status ?? null],
+  async pendingLots(em: EntityManager, batchId: string): Promise<string[]> {
+    const rows = await em.query<Array<{ id: string }>>(
+      `SELECT id FROM transactions WHERE batch_id = $1 AND status = 'pending_approval' ORDER BY id`,
+      [batchId],
     );
+    return rows.map((r) => r.id);
   }
 
   /** The rows still waiting for approval, with what validating them again needs (their instruction too). */

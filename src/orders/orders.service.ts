@@ -147,7 +147,7 @@ export class OrdersService implements OnModuleInit {
     lock: async (em, firm, id) => {
       const o = await this.repo.lock(em, id, firm);
       if (!o) return undefined;
-      const pending = (await this.repo.pendingCalls(em, o.transactionIds)).map((c) => c.id);
+      const pending = await this.repo.pendingIds(em, o.transactionIds);
       return { status: pending.length ? 'pending_approval' : 'no longer pending approval', pending };
     },
     recheck: (p, id) => this.recheck(p, id),
@@ -244,8 +244,8 @@ export class OrdersService implements OnModuleInit {
     const o = found && (await this.repo.lock(em, id, found.operatorId));
     if (!o) return false;
     let ended = false;
-    for (const c of await this.repo.pendingCalls(em, o.transactionIds))
-      ended = (await this.transactions.endPending(em, c.id, status, error, given)) || ended;
+    for (const tx of await this.repo.pendingIds(em, o.transactionIds))
+      ended = (await this.transactions.endPending(em, tx, status, error, given)) || ended;
     return ended;
   }
 

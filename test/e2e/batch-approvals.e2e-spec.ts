@@ -2,7 +2,10 @@
  * Approvals on bulk work (issues 16 and 19): a batch is judged by policies as a whole (its kind,
  * its summed amount) and waits `pending_approval` — lots and rows too, nothing on chain — until a
  * checker of the firm approves it through POST /v1/batches/{id}/approve; a rejected batch never
- * reaches the chain. Chain effects are read with an independent viem client.
+ * reaches the chain. The last approval of a batch or an order re-runs the pre-checks: a row made
+ * impossible while pending fails with its code and never reaches the chain (an atomic batch and
+ * an order: none does), an unreadable chain answers 503 with nothing recorded. A lot or an
+ * order's transaction is never cancelled alone. Chain effects are read with an independent viem client.
  */
 import { createPublicClient, http as viemHttp, type Address, type PublicClient } from 'viem';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
