@@ -11,7 +11,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { securityTokenAbi } from '../../src/chain/contracts/security-token.abi';
 import { createTestApp, http, type TestApp } from '../support/app';
 import { adminToken, createOperator, uniq, type OperatorFixture } from '../support/api';
-import { addMember as addMemberOf, balanceOf as chainBalance, investor as investorOf, keyOpenings as keyOpeningsOf } from '../support/four-eyes';
+import {
+  addMember as addMemberOf,
+  balanceOf as chainBalance,
+  investor as investorOf,
+  keyOpenings as keyOpeningsOf,
+} from '../support/four-eyes';
 
 const WAIT = { prefer: 'wait=30' };
 
