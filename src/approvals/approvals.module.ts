@@ -2,7 +2,8 @@
  * `approvals` owns the firms' approval policies and the platform floor, and decides on what
  * they hold back (approve, reject, expire). It exports ApprovalPolicy (what accepting modules
  * ask at a request), ApprovalRechecks (where they register the pre-checks of the last
- * approval) and ApprovalItems (batches' and orders' expiry and listing). It imports
+ * approval), ApprovalItems (batches' and orders' expiry and listing) and WholeApprovals (the
+ * decisions on a batch or an order as a whole). It imports
  * transactions, never the modules that accept requests.
  */
 import { Global, Module } from '@nestjs/common';
@@ -16,13 +17,14 @@ import { PoliciesController } from './policies.controller';
 import { PoliciesRepository } from './policies.repository';
 import { PoliciesService } from './policies.service';
 import { ApprovalRechecks } from './rechecks';
+import { WholeApprovals } from './whole-approvals';
 
 /** Global: token operations (and batches, orders) reach ApprovalPolicy without their modules importing this one. */
 @Global()
 @Module({
   imports: [TransactionsModule, PlatformActionsModule],
   controllers: [ApprovalsController, PoliciesController],
-  providers: [PoliciesRepository, PoliciesService, ApprovalPolicy, ApprovalsService, ApprovalRechecks, ApprovalItems],
-  exports: [ApprovalPolicy, ApprovalRechecks, ApprovalItems, ApprovalsService],
+  providers: [PoliciesRepository, PoliciesService, ApprovalPolicy, ApprovalsService, ApprovalRechecks, ApprovalItems, WholeApprovals],
+  exports: [ApprovalPolicy, ApprovalRechecks, ApprovalItems, ApprovalsService, WholeApprovals],
 })
 export class ApprovalsModule {}

@@ -82,6 +82,10 @@ export class ApprovalsService implements OnModuleInit {
       const { type, id, firmId } = job.payload;
       const other = type === 'transaction' ? undefined : this.items.get(type);
       if (type !== 'transaction' && !other) throw new Error(`no expiry registered for ${type}`);
+      // An order's operation was accepted as a transaction (with an expiry of its own) before the
+      // order held it: it expires with its order, under the order's lock, never alone (an
+      // approval of the order racing it would otherwise queue the order in part).
+      if (type === 'transaction' && (await this.belongsToWhole(firmId, id))) return;
       await this.transactions.transaction(async (em) => {
         const expired = other ? await other.expire(em, id) : await this.transactions.endPending(em, id, 'expired', null);
         if (expired)
@@ -100,6 +104,16 @@ export class ApprovalsService implements OnModuleInit {
       });
       this.transactions.wakeWaiters();
     });
+  }
+
+  /** The transaction is a lot of a batch or an operation of an order (decided, and expiring, with it). */
+  private async belongsToWhole(firmId: string, id: string): Promise<boolean> {
+    const firm: Principal = { type: 'operator', id: firmId, loginId: '', operatorId: firmId };
+    const tx = await this.transactions.get(firm, id).catch((e: unknown) => {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    });
+    return !!tx && (tx.batchId !== null || typeof tx.request.batchId === 'string' || typeof tx.request.orderId === 'string');
   }
 
   /** What waits for the checker's firm (batches and orders once their modules register them; without `type`: transactions). */

@@ -4,7 +4,7 @@
  * every row as CSV). The body arrives unvalidated (a CSV is bytes): JSON goes through the same
  * ValidationPipe as every route, by hand.
  */
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
@@ -20,11 +20,11 @@ import {
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { stringify } from 'csv-stringify/sync';
-import { ApproveDto, RejectDto } from '../approvals/dto/policy.dto';
+import { ApprovalRoutes } from '../approvals/approval-routes';
 import { ApiProblems } from '../common/api-problems';
 import { ValidationError } from '../common/app-error';
 import { Idempotency } from '../common/idempotency/idempotency';
-import { CurrentPrincipal, RequestId, Roles, StaffRoute, type Principal } from '../common/principal';
+import { CurrentPrincipal, Roles, StaffRoute, type Principal } from '../common/principal';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { toProblem } from '../common/problem.filter';
 import { createValidationPipe } from '../common/validation';
@@ -41,12 +41,26 @@ const IDEMPOTENCY = { name: 'Idempotency-Key', required: false, description: 'sa
 @ApiBearerAuth()
 @ApiExtraModels(RowProblem)
 @Controller('v1')
-export class BatchesController {
+export class BatchesController extends ApprovalRoutes({
+  path: 'batches',
+  type: BatchResponse,
+  approve: {
+    summary: "Approve a batch pending approval (as a whole); the last approval re-runs its rows' pre-checks and queues its lots",
+    description: 'still pending, running, or partially_failed when rows were refused at the last approval (atomic: all of them)',
+  },
+  reject: { summary: 'Reject a batch pending approval: the batch and its rows end, nothing is signed' },
+}) {
   constructor(
     private readonly batches: BatchesService,
     private readonly idempotency: Idempotency,
     private readonly queue: TransactionQueue,
-  ) {}
+  ) {
+    super();
+  }
+
+  protected get decider(): BatchesService {
+    return this.batches;
+  }
 
   @Post('tokens/:id/batches')
   @Roles('operator')
@@ -143,46 +157,6 @@ export class BatchesController {
   @ApiProblems('UNAUTHENTICATED', 'NOT_FOUND')
   get(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string): Promise<BatchResponse> {
     return this.batches.get(p, id);
-  }
-
-  @Post('batches/:id/approve')
-  @HttpCode(200)
-  @StaffRoute(['checker'])
-  @ApiOperation({ summary: 'Approve a batch pending approval (as a whole); the last approval queues its lots' })
-  @ApiOkResponse({ type: BatchResponse, description: 'still pending, or running' })
-  @ApiProblems(
-    'VALIDATION_FAILED',
-    'UNAUTHENTICATED',
-    'MFA_REQUIRED',
-    'FORBIDDEN',
-    'SELF_APPROVAL',
-    'MFA_NOT_ENABLED',
-    'NOT_FOUND',
-    'NOT_PENDING',
-    'ALREADY_APPROVED',
-  )
-  approve(
-    @Param('id', ParseIdPipe) id: string,
-    @Body() body: ApproveDto,
-    @CurrentPrincipal() p: Principal,
-    @RequestId() rid?: string,
-  ): Promise<BatchResponse> {
-    return this.batches.approve(p, id, body, rid);
-  }
-
-  @Post('batches/:id/reject')
-  @HttpCode(200)
-  @StaffRoute(['checker'])
-  @ApiOperation({ summary: 'Reject a batch pending approval: the batch and its rows end, nothing is signed' })
-  @ApiOkResponse({ type: BatchResponse })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'NOT_PENDING')
-  reject(
-    @Param('id', ParseIdPipe) id: string,
-    @Body() body: RejectDto,
-    @CurrentPrincipal() p: Principal,
-    @RequestId() rid?: string,
-  ): Promise<BatchResponse> {
-    return this.batches.reject(p, id, body.reason, rid);
   }
 
   @Get('batches/:id/items')

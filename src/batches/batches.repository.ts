@@ -4,14 +4,6 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
 import { Batch, type BatchItem, type BatchStatus, type ItemStatus } from './entities/batch.entity';
 
-/** A lot's call as stored at acceptance (released unchanged at the batch's last approval). */
-export interface LotCall {
-  id: string;
-  args: Record<string, unknown>;
-  debitAddress: string | null;
-  debitAmount: string | null;
-}
-
 export type Counts = Record<ItemStatus, number>;
 
 @Injectable()
@@ -53,8 +45,13 @@ export class BatchesRepository {
     return this.ds.getRepository(Batch).findOneBy(firm ? { id, operatorId: firm } : { id });
   }
 
-  async counts(id: string): Promise<Counts> {
-    const rows = await this.ds.query<Array<{ status: ItemStatus; n: number }>>(
+  /** A batch inside `em` (the settling transaction sees its own writes). */
+  findIn(em: EntityManager, id: string): Promise<Batch | null> {
+    return em.getRepository(Batch).findOneBy({ id });
+  }
+
+  async counts(id: string, em: EntityManager = this.ds.manager): Promise<Counts> {
+    const rows = await em.query<Array<{ status: ItemStatus; n: number }>>(
       'SELECT status, count(*)::int AS n FROM batch_items WHERE batch_id = $1 GROUP BY status',
       [id],
     );
@@ -64,8 +61,8 @@ export class BatchesRepository {
   }
 
   /** The invalid rows' problems, in row order. */
-  async problems(id: string): Promise<Array<{ row: number; error: NonNullable<BatchItem['error']> }>> {
-    return this.ds.query(`SELECT row, error FROM batch_items WHERE batch_id = $1 AND status = 'invalid' ORDER BY row`, [id]);
+  async problems(id: string, em: EntityManager = this.ds.manager): Promise<Array<{ row: number; error: NonNullable<BatchItem['error']> }>> {
+    return em.query(`SELECT row, error FROM batch_items WHERE batch_id = $1 AND status = 'invalid' ORDER BY row`, [id]);
   }
 
   /** Rows after `afterRow`, in order (limit undefined: all). */
@@ -102,15 +99,17 @@ export class BatchesRepository {
     );
   }
 
-  /** Running batches with no row left waiting become completed, or partially_failed when a row failed. */
-  async settleBatches(em: EntityManager, ids: readonly string[]): Promise<void> {
-    await em.query(
+  /** Running batches with no row left waiting become completed, or partially_failed when a row failed; returns those that did. */
+  async settleBatches(em: EntityManager, ids: readonly string[]): Promise<string[]> {
+    const [rows] = await em.query<[Array<{ id: string }>, number]>(
       `UPDATE batches b SET status = CASE WHEN EXISTS (SELECT 1 FROM batch_items i WHERE i.batch_id = b.id AND i.status = 'failed')
                                           THEN 'partially_failed' ELSE 'completed' END, updated_at = now()
         WHERE b.id = ANY($1::uuid[]) AND b.status = 'running'
-          AND NOT EXISTS (SELECT 1 FROM batch_items i WHERE i.batch_id = b.id AND i.status IN ('queued', 'pending_approval'))`,
+          AND NOT EXISTS (SELECT 1 FROM batch_items i WHERE i.batch_id = b.id AND i.status IN ('queued', 'pending_approval'))
+        RETURNING b.id`,
       [ids],
     );
+    return rows.map((r) => r.id);
   }
 
   // ---- approvals ------------------------------------------------------------------------
@@ -138,14 +137,41 @@ export class BatchesRepository {
   }
 
   /**
-   * The lots' calls as stored (read here because a batch's release moves them unchanged; the
-   * transactions module has no reader for a row's call — TODO(lead): move to TransactionsRepository).
+   * The batch's lots still waiting for approval, in id order (the first is the head that carries
+   * the approvals). Read here because no transactions reader selects by batch in `em` —
+   * TODO(lead): move to TransactionsRepository.
    */
-  lots(em: EntityManager, batchId: string): Promise<LotCall[]> {
-    return em.query(
-      `SELECT id, call_args AS args, debit_address AS "debitAddress", debit_amount::text AS "debitAmount"
-         FROM transactions WHERE batch_id = $1 ORDER BY id`,
+  async pendingLots(em: EntityManager, batchId: string): Promise<string[]> {
+    const rows = await em.query<Array<{ id: string }>>(
+      `SELECT id FROM transactions WHERE batch_id = $1 AND status = 'pending_approval' ORDER BY id`,
       [batchId],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** The rows still waiting for approval, with what validating them again needs (their instruction too). */
+  async waitingRows(
+    batchId: string,
+  ): Promise<Array<Pick<BatchItem, 'row' | 'userId' | 'toUserId' | 'amount' | 'legalBasis' | 'instruction' | 'transactionId'>>> {
+    return this.ds.query(
+      `SELECT row, user_id AS "userId", to_user_id AS "toUserId", amount::text AS amount, legal_basis AS "legalBasis",
+              instruction, transaction_id AS "transactionId"
+         FROM batch_items WHERE batch_id = $1 AND status = 'pending_approval' ORDER BY row`,
+      [batchId],
+    );
+  }
+
+  /** Rows refused at the last approval end `failed` with their pre-check's problem, detached from their lot (never signed). */
+  async refuseItems(
+    em: EntityManager,
+    batchId: string,
+    problems: ReadonlyArray<{ row: number; field: string; code: string; message: string }>,
+  ): Promise<void> {
+    await em.query(
+      `UPDATE batch_items i SET status = 'failed', transaction_id = NULL, error = v.error
+         FROM (SELECT unnest($2::int[]) AS row, unnest($3::jsonb[]) AS error) v
+        WHERE i.batch_id = $1 AND i.row = v.row AND i.status = 'pending_approval'`,
+      [batchId, problems.map((p) => p.row), problems.map((p) => JSON.stringify({ code: p.code, field: p.field, message: p.message }))],
     );
   }
 

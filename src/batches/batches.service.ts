@@ -4,7 +4,8 @@
  * lots in ONE database transaction: a lot is one queued transaction (≤ 100 rows through the
  * contract's batch function; v1 tokens: one transaction per row), so the pipeline's exactly-once
  * signing makes each lot happen exactly once across crashes. A lot's final status moves its rows
- * and settles the batch in the receipt stage's database transaction (a transition hook).
+ * and settles the batch in the receipt stage's database transaction (a transition hook), where a
+ * batch that ends (completed or partially_failed) writes its `batch.completed` webhook event.
  * Never signs anything itself and never rolls back a confirmed lot.
  */
 import { randomUUID } from 'node:crypto';
@@ -13,13 +14,11 @@ import type { EntityManager } from 'typeorm';
 import type { Address } from 'viem';
 import { ApprovalItems } from '../approvals/approval-items';
 import { ApprovalPolicy } from '../approvals/approval-policy';
-import { ApprovalsService, assertMayDecide } from '../approvals/approvals.service';
-import { AuditSink } from '../audit/audit-sink';
+import { WholeApprovals, type WholeItem } from '../approvals/whole-approvals';
 import { AppError, NotFoundError } from '../common/app-error';
 import type { Prepared } from '../common/idempotency/idempotency';
 import type { Page, PageQuery } from '../common/pagination';
 import { actorOf, firmOf, requireFirm, type Principal } from '../common/principal';
-import { AppConfig } from '../config/app-config';
 import { TokenReads } from '../tokens/token-reads';
 import { TokensService } from '../tokens/tokens.service';
 import type { ApprovalGiven, TxKind } from '../transactions/entities/transaction.entity';
@@ -28,6 +27,7 @@ import type { Transition } from '../transactions/pipeline/types';
 import { TransactionQueue } from '../transactions/queue';
 import { TransactionsService } from '../transactions/transactions.service';
 import { UsersService } from '../users/users.service';
+import { publishBatchCompleted } from '../webhooks/webhook-events';
 import type { RawRow } from './batch-input';
 import { debits, frozenChecks, judgeOnChain, listed, namedUsers, resolveRows, type Judged, type RowProblem } from './batch-rows';
 import { BatchesRepository } from './batches.repository';
@@ -62,6 +62,17 @@ export interface BatchInput {
   atomic: boolean;
 }
 
+/** What validation read and judged (acceptance, and again at the last approval). */
+type Validated = Awaited<ReturnType<BatchesService['validate']>>;
+
+/** The waiting rows re-validated before the last approval, and the lot each belongs to. */
+interface BatchRecheck {
+  kind: BatchKind;
+  atomic: boolean;
+  v: Validated;
+  lotOf: Map<number, string | null>;
+}
+
 async function chunked<T, R>(items: readonly T[], f: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = [];
   for (let i = 0; i < items.length; i += READ_CHUNK) out.push(...(await Promise.all(items.slice(i, i + READ_CHUNK).map(f))));
@@ -79,10 +90,8 @@ export class BatchesService implements OnModuleInit {
     private readonly hooks: TransactionHooks,
     private readonly policy: ApprovalPolicy,
     private readonly approvalItems: ApprovalItems,
-    private readonly approvals: ApprovalsService,
+    private readonly whole: WholeApprovals,
     private readonly transactions: TransactionsService,
-    private readonly audit: AuditSink,
-    private readonly config: AppConfig,
   ) {}
 
   onModuleInit(): void {
@@ -139,15 +148,9 @@ export class BatchesService implements OnModuleInit {
     const gated = await this.policy.mayApply(v.firm, input.kind);
     return {
       write: async (em) => {
-        let judged = v.judged;
-        if (v.senders.length) {
-          // As single debits: one (token, address) at a time, re-checked against what was accepted meanwhile.
-          await this.queue.lockDebitsMany(em, v.token.id, v.senders);
-          const pending = await this.queue.pendingDebitsMany(em, v.token.id, v.senders, v.at);
-          const available = new Map(v.senders.map((a) => [a, v.balance.get(a)! - (pending.get(a) ?? 0n)]));
-          judged = judgeOnChain(input.kind, v.resolved, v.frozen, available);
-          if (input.atomic && judged.problems.size) throw new BatchInvalidError(listed(judged.problems));
-        }
+        // As single debits: one (token, address) at a time, re-checked against what was accepted meanwhile.
+        const judged = await this.judgeUnderLock(em, input.kind, v);
+        if (input.atomic && judged.problems.size) throw new BatchInvalidError(listed(judged.problems));
         const id = randomUUID();
         const required =
           gated && judged.rows.length
@@ -201,6 +204,7 @@ export class BatchesService implements OnModuleInit {
       if (perRow) {
         const r = lot[0]!;
         const kind: TxKind = input.kind;
+        const call = lotCall(input.kind, lot, true);
         await this.queue.enqueue(em, txId, {
           tokenId: token.id,
           kind,
@@ -208,16 +212,14 @@ export class BatchesService implements OnModuleInit {
           userId: r.userId,
           signer,
           to: token.address,
-          args: { from: r.from, to: r.to, amount: r.amount?.toString() },
+          args: call.args,
           request: { batchId: id, row: r.row, userId: r.userId, toUserId: r.toUserId, amount: r.amount?.toString() ?? null },
-          debit: debits(input.kind) && r.from && r.amount ? { address: r.from, amount: r.amount } : undefined,
+          debit: call.debitAddress && r.amount ? { address: call.debitAddress, amount: r.amount } : undefined,
           legalBasis: r.legalBasis,
           approvalsRequired,
         });
         continue;
       }
-      const owed = new Map<Address, bigint>();
-      if (debits(input.kind)) for (const r of lot) owed.set(r.from!, (owed.get(r.from!) ?? 0n) + r.amount!);
       await this.queue.enqueue(em, txId, {
         tokenId: token.id,
         kind: LOT_KIND[input.kind],
@@ -225,10 +227,7 @@ export class BatchesService implements OnModuleInit {
         userId: null,
         signer,
         to: token.address,
-        args: {
-          rows: lot.map((r) => ({ from: r.from, to: r.to, amount: r.amount?.toString() })),
-          ...(owed.size ? { debits: [...owed].map(([address, amount]) => ({ address, amount: amount.toString() })) } : {}),
-        },
+        args: lotCall(input.kind, lot, false).args,
         // The lot's summed amount: what a rolling window counts.
         request: { batchId: id, batchKind: input.kind, rows: lot.map((r) => r.row), ...amountOf(lot) },
         legalBasis: lotBasis(lot),
@@ -284,8 +283,14 @@ export class BatchesService implements OnModuleInit {
   // ---- reading --------------------------------------------------------------------------
 
   async get(p: Principal, id: string): Promise<BatchResponse> {
-    const b = await this.find(p, id);
-    const [c, problems] = await Promise.all([this.repo.counts(id), this.repo.problems(id)]);
+    return this.view(await this.find(p, id));
+  }
+
+  /** The batch as its routes answer it (read in `em` when given: a settling transaction sees its own writes). */
+  private async view(b: Batch, em?: EntityManager): Promise<BatchResponse> {
+    // One after the other: inside `em` both run on one connection.
+    const c = await this.repo.counts(b.id, em);
+    const problems = await this.repo.problems(b.id, em);
     return {
       id: b.id,
       tokenId: b.tokenId,
@@ -329,98 +334,115 @@ export class BatchesService implements OnModuleInit {
   }
 
   // ---- approvals ------------------------------------------------------------------------
-  // A batch is decided as a whole under its row lock (a conditional state change): its lots carry
-  // the approvals (required, given) as any pending transaction does, and move together.
+  // A batch is decided as a whole (WholeApprovals) under its row lock: its lots carry the approvals
+  // (required, given) as any pending transaction does, and move together. The last approval
+  // validates the waiting rows again as at acceptance (users, wallets, freezes, balances less
+  // pending debits, cumulatively): an atomic batch with a refused row runs none, a non-atomic one
+  // runs the others; a refused row ends `failed` with its pre-check code and no transaction.
 
-  async approve(p: Principal, id: string, body: { otp?: string; comment?: string }, requestId?: string): Promise<BatchResponse> {
-    const firm = requireFirm(p);
-    await this.transactions.transaction(async (em) => this.mayDecide(em, p, id, firm, true));
-    await this.approvals.secondFactor(p, body.otp);
-    const queued = await this.transactions.transaction(async (em) => {
-      const head = await this.mayDecide(em, p, id, firm, true);
-      const given: ApprovalGiven[] = [
-        ...head.approvalsGiven,
-        { by: p.id, at: new Date().toISOString(), ...(body.comment ? { comment: body.comment } : {}) },
-      ];
-      const lots = await this.repo.lots(em, id);
-      const last = given.length >= head.approvalsRequired;
-      if (!last) for (const lot of lots) await this.transactions.recordApprovals(em, lot.id, given);
-      else {
-        for (const lot of lots)
-          await this.transactions.releaseApproved(em, lot.id, given, {
-            args: lot.args,
-            debitAddress: lot.debitAddress,
-            debitAmount: lot.debitAmount,
-          });
-        await this.repo.releaseItems(em, id);
-        await this.repo.setStatus(em, id, 'pending_approval', 'running');
-      }
-      await this.audit.record(
-        {
-          actor: actorOf(p),
-          operatorId: firm,
-          action: 'batch.approve',
-          subject: { type: 'batch', id },
-          outcome: 'success',
-          details: {
-            approvals: given.length,
-            required: head.approvalsRequired,
-            queued: last,
-            ...(body.comment ? { comment: body.comment } : {}),
-          },
-          requestId,
-        },
-        em,
-      );
-      return last;
-    });
-    if (queued) this.queue.wake();
-    this.transactions.wakeWaiters();
-    return this.get(p, id);
+  approve(p: Principal, id: string, body: { otp?: string; comment?: string }, requestId?: string): Promise<BatchResponse> {
+    return this.whole.approve(this.decisions, p, id, body, requestId).then(() => this.get(p, id));
   }
 
-  async reject(p: Principal, id: string, reason: string, requestId?: string): Promise<BatchResponse> {
-    const firm = requireFirm(p);
-    await this.transactions.transaction(async (em) => {
-      await this.mayDecide(em, p, id, firm, false);
-      await this.end(em, id, 'rejected', { code: 'REJECTED', message: reason });
-      await this.audit.record(
-        {
-          actor: actorOf(p),
-          operatorId: firm,
-          action: 'batch.reject',
-          subject: { type: 'batch', id },
-          outcome: 'success',
-          details: { reason },
-          requestId,
-        },
-        em,
-      );
-    });
-    this.transactions.wakeWaiters();
-    return this.get(p, id);
+  reject(p: Principal, id: string, reason: string, requestId?: string): Promise<BatchResponse> {
+    return this.whole.reject(this.decisions, p, id, reason, requestId).then(() => this.get(p, id));
   }
 
-  /** Locks the batch, then judges the decision on its head lot by the transactions' rules (SELF_APPROVAL, NOT_PENDING, ALREADY_APPROVED). */
-  private async mayDecide(em: EntityManager, p: Principal, id: string, firm: string, approving: boolean) {
-    const b = await this.repo.lock(em, id, firm);
-    if (!b) throw new NotFoundError('Batch');
-    if (b.status !== 'pending_approval') throw new AppError('NOT_PENDING', `The batch is ${b.status}`);
-    const [lot] = await this.repo.lots(em, id);
-    const head = lot ? await this.transactions.lockForApproval(em, lot.id, firm, this.config.controls.approvalTtlSeconds) : undefined;
-    assertMayDecide(p, head, approving, 'Batch');
-    return head;
+  private readonly decisions: WholeItem<BatchRecheck> = {
+    type: 'batch',
+    what: 'Batch',
+    lock: async (em, firm, id) => {
+      const b = await this.repo.lock(em, id, firm);
+      return b && { status: b.status, pending: await this.repo.pendingLots(em, id) };
+    },
+    recheck: (p, id) => this.recheck(p, id),
+    release: (em, id, given, checked) => this.release(em, id, given, checked),
+    end: (em, id, status, error, given) => this.end(em, id, status, error, given),
+  };
+
+  /** The waiting rows validated again (chain reads outside any transaction), as the checker sees them. */
+  private async recheck(p: Principal, id: string): Promise<BatchRecheck> {
+    const b = await this.find(p, id);
+    const waiting = await this.repo.waitingRows(id);
+    const rows: RawRow[] = waiting.map((w) => ({
+      row: w.row,
+      userId: w.userId ?? undefined,
+      ...(w.toUserId ? { toUserId: w.toUserId } : {}),
+      ...(w.amount !== null ? { amount: w.amount } : {}),
+      ...(w.legalBasis ? { legalBasis: w.legalBasis } : {}),
+      ...(w.instruction ? { instruction: w.instruction } : {}),
+    }));
+    const v = await this.validate(p, b.tokenId, { kind: b.kind, rows, legalBasis: null, atomic: b.atomic });
+    return { kind: b.kind, atomic: b.atomic, v, lotOf: new Map(waiting.map((w) => [w.row, w.transactionId])) };
   }
 
-  /** Ends a pending batch (rejected or expired) with its lots; their rows fail through the lots' transition hook. */
+  /** The last approval under the batch's lock: debits judged again against what was accepted meanwhile, then released. */
+  private async release(
+    em: EntityManager,
+    id: string,
+    given: readonly ApprovalGiven[],
+    c: BatchRecheck,
+  ): Promise<{ queued: boolean; refused?: RowProblem[] }> {
+    const judged = await this.judgeUnderLock(em, c.kind, c.v);
+    const refused = listed(judged.problems);
+    const lots = await this.repo.pendingLots(em, id);
+    await this.repo.setStatus(em, id, 'pending_approval', 'running');
+    // A refused row has no transaction: nothing of it reaches the chain.
+    if (refused.length) await this.repo.refuseItems(em, id, refused);
+    if (c.atomic && refused.length) {
+      const problem = {
+        code: 'BATCH_INVALID',
+        message: `row(s) ${refused.map((r) => r.row).join(', ')} were refused at the last approval; an atomic batch runs whole or not at all`,
+      };
+      for (const lot of lots) await this.transactions.endPending(em, lot, 'failed', problem, given);
+      return { queued: false, refused };
+    }
+    await this.repo.releaseItems(em, id);
+    const byLot = new Map<string, Judged['rows']>();
+    for (const r of judged.rows) {
+      const lot = c.lotOf.get(r.row);
+      if (lot) byLot.set(lot, [...(byLot.get(lot) ?? []), r]);
+    }
+    const perRow = c.v.token.contractVersion < 2;
+    let queued = false;
+    for (const lot of lots) {
+      const rows = byLot.get(lot);
+      if (!rows?.length)
+        await this.transactions.endPending(
+          em,
+          lot,
+          'failed',
+          { code: refused[0]?.code ?? 'BATCH_INVALID', message: 'every row of this lot was refused at the last approval' },
+          given,
+        );
+      else queued = (await this.transactions.releaseApproved(em, lot, given, lotCall(c.kind, rows, perRow))) || queued;
+    }
+    return { queued, ...(refused.length ? { refused } : {}) };
+  }
+
+  /** Acceptance's debit rule, in `em`: one (token, address) at a time, against what was accepted meanwhile. */
+  private async judgeUnderLock(em: EntityManager, kind: BatchKind, v: Validated): Promise<Judged> {
+    if (!v.senders.length) return v.judged;
+    await this.queue.lockDebitsMany(em, v.token.id, v.senders);
+    const pending = await this.queue.pendingDebitsMany(em, v.token.id, v.senders, v.at);
+    const available = new Map(v.senders.map((a) => [a, v.balance.get(a)! - (pending.get(a) ?? 0n)]));
+    return judgeOnChain(kind, v.resolved, v.frozen, available);
+  }
+
+  /**
+   * Ends a pending batch with its lots: rejected or expired, or failed as a whole at the last
+   * approval (the batch runs then, and settles `partially_failed` as its lots' rows fail through
+   * the transition hook).
+   */
   private async end(
     em: EntityManager,
     id: string,
-    status: 'rejected' | 'expired',
+    status: 'failed' | 'rejected' | 'expired',
     error: { code: string; message: string },
+    given?: readonly ApprovalGiven[],
   ): Promise<boolean> {
-    if (!(await this.repo.setStatus(em, id, 'pending_approval', status))) return false;
-    for (const lot of await this.repo.lots(em, id)) await this.transactions.endPending(em, lot.id, status, error);
+    if (!(await this.repo.setStatus(em, id, 'pending_approval', status === 'failed' ? 'running' : status))) return false;
+    for (const lot of await this.repo.pendingLots(em, id)) await this.transactions.endPending(em, lot, status, error, given);
     return true;
   }
 
@@ -458,7 +480,12 @@ export class BatchesService implements OnModuleInit {
               },
       })),
     );
-    await this.repo.settleBatches(em, [...new Set(final.map((t) => t.request.batchId as string))]);
+    const settled = await this.repo.settleBatches(em, [...new Set(final.map((t) => t.request.batchId as string))]);
+    // batch.completed in the same database transaction as the change that finished the batch.
+    for (const id of settled) {
+      const b = await this.repo.findIn(em, id);
+      if (b) await publishBatchCompleted(em, b.operatorId, { ...(await this.view(b, em)) });
+    }
   }
 }
 
@@ -466,6 +493,36 @@ export class BatchesService implements OnModuleInit {
 function summed(rows: Judged['rows']): bigint | undefined {
   if (!rows.some((r) => r.amount !== undefined)) return undefined;
   return rows.reduce((s, r) => s + (r.amount ?? 0n), 0n);
+}
+
+/**
+ * A lot's call arguments (and, for a v1 token's one-row lot, its debit) from its rows: at
+ * acceptance, and again at the last approval from the rows still valid then (addresses as they are now).
+ */
+function lotCall(
+  kind: BatchKind,
+  lot: Judged['rows'],
+  perRow: boolean,
+): { args: Record<string, unknown>; debitAddress: string | null; debitAmount: string | null } {
+  if (perRow) {
+    const r = lot[0]!;
+    const debit = debits(kind) && r.from && r.amount ? { address: r.from, amount: r.amount.toString() } : undefined;
+    return {
+      args: { from: r.from, to: r.to, amount: r.amount?.toString() },
+      debitAddress: debit?.address ?? null,
+      debitAmount: debit?.amount ?? null,
+    };
+  }
+  const owed = new Map<Address, bigint>();
+  if (debits(kind)) for (const r of lot) owed.set(r.from!, (owed.get(r.from!) ?? 0n) + r.amount!);
+  return {
+    args: {
+      rows: lot.map((r) => ({ from: r.from, to: r.to, amount: r.amount?.toString() })),
+      ...(owed.size ? { debits: [...owed].map(([address, amount]) => ({ address, amount: amount.toString() })) } : {}),
+    },
+    debitAddress: null,
+    debitAmount: null,
+  };
 }
 
 function amountOf(lot: Judged['rows']): { amount?: string } {

@@ -1,11 +1,11 @@
 /** `POST /v1/orders` and `GET /v1/orders/{id}`: operations on several tokens, accepted together or not at all. */
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, Param, Post, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ApproveDto, RejectDto } from '../approvals/dto/policy.dto';
+import { ApprovalRoutes } from '../approvals/approval-routes';
 import { ApiProblems } from '../common/api-problems';
 import { Idempotency } from '../common/idempotency/idempotency';
-import { CurrentPrincipal, RequestId, Roles, StaffRoute, type Principal } from '../common/principal';
+import { CurrentPrincipal, Roles, StaffRoute, type Principal } from '../common/principal';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { toProblem } from '../common/problem.filter';
 import { TransactionQueue } from '../transactions/queue';
@@ -16,12 +16,27 @@ import { OrdersService } from './orders.service';
 @ApiTags('orders')
 @ApiBearerAuth()
 @Controller('v1/orders')
-export class OrdersController {
+export class OrdersController extends ApprovalRoutes({
+  path: '',
+  type: OrderResponse,
+  approve: {
+    summary:
+      "Approve an order pending approval (as a whole); the last approval re-runs its operations' pre-checks and queues all its transactions",
+    description: 'still pending, running, or partially_failed with every transaction failed when one was refused at the last approval',
+  },
+  reject: { summary: 'Reject an order pending approval: all its transactions end rejected, nothing is signed' },
+}) {
   constructor(
     private readonly orders: OrdersService,
     private readonly idempotency: Idempotency,
     private readonly queue: TransactionQueue,
-  ) {}
+  ) {
+    super();
+  }
+
+  protected get decider(): OrdersService {
+    return this.orders;
+  }
 
   @Post()
   @Roles('operator')
@@ -71,45 +86,5 @@ export class OrdersController {
   @ApiProblems('UNAUTHENTICATED', 'NOT_FOUND')
   get(@CurrentPrincipal() p: Principal, @Param('id', ParseIdPipe) id: string): Promise<OrderResponse> {
     return this.orders.get(p, id);
-  }
-
-  @Post(':id/approve')
-  @HttpCode(200)
-  @StaffRoute(['checker'])
-  @ApiOperation({ summary: 'Approve an order pending approval (as a whole); the last approval queues all its transactions' })
-  @ApiOkResponse({ type: OrderResponse })
-  @ApiProblems(
-    'VALIDATION_FAILED',
-    'UNAUTHENTICATED',
-    'MFA_REQUIRED',
-    'FORBIDDEN',
-    'SELF_APPROVAL',
-    'MFA_NOT_ENABLED',
-    'NOT_FOUND',
-    'NOT_PENDING',
-    'ALREADY_APPROVED',
-  )
-  approve(
-    @Param('id', ParseIdPipe) id: string,
-    @Body() body: ApproveDto,
-    @CurrentPrincipal() p: Principal,
-    @RequestId() rid?: string,
-  ): Promise<OrderResponse> {
-    return this.orders.approve(p, id, body, rid);
-  }
-
-  @Post(':id/reject')
-  @HttpCode(200)
-  @StaffRoute(['checker'])
-  @ApiOperation({ summary: 'Reject an order pending approval: all its transactions end rejected, nothing is signed' })
-  @ApiOkResponse({ type: OrderResponse })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'NOT_PENDING')
-  reject(
-    @Param('id', ParseIdPipe) id: string,
-    @Body() body: RejectDto,
-    @CurrentPrincipal() p: Principal,
-    @RequestId() rid?: string,
-  ): Promise<OrderResponse> {
-    return this.orders.reject(p, id, body.reason, rid);
   }
 }

@@ -2,7 +2,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
-import type { LotCall } from '../batches/batches.repository';
 import { Order } from './entities/order.entity';
 
 @Injectable()
@@ -46,13 +45,13 @@ export class OrdersRepository {
     );
   }
 
-  /** The order's transactions still pending, with their calls as stored. */
-  pendingCalls(em: EntityManager, txIds: readonly string[]): Promise<LotCall[]> {
-    return em.query(
-      `SELECT id, call_args AS args, debit_address AS "debitAddress", debit_amount::text AS "debitAmount"
-         FROM transactions WHERE id = ANY($1::uuid[]) AND status = 'pending_approval' ORDER BY id`,
+  /** The order's transactions still pending approval, in id order (the first is the head that carries the approvals). */
+  async pendingIds(em: EntityManager, txIds: readonly string[]): Promise<string[]> {
+    const rows = await em.query<Array<{ id: string }>>(
+      `SELECT id FROM transactions WHERE id = ANY($1::uuid[]) AND status = 'pending_approval' ORDER BY id`,
       [txIds],
     );
+    return rows.map((r) => r.id);
   }
 
   async pending(firm: string, q: PageQuery): Promise<Page<Order>> {

@@ -11,20 +11,20 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { ApprovalItems } from '../approvals/approval-items';
 import { ApprovalPolicy } from '../approvals/approval-policy';
-import { ApprovalsService, assertMayDecide } from '../approvals/approvals.service';
-import { AuditSink } from '../audit/audit-sink';
+import { ApprovalRechecks, type Recheck } from '../approvals/rechecks';
+import { isPrecheckRefusal, WholeApprovals, type WholeItem } from '../approvals/whole-approvals';
 import { AppError, NotFoundError } from '../common/app-error';
 import type { Prepared } from '../common/idempotency/idempotency';
 import type { Page, PageQuery } from '../common/pagination';
-import { actorOf, firmOf, requireFirm, type Principal } from '../common/principal';
+import { firmOf, requireFirm, type Principal } from '../common/principal';
 import { AppConfig } from '../config/app-config';
 import type { ApprovalGiven } from '../transactions/entities/transaction.entity';
-import { TransactionQueue } from '../transactions/queue';
+import type { Problem } from '../transactions/pipeline/types';
 import { createValidationPipe } from '../common/validation';
 import { OPERATION_BY_KIND } from '../tokens/operations/catalogue';
 import { TokenOperations } from '../tokens/operations/operations.service';
 import type { TransactionResponse } from '../transactions/dto/transaction.response';
-import { TransactionsService } from '../transactions/transactions.service';
+import { TransactionsService, type PendingRow } from '../transactions/transactions.service';
 import type { RowProblem } from '../batches/batch-rows';
 import { BatchInvalidError } from '../batches/batches.service';
 import type { OrderResponse } from './dto/order.dto';
@@ -32,6 +32,9 @@ import { OrdersRepository } from './orders.repository';
 
 const pipe = createValidationPipe();
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Each pending operation of an order re-checked before its last approval: the call as it is now, or why it is impossible. */
+type OrderRecheck = Array<{ operation: number; id: string; checked: Recheck | Problem }>;
 
 function problemOf(row: number, e: unknown, field = 'operation'): RowProblem {
   if (!(e instanceof AppError)) throw e;
@@ -44,17 +47,16 @@ export class OrdersService implements OnModuleInit {
     private readonly repo: OrdersRepository,
     private readonly operations: TokenOperations,
     private readonly transactions: TransactionsService,
-    private readonly queue: TransactionQueue,
     private readonly policy: ApprovalPolicy,
     private readonly approvalItems: ApprovalItems,
-    private readonly approvals: ApprovalsService,
-    private readonly audit: AuditSink,
+    private readonly rechecks: ApprovalRechecks,
+    private readonly whole: WholeApprovals,
     private readonly config: AppConfig,
   ) {}
 
   onModuleInit(): void {
     this.approvalItems.register('order', {
-      expire: (em, id) => this.end(em, id, null, 'expired', { code: 'EXPIRED', message: 'the order was not approved in time' }),
+      expire: (em, id) => this.end(em, id, 'expired', { code: 'EXPIRED', message: 'the order was not approved in time' }),
       pending: (p, q) => this.pending(p, q),
     });
   }
@@ -125,99 +127,125 @@ export class OrdersService implements OnModuleInit {
   }
 
   // ---- approvals ------------------------------------------------------------------------
-  // An order is decided as a whole under its row lock: its transactions carry the approvals
-  // (required, given) and move together; the transactions' rules decide who may.
+  // An order is decided as a whole (WholeApprovals) under its row lock: its transactions carry the
+  // approvals (required, given) and move together. The last approval re-runs each operation's
+  // pre-checks (the catalogue's, registered with ApprovalRechecks); debits add up across the
+  // order as at acceptance. An order runs whole or not at all: one refused operation ends every
+  // transaction `failed` (the refused ones with their pre-check code), nothing queued.
 
-  async approve(p: Principal, id: string, body: { otp?: string; comment?: string }, requestId?: string): Promise<OrderResponse> {
-    const firm = requireFirm(p);
-    await this.transactions.transaction(async (em) => this.mayDecide(em, p, id, firm, true));
-    await this.approvals.secondFactor(p, body.otp);
-    const queued = await this.transactions.transaction(async (em) => {
-      const { head, txIds } = await this.mayDecide(em, p, id, firm, true);
-      const given: ApprovalGiven[] = [
-        ...head.approvalsGiven,
-        { by: p.id, at: new Date().toISOString(), ...(body.comment ? { comment: body.comment } : {}) },
-      ];
-      const calls = await this.repo.pendingCalls(em, txIds);
-      const last = given.length >= head.approvalsRequired;
-      for (const c of calls)
-        if (last)
-          await this.transactions.releaseApproved(em, c.id, given, {
-            args: c.args,
-            debitAddress: c.debitAddress,
-            debitAmount: c.debitAmount,
-          });
-        else await this.transactions.recordApprovals(em, c.id, given);
-      await this.audit.record(
-        {
-          actor: actorOf(p),
-          operatorId: firm,
-          action: 'order.approve',
-          subject: { type: 'order', id },
-          outcome: 'success',
-          details: {
-            approvals: given.length,
-            required: head.approvalsRequired,
-            queued: last,
-            ...(body.comment ? { comment: body.comment } : {}),
-          },
-          requestId,
-        },
-        em,
-      );
-      return last;
-    });
-    if (queued) this.queue.wake();
-    this.transactions.wakeWaiters();
-    return this.get(p, id);
+  approve(p: Principal, id: string, body: { otp?: string; comment?: string }, requestId?: string): Promise<OrderResponse> {
+    return this.whole.approve(this.decisions, p, id, body, requestId).then(() => this.get(p, id));
   }
 
-  async reject(p: Principal, id: string, reason: string, requestId?: string): Promise<OrderResponse> {
-    const firm = requireFirm(p);
-    await this.transactions.transaction(async (em) => {
-      await this.mayDecide(em, p, id, firm, false);
-      await this.end(em, id, firm, 'rejected', { code: 'REJECTED', message: reason });
-      await this.audit.record(
-        {
-          actor: actorOf(p),
-          operatorId: firm,
-          action: 'order.reject',
-          subject: { type: 'order', id },
-          outcome: 'success',
-          details: { reason },
-          requestId,
-        },
-        em,
-      );
-    });
-    this.transactions.wakeWaiters();
-    return this.get(p, id);
+  reject(p: Principal, id: string, reason: string, requestId?: string): Promise<OrderResponse> {
+    return this.whole.reject(this.decisions, p, id, reason, requestId).then(() => this.get(p, id));
   }
 
-  /** Locks the order, then judges the decision on its first pending transaction by the transactions' rules. */
-  private async mayDecide(em: EntityManager, p: Principal, id: string, firm: string, approving: boolean) {
-    const o = await this.repo.lock(em, id, firm);
+  private readonly decisions: WholeItem<OrderRecheck> = {
+    type: 'order',
+    what: 'Order',
+    lock: async (em, firm, id) => {
+      const o = await this.repo.lock(em, id, firm);
+      if (!o) return undefined;
+      const pending = await this.repo.pendingIds(em, o.transactionIds);
+      return { status: pending.length ? 'pending_approval' : 'no longer pending approval', pending };
+    },
+    recheck: (p, id) => this.recheck(p, id),
+    release: (em, id, given, checked) => this.release(em, id, given, checked),
+    end: (em, id, status, error, given) => this.end(em, id, status, error, given),
+  };
+
+  /** Each pending operation's pre-checks again (chain reads outside any transaction; a 503 throws). */
+  private async recheck(p: Principal, id: string): Promise<OrderRecheck> {
+    const firm = requireFirm(p);
+    const o = await this.repo.find(id, firm);
     if (!o) throw new NotFoundError('Order');
-    const [first] = await this.repo.pendingCalls(em, o.transactionIds);
-    if (!first) throw new AppError('NOT_PENDING', 'The order is not pending approval');
-    const head = await this.transactions.lockForApproval(em, first.id, firm, this.config.controls.approvalTtlSeconds);
-    assertMayDecide(p, head, approving, 'Order');
-    return { head, txIds: o.transactionIds };
+    const ttl = this.config.controls.approvalTtlSeconds;
+    const rows = await this.transactions.transaction(async (em) => {
+      // The order's lock first, as every decision and the expiry take it: locking its rows alone
+      // would deadlock with an approval that holds the order and releases them.
+      if (!(await this.repo.lock(em, id, firm))) throw new NotFoundError('Order');
+      const out: Array<{ operation: number; row: PendingRow }> = [];
+      for (const [i, txId] of o.transactionIds.entries()) {
+        const row = await this.transactions.lockForApproval(em, txId, firm, ttl);
+        if (row?.status === 'pending_approval') out.push({ operation: i + 1, row });
+      }
+      return out;
+    });
+    return Promise.all(
+      rows.map(async ({ operation, row }) => ({
+        operation,
+        id: row.id,
+        checked: await this.rechecks.run(row).catch((e: unknown): Problem => {
+          if (isPrecheckRefusal(e)) return { code: e.code, message: e.detail };
+          throw e;
+        }),
+      })),
+    );
   }
 
-  /** Ends every pending transaction of an order (rejected or expired); false when none was pending. */
+  /**
+   * The last approval under the order's lock: each operation confirmed (its debit against
+   * everything accepted before it, this order's earlier operations included) and released in
+   * order, inside a savepoint; one refusal rolls the releases back and ends the whole order failed.
+   */
+  private async release(
+    em: EntityManager,
+    id: string,
+    given: readonly ApprovalGiven[],
+    ops: OrderRecheck,
+  ): Promise<{ queued: boolean; refused?: Array<{ operation: number } & Problem> }> {
+    const refused: Array<{ operation: number; id: string } & Problem> = [];
+    await em.query('SAVEPOINT order_release');
+    for (const op of ops) {
+      const c = op.checked;
+      if ('code' in c) {
+        refused.push({ operation: op.operation, id: op.id, ...c });
+        continue;
+      }
+      const problem = await c.confirm(em).then(
+        () => undefined,
+        (e: unknown): Problem => {
+          if (isPrecheckRefusal(e)) return { code: e.code, message: e.detail };
+          throw e;
+        },
+      );
+      if (problem) refused.push({ operation: op.operation, id: op.id, ...problem });
+      else
+        await this.transactions.releaseApproved(em, op.id, given, {
+          args: c.args,
+          debitAddress: c.debit?.address ?? null,
+          debitAmount: c.debit ? c.debit.amount.toString() : null,
+        });
+    }
+    if (!refused.length) return { queued: ops.length > 0 };
+    await em.query('ROLLBACK TO SAVEPOINT order_release');
+    const whole: Problem = {
+      code: 'BATCH_INVALID',
+      message: `operation(s) ${refused.map((r) => r.operation).join(', ')} were refused at the last approval; an order runs whole or not at all`,
+    };
+    for (const op of ops) {
+      const own = refused.find((r) => r.id === op.id);
+      await this.transactions.endPending(em, op.id, 'failed', own ? { code: own.code, message: own.message } : whole, given);
+    }
+    return { queued: false, refused: refused.map(({ operation, code, message }) => ({ operation, code, message })) };
+  }
+
+  /** Ends every pending transaction of an order (rejected, expired, or failed as a whole); false when none was pending. */
   private async end(
     em: EntityManager,
     id: string,
-    firm: string | null,
-    status: 'rejected' | 'expired',
-    error: { code: string; message: string },
+    status: 'failed' | 'rejected' | 'expired',
+    error: Problem,
+    given?: readonly ApprovalGiven[],
   ): Promise<boolean> {
-    const o = firm ? await this.repo.lock(em, id, firm) : await this.repo.find(id, null);
+    const found = await this.repo.find(id, null);
+    // The expiry takes the order's lock too, so it and an approval decide one after the other.
+    const o = found && (await this.repo.lock(em, id, found.operatorId));
     if (!o) return false;
     let ended = false;
-    for (const c of await this.repo.pendingCalls(em, o.transactionIds))
-      ended = (await this.transactions.endPending(em, c.id, status, error)) || ended;
+    for (const tx of await this.repo.pendingIds(em, o.transactionIds))
+      ended = (await this.transactions.endPending(em, tx, status, error, given)) || ended;
     return ended;
   }
 

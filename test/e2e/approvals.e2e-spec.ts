@@ -11,6 +11,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { securityTokenAbi } from '../../src/chain/contracts/security-token.abi';
 import { createTestApp, http, type TestApp } from '../support/app';
 import { adminToken, createOperator, uniq, type OperatorFixture } from '../support/api';
+import {
+  addMember as addMemberOf,
+  balanceOf as chainBalance,
+  investor as investorOf,
+  keyOpenings as keyOpeningsOf,
+} from '../support/four-eyes';
 
 const WAIT = { prefer: 'wait=30' };
 
@@ -24,8 +30,7 @@ describe('maker-checker approvals and legal basis', () => {
   const checkers: Array<{ id: string; token: string }> = [];
   const users: Record<string, { id: string; address: Address }> = {};
 
-  const balanceOf = (a: Address, at: Address = token) =>
-    chain.readContract({ address: at, abi: securityTokenAbi, functionName: 'balanceOf', args: [a] });
+  const balanceOf = (a: Address, at: Address = token) => chainBalance(chain, at, a);
   const req = (method: string, path: string, tok: string, body?: unknown, headers: Record<string, string> = {}) =>
     http(t.url, method, path, { token: tok, body, headers });
   const txOf = async (id: string, tok = firm.token) => (await req('GET', `/v1/transactions/${id}`, tok)).body;
@@ -33,38 +38,11 @@ describe('maker-checker approvals and legal basis', () => {
     await expect.poll(async () => String((await txOf(id, tok)).status), { timeout: 30_000, interval: 100 }).toMatch(/^(confirmed|failed)$/);
     return txOf(id, tok);
   };
-  const keyOpenings = async (txId: string) => {
-    const r = await req('GET', '/v1/audit-events?action=key.open&limit=100', admin);
-    return (r.body.items as Array<{ details: { purpose?: string } }>).filter((e) => e.details.purpose?.includes(txId)).length;
-  };
+  const keyOpenings = (txId: string) => keyOpeningsOf(t.url, admin, txId);
 
-  async function addMember(f: OperatorFixture, roles: string[]): Promise<{ id: string; token: string }> {
-    const loginId = uniq('staff');
-    const created = await req('POST', `/v1/operators/${f.id}/staff`, f.token, {
-      loginId,
-      name: 'チェッカー',
-      email: `${loginId}@example.jp`,
-      roles,
-    });
-    expect(created.status, created.text).toBe(201);
-    const act = await http(t.url, 'POST', '/v1/auth/activate', {
-      body: { loginId, activationCode: created.body.activationCode, newPassword: `member-${uniq('pw')}` },
-    });
-    expect(act.status, act.text).toBe(200);
-    return { id: created.body.staff.id, token: act.body.accessToken };
-  }
+  const addMember = (f: OperatorFixture, roles: string[]) => addMemberOf(t.url, f, roles);
 
-  async function investor(f: OperatorFixture, name: string) {
-    const u = await req('POST', '/v1/users', f.token, { name, email: 'i@example.jp' });
-    const w = await fetch(`${t.url}/v1/users/${u.body.id}/wallet`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-      body: '{}',
-    });
-    expect(w.status).toBe(201);
-    await w.arrayBuffer();
-    return { id: u.body.id as string, address: w.headers.get('x-wallet-address') as Address };
-  }
+  const investor = (f: OperatorFixture, name: string) => investorOf(t.url, admin, f, name);
 
   async function deploy(f: OperatorFixture): Promise<{ id: string; address: Address }> {
     const r = await req('POST', '/v1/tokens', f.token, { name: 'Four Eyes Bond', symbol: 'FEB', decimals: 0 }, WAIT);

@@ -2,13 +2,21 @@
  * Approvals on bulk work (issues 16 and 19): a batch is judged by policies as a whole (its kind,
  * its summed amount) and waits `pending_approval` — lots and rows too, nothing on chain — until a
  * checker of the firm approves it through POST /v1/batches/{id}/approve; a rejected batch never
- * reaches the chain. Chain effects are read with an independent viem client.
+ * reaches the chain. The last approval of a batch or an order re-runs the pre-checks: a row made
+ * impossible while pending fails with its code and never reaches the chain (an atomic batch and
+ * an order: none does), an unreadable chain answers 503 with nothing recorded. A lot or an
+ * order's transaction is never cancelled alone. Chain effects are read with an independent viem client.
  */
 import { createPublicClient, http as viemHttp, type Address, type PublicClient } from 'viem';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { securityTokenAbi } from '../../src/chain/contracts/security-token.abi';
 import { createTestApp, http, type TestApp } from '../support/app';
-import { adminToken, createOperator, uniq, type OperatorFixture } from '../support/api';
+import { adminToken, createOperator, type OperatorFixture } from '../support/api';
+import {
+  addMember as addMemberOf,
+  balanceOf as chainBalance,
+  investor as investorOf,
+  keyOpenings as keyOpeningsOf,
+} from '../support/four-eyes';
 
 const WAIT = { prefer: 'wait=30' };
 
@@ -23,10 +31,10 @@ describe('batches and orders under approval policies', () => {
   let second: { id: string; address: Address };
   const users: Array<{ id: string; address: Address }> = [];
 
-  const balanceOf = (a: Address, at: Address = token) =>
-    chain.readContract({ address: at, abi: securityTokenAbi, functionName: 'balanceOf', args: [a] });
+  const balanceOf = (a: Address, at: Address = token) => chainBalance(chain, at, a);
   const req = (method: string, path: string, tok: string, body?: unknown, headers: Record<string, string> = {}) =>
     http(t.url, method, path, { token: tok, body, headers });
+  const keyOpenings = (txId: string) => keyOpeningsOf(t.url, admin, txId);
   const batchOf = async (id: string) => (await req('GET', `/v1/batches/${id}`, firm.token)).body;
   const issueBatch = (amounts: string[]) =>
     req('POST', `/v1/tokens/${tokenId}/batches`, firm.token, {
@@ -34,33 +42,9 @@ describe('batches and orders under approval policies', () => {
       items: amounts.map((amount, i) => ({ userId: users[i]!.id, amount })),
     });
 
-  async function addMember(f: OperatorFixture, roles: string[]): Promise<{ id: string; token: string }> {
-    const loginId = uniq('staff');
-    const created = await req('POST', `/v1/operators/${f.id}/staff`, f.token, {
-      loginId,
-      name: 'チェッカー',
-      email: `${loginId}@example.jp`,
-      roles,
-    });
-    expect(created.status, created.text).toBe(201);
-    const act = await http(t.url, 'POST', '/v1/auth/activate', {
-      body: { loginId, activationCode: created.body.activationCode, newPassword: `member-${uniq('pw')}` },
-    });
-    expect(act.status, act.text).toBe(200);
-    return { id: created.body.staff.id, token: act.body.accessToken };
-  }
+  const addMember = (f: OperatorFixture, roles: string[]) => addMemberOf(t.url, f, roles);
 
-  async function investor(f: OperatorFixture, name: string) {
-    const u = await req('POST', '/v1/users', f.token, { name, email: 'i@example.jp' });
-    const w = await fetch(`${t.url}/v1/users/${u.body.id}/wallet`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-      body: '{}',
-    });
-    expect(w.status).toBe(201);
-    await w.arrayBuffer();
-    return { id: u.body.id as string, address: w.headers.get('x-wallet-address') as Address };
-  }
+  const investor = (f: OperatorFixture, name: string) => investorOf(t.url, admin, f, name);
 
   beforeAll(async () => {
     t = await createTestApp();
@@ -245,5 +229,231 @@ describe('batches and orders under approval policies', () => {
     expect(answers.filter((x) => x.status === 409).every((x) => x.body.code === 'NOT_PENDING')).toBe(true);
     await expect.poll(async () => (await batchOf(r.body.id)).status, { timeout: 30_000, interval: 100 }).toBe('completed');
     expect(await Promise.all(users.map((u) => balanceOf(u.address)))).toEqual(before.map((b) => b + 40n));
+  });
+
+  describe('pre-checks again at the last approval', () => {
+    // Fresh holders, so balances are known; forced transfers ≥ 10 need one approval from here on.
+    const h: Array<{ id: string; address: Address }> = [];
+    const court = { code: 'court-order', reference: '令和8年(ヨ)第7号' };
+    const redeemNow = async (u: { id: string }, amount: string) => {
+      const r = await req('POST', `/v1/tokens/${tokenId}/redeem`, firm.token, { userId: u.id, amount }, WAIT);
+      expect(r.body.status, r.text).toBe('confirmed');
+    };
+    const settledBatch = async (id: string) => {
+      await expect
+        .poll(async () => (await batchOf(id)).status, { timeout: 30_000, interval: 100 })
+        .toMatch(/^(completed|partially_failed)$/);
+      return batchOf(id);
+    };
+    const rowsOf = async (id: string) =>
+      (await req('GET', `/v1/batches/${id}/items`, firm.token)).body.items as Array<{
+        row: number;
+        status: string;
+        transactionId: string | null;
+        error: { code: string } | null;
+      }>;
+
+    beforeAll(async () => {
+      for (const n of ['d', 'e', 'f']) h.push(await investor(firm, `保有者 ${n}`));
+      for (const u of h.slice(0, 2)) {
+        const r = await req('POST', `/v1/tokens/${tokenId}/issue`, firm.token, { userId: u.id, amount: '20' }, WAIT);
+        expect(r.body.status, r.text).toBe('confirmed');
+      }
+      const policy = await req('PUT', `/v1/operators/${firm.id}/policy`, firm.token, {
+        rules: [
+          { kinds: ['issue'], minAmount: '100', approvals: 1 },
+          { kinds: ['forced-transfer'], minAmount: '10', approvals: 1 },
+        ],
+      });
+      expect(policy.status, policy.text).toBe(200);
+    }, 120_000);
+
+    it('non-atomic: a row whose balance was spent while pending fails INSUFFICIENT_BALANCE with no transaction; the others run', async () => {
+      const [d, e, f] = [h[0]!, h[1]!, h[2]!];
+      const r = await req('POST', `/v1/tokens/${tokenId}/batches`, firm.token, {
+        kind: 'forced-transfer',
+        atomic: false,
+        legalBasis: court,
+        items: [
+          { userId: d.id, toUserId: f.id, amount: '15' },
+          { userId: e.id, toUserId: f.id, amount: '15' },
+        ],
+      });
+      expect(r.status, r.text).toBe(202);
+      expect(r.body.status).toBe('pending_approval');
+      // Nothing is reserved while pending: d's tokens can still move.
+      await redeemNow(d, '10');
+      expect(await balanceOf(d.address)).toBe(10n);
+
+      const ok = await req('POST', `/v1/batches/${r.body.id}/approve`, checker.token, {});
+      expect(ok.status, ok.text).toBe(200);
+      const done = await settledBatch(r.body.id);
+      expect(done.status).toBe('partially_failed');
+      expect(done.counts).toMatchObject({ confirmed: 1, failed: 1 });
+      const rows = await rowsOf(r.body.id);
+      expect(rows[0]).toMatchObject({ row: 1, status: 'failed', transactionId: null, error: { code: 'INSUFFICIENT_BALANCE' } });
+      expect(rows[1]).toMatchObject({ row: 2, status: 'confirmed', error: null });
+      // On chain: the refused row moved nothing, the other one landed once.
+      expect([await balanceOf(d.address), await balanceOf(e.address), await balanceOf(f.address)]).toEqual([10n, 5n, 15n]);
+      const audit = await req('GET', '/v1/audit-events?action=batch.approve&limit=100', admin);
+      const ev = audit.body.items.find((x: { subject: { id: string } }) => x.subject.id === r.body.id);
+      expect(ev.details.refused).toEqual([expect.objectContaining({ row: 1, code: 'INSUFFICIENT_BALANCE' })]);
+    });
+
+    it('atomic: one refused row refuses the whole batch at the last approval; nothing reaches the chain', async () => {
+      const [d, e, f] = [h[0]!, h[1]!, h[2]!];
+      const r = await req('POST', `/v1/tokens/${tokenId}/batches`, firm.token, {
+        kind: 'forced-transfer',
+        legalBasis: court,
+        items: [
+          { userId: d.id, toUserId: f.id, amount: '10' },
+          { userId: e.id, toUserId: f.id, amount: '5' },
+        ],
+      });
+      expect(r.status, r.text).toBe(202);
+      expect(r.body.status).toBe('pending_approval');
+      const lot = (await rowsOf(r.body.id))[0]!.transactionId!;
+      await redeemNow(e, '1');
+
+      const ok = await req('POST', `/v1/batches/${r.body.id}/approve`, checker.token, {});
+      expect(ok.status, ok.text).toBe(200);
+      expect(ok.body.status).toBe('partially_failed');
+      expect(ok.body.counts).toMatchObject({ queued: 0, confirmed: 0, failed: 2 });
+      const rows = await rowsOf(r.body.id);
+      expect(rows.map((x) => [x.status, x.error?.code])).toEqual([
+        ['failed', 'BATCH_INVALID'],
+        ['failed', 'INSUFFICIENT_BALANCE'],
+      ]);
+      const tx = (await req('GET', `/v1/transactions/${lot}`, firm.token)).body;
+      expect(tx).toMatchObject({ status: 'failed', error: { code: 'BATCH_INVALID' }, txHash: null });
+      expect(tx.approvals.given.map((g: { by: string }) => g.by)).toEqual([checker.id]);
+      await new Promise((res) => setTimeout(res, 1000));
+      expect([await balanceOf(d.address), await balanceOf(e.address), await balanceOf(f.address)]).toEqual([10n, 4n, 15n]);
+      expect(await keyOpenings(lot)).toBe(0);
+    });
+
+    it('an order: one operation made impossible while pending fails the whole order, nothing on chain', async () => {
+      const [d, a] = [h[0]!, users[0]!];
+      const before = await balanceOf(a.address);
+      const r = await req('POST', '/v1/orders', firm.token, {
+        operations: [
+          { tokenId, kind: 'issue', userId: a.id, amount: '150' },
+          { tokenId, kind: 'redeem', userId: d.id, amount: '8' },
+        ],
+      });
+      expect(r.status, r.text).toBe(202);
+      expect((await req('GET', `/v1/orders/${r.body.id}`, firm.token)).body.status).toBe('pending_approval');
+      await redeemNow(d, '5');
+
+      const ok = await req('POST', `/v1/orders/${r.body.id}/approve`, checker.token, {});
+      expect(ok.status, ok.text).toBe(200);
+      expect(ok.body.status).toBe('partially_failed');
+      expect(ok.body.transactions.map((x: { status: string; error: { code: string } | null }) => [x.status, x.error?.code])).toEqual([
+        ['failed', 'BATCH_INVALID'],
+        ['failed', 'INSUFFICIENT_BALANCE'],
+      ]);
+      await new Promise((res) => setTimeout(res, 1000));
+      expect([await balanceOf(a.address), await balanceOf(d.address)]).toEqual([before, 5n]);
+      for (const x of ok.body.transactions) expect(await keyOpenings(x.id)).toBe(0);
+    });
+
+    it('an order is re-checked cumulatively: two debits that each fit but not together refuse it; ones that fit together run', async () => {
+      const [d, f] = [h[0]!, h[2]!];
+      const topUp = await req('POST', `/v1/tokens/${tokenId}/issue`, firm.token, { userId: d.id, amount: '10' }, WAIT);
+      expect(topUp.body.status, topUp.text).toBe('confirmed');
+      expect(await balanceOf(d.address)).toBe(15n);
+      const fBefore = await balanceOf(f.address);
+      const order = (amount: string) =>
+        req('POST', '/v1/orders', firm.token, {
+          operations: [
+            { tokenId, kind: 'forced-transfer', fromUserId: d.id, toUserId: f.id, amount, legalBasis: court },
+            { tokenId, kind: 'forced-transfer', fromUserId: d.id, toUserId: f.id, amount, legalBasis: court },
+            { tokenId, kind: 'issue', userId: f.id, amount: '100' },
+          ],
+        });
+      const r = await order('6');
+      expect(r.status, r.text).toBe(202);
+      await redeemNow(d, '4');
+      // 11 left: each 6 fits alone, 12 together does not.
+      const refused = await req('POST', `/v1/orders/${r.body.id}/approve`, checker.token, {});
+      expect(refused.status, refused.text).toBe(200);
+      expect(refused.body.transactions.map((x: { status: string; error: { code: string } | null }) => [x.status, x.error?.code])).toEqual([
+        ['failed', 'BATCH_INVALID'],
+        ['failed', 'INSUFFICIENT_BALANCE'],
+        ['failed', 'BATCH_INVALID'],
+      ]);
+
+      const r2 = await order('5');
+      expect(r2.status, r2.text).toBe(202);
+      const ok = await req('POST', `/v1/orders/${r2.body.id}/approve`, checker.token, {});
+      expect(ok.status, ok.text).toBe(200);
+      await expect
+        .poll(async () => (await req('GET', `/v1/orders/${r2.body.id}`, firm.token)).body.status, { timeout: 30_000, interval: 100 })
+        .toBe('completed');
+      // Only the second order reached the chain, each operation once.
+      expect([await balanceOf(d.address), await balanceOf(f.address)]).toEqual([1n, fBefore + 110n]);
+      for (const x of refused.body.transactions) expect(await keyOpenings(x.id)).toBe(0);
+    });
+
+    it('a chain that cannot be read at the last approval: 503 CHAIN_UNAVAILABLE and nothing recorded', async () => {
+      const held = await issueBatch(['100']);
+      expect(held.body.status, held.text).toBe('pending_approval');
+      const order = await req('POST', '/v1/orders', firm.token, {
+        operations: [{ tokenId, kind: 'issue', userId: h[2]!.id, amount: '100' }],
+      });
+      expect(order.status, order.text).toBe(202);
+      // The same database, an API instance whose chain node does not answer.
+      const blind = await createTestApp({ env: { CHAIN_RPC_URL: 'http://127.0.0.1:9' } });
+      try {
+        const down = await http(blind.url, 'POST', `/v1/batches/${held.body.id}/approve`, { token: checker.token, body: {} });
+        expect([down.status, down.body.code], down.text).toEqual([503, 'CHAIN_UNAVAILABLE']);
+        const downOrder = await http(blind.url, 'POST', `/v1/orders/${order.body.id}/approve`, { token: checker.token, body: {} });
+        expect([downOrder.status, downOrder.body.code], downOrder.text).toEqual([503, 'CHAIN_UNAVAILABLE']);
+      } finally {
+        await blind.close();
+      }
+      const still = await batchOf(held.body.id);
+      expect(still.status).toBe('pending_approval');
+      const lot = (await rowsOf(held.body.id))[0]!.transactionId!;
+      expect((await req('GET', `/v1/transactions/${lot}`, firm.token)).body.approvals.given).toEqual([]);
+      const audit = await req('GET', '/v1/audit-events?action=batch.approve&limit=100', admin);
+      expect(audit.body.items.filter((x: { subject: { id: string } }) => x.subject.id === held.body.id)).toEqual([]);
+      const waiting = (await req('GET', `/v1/orders/${order.body.id}`, firm.token)).body;
+      expect([waiting.status, waiting.transactions[0].approvals.given]).toEqual(['pending_approval', []]);
+      // The chain back: the same checker's approval goes through.
+      const ok = await req('POST', `/v1/batches/${held.body.id}/approve`, checker.token, {});
+      expect(ok.status, ok.text).toBe(200);
+      expect((await settledBatch(held.body.id)).status).toBe('completed');
+      expect((await req('POST', `/v1/orders/${order.body.id}/approve`, checker.token, {})).status).toBe(200);
+    }, 60_000);
+
+    it('a lot of a batch, or a transaction of an order, waiting for approval is not cancelled alone (409 NOT_CANCELLABLE naming it)', async () => {
+      const held = await issueBatch(['100']);
+      expect(held.body.status, held.text).toBe('pending_approval');
+      const lot = (await rowsOf(held.body.id))[0]!.transactionId!;
+      const alone = await req('POST', `/v1/transactions/${lot}/cancel`, firm.token);
+      expect([alone.status, alone.body.code], alone.text).toEqual([409, 'NOT_CANCELLABLE']);
+      expect(alone.body.detail).toContain(`batch ${held.body.id}`);
+      // Nothing changed: the lot and its batch still wait, and the batch is decided whole.
+      expect((await req('GET', `/v1/transactions/${lot}`, firm.token)).body.status).toBe('pending_approval');
+      expect((await rowsOf(held.body.id)).map((x) => x.status)).toEqual(['pending_approval']);
+      const rej = await req('POST', `/v1/batches/${held.body.id}/reject`, checker.token, { reason: '取消' });
+      expect([rej.status, rej.body.status]).toEqual([200, 'rejected']);
+
+      const order = await req('POST', '/v1/orders', firm.token, {
+        operations: [
+          { tokenId, kind: 'issue', userId: h[2]!.id, amount: '100' },
+          { tokenId, kind: 'issue', userId: h[1]!.id, amount: '1' },
+        ],
+      });
+      expect(order.status, order.text).toBe(202);
+      const txs = (await req('GET', `/v1/orders/${order.body.id}`, firm.token)).body.transactions as Array<{ id: string }>;
+      const one = await req('POST', `/v1/transactions/${txs[1]!.id}/cancel`, firm.token);
+      expect([one.status, one.body.code], one.text).toEqual([409, 'NOT_CANCELLABLE']);
+      expect(one.body.detail).toContain(`order ${order.body.id}`);
+      const after = (await req('GET', `/v1/orders/${order.body.id}`, firm.token)).body;
+      expect(after.transactions.map((x: { status: string }) => x.status)).toEqual(['pending_approval', 'pending_approval']);
+      expect((await req('POST', `/v1/orders/${order.body.id}/reject`, checker.token, { reason: '取消' })).body.status).toBe('rejected');
+    });
   });
 });
