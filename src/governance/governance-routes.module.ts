@@ -11,10 +11,11 @@ import { TransactionsModule } from '../transactions/transactions.module';
 import { EmergencyController } from './emergency.controller';
 import { EmergencyService } from './emergency.service';
 import { GovernanceApiModule } from './governance-api.module';
+import { TokenAdminCheck } from './token-admins';
 
 @Module({
   imports: [GovernanceApiModule, TokensModule, IssuersModule, PlatformActionsModule, TransactionsModule],
   controllers: [EmergencyController],
-  providers: [EmergencyService],
+  providers: [EmergencyService, TokenAdminCheck],
 })
 export class GovernanceRoutesModule {}
