@@ -31,6 +31,8 @@ export const ADMIN_ROLE: Hex = zeroHash;
 /** Chain reads in flight at once. */
 const READS = 20;
 const RETRY_MS = 10_000;
+/** How long a readiness probe waits for the mismatched tokens' new reads. */
+const RECHECK_WAIT_MS = 1_500;
 
 export interface TokenRef {
   id: string;
@@ -123,7 +125,8 @@ export class TokenAdminCheck implements OnModuleInit, OnApplicationBootstrap, On
           this.lastError = firstLine(e);
         })
         .finally(() => (this.recheck = undefined));
-      await this.recheck;
+      // Bounded well under the probe's timeout: a slow node shows the last finding, never a failed probe.
+      await Promise.race([this.recheck, new Promise((r) => setTimeout(r, RECHECK_WAIT_MS).unref())]);
     }
     const s = this.state;
     return {
