@@ -12,6 +12,7 @@
  * - the emergency pause of a firm with v1 tokens: governance grants itself the agent role,
  *   pauses, revokes the firm's key; the emergency unpause lifts the pause and re-grants nothing.
  */
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -419,6 +420,47 @@ describe('v1 tokens: governance handover, emergency pause and batches', () => {
         expect(await read<boolean>(x.address, 'paused')).toBe(false);
         expect(await hasRole(x.address, AGENT_ROLE, getAddress(op.signerAddress))).toBe(false);
       }
+    }, 120_000);
+  });
+
+  describe('governance:handover --from dev-key (a platform moving from the development key to KMS)', () => {
+    it('refuses while the development key is the configured governance', async () => {
+      const r = await cli(['governance:handover', '--from', 'dev-key'], cliEnv());
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`with GOVERNANCE_SIGNER=local the development key is the configured governance (${governance})`);
+    }, 60_000);
+
+    it('with GOVERNANCE_SIGNER=kms moves every token governed by the development key to the KMS key, opening the sealed key (audited)', async () => {
+      const kms = new KMSClient({
+        endpoint: inject('kmsEndpoint'),
+        region: inject('kmsRegion'),
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      });
+      const key = await kms.send(
+        new CreateKeyCommand({ KeySpec: 'ECC_SECG_P256K1', KeyUsage: 'SIGN_VERIFY', Description: 'kagi e2e handover' }),
+      );
+      kms.destroy();
+      const env = { ...cliEnv(), GOVERNANCE_SIGNER: 'kms', GOVERNANCE_KMS_KEY_ID: key.KeyMetadata!.Arn! };
+      const all = [...legacy, modern, v1];
+      for (const x of all) expect(await hasRole(x.address, ADMIN_ROLE, governance)).toBe(true);
+
+      const plan = await cli(['governance:handover', '--from', 'dev-key'], env);
+      expect(plan.code, plan.stderr + plan.stdout).toBe(0);
+      const to = getAddress(/ to (0x[0-9a-fA-F]{40}) \(GOVERNANCE_SIGNER=kms\)/.exec(plan.stdout)![1]!);
+      expect(plan.stdout).toContain(`from ${governance} to ${to}`);
+      expect(plan.stdout).toContain('dry run: 4 to hand over, 0 already handed over, 0 refused');
+
+      const r = await cli(['governance:handover', '--from', 'dev-key', '--yes'], env);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stdout).toContain('done: 4 handed over, 0 already handed over (skipped), 0 refused');
+      for (const x of all) {
+        expect(await hasRole(x.address, ADMIN_ROLE, to)).toBe(true);
+        expect(await hasRole(x.address, ADMIN_ROLE, governance)).toBe(false);
+      }
+      const opens = await sql(
+        `SELECT actor_type, outcome, subject_type FROM audit_events WHERE action = 'key.open' AND details->>'purpose' = 'governance:handover'`,
+      );
+      expect(opens).toEqual(all.map(() => ({ actor_type: 'cli', outcome: 'success', subject_type: 'governance-key' })));
     }, 120_000);
   });
 });
