@@ -27,7 +27,7 @@ import { GovernanceKeys, type GovernanceKeyRow } from './governance-keys';
 import { GovernanceService } from './governance.service';
 
 /** DEFAULT_ADMIN_ROLE of OpenZeppelin AccessControl: bytes32(0). */
-export const ADMIN_ROLE: Hex = zeroHash;
+const ADMIN_ROLE: Hex = zeroHash;
 /** Chain reads in flight at once. */
 const READS = 20;
 const RETRY_MS = 10_000;
@@ -70,7 +70,7 @@ export class HandoverReads {
   }
 }
 
-export function holdsAdmin(client: PublicClient, token: Address, account: Address): Promise<boolean> {
+function holdsAdmin(client: PublicClient, token: Address, account: Address): Promise<boolean> {
   return client.readContract({ address: token, abi: securityTokenV1Abi, functionName: 'hasRole', args: [ADMIN_ROLE, account] });
 }
 
