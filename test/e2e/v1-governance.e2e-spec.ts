@@ -19,6 +19,8 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import {
   createPublicClient,
+  createWalletClient,
+  defineChain,
   getAddress,
   http as viemHttp,
   keccak256,
@@ -149,8 +151,13 @@ describe('v1 tokens: governance handover, emergency pause and batches', () => {
     databaseUrl = await freshDatabase('v1gov');
     t = await createTestApp({ env: { DATABASE_URL: databaseUrl } });
     admin = await adminToken(t.url);
-    const signers = await req('GET', '/v1/signers', admin);
-    governance = getAddress(signers.body.items.find((s: { kind: string }) => s.kind === 'governance').address);
+    // Governance's address as readiness shows it (on a fresh database the development key is created on first use).
+    const shown = await until(
+      "governance's address in readiness",
+      async () => (await http(t!.url, 'GET', '/health/ready')).body?.details?.governance?.address as string | undefined,
+      (a) => !!a,
+    );
+    governance = getAddress(shown!);
     op = await createOperator(t.url, admin);
     bulk = await createOperator(t.url, admin);
 
@@ -461,6 +468,59 @@ describe('v1 tokens: governance handover, emergency pause and batches', () => {
         `SELECT actor_type, outcome, subject_type FROM audit_events WHERE action = 'key.open' AND details->>'purpose' = 'governance:handover'`,
       );
       expect(opens).toEqual(all.map(() => ({ actor_type: 'cli', outcome: 'success', subject_type: 'governance-key' })));
+    }, 120_000);
+  });
+
+  describe('governance:handover, resumed and refused', () => {
+    it('a token where both hold the role (a run stopped after its grant) only renounces; one where neither does is refused (exit 1)', async () => {
+      const key2 = generatePrivateKey();
+      const old2 = privateKeyToAccount(key2);
+      await chain.request({ method: 'anvil_setBalance' as never, params: [old2.address, toHex(10n ** 19n)] as never });
+      const agent = getAddress(op.signerAddress);
+      const both = { id: randomUUID(), address: getAddress(await deployV1({ admin: old2.address, agent, symbol: 'BOTH' })) };
+      const neither = {
+        id: randomUUID(),
+        address: getAddress(await deployV1({ admin: privateKeyToAccount(generatePrivateKey()).address, agent, symbol: 'NONE' })),
+      };
+      await insertV1(both.id, op, both.address, 'BOTH');
+      await insertV1(neither.id, op, neither.address, 'NONE');
+      // The first half of a handover, done before: governance already holds the role beside the old key.
+      const wallet = createWalletClient({
+        account: old2,
+        transport: viemHttp(inject('rpcUrl')),
+        chain: defineChain({
+          id: inject('chainId'),
+          name: 'anvil',
+          nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+          rpcUrls: { default: { http: [inject('rpcUrl')] } },
+        }),
+      });
+      const grant = await wallet.writeContract({
+        address: both.address,
+        abi: securityTokenV1Abi,
+        functionName: 'grantRole',
+        args: [ADMIN_ROLE, governance],
+      });
+      expect((await chain.waitForTransactionReceipt({ hash: grant })).status).toBe('success');
+
+      const r = await cli(
+        ['governance:handover', '--from', old2.address, '--yes', '--token', both.id, '--token', neither.id],
+        cliEnv(),
+        `${key2}\n`,
+      );
+      expect(r.code, r.stderr + r.stdout).toBe(1);
+      expect(r.stdout).toContain(`${governance} (GOVERNANCE_SIGNER=local): 2 active token(s), acting`);
+      expect(r.stdout).toContain(
+        `${neither.id} NONE ${neither.address} (v1): REFUSED: neither ${old2.address} nor governance ${governance} holds the admin role`,
+      );
+      const line = r.stdout.split('\n').find((l) => l.includes(both.id))!;
+      expect(line).toMatch(/: handed over \(renounce 0x[0-9a-f]{64}\)$/);
+      expect(r.stdout).toContain('done: 1 handed over, 0 already handed over (skipped), 1 refused');
+      expect(await hasRole(both.address, ADMIN_ROLE, governance)).toBe(true);
+      expect(await hasRole(both.address, ADMIN_ROLE, old2.address)).toBe(false);
+      // Only the renounce was sent for it: one transaction from the old key after its own grant.
+      expect(await chain.getTransactionCount({ address: old2.address })).toBe(2);
+      expect(findSecrets(r.stdout + r.stderr, [Buffer.from(key2.slice(2), 'hex')])).toEqual([]);
     }, 120_000);
   });
 });

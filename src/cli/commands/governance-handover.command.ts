@@ -16,6 +16,7 @@ import { publicKeyToAddress } from 'viem/accounts';
 import { AuditSink } from '../../audit/audit-sink';
 import { ChainService } from '../../chain/chain.service';
 import { firstLine } from '../../common/logging';
+import { mapLimit } from '../../common/loop';
 import { AppConfig } from '../../config/app-config';
 import type { GovernanceKeyRow } from '../../governance/governance-keys';
 import { digestSignerAccount, GovernanceSigner } from '../../governance/governance-signer';
@@ -31,6 +32,8 @@ interface Options {
 }
 
 const DEV_KEY = 'dev-key';
+/** Tokens whose roles are read at once while planning. */
+const PLAN_READS = 20;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The old admin's signing: a sealed development key (opened per token, audited) or a key typed in. */
@@ -113,7 +116,12 @@ export class GovernanceHandoverCommand extends CommandRunner {
       `governance:handover from ${from} to ${to} (GOVERNANCE_SIGNER=${this.signer.kind}): ${tokens.length} active token(s), ${o.yes ? 'acting' : 'dry run'}\n`,
     );
     // The plan first, from the chain: it says whether a key is needed at all.
-    const plans = await Promise.all(tokens.map((t) => adminHandover(this.chain.client, t, from, to)));
+    const plans = await mapLimit(tokens, PLAN_READS, (t) =>
+      adminHandover(this.chain.client, t, from, to).catch((e: unknown): HandoverOutcome => ({
+        status: 'refused',
+        reason: `the admin role could not be read: ${firstLine(e)}`,
+      })),
+    );
     const counts = { handedOver: 0, already: 0, pending: 0, refused: 0 };
     const todo: TokenRef[] = [];
     tokens.forEach((t, i) => {
@@ -134,19 +142,20 @@ export class GovernanceHandoverCommand extends CommandRunner {
           } catch (e) {
             r = { status: 'refused', reason: firstLine(e) };
           }
-          await this.audit.record({
-            actor: { type: 'cli' },
-            action: 'governance.handover',
-            subject: { type: 'token', id: t.id },
-            outcome: r.status === 'handed-over' ? 'success' : 'failure',
-            details: {
-              tokenAddress: t.address,
-              fromAddress: from,
-              toAddress: to,
-              ...(r.status === 'handed-over' ? { grantTxHash: r.grantTx ?? null, renounceTxHash: r.renounceTx } : {}),
-              ...(r.status === 'refused' ? { reason: r.reason } : {}),
-            },
-          });
+          if (r.status !== 'already-handed-over')
+            await this.audit.record({
+              actor: { type: 'cli' },
+              action: 'governance.handover',
+              subject: { type: 'token', id: t.id },
+              outcome: r.status === 'handed-over' ? 'success' : 'failure',
+              details: {
+                tokenAddress: t.address,
+                fromAddress: from,
+                toAddress: to,
+                ...(r.status === 'handed-over' ? { grantTxHash: r.grantTx ?? null, renounceTxHash: r.renounceTx } : {}),
+                ...(r.status === 'refused' ? { reason: r.reason } : {}),
+              },
+            });
           this.report(t, r, false, counts);
         }
       } finally {
