@@ -387,12 +387,21 @@ describe('v1 tokens: governance handover, emergency pause and batches', () => {
           expect(getAddress(onChain.from)).toBe(governance);
           expect(getAddress(onChain.to!)).toBe(x.address);
         }
-        // In that order on chain: grant, then pause, then revoke.
-        const blocks = await Promise.all(
-          ['grant-agent', 'pause', 'revoke-agent'].map(
-            async (k) => (await chain.getTransactionReceipt({ hash: step(k).txHash })).blockNumber,
+        // Each step's own effect, from its receipt's events; in that order on chain: grant, then pause, then revoke.
+        const receipts = await Promise.all(
+          ['grant-agent', 'pause', 'revoke-agent'].map((k) => chain.getTransactionReceipt({ hash: step(k).txHash })),
+        );
+        const effects = receipts.map((rc) =>
+          parseEventLogs({ abi: securityTokenV1Abi, logs: rc.logs }).map(
+            (l) => `${l.eventName}(${Object.values(l.args as object).join(',')})`,
           ),
         );
+        expect(effects).toEqual([
+          [`RoleGranted(${AGENT_ROLE},${governance},${governance})`],
+          [`Paused(${governance})`],
+          [`RoleRevoked(${AGENT_ROLE},${agent},${governance})`],
+        ]);
+        const blocks = receipts.map((rc) => rc.blockNumber);
         expect([...blocks].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(blocks);
         expect(await hasRole(x.address, AGENT_ROLE, governance)).toBe(true);
         expect(await read<boolean>(x.address, 'paused')).toBe(true);
@@ -415,14 +424,19 @@ describe('v1 tokens: governance handover, emergency pause and batches', () => {
       expect(r.status, r.text).toBe(200);
       const kinds = r.body.transactions.map((x: { kind: string }) => x.kind).sort();
       expect(kinds).toEqual(['governance-unpause', 'unpause', 'unpause']);
-      for (const x of r.body.transactions)
-        expect(
-          await until(
-            `unpause ${x.id}`,
-            async () => (await req('GET', `/v1/transactions/${x.id}`, admin)).body.status,
-            (s) => ['confirmed', 'failed'].includes(s),
-          ),
-        ).toBe('confirmed');
+      for (const x of r.body.transactions) {
+        const done = await until(
+          `unpause ${x.id}`,
+          async () => (await req('GET', `/v1/transactions/${x.id}`, admin)).body,
+          (b: { status: string; txHash: Hex }) => ['confirmed', 'failed'].includes(b.status),
+        );
+        expect(done.status, JSON.stringify(done)).toBe('confirmed');
+        if (x.kind !== 'unpause') continue;
+        // v1: governance lifts the pause as agent, and that is all the transaction does.
+        const receipt = await chain.getTransactionReceipt({ hash: done.txHash });
+        expect(getAddress(receipt.from)).toBe(governance);
+        expect(parseEventLogs({ abi: securityTokenV1Abi, logs: receipt.logs }).map((l) => l.eventName)).toEqual(['Unpaused']);
+      }
       for (const x of legacy) {
         expect(await read<boolean>(x.address, 'paused')).toBe(false);
         expect(await hasRole(x.address, AGENT_ROLE, getAddress(op.signerAddress))).toBe(false);
