@@ -72,13 +72,7 @@ export async function deployV1(opts: { agent?: Address; admin?: Address; name?: 
   const hash = await wallet(governance).deployContract({
     abi: securityTokenV1Abi,
     bytecode: v1Artifact.bytecode as Hex,
-    args: [
-      opts.name ?? 'Kagi Bond 2030',
-      opts.symbol ?? 'KB30',
-      0,
-      opts.admin ?? governance.address,
-      opts.agent ?? agent.address,
-    ],
+    args: [opts.name ?? 'Kagi Bond 2030', opts.symbol ?? 'KB30', 0, opts.admin ?? governance.address, opts.agent ?? agent.address],
   });
   return (await mined(hash)).contractAddress!;
 }
