@@ -12,10 +12,11 @@ import { EmergencyController } from './emergency.controller';
 import { EmergencyService } from './emergency.service';
 import { GovernanceApiModule } from './governance-api.module';
 import { TokenAdminCheck } from './token-admins';
+import { TokenAdminsRepository } from './token-admins.repository';
 
 @Module({
   imports: [GovernanceApiModule, TokensModule, IssuersModule, PlatformActionsModule, TransactionsModule],
   controllers: [EmergencyController],
-  providers: [EmergencyService, TokenAdminCheck],
+  providers: [EmergencyService, TokenAdminCheck, TokenAdminsRepository],
 })
 export class GovernanceRoutesModule {}

@@ -9,22 +9,17 @@
  *   at once.
  * - `adminHandover` is the `governance:handover` CLI's per-token step: grant the admin role to
  *   governance from the old admin, check it on chain, then the old admin renounces it.
- *
- * The token list is read with the DataSource, as the rest of src/governance still does (the
- * known debt in README "Who owns what"); move it to the tokens module's repository with the rest.
  */
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { encodeFunctionData, getAddress, zeroHash, type Address, type Hash, type Hex, type PublicClient } from 'viem';
+import { encodeFunctionData, zeroHash, type Address, type Hash, type Hex, type PublicClient } from 'viem';
 import { ChainService } from '../chain/chain.service';
 import { securityTokenV1Abi } from '../chain/contracts/security-token-v1.abi';
 import { firstLine } from '../common/logging';
 import { Loop, mapLimit } from '../common/loop';
 import { AppConfig } from '../config/app-config';
 import { ReadinessContributors } from '../health/readiness-contributors';
-import { SigningKeys } from '../kms/signing-keys';
-import { GovernanceKeys, type GovernanceKeyRow } from './governance-keys';
 import { GovernanceService } from './governance.service';
+import { TokenAdminsRepository, type TokenRef } from './token-admins.repository';
 
 /** DEFAULT_ADMIN_ROLE of OpenZeppelin AccessControl: bytes32(0). */
 const ADMIN_ROLE: Hex = zeroHash;
@@ -33,42 +28,6 @@ const READS = 20;
 const RETRY_MS = 10_000;
 /** How long a readiness probe waits for the mismatched tokens' new reads. */
 const RECHECK_WAIT_MS = 1_500;
-
-export interface TokenRef {
-  id: string;
-  symbol: string;
-  address: Address;
-  contractVersion: number;
-}
-
-/** Every active token with a contract. */
-async function activeTokens(ds: DataSource, ids?: readonly string[]): Promise<TokenRef[]> {
-  const rows = await ds.query<Array<{ id: string; symbol: string; address: string; contract_version: number }>>(
-    `SELECT id, symbol, address, contract_version FROM tokens
-      WHERE status = 'active' AND address IS NOT NULL AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
-      ORDER BY created_at, id`,
-    [ids?.length ? ids : null],
-  );
-  return rows.map((r) => ({ id: r.id, symbol: r.symbol, address: getAddress(r.address), contractVersion: Number(r.contract_version) }));
-}
-
-/** The database side of `governance:handover` (the CLI holds no DataSource): the tokens and the sealed development key. */
-@Injectable()
-export class HandoverReads {
-  constructor(
-    private readonly ds: DataSource,
-    private readonly keys: SigningKeys,
-  ) {}
-
-  activeTokens(ids?: readonly string[]): Promise<TokenRef[]> {
-    return activeTokens(this.ds, ids);
-  }
-
-  /** kagi's development governance key (GOVERNANCE_SIGNER=local before), if this database has one. */
-  devKey(): Promise<GovernanceKeyRow | undefined> {
-    return new GovernanceKeys(this.ds, this.keys).find();
-  }
-}
 
 function holdsAdmin(client: PublicClient, token: Address, account: Address): Promise<boolean> {
   return client.readContract({ address: token, abi: securityTokenV1Abi, functionName: 'hasRole', args: [ADMIN_ROLE, account] });
@@ -97,7 +56,7 @@ export class TokenAdminCheck implements OnModuleInit, OnApplicationBootstrap, On
   );
 
   constructor(
-    private readonly ds: DataSource,
+    private readonly tokens: TokenAdminsRepository,
     private readonly chain: ChainService,
     private readonly governance: GovernanceService,
     private readonly readiness: ReadinessContributors,
@@ -141,7 +100,7 @@ export class TokenAdminCheck implements OnModuleInit, OnApplicationBootstrap, On
   private async run(): Promise<boolean> {
     if (this.state) return false;
     const governance = (await this.governance.identity()).address;
-    const tokens = await activeTokens(this.ds);
+    const tokens = await this.tokens.activeTokens();
     const mismatches = (await mapLimit(tokens, READS, (t) => this.judge(t, governance))).filter((m): m is AdminMismatch => !!m);
     for (const m of mismatches) this.logger.warn(`token ${m.tokenId} (${m.address}): ${m.problem}`);
     this.state = { at: new Date().toISOString(), governance, checked: tokens.length, mismatches };

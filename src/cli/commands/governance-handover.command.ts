@@ -18,9 +18,10 @@ import { ChainService } from '../../chain/chain.service';
 import { firstLine } from '../../common/logging';
 import { mapLimit } from '../../common/loop';
 import { AppConfig } from '../../config/app-config';
-import type { GovernanceKeyRow } from '../../governance/governance-keys';
+import { GovernanceKeysRepository, type GovernanceKeyRow } from '../../governance/governance-keys.repository';
 import { digestSignerAccount, GovernanceSigner } from '../../governance/governance-signer';
-import { adminHandover, HandoverReads, type HandoverOutcome, type TokenRef } from '../../governance/token-admins';
+import { adminHandover, type HandoverOutcome } from '../../governance/token-admins';
+import { TokenAdminsRepository, type TokenRef } from '../../governance/token-admins.repository';
 import { SigningKeys } from '../../kms/signing-keys';
 import { ask } from '../prompt';
 
@@ -60,7 +61,8 @@ type OldSigner = (fn: (account: LocalAccount) => Promise<HandoverOutcome>) => Pr
 })
 export class GovernanceHandoverCommand extends CommandRunner {
   constructor(
-    private readonly reads: HandoverReads,
+    private readonly tokens: TokenAdminsRepository,
+    private readonly governanceKeys: GovernanceKeysRepository,
     private readonly chain: ChainService,
     private readonly signer: GovernanceSigner,
     private readonly keys: SigningKeys,
@@ -107,7 +109,7 @@ export class GovernanceHandoverCommand extends CommandRunner {
     const from = devKey ? getAddress(devKey.sealed.address) : getAddress(o.from);
     if (from === to)
       throw new Error(`${from} is already the configured governance (GOVERNANCE_SIGNER=${this.signer.kind}): nothing to hand over`);
-    const tokens = await this.reads.activeTokens(o.token);
+    const tokens = await this.tokens.activeTokens(o.token);
     const missing = (o.token ?? []).filter((id) => !tokens.some((t) => t.id === id));
     if (missing.length) throw new Error(`not an active token: ${missing.join(', ')}`);
 
@@ -197,7 +199,7 @@ export class GovernanceHandoverCommand extends CommandRunner {
   private async devKey(to: Address) {
     if (this.signer.kind === 'local')
       throw new Error(`with GOVERNANCE_SIGNER=local the development key is the configured governance (${to}): nothing to hand over`);
-    const row = await this.reads.devKey();
+    const row = await this.governanceKeys.oldest();
     if (!row) throw new Error('this database holds no development governance key');
     return row;
   }
