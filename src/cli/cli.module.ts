@@ -9,10 +9,13 @@ import { LoggerModule } from 'nestjs-pino';
 import { pinoParams } from '../common/logging';
 import { AppConfig } from '../config/app-config';
 import { CORE_MODULES } from '../core-modules';
+import { GovernanceModule } from '../governance/governance.module';
+import { TokenAdminsRepository } from '../governance/token-admins.repository';
 import { JobsModule } from '../jobs/jobs.module';
 import { MediaModule } from '../media/media.module';
 import { AdminCreateCommand } from './commands/admin-create.command';
 import { AuditVerifyCommand } from './commands/audit-verify.command';
+import { GovernanceHandoverCommand } from './commands/governance-handover.command';
 import { InfoCommand } from './commands/info.command';
 import { KeysRewrapCommand } from './commands/keys-rewrap.command';
 import { WalletIssueCommand } from './commands/wallet-issue.command';
@@ -22,11 +25,21 @@ import { WalletIssueCommand } from './commands/wallet-issue.command';
     ...CORE_MODULES,
     JobsModule.enqueueOnly(),
     MediaModule,
+    // governance:handover: the configured governance signer's address (the new admin).
+    GovernanceModule,
     LoggerModule.forRootAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => pinoParams(config.logLevel === 'info' ? 'warn' : config.logLevel),
     }),
   ],
-  providers: [InfoCommand, KeysRewrapCommand, AdminCreateCommand, WalletIssueCommand, AuditVerifyCommand],
+  providers: [
+    InfoCommand,
+    KeysRewrapCommand,
+    AdminCreateCommand,
+    WalletIssueCommand,
+    AuditVerifyCommand,
+    GovernanceHandoverCommand,
+    TokenAdminsRepository,
+  ],
 })
 export class CliModule {}

@@ -14,10 +14,12 @@ import { GovernanceApiModule } from './governance-api.module';
 import { GovernanceModule } from './governance.module';
 import { ProposalsController } from './proposals.controller';
 import { ProposalsService } from './proposals.service';
+import { TokenAdminCheck } from './token-admins';
+import { TokenAdminsRepository } from './token-admins.repository';
 
 @Module({
   imports: [GovernanceApiModule, GovernanceModule, TokensModule, IssuersModule, PlatformActionsModule, TransactionsModule],
   controllers: [EmergencyController, ProposalsController],
-  providers: [EmergencyService, ProposalsService],
+  providers: [EmergencyService, ProposalsService, TokenAdminCheck, TokenAdminsRepository],
 })
 export class GovernanceRoutesModule {}

@@ -63,13 +63,16 @@ export async function deployV2(opts: { holderTransfers: boolean; custody: Addres
   return (await mined(hash)).contractAddress!;
 }
 
-/** A version 1 token, deployed from the frozen v1 artifact exactly as tokens were before v2. */
-/** A version 1 token (the frozen fixture): governance admin, `agent` (default: the test agent) the agent. */
-export async function deployV1(opts: { agent?: Address; name?: string; symbol?: string } = {}): Promise<Address> {
+/**
+ * A version 1 token, deployed from the frozen v1 artifact exactly as tokens were before v2:
+ * `admin` (default: the test governance account) the admin, `agent` (default: the test agent)
+ * the agent.
+ */
+export async function deployV1(opts: { agent?: Address; admin?: Address; name?: string; symbol?: string } = {}): Promise<Address> {
   const hash = await wallet(governance).deployContract({
     abi: securityTokenV1Abi,
     bytecode: v1Artifact.bytecode as Hex,
-    args: [opts.name ?? 'Kagi Bond 2030', opts.symbol ?? 'KB30', 0, governance.address, opts.agent ?? agent.address],
+    args: [opts.name ?? 'Kagi Bond 2030', opts.symbol ?? 'KB30', 0, opts.admin ?? governance.address, opts.agent ?? agent.address],
   });
   return (await mined(hash)).contractAddress!;
 }
