@@ -38,6 +38,7 @@ import { OperatorsService } from '../operators/operators.service';
 import { PlatformActions } from '../platform-actions/platform-actions.service';
 import { TokensService } from '../tokens/tokens.service';
 import { TransactionQueue } from '../transactions/queue';
+import { publishRotationCompleted } from '../webhooks/webhook-events';
 import { RotationsRepository, type RotationRow, type StepRow } from './rotations.repository';
 
 const RUN_JOB = 'rotation.run';
@@ -336,6 +337,17 @@ export class RotationsService implements OnModuleInit {
       );
       await this.repo.markStep(em, r.id, s.seq, { status: 'done' });
       await this.repo.setStatus(em, r.id, 'completed');
+      // In the same transaction as the completion: the event commits (or rolls back) with it.
+      // A firm's signer rotation is the firm's event; an issuer's goes to the platform's endpoints.
+      await publishRotationCompleted(em, x.signer_kind === 'operator' ? x.signer_id : null, {
+        id: r.id,
+        actionId: x.action_id,
+        signer: { kind: x.signer_kind, id: x.signer_id },
+        oldAddress: x.old_address,
+        newAddress: next,
+        status: 'completed',
+        rowsMoved: moved,
+      });
       await complete(em);
     });
     this.queue.wake();

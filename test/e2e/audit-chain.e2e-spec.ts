@@ -23,6 +23,8 @@ import { recordChild } from '../support/recording';
 
 const root = process.cwd();
 const GENESIS = '0'.repeat(64);
+/** The anchorer's advisory lock ('kagi', 'anc'), held by the test to keep it out while rows are forged. */
+const ANCHOR_LOCK = [0x6b616769, 0x616e63];
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
 /** The contract's rule, written here from the contract text: hex(SHA-256(prevHash + "\n" + JCS(event))). */
@@ -359,6 +361,84 @@ describe('audit chains, anchors and verification', () => {
     for (const s of saved)
       await tamper(`UPDATE audit_chain SET prev_hash = $3, hash = $4 WHERE chain = $1 AND seq = $2`, [a.id, s.seq, s.prev_hash, s.hash]);
   }, 120_000);
+
+  it('finds a rewrite even when the database copy of every anchor was rewritten too: only the transaction on chain tells', async () => {
+    // The anchorer is kept out meanwhile (its advisory lock held here), so it anchors nothing of the forgery.
+    await su.query('SELECT pg_advisory_lock($1, $2)', ANCHOR_LOCK);
+    const savedChain = (await su.query(`SELECT seq::int AS seq, prev_hash, hash FROM audit_chain WHERE chain = $1 ORDER BY seq`, [a.id]))
+      .rows;
+    const savedAnchors = (await su.query(`SELECT id, heads::text AS heads, digest FROM audit_anchors`)).rows;
+    const target = (
+      await su.query(
+        `SELECT event_id, (SELECT details::text FROM audit_events WHERE id = event_id) AS details FROM audit_chain WHERE chain = $1 AND seq = 2`,
+        [a.id],
+      )
+    ).rows[0];
+    try {
+      expect(savedAnchors.some((x) => x.heads.includes(a.id))).toBe(true);
+      await tamper(`UPDATE audit_events SET details = details || '{"tampered": true}'::jsonb WHERE id = $1`, [target.event_id]);
+      // Every later hash recomputed, then every anchor row's head of this chain and its digest, by the contract's rules.
+      const { events } = await exportOf(admin, a.id);
+      const rewritten = new Map<number, string>([[1, events[0].hash]]);
+      let prev = events[0].hash;
+      for (const e of events.slice(1)) {
+        const hash = hashOf({ ...e, prevHash: prev });
+        await tamper(`UPDATE audit_chain SET prev_hash = $3, hash = $4 WHERE chain = $1 AND seq = $2`, [a.id, e.seq, prev, hash]);
+        rewritten.set(e.seq, hash);
+        prev = hash;
+      }
+      for (const x of savedAnchors) {
+        const heads = (JSON.parse(x.heads) as Array<{ chain: string; seq: number; hash: string }>).map((h) =>
+          h.chain === a.id ? { ...h, hash: rewritten.get(h.seq)! } : h,
+        );
+        const digest = sha256(
+          heads
+            .map((h) => `${h.chain}:${h.seq}:${h.hash}`)
+            .sort()
+            .join('\n'),
+        );
+        await tamper(`UPDATE audit_anchors SET heads = $2::jsonb, digest = $3 WHERE id = $1`, [x.id, JSON.stringify(heads), digest]);
+      }
+      // Everything in the database agrees with itself again, the export too (its anchor digests included).
+      const forged = await exportOf(admin, a.id);
+      expect(forged.events.every((e) => e.hash === hashOf(e))).toBe(true);
+      for (const x of forged.anchors)
+        expect(
+          sha256(
+            x.heads
+              .map((h: any) => `${h.chain}:${h.seq}:${h.hash}`)
+              .sort()
+              .join('\n'),
+          ),
+        ).toBe(x.digest);
+      const v = await verifyAll();
+      expect(v.ok).toBe(false);
+      const rep = v.chains.find((c) => c.chain === a.id)!;
+      expect(rep.firstBrokenSeq).not.toBeNull();
+      expect(rep.firstBrokenSeq!).toBeLessThanOrEqual(2);
+      expect(rep.problems.map((p: any) => p.reason)).toContain('anchor-forged');
+      // Offline, the export alone is consistent; with --rpc the CLI compares each anchor with its transaction and finds it.
+      const dir = mkdtempSync(join(tmpdir(), 'kagi-audit-forged-'));
+      const f = join(dir, 'forged.ndjson');
+      writeFileSync(f, forged.text);
+      const [offline, online] = await Promise.all([
+        cli(['audit:verify', '--file', f], { DATABASE_URL: db }),
+        cli(['audit:verify', '--file', f, '--rpc', inject('rpcUrl')], { DATABASE_URL: db }),
+      ]);
+      expect(offline.code, offline.stdout + offline.stderr).toBe(0);
+      expect(offline.stdout).toContain('not checked on chain');
+      expect(online.code, online.stdout + online.stderr).toBe(1);
+      expect(online.stdout).toContain("transaction's data is not the anchor's digest");
+    } finally {
+      await tamper(`UPDATE audit_events SET details = $2::jsonb WHERE id = $1`, [target.event_id, target.details]);
+      for (const c of savedChain)
+        await tamper(`UPDATE audit_chain SET prev_hash = $3, hash = $4 WHERE chain = $1 AND seq = $2`, [a.id, c.seq, c.prev_hash, c.hash]);
+      for (const x of savedAnchors)
+        await tamper(`UPDATE audit_anchors SET heads = $2::jsonb, digest = $3 WHERE id = $1`, [x.id, x.heads, x.digest]);
+      await su.query('SELECT pg_advisory_unlock($1, $2)', ANCHOR_LOCK);
+    }
+    expect((await verifyAll()).chains.find((c) => c.chain === a.id)?.firstBrokenSeq).toBeNull();
+  }, 240_000);
 
   it('finds deleted last rows through the anchors', async () => {
     const head = await anchoredHead(b.id);
