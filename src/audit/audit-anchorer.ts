@@ -4,31 +4,38 @@
  * holding no role on any token) sends a 0-value transaction to itself whose data is the
  * digest of the sorted `chain:seq:hash` lines.
  *
+ * The transaction goes through the transaction queue like every other one (kind and signer
+ * kind `audit-anchor`, requested by kagi for the platform): the pipeline allocates the nonce,
+ * opens the key through the TransactionSigner port, stores the signed bytes before it
+ * broadcasts, bumps a stuck fee and re-broadcasts after a crash. The anchorer builds its call
+ * (the digest, to the key's own address) and records the anchor once the row is confirmed.
+ *
  * Each anchor must extend the previous one: before a chain's new head is anchored, the chain
  * segment since its last anchored head is re-hashed from the events and must pass through that
  * head. A chain that does not keeps its last good head in the new anchor (its new head is not
  * anchored) and raises an alarm: an error log line, an `audit.anchor_alarm` event and
  * `kagi_audit_anchor_alarms_total`.
  *
- * One instance anchors at a time (an advisory lock held for the whole round); anchors are sent
- * one at a time. `send` is the one place that talks to the chain, so it can move to the
- * transaction queue (kind `audit-anchor`) without touching the rest. A crash between the send
- * and the insert leaves a harmless orphan transaction; the next round anchors again.
+ * One instance anchors at a time (an advisory lock held for the whole round) and one anchor is
+ * in flight at a time: a round waits a few seconds for its transaction; one not final by then is
+ * recorded by a later round of this process. A transaction that ends failed (or is cancelled)
+ * anchors nothing; the next round anchors the heads again. After a crash between the
+ * confirmation and the insert the pipeline still sends the row exactly once; the next round
+ * anchors again (a harmless extra transaction, not recorded as an anchor).
  */
+import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { EntityManager } from 'typeorm';
-import type { Hex } from 'viem';
-import { ChainService } from '../chain/chain.service';
 import { GasFunding } from '../chain/gas-funding';
 import { firstLine } from '../common/logging';
 import { Loop } from '../common/loop';
 import { AppConfig } from '../config/app-config';
 import { Metrics } from '../common/metrics';
 import { SealedKeyStores, repositoryStore } from '../kms/sealed-key-stores';
-import { sealedKeyOf, type KeyOwner, type KeyOwnerKind } from '../kms/sealed-key';
 import { SigningKeys } from '../kms/signing-keys';
-import { AuditChainRepository } from './audit-chain.repository';
+import { ANCHOR_KIND, type AnchorQueue } from './anchor-queue';
+import { AuditChainRepository, type ChainRow } from './audit-chain.repository';
 import { anchorDigest, eventHash, GENESIS_HASH, PLATFORM_CHAIN, type ChainHead } from './audit-hash';
 import { AuditSink } from './audit-sink';
 import { AuditAnchor } from './entities/audit-anchor.entity';
@@ -36,13 +43,18 @@ import { AuditAnchorKey } from './entities/audit-anchor-key.entity';
 
 /** Advisory lock key of the anchorer ('kagi', 'anchor'). */
 const ANCHOR_LOCK = [0x6b616769, 0x616e63] as const;
-/** The key owner kind of the anchor key (to be added to KeyOwnerKind in src/kms/sealed-key.ts). */
-const ANCHOR_KEY_KIND: KeyOwnerKind = 'audit-anchor';
 const SEGMENT_PAGE = 5000;
+/** How long a round waits for its anchor transaction to be final (a later round records it otherwise). */
+const WAIT_MS = 15_000;
+const POLL_MS = 100;
+/** Anchor transaction ids remembered to tell the anchorer's own events from others. */
+const OWN_REMEMBERED = 1000;
 
-export interface AnchorSent {
-  txHash: Hex;
-  blockNumber: bigint;
+interface InFlight {
+  transactionId: string;
+  heads: ChainHead[];
+  digest: string;
+  fromAddress: string;
 }
 
 @Injectable()
@@ -53,11 +65,17 @@ export class AuditAnchorer implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly anchored;
   /** Alarms already raised (chain:seq of the head that is no longer passed through), raised once per process. */
   private readonly raised = new Set<string>();
+  /** The anchor transaction queued and not yet final, if any (one at a time). */
+  private inFlight: InFlight | null = null;
+  /** Ids of this process's anchor transactions: their lifecycle events do not count as a change. */
+  private readonly own = new Set<string>();
+  private stopping = false;
+  /** Registered by `transactions` at start (none in the secure-room CLI). */
+  private queue: AnchorQueue | undefined;
 
   constructor(
     private readonly repo: AuditChainRepository,
     private readonly keys: SigningKeys,
-    private readonly chain: ChainService,
     private readonly gas: GasFunding,
     private readonly audit: AuditSink,
     private readonly config: AppConfig,
@@ -75,7 +93,12 @@ export class AuditAnchorer implements OnApplicationBootstrap, OnModuleDestroy {
     );
     this.alarms = metrics.counter('kagi_audit_anchor_alarms_total', 'Chain heads that did not extend their last anchor (not anchored)');
     this.anchored = metrics.counter('kagi_audit_anchors_total', 'Anchors of the audit chain heads sent on chain');
-    stores.register(repositoryStore(ANCHOR_KEY_KIND, repo.anchorKeys()));
+    stores.register(repositoryStore(ANCHOR_KIND, repo.anchorKeys()));
+  }
+
+  /** The transaction queue's side of the port: anchors are sent through it. */
+  useQueue(queue: AnchorQueue): void {
+    this.queue = queue;
   }
 
   /** Runs in the API process only (not in the secure-room CLI, which has no HTTP server). */
@@ -85,21 +108,30 @@ export class AuditAnchorer implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
     await this.loop.stop();
   }
 
   /**
-   * One round: anchors the current heads when something changed since the last anchor.
-   * Returns the new anchor, or null (nothing changed, or another instance is anchoring).
+   * One round: records the anchor in flight once its transaction is confirmed; otherwise
+   * queues an anchor of the current heads when something changed since the last anchor.
+   * Returns the anchor recorded, or null (nothing changed, still in flight, or another
+   * instance is anchoring).
    */
   async round(): Promise<AuditAnchor | null> {
+    const queue = this.queue;
+    if (!queue) throw new Error('no transaction queue registered for the audit anchors');
     return this.repo.locked(ANCHOR_LOCK, async (em) => {
+      if (this.inFlight) {
+        const settled = await this.settle(queue, em, this.inFlight, 0);
+        if (settled !== 'failed') return settled;
+      }
       const last = await this.repo.lastAnchor(em);
       const previous = new Map((last?.heads ?? []).map((h) => [h.chain, h]));
       const current = await this.repo.allHeads(em);
       const heads: ChainHead[] = [];
       let changed = false;
-      const key = await this.anchorKey(em);
+      const key = await this.anchorKey();
       for (const head of current) {
         const before = previous.get(head.chain);
         previous.delete(head.chain);
@@ -123,24 +155,72 @@ export class AuditAnchorer implements OnApplicationBootstrap, OnModuleDestroy {
       }
       if (!changed) return null;
       heads.sort((a, b) => (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0));
-      const digest = anchorDigest(heads);
-      const sent = await this.send(key, digest);
-      const anchor = await this.repo.insertAnchor(em, {
-        heads,
-        digest,
-        txHash: sent.txHash,
-        blockNumber: sent.blockNumber.toString(),
-        fromAddress: key.signerAddress,
-      });
-      this.anchored.inc();
-      return anchor;
+      const sent = await this.send(queue, key, heads, anchorDigest(heads));
+      const settled = await this.settle(queue, em, sent, WAIT_MS);
+      return settled === 'failed' ? null : settled;
     });
+  }
+
+  /** Queues the anchor transaction (committed at once, so the pipeline signs it) and wakes the pipeline. */
+  private async send(queue: AnchorQueue, key: AuditAnchorKey, heads: ChainHead[], digest: string): Promise<InFlight> {
+    const transactionId = randomUUID();
+    this.remember(transactionId);
+    await this.repo.transaction((em) =>
+      queue.enqueue(em, { id: transactionId, key: { id: key.id, address: key.signerAddress }, digest, heads }),
+    );
+    queue.wake();
+    this.inFlight = { transactionId, heads, digest, fromAddress: key.signerAddress };
+    return this.inFlight;
+  }
+
+  /**
+   * Waits up to `waitMs` for the anchor's transaction: confirmed → the anchor is recorded and
+   * returned; ended otherwise → 'failed' (the heads are anchored again); not final yet → null.
+   */
+  private async settle(queue: AnchorQueue, em: EntityManager, a: InFlight, waitMs: number): Promise<AuditAnchor | null | 'failed'> {
+    const until = Date.now() + waitMs;
+    let outcome = await queue.outcome(a.transactionId);
+    while (outcome.state === 'pending' && Date.now() < until && !this.stopping) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      outcome = await queue.outcome(a.transactionId);
+    }
+    if (outcome.state === 'pending') return null;
+    this.inFlight = null;
+    if (outcome.state === 'ended') {
+      this.logger.warn(`anchor transaction ${a.transactionId} ended without anchoring (${outcome.reason}): the heads are anchored again`);
+      return 'failed';
+    }
+    const anchor = await this.repo.insertAnchor(em, {
+      heads: a.heads,
+      digest: a.digest,
+      txHash: outcome.txHash,
+      blockNumber: outcome.blockNumber,
+      fromAddress: a.fromAddress,
+    });
+    this.anchored.inc();
+    return anchor;
+  }
+
+  private remember(transactionId: string): void {
+    this.own.add(transactionId);
+    if (this.own.size > OWN_REMEMBERED) this.own.delete(this.own.values().next().value!);
+  }
+
+  /**
+   * The anchorer's own events (its key's openings, its transactions' lifecycle) are no change
+   * worth an anchor, so anchoring does not keep itself going.
+   */
+  private isOwn(e: NonNullable<ChainRow['event']>, anchorAddress: string): boolean {
+    const details = (e.details ?? {}) as { address?: string; kind?: string };
+    if (e.action === 'key.open') return e.subject?.type === `${ANCHOR_KIND}-key` && details.address === anchorAddress;
+    if (e.subject?.type !== 'transaction' || !e.action.startsWith('transaction.')) return false;
+    if (details.kind === ANCHOR_KIND) this.remember(e.subject.id);
+    return this.own.has(e.subject.id);
   }
 
   /**
    * Does the chain, re-hashed from its events, pass from the last anchored head to `head`?
-   * `meaningful` is false when the only new events are the anchorer's own key openings, so
-   * anchoring does not keep itself going.
+   * `meaningful` is false when the only new events are the anchorer's own.
    */
   private async extends(
     head: ChainHead,
@@ -163,12 +243,7 @@ export class AuditAnchorer implements OnApplicationBootstrap, OnModuleDestroy {
         } else {
           if (!r.event || r.prevHash !== prev || eventHash({ seq: r.seq, prevHash: r.prevHash, ...r.event }) !== r.hash)
             return { ok: false, brokenSeq: r.seq };
-          meaningful ||= !(
-            head.chain === PLATFORM_CHAIN &&
-            r.event.action === 'key.open' &&
-            r.event.subject?.type === `${ANCHOR_KEY_KIND}-key` &&
-            (r.event.details as { address?: string } | null)?.address === anchorAddress
-          );
+          meaningful ||= !(head.chain === PLATFORM_CHAIN && this.isOwn(r.event, anchorAddress));
         }
         prev = r.hash;
         expected = r.seq + 1;
@@ -199,75 +274,41 @@ export class AuditAnchorer implements OnApplicationBootstrap, OnModuleDestroy {
     );
   }
 
-  /** The platform's anchor key, created (sealed, stored, funded in dev) on first use. */
-  private async anchorKey(em: EntityManager): Promise<AuditAnchorKey> {
-    const repo = this.repo.anchorKeys(em);
-    const existing = await repo.findOne({ where: {}, order: { createdAt: 'ASC' } });
+  /**
+   * The platform's anchor key, created (sealed, stored, funded in dev) on first use, in a
+   * transaction of its own: the pipeline must find it committed to sign with it. The round's
+   * advisory lock keeps a second instance from creating another.
+   */
+  private async anchorKey(): Promise<AuditAnchorKey> {
+    const existing = await this.repo.anchorKeys().findOne({ where: {}, order: { createdAt: 'ASC' } });
     if (existing) return existing;
-    const id = (await em.query<Array<{ id: string }>>('SELECT gen_random_uuid()::text AS id'))[0]!.id;
-    const { address, sealed } = await this.keys.create({ kind: ANCHOR_KEY_KIND, id });
-    const row = repo.create({
-      id,
-      signerAddress: address,
-      encryptedKey: sealed.encryptedKey,
-      encryptedDataKey: sealed.encryptedDataKey,
-      kmsKeyId: sealed.kmsKeyId,
+    const id = randomUUID();
+    const { address, sealed } = await this.keys.create({ kind: ANCHOR_KIND, id });
+    const row = await this.repo.transaction(async (em) => {
+      const repo = this.repo.anchorKeys(em);
+      const created = repo.create({
+        id,
+        signerAddress: address,
+        encryptedKey: sealed.encryptedKey,
+        encryptedDataKey: sealed.encryptedDataKey,
+        kmsKeyId: sealed.kmsKeyId,
+      });
+      await repo.insert(created);
+      await this.audit.record(
+        {
+          actor: { type: 'system' },
+          operatorId: null,
+          action: 'audit.anchor_key_created',
+          subject: { type: `${ANCHOR_KIND}-key`, id },
+          outcome: 'success',
+          details: { address },
+        },
+        em,
+      );
+      return created;
     });
-    await repo.insert(row);
-    await this.audit.record(
-      {
-        actor: { type: 'system' },
-        operatorId: null,
-        action: 'audit.anchor_key_created',
-        subject: { type: `${ANCHOR_KEY_KIND}-key`, id },
-        outcome: 'success',
-        details: { address },
-      },
-      em,
-    );
     this.logger.log(`audit anchor key created: ${address} (fund it with gas outside the embedded default)`);
     await this.gas.fund(address);
     return row;
-  }
-
-  /** Sends the anchor transaction and waits for it to be mined: the seam for the transaction queue (kind `audit-anchor`). */
-  async send(key: AuditAnchorKey, digest: string): Promise<AnchorSent> {
-    const owner: KeyOwner = { kind: ANCHOR_KEY_KIND, id: key.id };
-    const address = key.signerAddress;
-    const data: Hex = `0x${digest}`;
-    const chain = await this.chain.chain();
-    const [nonce, fees, gas] = await Promise.all([
-      this.chain.client.getTransactionCount({ address, blockTag: 'pending' }),
-      this.chain.client.estimateFeesPerGas(),
-      this.chain.client.estimateGas({ account: address, to: address, value: 0n, data }),
-    ]);
-    const cap = this.config.chain.fees.maxFeeWei;
-    const maxFeePerGas = fees.maxFeePerGas > cap ? cap : fees.maxFeePerGas;
-    const maxPriorityFeePerGas = fees.maxPriorityFeePerGas > maxFeePerGas ? maxFeePerGas : fees.maxPriorityFeePerGas;
-    const raw = await this.keys.withSigner(
-      owner,
-      sealedKeyOf(key),
-      { actor: { type: 'system' }, operatorId: null, purpose: 'audit-anchor' },
-      (account) =>
-        account.signTransaction({
-          type: 'eip1559',
-          chainId: chain.id,
-          nonce,
-          to: address,
-          value: 0n,
-          data,
-          gas,
-          maxFeePerGas,
-          maxPriorityFeePerGas,
-        }),
-    );
-    const txHash = await this.chain.sender.sendRawTransaction({ serializedTransaction: raw });
-    const receipt = await this.chain.client.waitForTransactionReceipt({
-      hash: txHash,
-      confirmations: this.config.chain.confirmations,
-      timeout: 120_000,
-    });
-    if (receipt.status !== 'success') throw new Error(`anchor transaction ${txHash} reverted`);
-    return { txHash, blockNumber: receipt.blockNumber };
   }
 }

@@ -173,6 +173,11 @@ export class AuditChainRepository {
     });
   }
 
+  /** Runs `fn` in a transaction of its own (committed when it returns). */
+  transaction<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.ds.transaction(fn);
+  }
+
   /** Every anchor, oldest first. */
   anchors(): Promise<AuditAnchor[]> {
     return this.ds.getRepository(AuditAnchor).find({ order: { at: 'ASC', id: 'ASC' } });

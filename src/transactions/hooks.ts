@@ -25,8 +25,8 @@ export type TransitionHandler = (em: EntityManager, changed: readonly Transition
 @Injectable()
 export class TransactionHooks {
   private builder: CallBuilder | undefined;
-  /** Builds the rows of signer kind `governance` (their calls are governance's, not the token catalogue's). */
-  private governanceBuilder: CallBuilder | undefined;
+  /** Builders of the rows of other signer kinds (`governance`, `audit-anchor`): their calls are not the token catalogue's. */
+  private readonly kindBuilders = new Map<QueuedRow['signerKind'], CallBuilder>();
   private readonly finality: TransitionHandler[] = [];
   private readonly transitions: TransitionHandler[] = [];
 
@@ -35,7 +35,12 @@ export class TransactionHooks {
   }
 
   setGovernanceCallBuilder(builder: CallBuilder): void {
-    this.governanceBuilder = builder;
+    this.setCallBuilderFor('governance', builder);
+  }
+
+  /** Builds the rows of one signer kind (a module's own transactions: governance, the audit anchor). */
+  setCallBuilderFor(signerKind: QueuedRow['signerKind'], builder: CallBuilder): void {
+    this.kindBuilders.set(signerKind, builder);
   }
 
   /** Called with the rows that became `confirmed` or `failed` after being submitted or queued. */
@@ -51,12 +56,17 @@ export class TransactionHooks {
   async build(rows: readonly QueuedRow[]): Promise<BuiltCall[]> {
     const legacy = (r: QueuedRow): BuiltCall | undefined => (r.callData ? { to: r.toAddress, data: r.callData } : undefined);
     if (rows.every((r) => r.callData)) return rows.map((r) => legacy(r)!);
-    const isGov = (r: QueuedRow) => r.signerKind === 'governance';
-    const gov = rows.filter((r) => isGov(r) && !r.callData);
-    const rest = rows.filter((r) => !isGov(r) && !r.callData);
-    if ((gov.length && !this.governanceBuilder) || (rest.length && !this.builder)) throw new Error('no CallBuilder registered');
-    const [g, o] = await Promise.all([gov.length ? this.governanceBuilder!.build(gov) : [], rest.length ? this.builder!.build(rest) : []]);
-    const byId = new Map<string, BuiltCall>([...gov.map((r, i) => [r.id, g[i]!] as const), ...rest.map((r, i) => [r.id, o[i]!] as const)]);
+    // Rows grouped by builder: their signer kind's own, else the token catalogue's.
+    const groups = new Map<CallBuilder, QueuedRow[]>();
+    for (const r of rows) {
+      if (r.callData) continue;
+      const builder =
+        this.kindBuilders.get(r.signerKind) ?? (r.signerKind === 'operator' || r.signerKind === 'issuer' ? this.builder : undefined);
+      if (!builder) throw new Error(`no CallBuilder registered for signer kind ${r.signerKind}`);
+      groups.set(builder, [...(groups.get(builder) ?? []), r]);
+    }
+    const built = await Promise.all([...groups].map(async ([b, group]) => ({ group, calls: await b.build(group) })));
+    const byId = new Map<string, BuiltCall>(built.flatMap(({ group, calls }) => group.map((r, i) => [r.id, calls[i]!] as const)));
     return rows.map((r) => legacy(r) ?? byId.get(r.id)!);
   }
 

@@ -15,8 +15,11 @@ import { TransactionHooks } from './hooks';
 import { Pipeline } from './pipeline/pipeline';
 import { TransactionsRepository } from './transactions.repository';
 
-/** Who asks: a principal, or kagi itself (`system`) on behalf of a firm (a lost wallet's freeze, rotation steps). */
-type Requester = Principal | { type: 'system'; onBehalfOf: string };
+/**
+ * Who asks: a principal, or kagi itself (`system`) on behalf of a firm (a lost wallet's freeze,
+ * rotation steps), or kagi for the platform itself (`platform`: audit anchors; no firm, listed to admins).
+ */
+type Requester = Principal | { type: 'system'; onBehalfOf: string } | { type: 'platform' };
 
 export interface QueueRequest {
   tokenId: string | null;
@@ -44,6 +47,7 @@ export interface QueueRequest {
 const systemBasis = (kind: TxKind): LegalBasis => (kind === 'freeze' ? { code: 'lost-key' } : { code: 'regulatory' });
 
 function requesterOf(r: Requester): RequestedBy {
+  if (r.type === 'platform') return { type: 'system', id: 'kagi' };
   if (r.type === 'system') return { type: 'system', id: 'kagi', onBehalfOf: r.onBehalfOf };
   if (r.type === 'admin') return { type: 'admin', id: r.id };
   if (r.via === 'api-key') return { type: 'api-key', id: r.apiKeyId ?? r.id, ...(r.ownerStaffId ? { ownerStaffId: r.ownerStaffId } : {}) };
@@ -65,20 +69,21 @@ export class TransactionQueue {
    */
   async enqueue(em: EntityManager, id: string, q: QueueRequest): Promise<TransactionResponse> {
     const r = q.principal;
-    const firm = r.type === 'system' ? r.onBehalfOf : firmOf(r);
+    const firm = r.type === 'system' ? r.onBehalfOf : r.type === 'platform' ? null : firmOf(r);
+    const bySystem = r.type === 'system' || r.type === 'platform';
     const approvalsRequired = q.approvalsRequired ?? 0;
     const status = q.awaitingSignature
       ? ('awaiting_signature' as const)
       : approvalsRequired > 0
         ? ('pending_approval' as const)
         : ('queued' as const);
-    const legalBasis = q.legalBasis ?? (r.type === 'system' ? systemBasis(q.kind) : null);
+    const legalBasis = q.legalBasis ?? (bySystem ? systemBasis(q.kind) : null);
     const row = {
       id,
       tokenId: q.tokenId,
       kind: q.kind,
       status,
-      operatorId: firm ?? (r.type === 'system' ? r.onBehalfOf : r.id),
+      operatorId: firm ?? (r.type === 'system' ? r.onBehalfOf : r.type === 'platform' ? q.signer.id : r.id),
       requestedByType: r.type,
       userId: q.userId ?? null,
       signerKind: q.signer.kind,
@@ -96,7 +101,7 @@ export class TransactionQueue {
     };
     const [stamps] = await this.audit.recordWith<{ created_at: Date; updated_at: Date }>(
       {
-        actor: r.type === 'system' ? { type: 'system' } : actorOf(r),
+        actor: bySystem ? { type: 'system' } : actorOf(r),
         operatorId: firm,
         action: `transaction.${status}`,
         subject: { type: 'transaction', id },

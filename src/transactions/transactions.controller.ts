@@ -32,6 +32,7 @@ const KINDS = [
   'revoke-agent',
   'governance-pause',
   'governance-unpause',
+  'audit-anchor',
 ] as const;
 
 class TxQuery extends PageQuery {

@@ -4,6 +4,7 @@
  * no feature module: tokens (and later batches, governance) depend on it, not the other way round.
  */
 import { Module } from '@nestjs/common';
+import { AuditAnchorQueue } from './audit-anchor-queue';
 import { TransactionHooks } from './hooks';
 import { Broadcasting } from './pipeline/broadcasting';
 import { Pipeline } from './pipeline/pipeline';
@@ -36,6 +37,7 @@ import { TransactionsService } from './transactions.service';
     Recovery,
     FinalityWaiters,
     Pipeline,
+    AuditAnchorQueue,
   ],
   exports: [TransactionsService, TransactionQueue, TransactionHooks],
 })

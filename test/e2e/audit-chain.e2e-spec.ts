@@ -224,7 +224,51 @@ describe('audit chains, anchors and verification', () => {
     const v = await verifyAll();
     expect(v.ok).toBe(true);
     expect(v.chains.find((c) => c.chain === a.id)?.lastAnchoredSeq).toBeGreaterThanOrEqual(head);
+    // Its transaction's events (queued, key opening, confirmed) are the platform's: no chain of their own.
+    expect(v.chains.map((c) => c.chain).sort()).toEqual(['platform', a.id, b.id].sort());
   });
+
+  it('sends each anchor through the transaction queue: a confirmed audit-anchor Transaction of kagi for the platform, listed to admins only', async () => {
+    await anchoredHead(a.id);
+    const anchor = (await http(t.url, 'GET', '/v1/audit-events/anchors?limit=1', { token: admin })).body.items[0];
+    const list = await http(t.url, 'GET', '/v1/transactions?kind=audit-anchor&limit=100', { token: admin });
+    expect(list.status, list.text).toBe(200);
+    const row = list.body.items.find((x: any) => x.txHash === anchor.txHash);
+    expect(row, list.text).toMatchObject({
+      kind: 'audit-anchor',
+      status: 'confirmed',
+      tokenId: null,
+      blockNumber: Number(anchor.blockNumber),
+      requestedBy: { type: 'system', id: 'kagi' },
+      legalBasis: { code: 'regulatory' },
+      request: { digest: anchor.digest },
+    });
+    expect(row.requestedBy.onBehalfOf).toBeUndefined();
+    const tx = await chainClient.getTransaction({ hash: anchor.txHash as Hex });
+    expect(row.from.toLowerCase()).toBe(tx.from.toLowerCase());
+    expect(row.nonce).toBe(tx.nonce);
+    // Signed through the pipeline: the key opening is on the platform's record for that row.
+    const opened = await su.query(
+      `SELECT count(*)::int AS n FROM audit_events WHERE action = 'key.open' AND subject_type = 'audit-anchor-key' AND operator_id IS NULL AND details->>'purpose' = $1`,
+      [`transaction audit-anchor ${row.id}`],
+    );
+    expect(opened.rows[0].n).toBe(1);
+    // A firm neither lists nor reads it.
+    const firmList = await http(t.url, 'GET', '/v1/transactions?kind=audit-anchor', { token: a.token });
+    expect(firmList.status).toBe(200);
+    expect(firmList.body.items).toEqual([]);
+    expect((await http(t.url, 'GET', `/v1/transactions/${row.id}`, { token: a.token })).status).toBe(404);
+  });
+
+  it('does not keep itself going: with nothing else happening, its own transactions start no further anchor', async () => {
+    await anchoredHead(a.id);
+    const count = async () => Number((await su.query('SELECT count(*) AS n FROM audit_anchors')).rows[0].n);
+    // The last anchor's own events (queued, key opening, confirmed) get chained; at most one more anchor may be on its way.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const before = await count();
+    await new Promise((r) => setTimeout(r, 5_000)); // five anchor intervals
+    expect(await count()).toBe(before);
+  }, 30_000);
 
   it('keeps firms apart: a firm verifies and exports only its own chain, and sees only its own heads', async () => {
     const foreign = await http(t.url, 'GET', `/v1/audit-events/export?chain=${b.id}`, { token: a.token });

@@ -19,7 +19,9 @@ export type TxKind =
   | 'grant-agent'
   | 'revoke-agent'
   | 'governance-pause'
-  | 'governance-unpause';
+  | 'governance-unpause'
+  // The platform's audit anchor (signer kind `audit-anchor`): a 0-value transaction of the anchor key to itself.
+  | 'audit-anchor';
 /** One lot of a batch (≤ 100 rows) through the contract's batch function. */
 type BatchTxKind = 'batch-issue' | 'batch-redeem' | 'batch-forced-transfer' | 'batch-freeze' | 'batch-unfreeze';
 /**
@@ -118,7 +120,8 @@ export class Transaction {
   operatorId!: string;
 
   @Column({ name: 'requested_by_type', type: 'varchar', length: 16 })
-  requestedByType!: 'admin' | 'operator' | 'system';
+  /** `platform`: kagi for the platform itself (audit anchors), no firm; `operator_id` is then the signer's id. */
+  requestedByType!: 'admin' | 'operator' | 'system' | 'platform';
 
   @Column({ name: 'user_id', type: 'uuid', nullable: true })
   userId!: string | null;
@@ -129,7 +132,7 @@ export class Transaction {
   user?: unknown;
 
   @Column({ name: 'signer_kind', type: 'varchar', length: 16 })
-  signerKind!: 'operator' | 'issuer' | 'governance';
+  signerKind!: 'operator' | 'issuer' | 'governance' | 'audit-anchor';
 
   @Column({ name: 'signer_id', type: 'uuid' })
   signerId!: string;

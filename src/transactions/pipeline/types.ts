@@ -57,6 +57,6 @@ export interface Transition {
 
 export const CHAIN_DOWN: Problem = { code: 'CHAIN_UNAVAILABLE', message: 'the chain node could not be reached' };
 
-/** The tenant of a row for audit: the firm that requested it (or on whose behalf `system` did), none for admin requests. */
+/** The tenant of a row for audit: the firm that requested it (or on whose behalf `system` did), none for admin and platform requests. */
 export const tenantOf = (r: { requestedByType: string; operatorId: string }): string | null =>
-  r.requestedByType === 'admin' ? null : r.operatorId;
+  r.requestedByType === 'admin' || r.requestedByType === 'platform' ? null : r.operatorId;
