@@ -4,23 +4,21 @@
  * `awaiting_signature` with an unsigned proposal in `GET /v1/governance/proposals`; the test
  * executes the proposals itself, and kagi recognises each execution by its effect on chain.
  */
-import { createPublicClient, createWalletClient, getAddress, http as viemHttp, keccak256, toHex, type Address, type Hex } from 'viem';
+import { createPublicClient, createWalletClient, getAddress, http as viemHttp, toHex, type Address, type Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { foundry } from 'viem/chains';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { securityTokenAbi } from '../../src/chain/contracts/security-token.abi';
 import { createTestApp, http, type TestApp } from '../support/app';
 import { adminToken, createOperator, type OperatorFixture } from '../support/api';
 import { dropDatabase, freshDatabase } from '../support/db';
+import { ADMIN_ROLE, AGENT_ROLE, anvilChain } from '../support/security-token';
 
-const AGENT_ROLE = keccak256(toHex('AGENT_ROLE'));
-const DEFAULT_ADMIN_ROLE = `0x${'00'.repeat(32)}`;
 const LEGAL = { code: 'regulatory', reference: 'external governance e2e' };
 
 describe('governance through an external signer (multisig proposals)', () => {
   const multisig = privateKeyToAccount(generatePrivateKey());
-  const chain = createPublicClient({ chain: foundry, transport: viemHttp(inject('rpcUrl')) });
-  const wallet = createWalletClient({ account: multisig, chain: foundry, transport: viemHttp(inject('rpcUrl')) });
+  const chain = createPublicClient({ transport: viemHttp(inject('rpcUrl')) });
+  const wallet = createWalletClient({ account: multisig, chain: anvilChain(), transport: viemHttp(inject('rpcUrl')) });
   let databaseUrl: string;
   let t: TestApp;
   let admin: string;
@@ -54,8 +52,8 @@ describe('governance through an external signer (multisig proposals)', () => {
   const statusOf = async (id: string) => (await http(t.url, 'GET', `/v1/transactions/${id}`, { token: admin })).body.status as string;
 
   it("makes the multisig every token's admin; the firm's key is agent only", async () => {
-    expect(await hasRole(DEFAULT_ADMIN_ROLE, multisig.address)).toBe(true);
-    expect(await hasRole(DEFAULT_ADMIN_ROLE, op.signerAddress)).toBe(false);
+    expect(await hasRole(ADMIN_ROLE, multisig.address)).toBe(true);
+    expect(await hasRole(ADMIN_ROLE, op.signerAddress)).toBe(false);
     expect(await hasRole(AGENT_ROLE, op.signerAddress)).toBe(true);
   });
 

@@ -115,7 +115,8 @@ describe('hostile input over every route', () => {
 
   beforeAll(async () => {
     const db = await freshDatabase('fuzz');
-    t = await createTestApp({ env: { DATABASE_URL: db } });
+    // No audit anchor during the run: an anchor is a transaction of its own, which the write watcher would count.
+    t = await createTestApp({ env: { DATABASE_URL: db, AUDIT_ANCHOR_INTERVAL: '1h' } });
     const admin = await adminToken(t.url);
     a = await createTenant(t.url, admin, 'fza');
     b = await createTenant(t.url, admin, 'fzb');

@@ -38,7 +38,8 @@ export const ADMIN_ROLE: Hex = `0x${'00'.repeat(32)}`;
 let client: PublicClient | undefined;
 export const pub = (): PublicClient => (client ??= createPublicClient({ transport: http(inject('rpcUrl')), pollingInterval: 50 }));
 
-const anvilChain = () =>
+/** The test chain for wallet clients (without importing viem/chains, whose types pull in ox's TS sources). */
+export const anvilChain = () =>
   defineChain({
     id: inject('chainId'),
     name: 'anvil',
