@@ -136,19 +136,6 @@ export class BatchesRepository {
     return n > 0;
   }
 
-  /**
-   * The batch's lots still waiting for approval, in id order (the first is the head that carries
-   * the approvals). Read here because no transactions reader selects by batch in `em` —
-   * TODO(lead): move to TransactionsRepository.
-   */
-  async pendingLots(em: EntityManager, batchId: string): Promise<string[]> {
-    const rows = await em.query<Array<{ id: string }>>(
-      `SELECT id FROM transactions WHERE batch_id = $1 AND status = 'pending_approval' ORDER BY id`,
-      [batchId],
-    );
-    return rows.map((r) => r.id);
-  }
-
   /** The rows still waiting for approval, with what validating them again needs (their instruction too). */
   async waitingRows(
     batchId: string,

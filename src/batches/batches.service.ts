@@ -353,7 +353,7 @@ export class BatchesService implements OnModuleInit {
     what: 'Batch',
     lock: async (em, firm, id) => {
       const b = await this.repo.lock(em, id, firm);
-      return b && { status: b.status, pending: await this.repo.pendingLots(em, id) };
+      return b && { status: b.status, pending: await this.transactions.pendingOfBatch(em, id) };
     },
     recheck: (p, id) => this.recheck(p, id),
     release: (em, id, given, checked) => this.release(em, id, given, checked),
@@ -385,7 +385,7 @@ export class BatchesService implements OnModuleInit {
   ): Promise<{ queued: boolean; refused?: RowProblem[] }> {
     const judged = await this.judgeUnderLock(em, c.kind, c.v);
     const refused = listed(judged.problems);
-    const lots = await this.repo.pendingLots(em, id);
+    const lots = await this.transactions.pendingOfBatch(em, id);
     await this.repo.setStatus(em, id, 'pending_approval', 'running');
     // A refused row has no transaction: nothing of it reaches the chain.
     if (refused.length) await this.repo.refuseItems(em, id, refused);
@@ -442,7 +442,7 @@ export class BatchesService implements OnModuleInit {
     given?: readonly ApprovalGiven[],
   ): Promise<boolean> {
     if (!(await this.repo.setStatus(em, id, 'pending_approval', status === 'failed' ? 'running' : status))) return false;
-    for (const lot of await this.repo.pendingLots(em, id)) await this.transactions.endPending(em, lot, status, error, given);
+    for (const lot of await this.transactions.pendingOfBatch(em, id)) await this.transactions.endPending(em, lot, status, error, given);
     return true;
   }
 

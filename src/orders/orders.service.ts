@@ -101,7 +101,7 @@ export class OrdersService implements OnModuleInit {
         await this.repo.insert(em, { id, operatorId: firm, transactionIds: ids });
         // Needing approval anywhere, the order waits whole (before commit: nothing was signed).
         if (required) {
-          await this.repo.hold(em, id, ids, required);
+          await this.transactions.holdForOrder(em, id, ids, required);
           await this.policy.awaitApproval(em, { type: 'order', id, firmId: firm });
         }
         return { id };
@@ -147,7 +147,7 @@ export class OrdersService implements OnModuleInit {
     lock: async (em, firm, id) => {
       const o = await this.repo.lock(em, id, firm);
       if (!o) return undefined;
-      const pending = await this.repo.pendingIds(em, o.transactionIds);
+      const pending = await this.transactions.pendingAmong(em, o.transactionIds);
       return { status: pending.length ? 'pending_approval' : 'no longer pending approval', pending };
     },
     recheck: (p, id) => this.recheck(p, id),
@@ -244,7 +244,7 @@ export class OrdersService implements OnModuleInit {
     const o = found && (await this.repo.lock(em, id, found.operatorId));
     if (!o) return false;
     let ended = false;
-    for (const tx of await this.repo.pendingIds(em, o.transactionIds))
+    for (const tx of await this.transactions.pendingAmong(em, o.transactionIds))
       ended = (await this.transactions.endPending(em, tx, status, error, given)) || ended;
     return ended;
   }

@@ -91,6 +91,39 @@ export class TransactionsRepository {
     };
   }
 
+  // ---- rows that wait whole (a batch's lots, an order's operations) -----------------------
+
+  /**
+   * Before commit (nothing was signed): every transaction of an order needing approval anywhere
+   * waits whole, with the largest approvals any of its operations needs, marked as the order's.
+   */
+  async holdForOrder(em: EntityManager, orderId: string, txIds: readonly string[], required: number): Promise<void> {
+    await em.query(
+      `UPDATE transactions SET status = 'pending_approval', approvals_required = $3,
+              request = request || jsonb_build_object('orderId', $2::text), updated_at = now()
+        WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'pending_approval')`,
+      [txIds, orderId, required],
+    );
+  }
+
+  /** Those of `txIds` still pending approval, in id order (the first is the head that carries the approvals). */
+  async pendingAmong(em: EntityManager, txIds: readonly string[]): Promise<string[]> {
+    const rows = await em.query<Array<{ id: string }>>(
+      `SELECT id FROM transactions WHERE id = ANY($1::uuid[]) AND status = 'pending_approval' ORDER BY id`,
+      [txIds],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** A batch's lots still pending approval, in id order (the first is the head that carries the approvals). */
+  async pendingOfBatch(em: EntityManager, batchId: string): Promise<string[]> {
+    const rows = await em.query<Array<{ id: string }>>(
+      `SELECT id FROM transactions WHERE batch_id = $1 AND status = 'pending_approval' ORDER BY id`,
+      [batchId],
+    );
+    return rows.map((r) => r.id);
+  }
+
   /** An external signer's execution, recognised by its effect on chain: `awaiting_signature` → `confirmed` at `block`. */
   async confirmAwaiting(em: EntityManager, id: string, block: bigint): Promise<Transition[]> {
     const [rows] = await em.query<[Transition[], number]>(

@@ -63,6 +63,21 @@ export class TransactionsService {
     return toTxDto(t);
   }
 
+  /** Every transaction of an order needing approval waits whole, marked as the order's (in the accepting transaction). */
+  holdForOrder(em: EntityManager, orderId: string, txIds: readonly string[], required: number): Promise<void> {
+    return this.repo.holdForOrder(em, orderId, txIds, required);
+  }
+
+  /** Those of `txIds` still pending approval, in id order (the head first). */
+  pendingAmong(em: EntityManager, txIds: readonly string[]): Promise<string[]> {
+    return this.repo.pendingAmong(em, txIds);
+  }
+
+  /** A batch's lots still pending approval, in id order (the head first). */
+  pendingOfBatch(em: EntityManager, batchId: string): Promise<string[]> {
+    return this.repo.pendingOfBatch(em, batchId);
+  }
+
   /**
    * An external signer's execution recognised by its effect on chain: the `awaiting_signature`
    * row ends `confirmed` at `block` in `em`, with the transition hooks and audit of a mined
