@@ -92,13 +92,13 @@ describe('loadConfig', () => {
 
   it('reads each governance signer with what it needs', () => {
     const kms = loadConfig(production());
-    expect(kms.governance).toEqual({ signer: 'kms', kmsKeyId: 'alias/kagi-governance', address: undefined });
+    expect(kms.governance).toEqual({ signer: 'kms', ownProcess: true, kmsKeyId: 'alias/kagi-governance', address: undefined });
     const pinned = loadConfig(production({ GOVERNANCE_ADDRESS: MULTISIG }));
     expect(pinned.governance.address).toBe(MULTISIG);
     const external = loadConfig(
       production({ GOVERNANCE_SIGNER: 'external', GOVERNANCE_KMS_KEY_ID: undefined, GOVERNANCE_ADDRESS: MULTISIG }),
     );
-    expect(external.governance).toEqual({ signer: 'external', kmsKeyId: undefined, address: MULTISIG });
+    expect(external.governance).toEqual({ signer: 'external', ownProcess: true, kmsKeyId: undefined, address: MULTISIG });
     // Tokens keep using GOVERNANCE_ADDRESS as their admin when it is set.
     expect(external.chain.governanceAddress).toBe(MULTISIG);
   });
@@ -107,8 +107,11 @@ describe('loadConfig', () => {
     const base = { DATA_DIR: dataDir(), DATABASE_URL: 'postgres://localhost/kagi' };
     expect(loadConfig({ ...base, NODE_ENV: 'development' }).governance.signer).toBe('local');
     expect(loadConfig({ ...base, NODE_ENV: 'test' }).governance.signer).toBe('local');
+    // Under local the API signs governance rows unless told a governance process does (npm run dev).
+    expect(loadConfig({ ...base, NODE_ENV: 'test' }).governance.ownProcess).toBe(false);
+    expect(loadConfig({ ...base, NODE_ENV: 'development', GOVERNANCE_OWN_PROCESS: 'true' }).governance.ownProcess).toBe(true);
     const ext = loadConfig({ ...base, NODE_ENV: 'development', GOVERNANCE_ADDRESS: MULTISIG });
-    expect(ext.governance).toEqual({ signer: 'external', kmsKeyId: undefined, address: MULTISIG });
+    expect(ext.governance).toEqual({ signer: 'external', ownProcess: true, kmsKeyId: undefined, address: MULTISIG });
     const e = refusal({ ...base, NODE_ENV: 'development', GOVERNANCE_SIGNER: 'local', GOVERNANCE_ADDRESS: MULTISIG });
     expect(e.variable).toBe('GOVERNANCE_ADDRESS');
     expect(refusal({ ...base, NODE_ENV: 'test', GOVERNANCE_SIGNER: 'kms' }).variable).toBe('GOVERNANCE_KMS_KEY_ID');

@@ -146,6 +146,14 @@ export class WriteWatcher {
     return [...b.tables.keys()].filter((t) => a.tables.get(t) !== b.tables.get(t));
   }
 
+  /** Whether a transactions row was created or updated by a database transaction that began at or after the snapshot. */
+  async transactionsTouchedSince(s: Snapshot): Promise<boolean> {
+    const r = await this.client.query<{ n: number }>(`SELECT count(*)::int AS n FROM transactions WHERE updated_at >= $1::timestamptz`, [
+      s.at,
+    ]);
+    return (r.rows[0]?.n ?? 0) > 0;
+  }
+
   /** What the pipeline and the job runner changed since a snapshot (the message of a failed write check). */
   async changesSince(s: Snapshot): Promise<string> {
     const tx = await this.client.query(
