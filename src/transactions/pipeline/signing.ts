@@ -8,7 +8,7 @@
  * meet an outage back off and hold back the rows behind them (order is kept).
  */
 import { Injectable, Logger } from '@nestjs/common';
-import { BaseError, keccak256, type Hex } from 'viem';
+import { BaseError, keccak256, MethodNotFoundRpcError, MethodNotSupportedRpcError, type Hex } from 'viem';
 import type { EntityManager } from 'typeorm';
 import { AuditSink, type AuditRecord } from '../../audit/audit-sink';
 import { ChainService } from '../../chain/chain.service';
@@ -40,6 +40,8 @@ function isOutOfGas(e: unknown): boolean {
 @Injectable()
 export class Signing {
   private readonly logger = new Logger('Pipeline');
+  /** False once the node said it has no `eth_createAccessList`. */
+  private accessLists = true;
 
   constructor(
     private readonly repo: PipelineRepository,
@@ -96,7 +98,7 @@ export class Signing {
         if ('failed' in c) failures.push({ id: row.id, code: c.code, message: c.message });
         else built.push({ row, to: c.to, data: c.data });
       }
-      const [base, chainId, fees, estimates] = await Promise.all([
+      const [base, chainId, fees, estimates, balance] = await Promise.all([
         this.nonces.allocate(em, address),
         this.chain.chain().then(
           (c) => c.id,
@@ -104,17 +106,27 @@ export class Signing {
         ),
         this.fees.quote(),
         Promise.all(built.map((b) => this.estimate(b))),
+        built.length ? this.chain.client.getBalance({ address, blockTag: 'latest' }).catch(() => undefined) : undefined,
       ]);
 
       const plan: Array<Planned & { gas: bigint }> = [];
       let retry: ({ id: string } & Problem) | undefined;
-      if (chainId === undefined || !fees) {
+      if (chainId === undefined || !fees || (built.length && balance === undefined)) {
         retry = { id: rows[0].id, ...CHAIN_DOWN };
       } else {
+        // What the planned rows may cost at most, against the signer's balance: a row it cannot
+        // pay waits for gas (and holds back the rows behind it), as a node would refuse it.
+        let cost = 0n;
         for (const [i, b] of built.entries()) {
           const c = await this.check(b, estimates[i]!);
-          if (c.kind === 'ok') plan.push({ ...b, gas: c.gas });
-          else if (c.kind === 'failed') failures.push({ id: b.row.id, code: c.code, message: c.message });
+          if (c.kind === 'ok' && balance !== undefined && cost + c.gas * fees.maxFeePerGas > balance) {
+            retry = { id: b.row.id, code: 'SIGNER_OUT_OF_GAS', message: `signer ${b.row.fromAddress} has no gas` };
+            break;
+          }
+          if (c.kind === 'ok') {
+            cost += c.gas * fees.maxFeePerGas;
+            plan.push({ ...b, gas: c.gas });
+          } else if (c.kind === 'failed') failures.push({ id: b.row.id, code: c.code, message: c.message });
           else {
             retry = { id: b.row.id, code: c.code, message: c.message };
             break;
@@ -201,7 +213,28 @@ export class Signing {
     return { ok, retry };
   }
 
-  private estimate(b: Planned): Promise<Estimate> {
+  /**
+   * Gas from one execution of the call (`eth_createAccessList`'s `gasUsed`), rather than
+   * `eth_estimateGas`, whose binary search runs the call about five times (measured on Anvil: a
+   * 100-row batch lot 28 ms against 6 ms for one execution — most of the batches' Anvil time). The
+   * margin in `check` covers what one execution does not: refunds (at most a fifth of the gas used)
+   * and the access list's own small saving. A call that fails there, or a node without the method
+   * (remembered), goes to `eth_estimateGas`, whose error carries the revert kagi decodes.
+   */
+  private async estimate(b: Planned): Promise<Estimate> {
+    if (this.accessLists) {
+      const used = await this.chain.client
+        .createAccessList({ account: b.row.fromAddress, to: b.to ?? undefined, data: b.data, blockTag: 'latest' })
+        .then(
+          (r) => r.gasUsed,
+          (e: unknown) => {
+            if (e instanceof BaseError && e.walk((x) => x instanceof MethodNotFoundRpcError || x instanceof MethodNotSupportedRpcError))
+              this.accessLists = false;
+            return undefined;
+          },
+        );
+      if (used !== undefined && used > 0n) return { gas: used };
+    }
     // Against `latest`, explicitly: without a block, Anvil estimates against its pending block,
     // which costs it time proportional to the chain's length (12 ms per call at 6,000 blocks).
     return this.chain.client.estimateGas({ account: b.row.fromAddress, to: b.to ?? undefined, data: b.data, blockTag: 'latest' }).then(
@@ -215,7 +248,7 @@ export class Signing {
     // The batch was estimated against the state before it; a row that failed there (a batch
     // transport error, say) is estimated once more on its own before it is judged.
     const e = 'gas' in estimate ? estimate : await this.estimate(b);
-    // Margin for state the earlier rows of the batch change (e.g. a balance slot written from zero).
+    // Margin: refunds and the access list (see estimate), and state the earlier rows of the batch change (a balance slot written from zero).
     if ('gas' in e) return { kind: 'ok', gas: (e.gas * 13n) / 10n + 30_000n };
     if (isOutOfGas(e.error)) return { kind: 'retry', code: 'SIGNER_OUT_OF_GAS', message: `signer ${b.row.fromAddress} has no gas` };
     const d = decodeRevert(e.error);
