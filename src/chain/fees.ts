@@ -11,8 +11,13 @@ export interface Fees {
   maxPriorityFeePerGas: bigint;
 }
 
+/** How long one fee estimate serves (well under a block on any chain kagi targets). */
+const QUOTE_TTL_MS = 1_000;
+
 @Injectable()
 export class FeePolicy {
+  private cached: { at: number; fees: Promise<Fees | undefined> } | undefined;
+
   constructor(
     private readonly chain: ChainService,
     private readonly config: AppConfig,
@@ -26,8 +31,23 @@ export class FeePolicy {
     return this.config.chain.fees.bumpPercent;
   }
 
-  /** The node's estimate, capped; undefined when the node cannot be reached. */
-  async quote(): Promise<Fees | undefined> {
+  /**
+   * The node's estimate, capped; undefined when the node cannot be reached. One estimate (a block
+   * read and a priority-fee read) serves every signing round of QUOTE_TTL_MS, and concurrent
+   * callers share the read in flight; a failed read is not kept.
+   */
+  quote(): Promise<Fees | undefined> {
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < QUOTE_TTL_MS) return this.cached.fees;
+    const fees = this.read();
+    this.cached = { at: now, fees };
+    void fees.then((f) => {
+      if (!f && this.cached?.fees === fees) this.cached = undefined;
+    });
+    return fees;
+  }
+
+  private async read(): Promise<Fees | undefined> {
     const est = await this.chain.client.estimateFeesPerGas().catch(() => undefined);
     if (!est) return undefined;
     const cap = this.config.chain.fees.maxFeeWei;
