@@ -57,7 +57,8 @@ export class ApprovalPolicy {
    * under a threshold.
    */
   async required(em: EntityManager, q: ApprovalQuery): Promise<number> {
-    const rules = [...(await this.repo.firmRules(em, q.firmId)), ...(await this.repo.platformRules(em))];
+    const { firm, floor } = await this.repo.rulesOf(q.firmId, em);
+    const rules = [...firm, ...floor];
     let locked = false;
     return requiredApprovals(rules, q.kind, q.amount, async (rule) => {
       if (!locked) await this.queue.lockWindow(em, q.firmId, q.tokenId);

@@ -25,8 +25,8 @@ export class PoliciesRepository {
   }
 
   /** Firm rules and the floor in one round trip (acceptance reads both for every operation). */
-  async rulesOf(operatorId: string): Promise<{ firm: PolicyRule[]; floor: PolicyRule[] }> {
-    const [r] = await this.ds.query<Array<{ firm: PolicyRule[] | null; floor: PolicyRule[] | null }>>(
+  async rulesOf(operatorId: string, em?: EntityManager): Promise<{ firm: PolicyRule[]; floor: PolicyRule[] }> {
+    const [r] = await (em ?? this.ds.manager).query<Array<{ firm: PolicyRule[] | null; floor: PolicyRule[] | null }>>(
       `SELECT (SELECT rules FROM approval_policies WHERE operator_id = $1) AS firm, (SELECT rules FROM platform_policy WHERE id = 1) AS floor`,
       [operatorId],
     );
