@@ -51,7 +51,8 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
 };
 
-async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<{ rate: number; cpu: Record<string, number> }> {
+/** A fresh agent key with gas and a token it is agent of, and a signed-`mint` maker for it. */
+async function rawSetup(rpcUrl: string) {
   const chain = defineChain({
     id: 31337,
     name: 'anvil',
@@ -76,11 +77,8 @@ async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<{ rate:
   const gas = (await pub.estimateGas({ account: agent.address, to: token, data })) * 2n;
   const fees = await pub.estimateFeesPerGas();
   let nonce = await pub.getTransactionCount({ address: agent.address, blockTag: 'pending' });
-  const cpu0 = { anvil: treeCpu(anvilPid), self: process.cpuUsage() };
-  const t0 = performance.now();
-  let last: `0x${string}` = '0x';
-  for (let i = 0; i < n; i++) {
-    const signed = await agent.signTransaction({
+  const nextSigned = () =>
+    agent.signTransaction({
       chainId: 31337,
       type: 'eip1559',
       nonce: nonce++,
@@ -90,8 +88,15 @@ async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<{ rate:
       maxFeePerGas: fees.maxFeePerGas,
       maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
     });
-    last = await pub.sendRawTransaction({ serializedTransaction: signed });
-  }
+  return { pub, nextSigned };
+}
+
+async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<{ rate: number; cpu: Record<string, number> }> {
+  const { pub, nextSigned } = await rawSetup(rpcUrl);
+  const cpu0 = { anvil: treeCpu(anvilPid), self: process.cpuUsage() };
+  const t0 = performance.now();
+  let last: `0x${string}` = '0x';
+  for (let i = 0; i < n; i++) last = await pub.sendRawTransaction({ serializedTransaction: await nextSigned() });
   await pub.waitForTransactionReceipt({ hash: last });
   const rate = n / ((performance.now() - t0) / 1000);
   const self = process.cpuUsage(cpu0.self);
@@ -102,6 +107,19 @@ async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<{ rate:
       'Anvil CPU ms/op': Number((((treeCpu(anvilPid) - cpu0.anvil) * 1000) / n).toFixed(2)),
     },
   };
+}
+
+/** Raw send + receipt, one at a time: sign, eth_sendRawTransaction, then eth_getTransactionReceipt until it is there. */
+async function rawLatency(rpcUrl: string, n: number): Promise<number[]> {
+  const { pub, nextSigned } = await rawSetup(rpcUrl);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const hash = await pub.sendRawTransaction({ serializedTransaction: await nextSigned() });
+    while (!(await pub.getTransactionReceipt({ hash }).catch(() => undefined))) await new Promise((r) => setTimeout(r, 1));
+    out.push(performance.now() - t0);
+  }
+  return out;
 }
 
 /** The API as deployed: `node dist/src/main.js` in its own process, so its RSS is its own. */
@@ -164,15 +182,63 @@ async function counters(base: string): Promise<Map<string, number>> {
 
 const kmsDecrypts = async (base: string) => (await counters(base)).get('kagi_kms_calls_total{op="decrypt"}') ?? 0;
 
+/**
+ * How the load generator drives kagi: `open` keeps IN_FLIGHT requests in flight and takes the 202
+ * (open loop: the pipeline runs behind); `wait32` has IN_FLIGHT clients each holding its request
+ * open with `Prefer: wait` until the operation is final; `wait1` is one such client (latency).
+ */
+type Mode = 'open' | 'wait32' | 'wait1';
+
+/**
+ * The per-operation work of the approvals and events features switched on, as issue 21 asks:
+ * a firm policy that matches the kind but not the amount (its rolling window is summed on every
+ * request) and one webhook endpoint subscribed to the lifecycle events, with a receiver here.
+ */
+async function switchOnFeatures(base: string, token: string, operatorId: string, receiverUrl: string): Promise<void> {
+  const policy = await json(base, 'PUT', `/v1/operators/${operatorId}/policy`, token, {
+    rules: [{ kinds: ['issue'], minAmount: '1000000000000', approvals: 1 }],
+  });
+  if (policy.status !== 200) throw new Error(`policy answered ${policy.status}: ${JSON.stringify(policy.body)}`);
+  const hook = await json(base, 'POST', '/v1/webhooks', token, {
+    url: receiverUrl,
+    events: ['transaction.queued', 'transaction.submitted', 'transaction.confirmed', 'transaction.failed'],
+  });
+  if (hook.status !== 201) throw new Error(`webhook endpoint answered ${hook.status}: ${JSON.stringify(hook.body)}`);
+}
+
+/** A webhook receiver that answers 204 and counts deliveries. */
+async function startReceiver(): Promise<{ url: string; count: () => number; stop: () => Promise<void> }> {
+  const { createServer } = await import('node:http');
+  let n = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      n++;
+      res.statusCode = 204;
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    count: () => n,
+    stop: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
 async function kagi(
   env: Record<string, string>,
   databaseUrl: string,
   signers: number,
   n: number,
   others: Record<string, number>,
+  mode: Mode = 'open',
+  features = true,
 ): Promise<BenchRow> {
   const api = await startApi({ ...env, DATABASE_URL: databaseUrl });
   const base = api.base;
+  const receiver = features ? await startReceiver() : undefined;
   const db = new PgClient({ connectionString: databaseUrl });
   await db.connect();
   try {
@@ -200,6 +266,7 @@ async function kagi(
       }).then((r) => r.arrayBuffer());
       const tk = await json(base, 'POST', '/v1/tokens', token, { name: 'Bench', symbol: 'BNC', decimals: 0 }, { prefer: 'wait=60' });
       if (tk.body.status !== 'active') throw new Error(`token deploy answered ${tk.status}: ${JSON.stringify(tk.body)}`);
+      if (receiver) await switchOnFeatures(base, token, op.body.id!, receiver.url);
       lanes.push({ token, tokenId: tk.body.id!, userId: user, operatorId: op.body.id! });
     }
     const calls0 = await kmsDecrypts(base);
@@ -216,16 +283,28 @@ async function kagi(
     const sampler = setInterval(() => (peak = Math.max(peak, rssOf(api.pid).now)), 100);
     const operatorIds = lanes.map((l) => l.operatorId);
     const t0 = performance.now();
-    // Clients keep up to IN_FLIGHT requests in flight.
+    // Clients keep up to IN_FLIGHT requests in flight (one for `wait1`).
     let next = 0;
+    const waits: number[] = [];
+    const wait = mode !== 'open';
     await Promise.all(
-      Array.from({ length: IN_FLIGHT }, async () => {
+      Array.from({ length: mode === 'wait1' ? 1 : IN_FLIGHT }, async () => {
         for (;;) {
           const i = next++;
           if (i >= n) return;
           const lane = lanes[i % lanes.length]!;
-          const r = await json(base, 'POST', `/v1/tokens/${lane.tokenId}/issue`, lane.token, { userId: lane.userId, amount: '1' });
-          if (r.status !== 202) throw new Error(`issue answered ${r.status}: ${JSON.stringify(r.body)}`);
+          const s0 = performance.now();
+          const r = await json(
+            base,
+            'POST',
+            `/v1/tokens/${lane.tokenId}/issue`,
+            lane.token,
+            { userId: lane.userId, amount: '1' },
+            wait ? { prefer: 'wait=60' } : {},
+          );
+          waits.push(performance.now() - s0);
+          const expected = wait ? 200 : 202;
+          if (r.status !== expected) throw new Error(`issue answered ${r.status}: ${JSON.stringify(r.body)}`);
         }
       }),
     );
@@ -259,11 +338,13 @@ async function kagi(
     const failed = lat.filter((l) => l.status !== 'confirmed').length;
     const ms = lat.map((l) => Number(l.ms));
     const rss = rssOf(api.pid);
+    const delivered = receiver?.count();
     return {
       pipeline: 'kagi',
       signers,
       n,
       'ops/s': Math.round(n / seconds),
+      ...(wait ? { 'request p50 ms': Number(pct(waits, 50).toFixed(1)), 'request p99 ms': Number(pct(waits, 99).toFixed(1)) } : {}),
       'accepted/s': Math.round(n / acceptedSeconds),
       'p50 ms': Math.round(pct(ms, 50)),
       'p99 ms': Math.round(pct(ms, 99)),
@@ -274,10 +355,12 @@ async function kagi(
       ...cpuMs,
       'chain HTTP requests/op': Number(chainHttp.toFixed(2)),
       'chain RPC calls/op': JSON.stringify(rpcCalls),
+      ...(receiver ? { 'webhook deliveries so far': delivered ?? 0 } : {}),
     };
   } finally {
     await db.end();
     await api.stop();
+    await receiver?.stop();
   }
 }
 
@@ -300,6 +383,9 @@ const suite: Suite = async () => {
   const n = argN();
   const only = argOf('--only');
   const signerCounts = (argOf('--signers') ?? '1,4').split(',').map(Number);
+  // `--modes open,wait32,wait1` (default all) and `--features off` (no policy, no webhook endpoint).
+  const modes = (argOf('--modes') ?? 'open,wait32,wait1').split(',');
+  const features = argOf('--features') !== 'off';
   const pgDir = mkdtempSync(join(tmpdir(), 'kagi-bench-pg-'));
   const pg = await startPostgres({ dir: pgDir, port: await freePort(), password: 'bench' });
   const anvil = await startAnvil({ port: await freePort() });
@@ -314,13 +400,22 @@ const suite: Suite = async () => {
     dataKeyCache: 'off',
     api: 'node dist/src/main.js (own process)',
     logLevel: 'info (to /dev/null)',
+    features: features
+      ? 'on: a firm policy on issue above 10^12 (window summed, never matched) and one webhook endpoint (4 lifecycle events) per firm'
+      : 'off',
   };
   try {
-    const c = new PgClient({ connectionString: pg.url });
-    await c.connect();
-    await c.query('CREATE DATABASE kagi_bench');
-    await c.end();
-    const databaseUrl = pg.url.replace(/\/postgres$/, '/kagi_bench');
+    // Every kagi run gets a database of its own: the chain is reset before each run, and nonces
+    // kagi stored for its keys (the anchor key, gas funding) on an earlier chain would leave gaps.
+    let runs = 0;
+    const freshDatabase = async () => {
+      const name = `kagi_bench_${++runs}`;
+      const c = new PgClient({ connectionString: pg.url });
+      await c.connect();
+      await c.query(`CREATE DATABASE ${name}`);
+      await c.end();
+      return pg.url.replace(/\/postgres$/, `/${name}`);
+    };
     const baseEnv = {
       NODE_ENV: 'test',
       CHAIN_RPC_URL: anvil.url,
@@ -366,16 +461,51 @@ const suite: Suite = async () => {
       rows.push({ ...r, pipeline: `(b) ${label}`, 'ratio b/a': Number((ops / rate).toFixed(2)), target: Math.round(t), met: ops >= t });
     };
     const local = { ...baseEnv, KMS_PROVIDER: 'local', DATA_DIR: mkdtempSync(join(tmpdir(), 'kagi-bench-data-')) };
+    const others = { PostgreSQL: pg.child.pid!, Anvil: anvil.child.pid! };
+    const label = (what: string) => `${what}${features ? '' : ', features off'}`;
     // Targets (issue 8): local keyring ≥ 0.9 × raw; moto ≥ 0.8 × min(raw, moto's own Decrypt ceiling).
-    if (only !== 'moto')
+    if (only !== 'moto' && modes.includes('open'))
       for (const s of signerCounts)
         await pair(
-          'kagi over HTTP, local keyring',
-          () => kagi(local, databaseUrl, s, n, { PostgreSQL: pg.child.pid!, Anvil: anvil.child.pid! }),
+          label('kagi over HTTP, local keyring, open loop'),
+          async () => kagi(local, await freshDatabase(), s, n, others, 'open', features),
           (rate) => 0.9 * rate,
         );
+    // Issue 21: 32 clients each waiting with `Prefer: wait` ≥ 0.4 × raw.
+    if (only !== 'moto' && modes.includes('wait32'))
+      await pair(
+        label('kagi, 32 clients with Prefer: wait, local keyring'),
+        async () => kagi(local, await freshDatabase(), 1, n, others, 'wait32', features),
+        (rate) => 0.4 * rate,
+      );
+    // Issue 21: one client's `Prefer: wait` p50 ≤ 5 × raw send + receipt p50 (both measured here, raw before and after).
+    if (only !== 'moto' && modes.includes('wait1')) {
+      const m = Math.min(n, 200);
+      await resetChain();
+      const before = pct(await rawLatency(anvil.url, m), 50);
+      await resetChain();
+      const r = await kagi(local, await freshDatabase(), 1, m, others, 'wait1', features);
+      await resetChain();
+      const after = pct(await rawLatency(anvil.url, m), 50);
+      const rawP50 = (before + after) / 2;
+      rows.push({
+        pipeline: '(a) raw sign + send + receipt, one at a time',
+        signers: 1,
+        n: m,
+        'request p50 ms': Number(rawP50.toFixed(1)),
+        'raw p50 before / after': `${before.toFixed(1)} / ${after.toFixed(1)}`,
+      });
+      const p50 = Number(r['request p50 ms']);
+      rows.push({
+        ...r,
+        pipeline: `(b) ${label('kagi, one client with Prefer: wait, local keyring')}`,
+        'ratio b/a (latency)': Number((p50 / rawP50).toFixed(1)),
+        target: `≤ ${(5 * rawP50).toFixed(1)} ms`,
+        met: p50 <= 5 * rawP50,
+      });
+    }
     let ceiling: number | undefined;
-    if (moto) {
+    if (moto && modes.includes('open')) {
       process.env.AWS_ACCESS_KEY_ID ??= 'test';
       process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
       const kc = new KMSClient({ endpoint: moto.url, region: 'us-east-1' });
@@ -395,8 +525,8 @@ const suite: Suite = async () => {
         ceiling = c;
         rows.push({ pipeline: 'moto Decrypt, serial (its own ceiling)', signers: 1, n: 300, 'ops/s': Math.round(c), 'kms decrypt/op': 1 });
         await pair(
-          'kagi over HTTP, moto KMS API',
-          () => kagi(awsEnv, databaseUrl, s, n, { PostgreSQL: pg.child.pid!, Anvil: anvil.child.pid!, moto: moto.child.pid! }),
+          label('kagi over HTTP, moto KMS API, open loop'),
+          async () => kagi(awsEnv, await freshDatabase(), s, n, { ...others, moto: moto.child.pid! }, 'open', features),
           (rate) => 0.8 * Math.min(rate, c),
         );
       }
