@@ -331,12 +331,17 @@ async function kagi(
     const cpuMs = Object.fromEntries(
       Object.keys(cpu1).map((k) => [`${k} CPU ms/op`, Number((((cpu1[k]! - cpu0[k]!) * 1000) / n).toFixed(2))]),
     );
-    const { rows: lat } = await db.query<{ ms: number; status: string }>(
-      `SELECT EXTRACT(EPOCH FROM (updated_at - created_at)) * 1000 AS ms, status FROM transactions WHERE kind = 'issue' AND operator_id = ANY($1)`,
+    // Each timestamp is its database transaction's start: created_at the acceptance's,
+    // submitted_at the signing round's, updated_at the confirming receipt round's.
+    const { rows: lat } = await db.query<{ ms: number; signing: number; status: string }>(
+      `SELECT EXTRACT(EPOCH FROM (updated_at - created_at)) * 1000 AS ms, EXTRACT(EPOCH FROM (submitted_at - created_at)) * 1000 AS signing,
+              status FROM transactions WHERE kind = 'issue' AND operator_id = ANY($1)`,
       [operatorIds],
     );
     const failed = lat.filter((l) => l.status !== 'confirmed').length;
     const ms = lat.map((l) => Number(l.ms));
+    const toSigned = lat.map((l) => Number(l.signing));
+    const signedToFinal = lat.map((l) => Number(l.ms) - Number(l.signing));
     const rss = rssOf(api.pid);
     const delivered = receiver?.count();
     return {
@@ -344,7 +349,14 @@ async function kagi(
       signers,
       n,
       'ops/s': Math.round(n / seconds),
-      ...(wait ? { 'request p50 ms': Number(pct(waits, 50).toFixed(1)), 'request p99 ms': Number(pct(waits, 99).toFixed(1)) } : {}),
+      ...(wait
+        ? {
+            'request p50 ms': Number(pct(waits, 50).toFixed(1)),
+            'request p99 ms': Number(pct(waits, 99).toFixed(1)),
+            'p50 accepted→signing round ms': Number(pct(toSigned, 50).toFixed(1)),
+            'p50 signing round→confirming round ms': Number(pct(signedToFinal, 50).toFixed(1)),
+          }
+        : {}),
       'accepted/s': Math.round(n / acceptedSeconds),
       'p50 ms': Math.round(pct(ms, 50)),
       'p99 ms': Math.round(pct(ms, 99)),
