@@ -29,6 +29,7 @@ import { ParseIdPipe } from '../common/parse-id.pipe';
 import { toProblem } from '../common/problem.filter';
 import { createValidationPipe } from '../common/validation';
 import { TransactionQueue } from '../transactions/queue';
+import { BatchApprovals } from './batch-approvals';
 import { csvRows, decodeCsv, jsonRows } from './batch-input';
 import { parseLegalBasis } from './batch-rows';
 import { BatchInvalidError, BatchesService, type BatchInput } from './batches.service';
@@ -52,14 +53,15 @@ export class BatchesController extends ApprovalRoutes({
 }) {
   constructor(
     private readonly batches: BatchesService,
+    private readonly approvals: BatchApprovals,
     private readonly idempotency: Idempotency,
     private readonly queue: TransactionQueue,
   ) {
     super();
   }
 
-  protected get decider(): BatchesService {
-    return this.batches;
+  protected get decider(): BatchApprovals {
+    return this.approvals;
   }
 
   @Post('tokens/:id/batches')

@@ -8,6 +8,7 @@ import { TokenReads } from '../tokens/token-reads';
 import { TokensModule } from '../tokens/tokens.module';
 import { TransactionsModule } from '../transactions/transactions.module';
 import { UsersModule } from '../users/users.module';
+import { BatchApprovals } from './batch-approvals';
 import { BatchesController } from './batches.controller';
 import { BatchesRepository } from './batches.repository';
 import { BatchesService } from './batches.service';
@@ -16,6 +17,6 @@ import { BatchesService } from './batches.service';
   imports: [TokensModule, TransactionsModule, UsersModule],
   controllers: [BatchesController],
   // TokenReads is stateless over the global ChainService: its own instance here, rather than widening tokens' exports.
-  providers: [BatchesRepository, BatchesService, TokenReads],
+  providers: [BatchesRepository, BatchesService, BatchApprovals, TokenReads],
 })
 export class BatchesModule {}

@@ -6,26 +6,23 @@
  * signing makes each lot happen exactly once across crashes. A lot's final status moves its rows
  * and settles the batch in the receipt stage's database transaction (a transition hook), where a
  * batch that ends (completed or partially_failed) writes its `batch.completed` webhook event.
- * Never signs anything itself and never rolls back a confirmed lot.
+ * Never signs anything itself and never rolls back a confirmed lot. A batch waiting for approval
+ * is decided in batch-approvals.ts; its lots are cut in lots.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { Address } from 'viem';
-import { ApprovalItems } from '../approvals/approval-items';
 import { ApprovalPolicy } from '../approvals/approval-policy';
-import { WholeApprovals, type WholeItem } from '../approvals/whole-approvals';
 import { AppError, NotFoundError } from '../common/app-error';
 import type { Prepared } from '../common/idempotency/idempotency';
-import type { Page, PageQuery } from '../common/pagination';
 import { actorOf, firmOf, requireFirm, type Principal } from '../common/principal';
 import { TokenReads } from '../tokens/token-reads';
 import { TokensService } from '../tokens/tokens.service';
-import type { ApprovalGiven, TxKind } from '../transactions/entities/transaction.entity';
+import type { TxKind } from '../transactions/entities/transaction.entity';
 import { TransactionHooks } from '../transactions/hooks';
 import type { Transition } from '../transactions/pipeline/types';
 import { TransactionQueue } from '../transactions/queue';
-import { TransactionsService } from '../transactions/transactions.service';
 import { UsersService } from '../users/users.service';
 import { publishBatchCompleted } from '../webhooks/webhook-events';
 import type { RawRow } from './batch-input';
@@ -33,20 +30,10 @@ import { debits, frozenChecks, judgeOnChain, listed, namedUsers, resolveRows, ty
 import { BatchesRepository } from './batches.repository';
 import type { BatchItemResponse, BatchResponse } from './dto/batch.dto';
 import type { Batch, BatchItem, BatchKind, LegalBasis } from './entities/batch.entity';
+import { amountOf, chunk, LOT_KIND, LOT_SIZE, lotBasis, lotCall, summed } from './lots';
 
-const LOT_SIZE = 100;
 /** Chain reads started at once (viem batches them into JSON-RPC batches). */
 const READ_CHUNK = 500;
-const LOT_KIND: Record<BatchKind, TxKind> = {
-  issue: 'batch-issue',
-  redeem: 'batch-redeem',
-  // An instructed transfer runs through the same agent function as the single `transfer` (forcedTransfer);
-  // its rows keep their holder instruction, and the batch its kind.
-  transfer: 'batch-forced-transfer',
-  'forced-transfer': 'batch-forced-transfer',
-  freeze: 'batch-freeze',
-  unfreeze: 'batch-unfreeze',
-};
 
 /** An atomic batch (or order) with invalid rows: 422 listing every one. */
 export class BatchInvalidError extends AppError {
@@ -63,15 +50,7 @@ export interface BatchInput {
 }
 
 /** What validation read and judged (acceptance, and again at the last approval). */
-type Validated = Awaited<ReturnType<BatchesService['validate']>>;
-
-/** The waiting rows re-validated before the last approval, and the lot each belongs to. */
-interface BatchRecheck {
-  kind: BatchKind;
-  atomic: boolean;
-  v: Validated;
-  lotOf: Map<number, string | null>;
-}
+export type Validated = Awaited<ReturnType<BatchesService['validate']>>;
 
 async function chunked<T, R>(items: readonly T[], f: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = [];
@@ -89,17 +68,10 @@ export class BatchesService implements OnModuleInit {
     private readonly queue: TransactionQueue,
     private readonly hooks: TransactionHooks,
     private readonly policy: ApprovalPolicy,
-    private readonly approvalItems: ApprovalItems,
-    private readonly whole: WholeApprovals,
-    private readonly transactions: TransactionsService,
   ) {}
 
   onModuleInit(): void {
     this.hooks.onTransition((em, changed) => this.onLotsChanged(em, changed));
-    this.approvalItems.register('batch', {
-      expire: (em, id) => this.end(em, id, 'expired', { code: 'EXPIRED', message: 'the batch was not approved in time' }),
-      pending: (p, q) => this.pending(p, q),
-    });
   }
 
   // ---- acceptance -----------------------------------------------------------------------
@@ -161,6 +133,15 @@ export class BatchesService implements OnModuleInit {
         return { id, value: this.report(id, v.token.id, input, judged, createdAt, false, required > 0) };
       },
     };
+  }
+
+  /** Acceptance's debit rule, in `em`: one (token, address) at a time, against what was accepted meanwhile (also at the last approval). */
+  async judgeUnderLock(em: EntityManager, kind: BatchKind, v: Validated): Promise<Judged> {
+    if (!v.senders.length) return v.judged;
+    await this.queue.lockDebitsMany(em, v.token.id, v.senders);
+    const pending = await this.queue.pendingDebitsMany(em, v.token.id, v.senders, v.at);
+    const available = new Map(v.senders.map((a) => [a, v.balance.get(a)! - (pending.get(a) ?? 0n)]));
+    return judgeOnChain(kind, v.resolved, v.frozen, available);
   }
 
   private async store(
@@ -327,128 +308,10 @@ export class BatchesService implements OnModuleInit {
     }));
   }
 
-  private async find(p: Principal, id: string): Promise<Batch> {
+  async find(p: Principal, id: string): Promise<Batch> {
     const b = await this.repo.find(id, firmOf(p));
     if (!b) throw new NotFoundError('Batch');
     return b;
-  }
-
-  // ---- approvals ------------------------------------------------------------------------
-  // A batch is decided as a whole (WholeApprovals) under its row lock: its lots carry the approvals
-  // (required, given) as any pending transaction does, and move together. The last approval
-  // validates the waiting rows again as at acceptance (users, wallets, freezes, balances less
-  // pending debits, cumulatively): an atomic batch with a refused row runs none, a non-atomic one
-  // runs the others; a refused row ends `failed` with its pre-check code and no transaction.
-
-  approve(p: Principal, id: string, body: { otp?: string; comment?: string }, requestId?: string): Promise<BatchResponse> {
-    return this.whole.approve(this.decisions, p, id, body, requestId).then(() => this.get(p, id));
-  }
-
-  reject(p: Principal, id: string, reason: string, requestId?: string): Promise<BatchResponse> {
-    return this.whole.reject(this.decisions, p, id, reason, requestId).then(() => this.get(p, id));
-  }
-
-  private readonly decisions: WholeItem<BatchRecheck> = {
-    type: 'batch',
-    what: 'Batch',
-    lock: async (em, firm, id) => {
-      const b = await this.repo.lock(em, id, firm);
-      return b && { status: b.status, pending: await this.transactions.pendingOfBatch(em, id) };
-    },
-    recheck: (p, id) => this.recheck(p, id),
-    release: (em, id, given, checked) => this.release(em, id, given, checked),
-    end: (em, id, status, error, given) => this.end(em, id, status, error, given),
-  };
-
-  /** The waiting rows validated again (chain reads outside any transaction), as the checker sees them. */
-  private async recheck(p: Principal, id: string): Promise<BatchRecheck> {
-    const b = await this.find(p, id);
-    const waiting = await this.repo.waitingRows(id);
-    const rows: RawRow[] = waiting.map((w) => ({
-      row: w.row,
-      userId: w.userId ?? undefined,
-      ...(w.toUserId ? { toUserId: w.toUserId } : {}),
-      ...(w.amount !== null ? { amount: w.amount } : {}),
-      ...(w.legalBasis ? { legalBasis: w.legalBasis } : {}),
-      ...(w.instruction ? { instruction: w.instruction } : {}),
-    }));
-    const v = await this.validate(p, b.tokenId, { kind: b.kind, rows, legalBasis: null, atomic: b.atomic });
-    return { kind: b.kind, atomic: b.atomic, v, lotOf: new Map(waiting.map((w) => [w.row, w.transactionId])) };
-  }
-
-  /** The last approval under the batch's lock: debits judged again against what was accepted meanwhile, then released. */
-  private async release(
-    em: EntityManager,
-    id: string,
-    given: readonly ApprovalGiven[],
-    c: BatchRecheck,
-  ): Promise<{ queued: boolean; refused?: RowProblem[] }> {
-    const judged = await this.judgeUnderLock(em, c.kind, c.v);
-    const refused = listed(judged.problems);
-    const lots = await this.transactions.pendingOfBatch(em, id);
-    await this.repo.setStatus(em, id, 'pending_approval', 'running');
-    // A refused row has no transaction: nothing of it reaches the chain.
-    if (refused.length) await this.repo.refuseItems(em, id, refused);
-    if (c.atomic && refused.length) {
-      const problem = {
-        code: 'BATCH_INVALID',
-        message: `row(s) ${refused.map((r) => r.row).join(', ')} were refused at the last approval; an atomic batch runs whole or not at all`,
-      };
-      for (const lot of lots) await this.transactions.endPending(em, lot, 'failed', problem, given);
-      return { queued: false, refused };
-    }
-    await this.repo.releaseItems(em, id);
-    const byLot = new Map<string, Judged['rows']>();
-    for (const r of judged.rows) {
-      const lot = c.lotOf.get(r.row);
-      if (lot) byLot.set(lot, [...(byLot.get(lot) ?? []), r]);
-    }
-    const perRow = c.v.token.contractVersion < 2;
-    let queued = false;
-    for (const lot of lots) {
-      const rows = byLot.get(lot);
-      if (!rows?.length)
-        await this.transactions.endPending(
-          em,
-          lot,
-          'failed',
-          { code: refused[0]?.code ?? 'BATCH_INVALID', message: 'every row of this lot was refused at the last approval' },
-          given,
-        );
-      else queued = (await this.transactions.releaseApproved(em, lot, given, lotCall(c.kind, rows, perRow))) || queued;
-    }
-    return { queued, ...(refused.length ? { refused } : {}) };
-  }
-
-  /** Acceptance's debit rule, in `em`: one (token, address) at a time, against what was accepted meanwhile. */
-  private async judgeUnderLock(em: EntityManager, kind: BatchKind, v: Validated): Promise<Judged> {
-    if (!v.senders.length) return v.judged;
-    await this.queue.lockDebitsMany(em, v.token.id, v.senders);
-    const pending = await this.queue.pendingDebitsMany(em, v.token.id, v.senders, v.at);
-    const available = new Map(v.senders.map((a) => [a, v.balance.get(a)! - (pending.get(a) ?? 0n)]));
-    return judgeOnChain(kind, v.resolved, v.frozen, available);
-  }
-
-  /**
-   * Ends a pending batch with its lots: rejected or expired, or failed as a whole at the last
-   * approval (the batch runs then, and settles `partially_failed` as its lots' rows fail through
-   * the transition hook).
-   */
-  private async end(
-    em: EntityManager,
-    id: string,
-    status: 'failed' | 'rejected' | 'expired',
-    error: { code: string; message: string },
-    given?: readonly ApprovalGiven[],
-  ): Promise<boolean> {
-    if (!(await this.repo.setStatus(em, id, 'pending_approval', status === 'failed' ? 'running' : status))) return false;
-    for (const lot of await this.transactions.pendingOfBatch(em, id)) await this.transactions.endPending(em, lot, status, error, given);
-    return true;
-  }
-
-  private async pending(p: Principal, q: PageQuery): Promise<Page<BatchResponse>> {
-    const page = await this.repo.pending(requireFirm(p), q);
-    return { items: await Promise.all(page.items.map((b) => this.get(p, b.id))), nextCursor: page.nextCursor };
   }
 
   // ---- finality -------------------------------------------------------------------------
@@ -487,62 +350,4 @@ export class BatchesService implements OnModuleInit {
       if (b) await publishBatchCompleted(em, b.operatorId, { ...(await this.view(b, em)) });
     }
   }
-}
-
-/** The rows' summed amount (undefined for kinds without one, e.g. freeze). */
-function summed(rows: Judged['rows']): bigint | undefined {
-  if (!rows.some((r) => r.amount !== undefined)) return undefined;
-  return rows.reduce((s, r) => s + (r.amount ?? 0n), 0n);
-}
-
-/**
- * A lot's call arguments (and, for a v1 token's one-row lot, its debit) from its rows: at
- * acceptance, and again at the last approval from the rows still valid then (addresses as they are now).
- */
-function lotCall(
-  kind: BatchKind,
-  lot: Judged['rows'],
-  perRow: boolean,
-): { args: Record<string, unknown>; debitAddress: string | null; debitAmount: string | null } {
-  if (perRow) {
-    const r = lot[0]!;
-    const debit = debits(kind) && r.from && r.amount ? { address: r.from, amount: r.amount.toString() } : undefined;
-    return {
-      args: { from: r.from, to: r.to, amount: r.amount?.toString() },
-      debitAddress: debit?.address ?? null,
-      debitAmount: debit?.amount ?? null,
-    };
-  }
-  const owed = new Map<Address, bigint>();
-  if (debits(kind)) for (const r of lot) owed.set(r.from!, (owed.get(r.from!) ?? 0n) + r.amount!);
-  return {
-    args: {
-      rows: lot.map((r) => ({ from: r.from, to: r.to, amount: r.amount?.toString() })),
-      ...(owed.size ? { debits: [...owed].map(([address, amount]) => ({ address, amount: amount.toString() })) } : {}),
-    },
-    debitAddress: null,
-    debitAmount: null,
-  };
-}
-
-function amountOf(lot: Judged['rows']): { amount?: string } {
-  const a = summed(lot);
-  return a === undefined ? {} : { amount: a.toString() };
-}
-
-/**
- * A lot's legal basis: its rows' (each a row's own or the batch's one for all rows) when they agree;
- * else a pointer to the rows (each row's basis is stored with it, GET /v1/batches/{id}/items).
- */
-function lotBasis(lot: Judged['rows']): LegalBasis | null {
-  const bases = lot.flatMap((r) => (r.legalBasis ? [JSON.stringify(r.legalBasis)] : []));
-  if (!bases.length) return null;
-  if (bases.length === lot.length && new Set(bases).size === 1) return lot[0]!.legalBasis;
-  return { code: 'other', note: 'per row: see the batch items' };
-}
-
-function chunk<T>(xs: readonly T[], n: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
-  return out;
 }

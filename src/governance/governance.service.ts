@@ -145,7 +145,8 @@ export class GovernanceService implements OnModuleInit {
   private async proposalOf(r: GovernanceRequest, to: Address, args: Record<string, unknown>): Promise<GovernanceProposal> {
     const call = governanceCall({ kind: r.kind, toAddress: to, callArgs: args });
     if ('failed' in call) throw new Error(`governance ${r.kind}: ${call.message}`);
-    const chainId = await this.chain.verifyChainId();
+    // The chain id read (and checked against CHAIN_ID) once per process, not a node read per proposal.
+    const chainId = (await this.chain.chain()).id;
     const what = r.account ? `${r.kind} ${getAddress(r.account)}` : r.kind;
     return (this.signer as ExternalGovernanceSigner).propose({
       to,

@@ -18,8 +18,8 @@ import { firstLine } from '../common/logging';
 import { Loop, mapLimit } from '../common/loop';
 import { AppConfig } from '../config/app-config';
 import { ReadinessContributors } from '../health/readiness-contributors';
+import { TokensRepository, type TokenRef } from '../tokens/tokens.repository';
 import { GovernanceService } from './governance.service';
-import { TokenAdminsRepository, type TokenRef } from './token-admins.repository';
 
 /** DEFAULT_ADMIN_ROLE of OpenZeppelin AccessControl: bytes32(0). */
 const ADMIN_ROLE: Hex = zeroHash;
@@ -56,7 +56,7 @@ export class TokenAdminCheck implements OnModuleInit, OnApplicationBootstrap, On
   );
 
   constructor(
-    private readonly tokens: TokenAdminsRepository,
+    private readonly tokens: TokensRepository,
     private readonly chain: ChainService,
     private readonly governance: GovernanceService,
     private readonly readiness: ReadinessContributors,

@@ -1,6 +1,7 @@
 /** The issuers and issuer_grants tables (owned by `issuers`). */
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type Repository, type SelectQueryBuilder } from 'typeorm';
+import { sealedKeyColumns, type SealedKey } from '../kms/sealed-key';
 import { IssuerGrant } from './entities/issuer-grant.entity';
 import { Issuer } from './entities/issuer.entity';
 
@@ -22,17 +23,8 @@ export class IssuersRepository {
   }
 
   /** Key rotation: the issuer's new sealed key replaces the old one, in the caller's transaction. */
-  async replaceKey(
-    em: EntityManager,
-    id: string,
-    k: { address: `0x${string}`; encryptedKey: Buffer; encryptedDataKey: Buffer; kmsKeyId: string },
-  ): Promise<void> {
-    await em
-      .getRepository(Issuer)
-      .update(
-        { id },
-        { signerAddress: k.address, encryptedKey: k.encryptedKey, encryptedDataKey: k.encryptedDataKey, kmsKeyId: k.kmsKeyId },
-      );
+  async replaceKey(em: EntityManager, id: string, k: SealedKey): Promise<void> {
+    await em.getRepository(Issuer).update({ id }, sealedKeyColumns(k));
   }
 
   find(id: string): Promise<Issuer | null> {

@@ -11,7 +11,7 @@ import { actorOf, type Principal } from '../common/principal';
 import { GasFunding } from '../chain/gas-funding';
 import { AppError, NotFoundError } from '../common/app-error';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
-import { sealedKeyOf } from '../kms/sealed-key';
+import { sealedKeyOf, type SealedKey } from '../kms/sealed-key';
 import { repositoryStore, saveRewrapped, SealedKeyStores } from '../kms/sealed-key-stores';
 import { SigningKeys } from '../kms/signing-keys';
 import { firmOf } from '../common/principal';
@@ -164,13 +164,8 @@ export class IssuersService implements OnModuleInit {
     return i;
   }
 
-  /** True while `operatorId` is granted the issuer. */
   /** Key rotation's last step: the new sealed key replaces the old one, in the caller's transaction. */
-  replaceKey(
-    em: EntityManager,
-    id: string,
-    k: { address: `0x${string}`; encryptedKey: Buffer; encryptedDataKey: Buffer; kmsKeyId: string },
-  ): Promise<void> {
+  replaceKey(em: EntityManager, id: string, k: SealedKey): Promise<void> {
     return this.repo.replaceKey(em, id, k);
   }
 
@@ -181,6 +176,7 @@ export class IssuersService implements OnModuleInit {
     return i.signerAddress;
   }
 
+  /** True while `operatorId` is granted the issuer. */
   isGranted(issuerId: string, operatorId: string): Promise<boolean> {
     return this.repo.isGranted(issuerId, operatorId);
   }

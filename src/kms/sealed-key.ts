@@ -33,3 +33,8 @@ export interface SealedKeyRow {
 export function sealedKeyOf(row: SealedKeyRow): SealedKey {
   return { encryptedKey: row.encryptedKey, encryptedDataKey: row.encryptedDataKey, kmsKeyId: row.kmsKeyId, address: row.signerAddress };
 }
+
+/** The owner row's columns for a sealed key (the inverse of sealedKeyOf): what a key replacement writes. */
+export function sealedKeyColumns(k: SealedKey): Omit<SealedKeyRow, 'id'> {
+  return { signerAddress: k.address, encryptedKey: k.encryptedKey, encryptedDataKey: k.encryptedDataKey, kmsKeyId: k.kmsKeyId };
+}

@@ -9,7 +9,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { NotFoundError } from '../common/app-error';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
-import type { SealedKey } from '../kms/sealed-key';
+import { sealedKeyColumns, type SealedKey } from '../kms/sealed-key';
 import { repositoryStore, saveRewrapped, type SealedKeyStore } from '../kms/sealed-key-stores';
 import { Operator } from './entities/operator.entity';
 
@@ -62,17 +62,8 @@ export class OperatorsRepository {
   }
 
   /** Key rotation: the firm's new sealed key replaces the old one (whose ciphertexts are gone with it), in the caller's transaction. */
-  async replaceKey(
-    em: EntityManager,
-    id: string,
-    k: { address: `0x${string}`; encryptedKey: Buffer; encryptedDataKey: Buffer; kmsKeyId: string },
-  ): Promise<void> {
-    await em
-      .getRepository(Operator)
-      .update(
-        { id },
-        { signerAddress: k.address, encryptedKey: k.encryptedKey, encryptedDataKey: k.encryptedDataKey, kmsKeyId: k.kmsKeyId },
-      );
+  async replaceKey(em: EntityManager, id: string, k: SealedKey): Promise<void> {
+    await em.getRepository(Operator).update({ id }, sealedKeyColumns(k));
   }
 
   async load(id: string): Promise<Operator> {

@@ -30,12 +30,13 @@ export class OrdersRepository {
     );
   }
 
-  async pending(firm: string, q: PageQuery): Promise<Page<Order>> {
+  /** A page of the firm's orders among `ids` (those with a transaction pending approval, as TransactionsService answers). */
+  async pending(firm: string, ids: readonly string[], q: PageQuery): Promise<Page<Order>> {
     const qb = this.ds
       .getRepository(Order)
       .createQueryBuilder('o')
       .where('o.operatorId = :firm', { firm })
-      .andWhere(`EXISTS (SELECT 1 FROM transactions t WHERE t.id = ANY(o.transaction_ids) AND t.status = 'pending_approval')`);
+      .andWhere('o.id = ANY(:ids::uuid[])', { ids });
     return paginate(qb, q, (o) => o);
   }
 }

@@ -250,7 +250,9 @@ export class OrdersService implements OnModuleInit {
   }
 
   private async pending(p: Principal, q: PageQuery): Promise<Page<OrderResponse>> {
-    const page = await this.repo.pending(requireFirm(p), q);
+    const firm = requireFirm(p);
+    // Two statements a page: the orders waiting (from their transactions), then the page of them.
+    const page = await this.repo.pending(firm, await this.transactions.ordersPendingApproval(firm), q);
     return { items: await Promise.all(page.items.map((o) => this.get(p, o.id))), nextCursor: page.nextCursor };
   }
 }

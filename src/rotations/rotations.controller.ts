@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post } from '@nestjs/common';
+import { applyDecorators, Body, Controller, Get, Headers, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../common/api-problems';
 import { ParseIdPipe } from '../common/parse-id.pipe';
@@ -21,19 +21,26 @@ const IDEMPOTENCY = {
   description: 'same key + same body → the original rotation, no second one',
 };
 
+/** `POST /v1/{operators|issuers}/:id/key-rotation`: the same route for either key owner, its summary aside. */
+function RotationRoute(kind: 'operator' | 'issuer', summary: string) {
+  return applyDecorators(
+    Post(`${kind}s/:id/key-rotation`),
+    HttpCode(202),
+    Roles('admin'),
+    ApiOperation({ summary }),
+    ApiAcceptedResponse({ description: 'Rotation' }),
+    ApiHeader(IDEMPOTENCY),
+    ApiProblems(...REQUEST_PROBLEMS),
+  );
+}
+
 @ApiTags('governance')
 @ApiBearerAuth()
 @Controller('v1')
 export class RotationsController {
   constructor(private readonly rotations: RotationsService) {}
 
-  @Post('operators/:id/key-rotation')
-  @HttpCode(202)
-  @Roles('admin')
-  @ApiOperation({ summary: "Rotate a firm's signing key (a platform action: a second admin approves with PLATFORM_FOUR_EYES)" })
-  @ApiAcceptedResponse({ description: 'Rotation' })
-  @ApiHeader(IDEMPOTENCY)
-  @ApiProblems(...REQUEST_PROBLEMS)
+  @RotationRoute('operator', "Rotate a firm's signing key (a platform action: a second admin approves with PLATFORM_FOUR_EYES)")
   rotateOperator(
     @Param('id', ParseIdPipe) id: string,
     @Body() body: OptionalLegalBasisDto,
@@ -41,16 +48,10 @@ export class RotationsController {
     @Headers('idempotency-key') key: string | undefined,
     @RequestId() rid?: string,
   ): Promise<RotationView> {
-    return this.rotations.request(p, 'operator', id, body.legalBasis ? { ...body.legalBasis } : undefined, key, rid);
+    return this.request('operator', id, body, p, key, rid);
   }
 
-  @Post('issuers/:id/key-rotation')
-  @HttpCode(202)
-  @Roles('admin')
-  @ApiOperation({ summary: "Rotate an issuer's signing key (a platform action)" })
-  @ApiAcceptedResponse({ description: 'Rotation' })
-  @ApiHeader(IDEMPOTENCY)
-  @ApiProblems(...REQUEST_PROBLEMS)
+  @RotationRoute('issuer', "Rotate an issuer's signing key (a platform action)")
   rotateIssuer(
     @Param('id', ParseIdPipe) id: string,
     @Body() body: OptionalLegalBasisDto,
@@ -58,7 +59,7 @@ export class RotationsController {
     @Headers('idempotency-key') key: string | undefined,
     @RequestId() rid?: string,
   ): Promise<RotationView> {
-    return this.rotations.request(p, 'issuer', id, body.legalBasis ? { ...body.legalBasis } : undefined, key, rid);
+    return this.request('issuer', id, body, p, key, rid);
   }
 
   @Get('rotations/:id')
@@ -78,5 +79,16 @@ export class RotationsController {
   @ApiProblems('UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'NOT_PENDING')
   resume(@Param('id', ParseIdPipe) id: string, @CurrentPrincipal() p: Principal, @RequestId() rid?: string): Promise<RotationView> {
     return this.rotations.resume(p, id, rid);
+  }
+
+  private request(
+    kind: 'operator' | 'issuer',
+    id: string,
+    body: OptionalLegalBasisDto,
+    p: Principal,
+    key: string | undefined,
+    rid: string | undefined,
+  ): Promise<RotationView> {
+    return this.rotations.request(p, kind, id, body.legalBasis ? { ...body.legalBasis } : undefined, key, rid);
   }
 }

@@ -35,6 +35,7 @@ import { WalletFreeze } from './wallet-freeze';
     ContractUpgrade,
     RequesterSuspension,
   ],
-  exports: [TokensService, TokenOperations],
+  // TokensRepository: database-only reads for governance (the tokens whose admin it checks).
+  exports: [TokensService, TokenOperations, TokensRepository],
 })
 export class TokensModule {}

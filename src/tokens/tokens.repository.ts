@@ -5,7 +5,16 @@
  */
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
+import { getAddress, type Address } from 'viem';
 import { Token } from './entities/token.entity';
+
+/** A deployed token as governance sees it: which contract, which version. */
+export interface TokenRef {
+  id: string;
+  symbol: string;
+  address: Address;
+  contractVersion: number;
+}
 
 const GRANTED = 'SELECT g.issuer_id FROM issuer_grants g WHERE g.operator_id = :firm';
 
@@ -50,6 +59,21 @@ export class TokensRepository {
   /** Key rotation: the tokens of a key name its new address (the address their rows are queued on). */
   async repointSigner(em: EntityManager, kind: 'operator' | 'issuer', id: string, address: string): Promise<void> {
     await em.query('UPDATE tokens SET signer_address = $3 WHERE signer_kind = $1 AND signer_id = $2', [kind, id, address]);
+  }
+
+  /**
+   * Every active token with a contract (only `ids`, when given), oldest first: the tokens whose
+   * admin role governance checks and hands over. Database-only, so the CLI provides this
+   * repository by itself (it runs no signing pipeline, hence no TokensModule).
+   */
+  async activeTokens(ids?: readonly string[]): Promise<TokenRef[]> {
+    const rows = await this.ds.query<Array<{ id: string; symbol: string; address: string; contract_version: number }>>(
+      `SELECT id, symbol, address, contract_version FROM tokens
+        WHERE status = 'active' AND address IS NOT NULL AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
+        ORDER BY created_at, id`,
+      [ids?.length ? ids : null],
+    );
+    return rows.map((r) => ({ id: r.id, symbol: r.symbol, address: getAddress(r.address), contractVersion: Number(r.contract_version) }));
   }
 
   allActive(): Promise<Token[]> {

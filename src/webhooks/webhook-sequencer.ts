@@ -13,15 +13,14 @@
  */
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { In, type EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { firstLine } from '../common/logging';
 import { Loop } from '../common/loop';
 import { AppConfig } from '../config/app-config';
 import { Notifier } from '../database/notifier';
-import { toTxDto } from '../transactions/dto/transaction.response';
-import { Transaction } from '../transactions/entities/transaction.entity';
 import { TransactionHooks } from '../transactions/hooks';
 import { tenantOf, type Transition } from '../transactions/pipeline/types';
+import { TransactionsService } from '../transactions/transactions.service';
 import { publishWebhookEvents, TRANSACTION_EVENT_TYPES, WEBHOOK_EVENTS_CHANNEL, type WebhookEventType } from './webhook-events';
 import { WebhooksRepository } from './webhooks.repository';
 
@@ -47,6 +46,7 @@ export class WebhookSequencer implements OnModuleInit, OnApplicationBootstrap, O
   constructor(
     private readonly repo: WebhooksRepository,
     private readonly hooks: TransactionHooks,
+    private readonly transactions: TransactionsService,
     private readonly notifier: Notifier,
     private readonly config: AppConfig,
     private readonly http: HttpAdapterHost,
@@ -78,16 +78,17 @@ export class WebhookSequencer implements OnModuleInit, OnApplicationBootstrap, O
     const tenants = [...new Set(wanted.map((t) => tenantOf(t)))];
     const types = [...new Set(wanted.map((t) => `transaction.${t.status}`))];
     if (!(await this.repo.anySubscriber(em, tenants, types))) return;
-    // TODO(lead): read through a TransactionsService method taking `em` once src/transactions exports one.
-    const rows = await em.getRepository(Transaction).findBy({ id: In(wanted.map((t) => t.id)) });
-    const byId = new Map(rows.map((r) => [r.id, r]));
+    const byId = await this.transactions.responsesIn(
+      em,
+      wanted.map((t) => t.id),
+    );
     await publishWebhookEvents(
       em,
       wanted.flatMap((t) => {
-        const row = byId.get(t.id);
-        if (!row) return [];
+        const dto = byId.get(t.id);
+        if (!dto) return [];
         // The status of this change (a row may move twice in one transaction).
-        const data = { ...toTxDto(row), status: t.status };
+        const data = { ...dto, status: t.status };
         return [{ tenant: tenantOf(t), type: `transaction.${t.status}` as WebhookEventType, data }];
       }),
     );
