@@ -10,7 +10,7 @@ import { pinoParams } from '../common/logging';
 import { AppConfig } from '../config/app-config';
 import { CORE_MODULES } from '../core-modules';
 import { GovernanceModule } from '../governance/governance.module';
-import { TokenAdminsRepository } from '../governance/token-admins.repository';
+import { TokensRepository } from '../tokens/tokens.repository';
 import { JobsModule } from '../jobs/jobs.module';
 import { MediaModule } from '../media/media.module';
 import { AdminCreateCommand } from './commands/admin-create.command';
@@ -39,7 +39,7 @@ import { WalletIssueCommand } from './commands/wallet-issue.command';
     WalletIssueCommand,
     AuditVerifyCommand,
     GovernanceHandoverCommand,
-    TokenAdminsRepository,
+    TokensRepository,
   ],
 })
 export class CliModule {}

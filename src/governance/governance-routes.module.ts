@@ -15,11 +15,10 @@ import { GovernanceModule } from './governance.module';
 import { ProposalsController } from './proposals.controller';
 import { ProposalsService } from './proposals.service';
 import { TokenAdminCheck } from './token-admins';
-import { TokenAdminsRepository } from './token-admins.repository';
 
 @Module({
   imports: [GovernanceApiModule, GovernanceModule, TokensModule, IssuersModule, PlatformActionsModule, TransactionsModule],
   controllers: [EmergencyController, ProposalsController],
-  providers: [EmergencyService, ProposalsService, TokenAdminCheck, TokenAdminsRepository],
+  providers: [EmergencyService, ProposalsService, TokenAdminCheck],
 })
 export class GovernanceRoutesModule {}

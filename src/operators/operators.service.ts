@@ -219,11 +219,7 @@ export class OperatorsService implements OnModuleInit {
   }
 
   /** Key rotation's last step: the new sealed key replaces the old one, in the caller's transaction. */
-  replaceKey(
-    em: EntityManager,
-    id: string,
-    k: { address: `0x${string}`; encryptedKey: Buffer; encryptedDataKey: Buffer; kmsKeyId: string },
-  ): Promise<void> {
+  replaceKey(em: EntityManager, id: string, k: SealedKey): Promise<void> {
     return this.repo.replaceKey(em, id, k);
   }
 

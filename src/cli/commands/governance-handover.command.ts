@@ -21,7 +21,7 @@ import { AppConfig } from '../../config/app-config';
 import { GovernanceKeysRepository, type GovernanceKeyRow } from '../../governance/governance-keys.repository';
 import { digestSignerAccount, GovernanceSigner } from '../../governance/governance-signer';
 import { adminHandover, type HandoverOutcome } from '../../governance/token-admins';
-import { TokenAdminsRepository, type TokenRef } from '../../governance/token-admins.repository';
+import { TokensRepository, type TokenRef } from '../../tokens/tokens.repository';
 import { SigningKeys } from '../../kms/signing-keys';
 import { ask } from '../prompt';
 
@@ -61,7 +61,7 @@ type OldSigner = (fn: (account: LocalAccount) => Promise<HandoverOutcome>) => Pr
 })
 export class GovernanceHandoverCommand extends CommandRunner {
   constructor(
-    private readonly tokens: TokenAdminsRepository,
+    private readonly tokens: TokensRepository,
     private readonly governanceKeys: GovernanceKeysRepository,
     private readonly chain: ChainService,
     private readonly signer: GovernanceSigner,
