@@ -11,7 +11,7 @@
  * answered, like a KMS that stopped responding.
  */
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,8 +42,48 @@ function track(p: StartedProcess): StartedProcess {
   return p;
 }
 
+/** The processes of process group `pgid` with their state letter (`T`: stopped), from /proc. */
+export function processGroup(pgid: number): Array<{ pid: number; state: string; cmd: string }> {
+  const out: Array<{ pid: number; state: string; cmd: string }> = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses: split after the last ')'.
+    const close = stat.lastIndexOf(')');
+    const [state, , pgrp] = stat.slice(close + 2).split(' ');
+    if (Number(pgrp) === pgid) out.push({ pid: Number(d), state: state ?? '?', cmd: stat.slice(stat.indexOf('(') + 1, close) });
+  }
+  return out;
+}
+
+/**
+ * SIGSTOP (or SIGCONT) to a server's whole process group: the servers are spawned detached,
+ * so the group is the server and every process it forked (PostgreSQL's backends and
+ * auxiliaries). Stopped, the kernel still accepts connections and buffers what is sent; nothing
+ * answers and nothing is refused, which is what a hung dependency looks like from outside.
+ * Returns the group's processes after the signal, each checked stopped (or running again).
+ */
+async function signalGroup(child: StartedProcess['child'], sig: 'SIGSTOP' | 'SIGCONT'): Promise<Array<{ pid: number; cmd: string }>> {
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('no process to signal');
+  process.kill(-pid, sig);
+  const want = (s: string) => (sig === 'SIGSTOP' ? s === 'T' : s !== 'T');
+  for (let i = 0; ; i++) {
+    const group = processGroup(pid);
+    if (group.length && group.every((p) => want(p.state))) return group;
+    if (i >= 100) throw new Error(`${sig} did not take: ${JSON.stringify(group)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 class Postgres {
   private handle: PostgresHandle | undefined;
+  private hung = false;
   readonly databaseUrl: string;
 
   private constructor(
@@ -77,9 +117,23 @@ class Postgres {
 
   /** Fast shutdown (SIGINT): clients are disconnected, a checkpoint is written. */
   async stop(): Promise<void> {
+    if (this.hung) await this.resume();
     const h = this.handle;
     this.handle = undefined;
     await h?.stop();
+  }
+
+  /** The postmaster and every backend stop (SIGSTOP): connections hang, nothing is refused. Returns the stopped processes. */
+  async hang(): Promise<Array<{ pid: number; cmd: string }>> {
+    if (!this.handle) throw new Error('PostgreSQL is not running');
+    this.hung = true;
+    return signalGroup(this.handle.child, 'SIGSTOP');
+  }
+
+  async resume(): Promise<void> {
+    if (!this.handle || !this.hung) return;
+    await signalGroup(this.handle.child, 'SIGCONT');
+    this.hung = false;
   }
 
   /** For checks no API exposes (say which in a comment where it is used). */
@@ -196,6 +250,7 @@ class Kms {
 
 class Chain {
   private handle: StartedProcess | undefined;
+  private hung = false;
   readonly url: string;
 
   private constructor(
@@ -232,9 +287,24 @@ class Chain {
 
   /** Graceful stop (SIGTERM): Anvil writes its state file; its mempool is not kept. */
   async stop(): Promise<void> {
+    if (this.hung) await this.resume();
     const h = this.handle;
     this.handle = undefined;
     await h?.stop();
+  }
+
+  /** The node stops answering (SIGSTOP), chain and mempool kept: requests are accepted by the kernel and hang. */
+  async hang(): Promise<Array<{ pid: number; cmd: string }>> {
+    if (!this.handle) throw new Error('Anvil is not running');
+    this.hung = true;
+    return signalGroup(this.handle.child, 'SIGSTOP');
+  }
+
+  /** SIGCONT: the node answers again, starting with everything it was sent meanwhile. */
+  async resume(): Promise<void> {
+    if (!this.handle || !this.hung) return;
+    await signalGroup(this.handle.child, 'SIGCONT');
+    this.hung = false;
   }
 
   /** Hashes of the mined transactions the stopped node wrote to its state file (what it comes back with; its mempool is not there). */
