@@ -23,7 +23,8 @@ export class ChainService implements OnModuleInit {
    * of dozens (a node answers a batched eth_call ~10x faster than the same calls one by one).
    * Deadline CHAIN_READ_TIMEOUT per attempt, one retry: a node that stopped answering (hung,
    * SIGSTOPped: the kernel still accepts the connection, so nothing is refused) is 503
-   * CHAIN_UNAVAILABLE within 2 × that + 150 ms (≈ 3.2 s by default), not after the OS gives up.
+   * CHAIN_UNAVAILABLE within 2 × that + 150 ms (≈ 2.2 s by default, leaving the rest of the contract's
+   * 3.5 s to the request's own database reads), not after the OS gives up.
    */
   readonly client: PublicClient;
   /**

@@ -189,7 +189,7 @@ describe('loadConfig', () => {
   });
   it('client-side deadlines of the hung-dependency handling: defaults, units, bounds', () => {
     const d = loadConfig(production());
-    expect(d.chain).toMatchObject({ readTimeoutMs: 1_500, pipelineTimeoutMs: 10_000 });
+    expect(d.chain).toMatchObject({ readTimeoutMs: 1_000, pipelineTimeoutMs: 10_000 });
     expect(d.database).toEqual({ queryTimeoutMs: 8_000, connectTimeoutMs: 5_000 });
     const c = loadConfig(
       production({

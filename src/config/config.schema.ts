@@ -130,7 +130,7 @@ export const rawSchema = z.object({
   CHAIN_ID: z.coerce.number().int().positive().optional(),
   CHAIN_CONFIRMATIONS: z.coerce.number().int().min(1).max(1000).default(1),
   /** Per attempt (one retry): reads that answer a request (pre-checks, GET reads, readiness). */
-  CHAIN_READ_TIMEOUT: deadlineMs.default(1_500),
+  CHAIN_READ_TIMEOUT: deadlineMs.default(1_000),
   /** Per attempt (one retry): the pipeline's sends and reads, where an error means "again later". */
   CHAIN_PIPELINE_TIMEOUT: deadlineMs.default(10_000),
   FEE_MAX_GWEI: z.coerce.number().positive().max(100_000).default(500),

@@ -31,7 +31,7 @@ async function hungServer(): Promise<{ port: number; closed: () => number; serve
   server.close = ((cb?: (err?: Error) => void) => {
     for (const s of sockets) s.destroy();
     return close(cb);
-  }) as Server['close'];
+  });
   return { port, closed: () => closed, server };
 }
 

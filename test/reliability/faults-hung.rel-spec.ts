@@ -68,12 +68,15 @@ class TimedHttp extends Http {
 interface Probe {
   what: string;
   call: () => Promise<Answer>;
-  /** Wanted status, and for errors the contract code; for readiness the part that must be down. */
+  /** Wanted status, and for errors the contract code; for readiness the part that must be down, and those that must not. */
   status: number;
   code?: ErrorCode;
   down?: string;
+  up?: string[];
   withinMs: number;
 }
+
+const ERROR_CODE_OF: Record<string, ErrorCode> = { chain: 'CHAIN_UNAVAILABLE', database: 'DATABASE_UNAVAILABLE' };
 
 interface Measured {
   what: string;
@@ -98,8 +101,10 @@ async function runProbes(label: string, probes: Probe[], measured: Measured[]): 
     if (p.down) {
       const part = (a.body?.error as Record<string, { status?: string; code?: string }> | undefined)?.[p.down];
       if (part?.status !== 'down') out.push(`${label}: ${p.what} does not name ${p.down} down: ${got}`);
-      const others = Object.keys((a.body?.error as Record<string, unknown> | undefined) ?? {}).filter((k) => k !== p.down);
-      if (others.length) out.push(`${label}: ${p.what} names more parts down than ${p.down}: ${others.join(', ')}`);
+      else if (part.code !== ERROR_CODE_OF[p.down])
+        out.push(`${label}: ${p.what}: ${p.down} down without code ${ERROR_CODE_OF[p.down]}: ${got}`);
+      const wrong = Object.keys((a.body?.error as Record<string, unknown> | undefined) ?? {}).filter((k) => p.up?.includes(k));
+      if (wrong.length) out.push(`${label}: ${p.what} names ${wrong.join(', ')} down too`);
     }
     if (a.status === 503 && !p.what.startsWith('GET /health') && a.headers.get('retry-after') === null && p.code === 'DATABASE_UNAVAILABLE')
       out.push(`${label}: ${p.what}: 503 without Retry-After`);
@@ -184,7 +189,14 @@ describe('fault: chain node and PostgreSQL hung (SIGSTOP) under load', () => {
     let createdToken: string | undefined;
     const probes = (round: number): Probe[] => [
       { what: 'GET /health/live', call: () => http.call('GET', '/health/live'), status: 200, withinMs: LIVE_MS },
-      { what: 'GET /health/ready', call: () => http.call('GET', '/health/ready'), status: 503, down: 'chain', withinMs: CHAIN_MS },
+      {
+        what: 'GET /health/ready',
+        call: () => http.call('GET', '/health/ready'),
+        status: 503,
+        down: 'chain',
+        up: ['database', 'kms'],
+        withinMs: CHAIN_MS,
+      },
       {
         what: 'GET /v1/transactions (no chain)',
         call: () => http.call('GET', `/v1/transactions?tokenId=${t}&limit=5`, { token: op }),
@@ -341,7 +353,14 @@ describe('fault: chain node and PostgreSQL hung (SIGSTOP) under load', () => {
     });
     const probes = (round: number): Probe[] => [
       { what: 'GET /health/live', call: () => http.call('GET', '/health/live'), status: 200, withinMs: LIVE_MS },
-      { what: 'GET /health/ready', call: () => http.call('GET', '/health/ready'), status: 503, down: 'database', withinMs: CHAIN_MS },
+      {
+        what: 'GET /health/ready',
+        call: () => http.call('GET', '/health/ready'),
+        status: 503,
+        down: 'database',
+        up: ['chain', 'kms'],
+        withinMs: CHAIN_MS,
+      },
       db('GET /v1/transactions', () => http.call('GET', `/v1/transactions?tokenId=${t}&limit=5`, { token: op })),
       db('GET /v1/auth/me', () => http.call('GET', '/v1/auth/me', { token: op })),
       db('GET /v1/tokens/{id}', () => http.call('GET', `/v1/tokens/${t}`, { token: op })),

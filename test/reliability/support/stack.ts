@@ -42,9 +42,15 @@ function track(p: StartedProcess): StartedProcess {
   return p;
 }
 
-/** The processes of process group `pgid` with their state letter (`T`: stopped), from /proc. */
-export function processGroup(pgid: number): Array<{ pid: number; state: string; cmd: string }> {
-  const out: Array<{ pid: number; state: string; cmd: string }> = [];
+interface Proc {
+  pid: number;
+  ppid: number;
+  state: string;
+  cmd: string;
+}
+
+function processes(): Proc[] {
+  const out: Proc[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     let stat: string;
@@ -53,32 +59,62 @@ export function processGroup(pgid: number): Array<{ pid: number; state: string; 
     } catch {
       continue; // exited meanwhile
     }
-    // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses: split after the last ')'.
+    // pid (comm) state ppid …; comm may hold spaces and parentheses: split after the last ')'.
     const close = stat.lastIndexOf(')');
-    const [state, , pgrp] = stat.slice(close + 2).split(' ');
-    if (Number(pgrp) === pgid) out.push({ pid: Number(d), state: state ?? '?', cmd: stat.slice(stat.indexOf('(') + 1, close) });
+    const [state, ppid] = stat.slice(close + 2).split(' ');
+    out.push({ pid: Number(d), ppid: Number(ppid), state: state ?? '?', cmd: stat.slice(stat.indexOf('(') + 1, close) });
   }
   return out;
 }
 
+/** `root` and every process it forked, from /proc (PostgreSQL: the postmaster, its backends and auxiliaries). */
+export function processTree(root: number): Proc[] {
+  const all = processes();
+  const tree = all.filter((p) => p.pid === root);
+  for (let i = 0; i < tree.length; i++) tree.push(...all.filter((p) => p.ppid === tree[i]!.pid));
+  return tree;
+}
+
 /**
- * SIGSTOP (or SIGCONT) to a server's whole process group: the servers are spawned detached,
- * so the group is the server and every process it forked (PostgreSQL's backends and
- * auxiliaries). Stopped, the kernel still accepts connections and buffers what is sent; nothing
- * answers and nothing is refused, which is what a hung dependency looks like from outside.
- * Returns the group's processes after the signal, each checked stopped (or running again).
+ * SIGSTOP (or SIGCONT) to a server and every process it forked. Not by process group:
+ * PostgreSQL's backends each start their own (setsid), so only the postmaster is in its group.
+ * The root stops first (it forks no backend after that), then its children; each is checked
+ * stopped (running again) in /proc. Stopped, the kernel still accepts connections and buffers
+ * what is sent; nothing answers and nothing is refused, which is what a hung dependency looks
+ * like from outside. Returns the processes signalled.
  */
-async function signalGroup(child: StartedProcess['child'], sig: 'SIGSTOP' | 'SIGCONT'): Promise<Array<{ pid: number; cmd: string }>> {
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('no process to signal');
-  process.kill(-pid, sig);
-  const want = (s: string) => (sig === 'SIGSTOP' ? s === 'T' : s !== 'T');
-  for (let i = 0; ; i++) {
-    const group = processGroup(pid);
-    if (group.length && group.every((p) => want(p.state))) return group;
-    if (i >= 100) throw new Error(`${sig} did not take: ${JSON.stringify(group)}`);
-    await new Promise((r) => setTimeout(r, 10));
+async function signalTree(child: StartedProcess['child'], sig: 'SIGSTOP' | 'SIGCONT'): Promise<Array<{ pid: number; cmd: string }>> {
+  const root = child.pid;
+  if (root === undefined) throw new Error('no process to signal');
+  const stopping = sig === 'SIGSTOP';
+  const want = (s: string) => (stopping ? s === 'T' : s !== 'T');
+  const settled = async (pids: number[]) => {
+    for (let i = 0; ; i++) {
+      const now = processTree(root).filter((p) => pids.includes(p.pid));
+      if (now.every((p) => want(p.state))) return;
+      if (i >= 200) throw new Error(`${sig} did not take: ${JSON.stringify(now)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const kill = (pid: number) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* exited meanwhile */
+    }
+  };
+  if (stopping) {
+    kill(root);
+    await settled([root]);
   }
+  const tree = processTree(root);
+  for (const p of tree) if (p.pid !== root) kill(p.pid);
+  await settled(tree.map((p) => p.pid).filter((p) => p !== root));
+  if (!stopping) {
+    kill(root);
+    await settled([root]);
+  }
+  return tree.map(({ pid, cmd }) => ({ pid, cmd }));
 }
 
 class Postgres {
@@ -127,12 +163,12 @@ class Postgres {
   async hang(): Promise<Array<{ pid: number; cmd: string }>> {
     if (!this.handle) throw new Error('PostgreSQL is not running');
     this.hung = true;
-    return signalGroup(this.handle.child, 'SIGSTOP');
+    return signalTree(this.handle.child, 'SIGSTOP');
   }
 
   async resume(): Promise<void> {
     if (!this.handle || !this.hung) return;
-    await signalGroup(this.handle.child, 'SIGCONT');
+    await signalTree(this.handle.child, 'SIGCONT');
     this.hung = false;
   }
 
@@ -297,13 +333,13 @@ class Chain {
   async hang(): Promise<Array<{ pid: number; cmd: string }>> {
     if (!this.handle) throw new Error('Anvil is not running');
     this.hung = true;
-    return signalGroup(this.handle.child, 'SIGSTOP');
+    return signalTree(this.handle.child, 'SIGSTOP');
   }
 
   /** SIGCONT: the node answers again, starting with everything it was sent meanwhile. */
   async resume(): Promise<void> {
     if (!this.handle || !this.hung) return;
-    await signalGroup(this.handle.child, 'SIGCONT');
+    await signalTree(this.handle.child, 'SIGCONT');
     this.hung = false;
   }
 
