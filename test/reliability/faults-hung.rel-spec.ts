@@ -137,6 +137,35 @@ function windowFindings(timed: Timed[], window: string, bound: (t: Timed) => num
   return { findings: findings.slice(0, 20), line };
 }
 
+/** The API's warnings since line `from`, grouped by their text with ids and numbers masked (what kagi said about the hang). */
+function warnings(api: ApiProcess, from: number): string {
+  const counts = new Map<string, number>();
+  for (const l of api.lines.slice(from)) {
+    if (typeof l.json?.level !== 'number' || l.json.level < 40) continue;
+    const raw = l.json.msg ?? l.json.err;
+    const msg = (typeof raw === 'string' ? raw : JSON.stringify(raw ?? ''))
+      .replace(/0x[0-9a-f]+|[0-9a-f]{8}-[0-9a-f-]{27}|\d+/gi, '#')
+      .slice(0, 140);
+    counts.set(msg, (counts.get(msg) ?? 0) + 1);
+  }
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([m, n]) => `${n}× ${m}`)
+    .join(' | ');
+}
+
+/** Time until every transaction of the token is final (nothing wedged), polled every 250 ms. */
+async function drained(http: Http, fx: Fixture): Promise<number> {
+  const final = new Set(['confirmed', 'failed', 'cancelled']);
+  const r = await pollUntil(
+    () => listTransactions(http, fx.operator.token, `tokenId=${fx.token.id}`),
+    (txs) => txs.every((x) => final.has(x.status)),
+    120_000,
+  );
+  return r.ms;
+}
+
 describe('fault: chain node and PostgreSQL hung (SIGSTOP) under load', () => {
   let stack: Stack;
   let api: ApiProcess;
@@ -181,6 +210,7 @@ describe('fault: chain node and PostgreSQL hung (SIGSTOP) under load', () => {
     expect(await load.acceptedIn('steady', 1, 30_000), 'load accepted before the fault').toBe(true);
 
     // --- the node stops answering ------------------------------------------------------------
+    const logFrom = api.lines.length;
     rec.phase = 'outage';
     http.window = 'chain-hung';
     const stopped = await stack.chain.hang();
@@ -293,6 +323,8 @@ describe('fault: chain node and PostgreSQL hung (SIGSTOP) under load', () => {
     await sleep(prof.recoveryMs);
     await load.stop();
     expect(load.errors.map((e) => e.message)).toEqual([]);
+    const drainMs = await drained(http, fx);
+    step(`everything accepted final ${drainMs} ms after the load stopped`);
     if (createdToken) {
       const active = await pollUntil(
         () => http.call('GET', `/v1/tokens/${createdToken}`, { token: op }),
@@ -310,7 +342,10 @@ describe('fault: chain node and PostgreSQL hung (SIGSTOP) under load', () => {
     findings.push(...w.findings, ...v.findings, ...logFindings(api, rec, fx.secrets), ...rec.violations);
     printMeasured(measured.splice(0));
     console.log(`[faults] hung ${w.line}`);
-    console.log(`[faults] hung node: SIGSTOP ${hungFor} ms; readiness 200 ${up.ms} ms after SIGCONT`);
+    console.log(
+      `[faults] hung node: SIGSTOP ${hungFor} ms; readiness 200 ${up.ms} ms after SIGCONT; all final ${drainMs} ms after the load stopped`,
+    );
+    console.log(`[faults] hung node: API warnings: ${warnings(api, logFrom)}`);
     summary('hung-chain', {
       profile: prof.name,
       seed,
@@ -339,6 +374,7 @@ describe('fault: chain node and PostgreSQL hung (SIGSTOP) under load', () => {
     expect(await load.acceptedIn('steady', 1, 30_000), 'load accepted before the fault').toBe(true);
 
     // --- PostgreSQL stops answering --------------------------------------------------------------
+    const logFrom = api.lines.length;
     rec.phase = 'outage';
     http.window = 'postgres-hung';
     const stopped = await stack.pg.hang();
@@ -446,6 +482,8 @@ describe('fault: chain node and PostgreSQL hung (SIGSTOP) under load', () => {
     await sleep(prof.recoveryMs);
     await load.stop();
     expect(load.errors.map((e) => e.message)).toEqual([]);
+    const drainMs = await drained(http, fx);
+    step(`everything accepted final ${drainMs} ms after the load stopped`);
     accepted.push(...load.accepted);
     const v = await verify(http, stack, fx, accepted, { finalWithinMs: 180_000 });
     step('verified');
@@ -454,8 +492,9 @@ describe('fault: chain node and PostgreSQL hung (SIGSTOP) under load', () => {
     printMeasured(measured.splice(0));
     console.log(`[faults] hung ${w.line}`);
     console.log(
-      `[faults] hung database: SIGSTOP ${hungFor} ms (${stopped.length} processes); readiness 200 ${up.ms} ms after SIGCONT; Prefer: wait ${waited.ms} ms; job-run freeze on chain ${frozen.ms} ms`,
+      `[faults] hung database: SIGSTOP ${hungFor} ms (${stopped.length} processes); readiness 200 ${up.ms} ms after SIGCONT; Prefer: wait ${waited.ms} ms; job-run freeze on chain ${frozen.ms} ms; all final ${drainMs} ms after the load stopped`,
     );
+    console.log(`[faults] hung database: API warnings: ${warnings(api, logFrom)}`);
     summary('hung-postgres', {
       profile: prof.name,
       seed,
