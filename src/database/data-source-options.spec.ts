@@ -28,10 +28,10 @@ async function hungServer(): Promise<{ port: number; closed: () => number; serve
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   const close = server.close.bind(server);
-  server.close = ((cb?: (err?: Error) => void) => {
+  server.close = (cb?: (err?: Error) => void) => {
     for (const s of sockets) s.destroy();
     return close(cb);
-  });
+  };
   return { port, closed: () => closed, server };
 }
 

@@ -6,7 +6,7 @@ import { ENTITIES, MIGRATIONS } from './registry';
 export type DatabaseTimeouts = AppConfig['database'];
 
 /** The configuration's defaults (DATABASE_QUERY_TIMEOUT, DATABASE_CONNECT_TIMEOUT), for callers without a config. */
-export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { queryTimeoutMs: 8_000, connectTimeoutMs: 5_000 };
+const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { queryTimeoutMs: 8_000, connectTimeoutMs: 5_000 };
 
 const QUERY_READ_TIMEOUT = 'Query read timeout';
 

@@ -21,9 +21,9 @@ import { ReadinessContributors } from './readiness-contributors';
  * this even when a dependency hangs (a SIGSTOPped node or database accepts the connection and
  * never answers): under the contract's 3.5 s, and under a load balancer's usual 5 s check.
  */
-export const PROBE_TIMEOUT_MS = 2_500;
+const PROBE_TIMEOUT_MS = 2_500;
 
-export function withTimeout<T>(p: Promise<T>, what: string, ms = PROBE_TIMEOUT_MS): Promise<T> {
+function withTimeout<T>(p: Promise<T>, what: string, ms = PROBE_TIMEOUT_MS): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, rej) => {
     timer = setTimeout(() => rej(new Error(`${what} did not answer within ${ms} ms`)), ms);

@@ -68,7 +68,7 @@ function processes(): Proc[] {
 }
 
 /** `root` and every process it forked, from /proc (PostgreSQL: the postmaster, its backends and auxiliaries). */
-export function processTree(root: number): Proc[] {
+function processTree(root: number): Proc[] {
   const all = processes();
   const tree = all.filter((p) => p.pid === root);
   for (let i = 0; i < tree.length; i++) tree.push(...all.filter((p) => p.ppid === tree[i]!.pid));
