@@ -18,14 +18,28 @@ export class ChainUnavailableError extends AppError {
 export class ChainService implements OnModuleInit {
   private readonly logger = new Logger('Chain');
   /**
-   * Reads, estimates and receipts. Calls made in the same tick travel as one JSON-RPC batch:
-   * under load that is one HTTP round trip instead of dozens (a node answers a batched
-   * eth_call ~10x faster than the same calls one by one).
+   * Reads that answer a request: pre-checks, GET reads, readiness, dev funding. Calls made in
+   * the same tick travel as one JSON-RPC batch: under load that is one HTTP round trip instead
+   * of dozens (a node answers a batched eth_call ~10x faster than the same calls one by one).
+   * Deadline CHAIN_READ_TIMEOUT per attempt, one retry: a node that stopped answering (hung,
+   * SIGSTOPped: the kernel still accepts the connection, so nothing is refused) is 503
+   * CHAIN_UNAVAILABLE within 2 × that + 150 ms (≈ 2.2 s by default, leaving the rest of the contract's
+   * 3.5 s to the request's own database reads), not after the OS gives up.
    */
   readonly client: PublicClient;
   /**
+   * The pipeline's reads (estimates, nonces, receipts, re-broadcast checks): batched like
+   * `client`, with the longer CHAIN_PIPELINE_TIMEOUT. An error there means "again later" (the
+   * row stays queued with CHAIN_UNAVAILABLE, or the round is retried), so the deadline only
+   * has to end a hang, and must not turn a node that is merely slow under load into an outage.
+   */
+  readonly pipeline: PublicClient;
+  /**
    * Broadcasts and dev funding, never batched: a node mining on arrival (Anvil automine)
    * mines only part of a batch of one account's transactions and leaves the rest pending.
+   * CHAIN_PIPELINE_TIMEOUT too: a send that timed out may still land (the node reads it when
+   * it runs again), which is harmless: the raw transaction is committed before it is sent, and
+   * a second send of it is "already known" or "nonce too low".
    */
   readonly sender: PublicClient;
   private chainId: number | undefined;
@@ -45,19 +59,18 @@ export class ChainService implements OnModuleInit {
           for (const m of init.body.matchAll(/"method":"([A-Za-z0-9_]{1,64})"/g)) calls.inc({ method: m[1] });
         return fetch(input, init);
       };
-    // cacheTime 0: confirmations are counted against the real head, never a cached block number.
-    this.client = createPublicClient({
-      transport: http(config.chain.rpcUrl, {
-        timeout: 10_000,
-        retryCount: 1,
-        batch: { batchSize: 100, wait: 0 },
-        fetchFn: counted('batched'),
-      }),
-      cacheTime: 0,
-      pollingInterval: 500,
-    });
+    const { rpcUrl, readTimeoutMs, pipelineTimeoutMs } = config.chain;
+    const batched = (name: string, timeout: number): PublicClient =>
+      // cacheTime 0: confirmations are counted against the real head, never a cached block number.
+      createPublicClient({
+        transport: http(rpcUrl, { timeout, retryCount: 1, batch: { batchSize: 100, wait: 0 }, fetchFn: counted(name) }),
+        cacheTime: 0,
+        pollingInterval: 500,
+      });
+    this.client = batched('batched', readTimeoutMs);
+    this.pipeline = batched('pipeline', pipelineTimeoutMs);
     this.sender = createPublicClient({
-      transport: http(config.chain.rpcUrl, { timeout: 10_000, retryCount: 1, fetchFn: counted('sender') }),
+      transport: http(rpcUrl, { timeout: pipelineTimeoutMs, retryCount: 1, fetchFn: counted('sender') }),
       cacheTime: 0,
       pollingInterval: 500,
     });

@@ -12,6 +12,9 @@ describe('isDatabaseUnavailable', () => {
       new Error('Connection terminated unexpectedly'),
       new Error('Connection terminated due to connection timeout'),
       new Error('timeout exceeded when trying to connect'),
+      // pg's query_timeout: the server stopped answering (SIGSTOP, a frozen VM).
+      new Error('Query read timeout'),
+      Object.assign(new Error('Query read timeout'), { name: 'QueryFailedError', driverError: new Error('Query read timeout') }),
       Object.assign(new Error('the database system is shutting down'), { code: '57P03' }),
       Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
       Object.assign(new Error('connection failure'), { code: '08006' }),
@@ -27,6 +30,8 @@ describe('isDatabaseUnavailable', () => {
       new Error('boom'),
       Object.assign(new Error('duplicate key'), { code: '23505' }),
       Object.assign(new Error('syntax error'), { code: '42601' }),
+      // The server's own statement_timeout: the database answers, the query was too slow.
+      Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }),
       Object.assign(new Error('HTTP request failed.'), { name: 'HttpRequestError', cause: sys('ECONNREFUSED') }),
       Object.assign(new TypeError('fetch failed'), { cause: sys('ECONNREFUSED') }),
       undefined,

@@ -1,7 +1,8 @@
 /**
  * Recognises "the database cannot be reached" among the errors that reach the problem
  * filter: the pg driver's connection failures (refused, reset, cut, pool connect
- * timeout) and PostgreSQL's own connection-class SQLSTATEs (08xxx, and 57P01–57P03:
+ * timeout), its client-side query deadline (`query_timeout`: a server that stopped answering,
+ * see src/database/data-source-options.ts) and PostgreSQL's own connection-class SQLSTATEs (08xxx, and 57P01–57P03:
  * shutting down, starting up). Those are an outage of a dependency, answered 503
  * DATABASE_UNAVAILABLE like the KMS and chain outages, not an internal error.
  * Duck-typed on `code`/`message` (also inside TypeORM's `driverError`), so common/ does not
@@ -13,6 +14,7 @@ const SQLSTATES = new Set(['57P01', '57P02', '57P03']);
 const MESSAGES = [
   /^Connection terminated/i,
   /timeout exceeded when trying to connect/i,
+  /^Query read timeout$/,
   /Client has encountered a connection error and is not queryable/i,
   /the database system is (shutting down|starting up|in recovery mode|not yet accepting connections)/i,
   /terminating connection due to administrator command/i,

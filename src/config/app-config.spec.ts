@@ -187,4 +187,22 @@ describe('loadConfig', () => {
     expect(refusal(production({ MFA_REQUIRED_FOR: 'admin,root' })).variable).toBe('MFA_REQUIRED_FOR');
     expect(refusal(production({ APPROVAL_TTL: '10s' })).variable).toBe('APPROVAL_TTL');
   });
+  it('client-side deadlines of the hung-dependency handling: defaults, units, bounds', () => {
+    const d = loadConfig(production());
+    expect(d.chain).toMatchObject({ readTimeoutMs: 1_000, pipelineTimeoutMs: 10_000 });
+    expect(d.database).toEqual({ queryTimeoutMs: 8_000, connectTimeoutMs: 5_000 });
+    const c = loadConfig(
+      production({
+        CHAIN_READ_TIMEOUT: '900ms',
+        CHAIN_PIPELINE_TIMEOUT: '20s',
+        DATABASE_QUERY_TIMEOUT: '5',
+        DATABASE_CONNECT_TIMEOUT: '1m',
+      }),
+    );
+    expect(c.chain).toMatchObject({ readTimeoutMs: 900, pipelineTimeoutMs: 20_000 });
+    expect(c.database).toEqual({ queryTimeoutMs: 5_000, connectTimeoutMs: 60_000 });
+    expect(refusal(production({ CHAIN_READ_TIMEOUT: '50ms' })).variable).toBe('CHAIN_READ_TIMEOUT');
+    expect(refusal(production({ DATABASE_QUERY_TIMEOUT: '10m' })).variable).toBe('DATABASE_QUERY_TIMEOUT');
+    expect(refusal(production({ DATABASE_CONNECT_TIMEOUT: 'soon' })).variable).toBe('DATABASE_CONNECT_TIMEOUT');
+  });
 });

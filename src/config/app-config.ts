@@ -35,6 +35,13 @@ export class AppConfig {
   readonly dataDir!: string;
   readonly anvilPort!: number;
   readonly databaseUrl!: string;
+  /**
+   * Client-side deadlines of the pool (a stopped server enforces no statement_timeout):
+   * `queryTimeoutMs` per query (pg query_timeout; the server's statement_timeout is set just
+   * below it, so a merely slow query is cancelled by the server first and keeps its connection),
+   * `connectTimeoutMs` to open a connection or wait for a free one.
+   */
+  readonly database!: { queryTimeoutMs: number; connectTimeoutMs: number };
   readonly kms!: {
     provider: 'aws' | 'local';
     keyId: string;
@@ -47,6 +54,14 @@ export class AppConfig {
     rpcUrl: string;
     chainId: number | undefined;
     confirmations: number;
+    /**
+     * Client-side deadlines per HTTP attempt (viem retries once): `readTimeoutMs` for reads that
+     * answer a request (pre-checks, GET reads, readiness: a hung node is 503 CHAIN_UNAVAILABLE in
+     * about 2 × this), `pipelineTimeoutMs` for the pipeline's sends and reads (an error there
+     * means "again later", so it may wait out a node that is merely slow under load).
+     */
+    readTimeoutMs: number;
+    pipelineTimeoutMs: number;
     governanceAddress: `0x${string}` | undefined;
     /** Fee policy: EIP-1559 from the node's estimate, capped; a stuck transaction is replaced with a bump. */
     fees: { maxFeeWei: bigint; bumpPercent: number; stuckAfterSeconds: number };
@@ -227,6 +242,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     dataDir,
     anvilPort: c.ANVIL_PORT,
     databaseUrl: c.DATABASE_URL,
+    database: { queryTimeoutMs: c.DATABASE_QUERY_TIMEOUT, connectTimeoutMs: c.DATABASE_CONNECT_TIMEOUT },
     kms: {
       provider: kmsProvider,
       keyId: c.KMS_KEY_ID,
@@ -239,6 +255,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       rpcUrl: c.CHAIN_RPC_URL ?? `http://127.0.0.1:${c.ANVIL_PORT}`,
       chainId: c.CHAIN_ID,
       confirmations: c.CHAIN_CONFIRMATIONS,
+      readTimeoutMs: c.CHAIN_READ_TIMEOUT,
+      pipelineTimeoutMs: c.CHAIN_PIPELINE_TIMEOUT,
       governanceAddress: c.GOVERNANCE_ADDRESS,
       fees: {
         maxFeeWei: BigInt(Math.round(c.FEE_MAX_GWEI * 1e9)),

@@ -39,6 +39,20 @@ const intervalMs = z
     return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
   })
   .refine((ms) => ms >= 200 && ms <= 86_400_000, 'must be between 200 ms and 24 h');
+/**
+ * A client-side deadline in milliseconds (`1500ms`, `8s`; a bare number is seconds), 100 ms to
+ * 5 min: how long kagi waits for a dependency that may have stopped answering.
+ */
+const deadlineMs = z
+  .string()
+  .regex(/^\d+(ms|s|m)?$/, 'expected a duration such as 1500ms or 8s')
+  .transform((v) => {
+    const m = /^(\d+)(ms|s|m)?$/.exec(v);
+    const n = Number(m?.[1]);
+    const unit = m?.[2] ?? 's';
+    return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000);
+  })
+  .refine((ms) => ms >= 100 && ms <= 300_000, 'must be between 100 ms and 5 min');
 /** A duration that may be 0 (off), up to 30 days. */
 const delay = z
   .string()
@@ -103,6 +117,9 @@ export const rawSchema = z.object({
   DATA_DIR: z.string().min(1).default('.data'),
   ANVIL_PORT: port.default(8545),
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  /** Client-side: a stopped server enforces no statement_timeout (README, "Hung dependencies"). */
+  DATABASE_QUERY_TIMEOUT: deadlineMs.default(8_000),
+  DATABASE_CONNECT_TIMEOUT: deadlineMs.default(5_000),
   KMS_PROVIDER: z.enum(['aws', 'local']).optional(),
   KMS_KEY_ID: z.string().min(1).default('alias/kagi'),
   KMS_ENDPOINT: url(['http:', 'https:']).optional(),
@@ -112,6 +129,10 @@ export const rawSchema = z.object({
   CHAIN_RPC_URL: url(['http:', 'https:', 'ws:', 'wss:']).optional(),
   CHAIN_ID: z.coerce.number().int().positive().optional(),
   CHAIN_CONFIRMATIONS: z.coerce.number().int().min(1).max(1000).default(1),
+  /** Per attempt (one retry): reads that answer a request (pre-checks, GET reads, readiness). */
+  CHAIN_READ_TIMEOUT: deadlineMs.default(1_000),
+  /** Per attempt (one retry): the pipeline's sends and reads, where an error means "again later". */
+  CHAIN_PIPELINE_TIMEOUT: deadlineMs.default(10_000),
   FEE_MAX_GWEI: z.coerce.number().positive().max(100_000).default(500),
   FEE_BUMP_PERCENT: z.coerce.number().int().min(10).max(500).default(25),
   TX_STUCK_AFTER_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),

@@ -20,6 +20,8 @@ export interface Profile {
   recoveryMs: number;
   /** KMS: also freeze moto (SIGSTOP) so calls hang instead of being refused. */
   kmsHangMs: number;
+  /** Hung dependencies: how long the chain node, then PostgreSQL, stay SIGSTOPped (ms). */
+  hungMs: number;
   /** PostgreSQL: outages, one restart each (ms the server stays down). */
   postgresOutagesMs: number[];
   /** kill -9: runs, operations per run, and the window in which the kill falls (ms after the load starts). */
@@ -37,6 +39,7 @@ const QUICK: Profile = {
   outageMs: 5_000,
   recoveryMs: 2_000,
   kmsHangMs: 0,
+  hungMs: 12_000,
   postgresOutagesMs: [5_000],
   killRuns: 5,
   killOpsPerRun: 16,
@@ -52,6 +55,7 @@ const FULL: Profile = {
   outageMs: 15_000,
   recoveryMs: 5_000,
   kmsHangMs: 20_000,
+  hungMs: 25_000,
   postgresOutagesMs: [4_000, 15_000],
   killRuns: 20,
   killOpsPerRun: 30,

@@ -11,7 +11,7 @@
  * answered, like a KMS that stopped responding.
  */
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,8 +42,84 @@ function track(p: StartedProcess): StartedProcess {
   return p;
 }
 
+interface Proc {
+  pid: number;
+  ppid: number;
+  state: string;
+  cmd: string;
+}
+
+function processes(): Proc[] {
+  const out: Proc[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // pid (comm) state ppid …; comm may hold spaces and parentheses: split after the last ')'.
+    const close = stat.lastIndexOf(')');
+    const [state, ppid] = stat.slice(close + 2).split(' ');
+    out.push({ pid: Number(d), ppid: Number(ppid), state: state ?? '?', cmd: stat.slice(stat.indexOf('(') + 1, close) });
+  }
+  return out;
+}
+
+/** `root` and every process it forked, from /proc (PostgreSQL: the postmaster, its backends and auxiliaries). */
+function processTree(root: number): Proc[] {
+  const all = processes();
+  const tree = all.filter((p) => p.pid === root);
+  for (let i = 0; i < tree.length; i++) tree.push(...all.filter((p) => p.ppid === tree[i]!.pid));
+  return tree;
+}
+
+/**
+ * SIGSTOP (or SIGCONT) to a server and every process it forked. Not by process group:
+ * PostgreSQL's backends each start their own (setsid), so only the postmaster is in its group.
+ * The root stops first (it forks no backend after that), then its children; each is checked
+ * stopped (running again) in /proc. Stopped, the kernel still accepts connections and buffers
+ * what is sent; nothing answers and nothing is refused, which is what a hung dependency looks
+ * like from outside. Returns the processes signalled.
+ */
+async function signalTree(child: StartedProcess['child'], sig: 'SIGSTOP' | 'SIGCONT'): Promise<Array<{ pid: number; cmd: string }>> {
+  const root = child.pid;
+  if (root === undefined) throw new Error('no process to signal');
+  const stopping = sig === 'SIGSTOP';
+  const want = (s: string) => (stopping ? s === 'T' : s !== 'T');
+  const settled = async (pids: number[]) => {
+    for (let i = 0; ; i++) {
+      const now = processTree(root).filter((p) => pids.includes(p.pid));
+      if (now.every((p) => want(p.state))) return;
+      if (i >= 200) throw new Error(`${sig} did not take: ${JSON.stringify(now)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const kill = (pid: number) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* exited meanwhile */
+    }
+  };
+  if (stopping) {
+    kill(root);
+    await settled([root]);
+  }
+  const tree = processTree(root);
+  for (const p of tree) if (p.pid !== root) kill(p.pid);
+  await settled(tree.map((p) => p.pid).filter((p) => p !== root));
+  if (!stopping) {
+    kill(root);
+    await settled([root]);
+  }
+  return tree.map(({ pid, cmd }) => ({ pid, cmd }));
+}
+
 class Postgres {
   private handle: PostgresHandle | undefined;
+  private hung = false;
   readonly databaseUrl: string;
 
   private constructor(
@@ -77,9 +153,23 @@ class Postgres {
 
   /** Fast shutdown (SIGINT): clients are disconnected, a checkpoint is written. */
   async stop(): Promise<void> {
+    if (this.hung) await this.resume();
     const h = this.handle;
     this.handle = undefined;
     await h?.stop();
+  }
+
+  /** The postmaster and every backend stop (SIGSTOP): connections hang, nothing is refused. Returns the stopped processes. */
+  async hang(): Promise<Array<{ pid: number; cmd: string }>> {
+    if (!this.handle) throw new Error('PostgreSQL is not running');
+    this.hung = true;
+    return signalTree(this.handle.child, 'SIGSTOP');
+  }
+
+  async resume(): Promise<void> {
+    if (!this.handle || !this.hung) return;
+    await signalTree(this.handle.child, 'SIGCONT');
+    this.hung = false;
   }
 
   /** For checks no API exposes (say which in a comment where it is used). */
@@ -196,6 +286,7 @@ class Kms {
 
 class Chain {
   private handle: StartedProcess | undefined;
+  private hung = false;
   readonly url: string;
 
   private constructor(
@@ -232,9 +323,24 @@ class Chain {
 
   /** Graceful stop (SIGTERM): Anvil writes its state file; its mempool is not kept. */
   async stop(): Promise<void> {
+    if (this.hung) await this.resume();
     const h = this.handle;
     this.handle = undefined;
     await h?.stop();
+  }
+
+  /** The node stops answering (SIGSTOP), chain and mempool kept: requests are accepted by the kernel and hang. */
+  async hang(): Promise<Array<{ pid: number; cmd: string }>> {
+    if (!this.handle) throw new Error('Anvil is not running');
+    this.hung = true;
+    return signalTree(this.handle.child, 'SIGSTOP');
+  }
+
+  /** SIGCONT: the node answers again, starting with everything it was sent meanwhile. */
+  async resume(): Promise<void> {
+    if (!this.handle || !this.hung) return;
+    await signalTree(this.handle.child, 'SIGCONT');
+    this.hung = false;
   }
 
   /** Hashes of the mined transactions the stopped node wrote to its state file (what it comes back with; its mempool is not there). */
