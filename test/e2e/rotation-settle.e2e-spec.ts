@@ -31,7 +31,8 @@ describe('key rotation with the old key’s work stuck', () => {
   let admin: string;
   let admin2: string;
   const chain = () => createPublicClient({ transport: viemHttp(anvil.url), pollingInterval: 50 });
-  const rpc = <T = unknown>(method: string, params: unknown[]) => chain().request({ method, params } as never) as Promise<T>;
+  const rpc = <T = unknown>(method: string, params: unknown[]): Promise<T> =>
+    chain().request<{ Method: string; Parameters: unknown[]; ReturnType: T }>({ method, params });
   const read = <T>(address: Address, fn: string, args: readonly unknown[] = []) =>
     chain().readContract({ address, abi: securityTokenAbi, functionName: fn as never, args }) as Promise<T>;
   const getTx = async (token: string, id: string) => (await http(t.url, 'GET', `/v1/transactions/${id}`, { token })).body;
@@ -220,10 +221,20 @@ describe('key rotation with the old key’s work stuck', () => {
       expect(await read(tk.address, 'hasRole', [AGENT_ROLE, next])).toBe(true);
       expect(await read(tk.address, 'hasRole', [AGENT_ROLE, old])).toBe(false);
     }
-    const audit = await http(t.url, 'GET', '/v1/audit-events?limit=200', { token: admin });
-    const revokeFirst = audit.body.items.filter(
-      (e: { action: string; subject: { id: string } }) => e.action === 'rotation.revoke-first' && e.subject.id === rot.id,
-    );
+    const revokeFirst: unknown[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 100; page++) {
+      const q: string = `/v1/audit-events?actorType=system&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const audit = await http(t.url, 'GET', q, { token: admin });
+      expect(audit.status, audit.text).toBe(200);
+      revokeFirst.push(
+        ...audit.body.items.filter(
+          (e: { action: string; subject: { id: string } }) => e.action === 'rotation.revoke-first' && e.subject.id === rot.id,
+        ),
+      );
+      cursor = audit.body.nextCursor;
+      if (!cursor) break;
+    }
     expect(revokeFirst).toHaveLength(1);
 
     // An issue afterwards is signed by the new address.
