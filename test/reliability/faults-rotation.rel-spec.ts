@@ -9,7 +9,8 @@
  * the agent role held by the new address only (every earlier address none, one RoleGranted for
  * the new and one RoleRevoked for the old per token in the logs), every issue confirmed exactly
  * once (each token's supply equals the seeds plus every accepted issue) and one `key.destroy`
- * audit event for the rotation.
+ * audit event for the rotation. Full profile only (measured: 5 runs in 139 s, 185 s with the
+ * stack; restarts 11–16 s, completion 4–27 s after the restart).
  */
 import { createPublicClient, getAddress, http as viemHttp, keccak256, parseAbiItem, toHex, type Address } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +34,9 @@ const AGENT_ROLE = keccak256(toHex('AGENT_ROLE'));
 const ROLE_GRANTED = parseAbiItem('event RoleGranted(bytes32 indexed role, address indexed account, address indexed sender)');
 const ROLE_REVOKED = parseAbiItem('event RoleRevoked(bytes32 indexed role, address indexed account, address indexed sender)');
 
-describe('fault: kill -9 of the API at random moments of a key rotation', () => {
+// ≈ 3 minutes on the 2-core machine (stack, five rotations, restarts of 10–16 s): too long for the
+// quick profile's five-minute budget, so it runs in the full profile (`npm run test:reliability`).
+describe.skipIf(prof.name === 'quick')('fault: kill -9 of the API at random moments of a key rotation', () => {
   let stack: Stack;
   let api: ApiProcess;
   const rec = new Recorder(new Set());
