@@ -31,6 +31,7 @@ export interface StepRow {
   transaction_id: string | null;
   status: 'pending' | 'done' | 'failed';
   error: { code: string; message: string } | null;
+  updated_at: Date;
 }
 
 @Injectable()

@@ -7,8 +7,11 @@
  * anywhere resumes at the first step not done without queuing anything twice.
  *
  * hold-queue   a new key is generated and sealed on the rotation row; the old address's queue is held
- * settle-old   every row the old key signed is final (mined; the pipeline re-broadcasts or bumps it);
- *              the new address has gas (else `waiting_for_gas`)
+ * settle-old   every row the old key signed is final: mined (the pipeline re-broadcasts or bumps
+ *              it), or after a bounded wait its nonce consumed by a 0-value self-transfer and the
+ *              row re-queued (old-key-settlement.ts); the new address has gas (else `waiting_for_gas`).
+ *              Where the old key cannot be opened, the revokes are listed before the grants
+ *              (audit `rotation.revoke-first`): what the old key signed can then only revert.
  * grant-agent  per active token: governance grants the new address (the row confirmed)
  * revoke-agent per active token: governance revokes the old address (the row confirmed)
  * destroy-old-key  one transaction: the owner's sealed key is replaced by the new one (the old
@@ -17,8 +20,8 @@
  *
  * A governance row that ends failed fails its step and the rotation (signing still held) until
  * `resume`. The grant and revoke steps are listed when settle-old is done, so a token whose
- * deployment was in flight at approval joins the rotation. Not yet: consuming the old key's
- * nonces by self-transfers, and revoking first when the old key cannot be opened.
+ * deployment was in flight at approval joins the rotation (when the old key is refused, one whose
+ * deployment is still unmined then does not: it is not active yet).
  */
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
@@ -28,17 +31,20 @@ import { AuditSink } from '../audit/audit-sink';
 import { ChainService } from '../chain/chain.service';
 import { GasFunding } from '../chain/gas-funding';
 import { AppError, NotFoundError } from '../common/app-error';
+import { AppConfig } from '../config/app-config';
 import { Idempotency } from '../common/idempotency/idempotency';
 import { actorOf, firmOf, type Principal } from '../common/principal';
 import { GovernanceService } from '../governance/governance.service';
 import { IssuersService } from '../issuers/issuers.service';
 import { Jobs } from '../jobs/jobs.service';
+import { SealedKeyStores } from '../kms/sealed-key-stores';
 import { SigningKeys } from '../kms/signing-keys';
 import { OperatorsService } from '../operators/operators.service';
 import { PlatformActions } from '../platform-actions/platform-actions.service';
 import { TokensService } from '../tokens/tokens.service';
 import { TransactionQueue } from '../transactions/queue';
 import { publishRotationCompleted } from '../webhooks/webhook-events';
+import { OldKeySettlement } from './old-key-settlement';
 import { RotationsRepository, type RotationRow, type StepRow } from './rotations.repository';
 
 const RUN_JOB = 'rotation.run';
@@ -66,6 +72,7 @@ class StepWaits extends Error {}
 @Injectable()
 export class RotationsService implements OnModuleInit {
   private readonly logger = new Logger('Rotation');
+  private readonly settlement: OldKeySettlement;
 
   constructor(
     private readonly repo: RotationsRepository,
@@ -81,7 +88,12 @@ export class RotationsService implements OnModuleInit {
     private readonly gas: GasFunding,
     private readonly audit: AuditSink,
     private readonly idempotency: Idempotency,
-  ) {}
+    stores: SealedKeyStores,
+    config: AppConfig,
+  ) {
+    // A plain class rather than a provider: it is this service's helper, built from what it already has.
+    this.settlement = new OldKeySettlement(queue, chain, gas, keys, stores, config);
+  }
 
   onModuleInit(): void {
     this.actions.register(ACTION, {
@@ -242,7 +254,17 @@ export class RotationsService implements OnModuleInit {
   }
 
   private async settleOld(r: RotationRow, s: StepRow): Promise<Outcome> {
-    if ((await this.queue.inFlightFrom(r.old_address)) > 0) return 'wait';
+    const held = (await this.repo.steps(r.id)).find((x) => x.kind === 'hold-queue');
+    const settled = await this.settlement.settle({
+      rotationId: r.id,
+      kind: r.signer_kind,
+      id: r.signer_id,
+      address: getAddress(r.old_address),
+      operatorId: r.signer_kind === 'operator' ? r.signer_id : null,
+      heldAt: new Date(held?.updated_at ?? r.created_at),
+    });
+    if (settled.state === 'waiting') return 'wait';
+    const revokeFirst = settled.state === 'refused' ? settled.reason : null;
     const fresh = await this.repo.find(r.id);
     const next = getAddress(fresh!.new_address!);
     let balance = await this.chain.client.getBalance({ address: next });
@@ -261,11 +283,26 @@ export class RotationsService implements OnModuleInit {
     await this.repo.transaction(async (em) => {
       if (!(await this.repo.hasStepsAfter(em, r.id, s.seq))) {
         const tokens = await this.tokens.activeSignedBy(r.signer_kind, r.signer_id);
-        await this.repo.insertSteps(em, r.id, s.seq + 1, [
-          ...tokens.map((t) => ({ kind: 'grant-agent' as const, tokenId: t.id })),
-          ...tokens.map((t) => ({ kind: 'revoke-agent' as const, tokenId: t.id })),
-          { kind: 'destroy-old-key', tokenId: null },
-        ]);
+        const grants = tokens.map((t) => ({ kind: 'grant-agent' as const, tokenId: t.id }));
+        const revokes = tokens.map((t) => ({ kind: 'revoke-agent' as const, tokenId: t.id }));
+        // The old key refused: its unfinished transactions cannot be replaced, so the old address
+        // loses the agent role before anything else and they can only revert.
+        const roles = revokeFirst ? [...revokes, ...grants] : [...grants, ...revokes];
+        await this.repo.insertSteps(em, r.id, s.seq + 1, [...roles, { kind: 'destroy-old-key', tokenId: null }]);
+        if (revokeFirst) {
+          await this.audit.record(
+            {
+              actor: { type: 'system' },
+              operatorId: r.signer_kind === 'operator' ? r.signer_id : null,
+              action: 'rotation.revoke-first',
+              subject: { type: 'rotation', id: r.id },
+              outcome: 'success',
+              details: { oldAddress: r.old_address, reason: revokeFirst, tokens: tokens.length },
+            },
+            em,
+          );
+          this.logger.warn(`rotation ${r.id}: ${revokeFirst}; the old address's agent role is revoked first`);
+        }
       }
       await this.repo.markStep(em, r.id, s.seq, { status: 'done' });
     });

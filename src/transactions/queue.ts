@@ -230,4 +230,12 @@ export class TransactionQueue {
   inFlightFrom(address: string): Promise<number> {
     return this.repo.inFlightFrom(address);
   }
+
+  /** The rows `address` signed that are not final yet, with their nonces (a rotation consumes the stuck ones). */
+  async signedInFlightFrom(address: string): Promise<Array<{ id: string; nonce: number }>> {
+    return this.repo.manager.query<Array<{ id: string; nonce: number }>>(
+      `SELECT id, nonce FROM transactions WHERE from_address = $1 AND status = 'submitted' ORDER BY nonce`,
+      [address],
+    );
+  }
 }
