@@ -48,7 +48,7 @@ export class FeePolicy {
   }
 
   private async read(): Promise<Fees | undefined> {
-    const est = await this.chain.client.estimateFeesPerGas().catch(() => undefined);
+    const est = await this.chain.pipeline.estimateFeesPerGas().catch(() => undefined);
     if (!est) return undefined;
     const cap = this.config.chain.fees.maxFeeWei;
     const maxFeePerGas = est.maxFeePerGas > cap ? cap : est.maxFeePerGas;

@@ -14,7 +14,7 @@ export class Nonces {
 
   /** The next nonce of `address`, locked until `em` commits. */
   async allocate(em: EntityManager, address: `0x${string}`): Promise<number> {
-    const onChainP = this.chain.client.getTransactionCount({ address, blockTag: 'pending' }).catch(() => undefined);
+    const onChainP = this.chain.pipeline.getTransactionCount({ address, blockTag: 'pending' }).catch(() => undefined);
     let [row] = await em.query<Array<{ next_nonce: number }>>('SELECT next_nonce FROM signer_nonces WHERE address = $1 FOR UPDATE', [
       address,
     ]);

@@ -5,4 +5,5 @@ import { loadConfig, loadDevEnvFile } from '../config/app-config';
 import { dataSourceOptions } from './data-source-options';
 
 loadDevEnvFile();
-export default new DataSource(dataSourceOptions(loadConfig().databaseUrl));
+// No request deadlines here: a migration may take minutes on a large table.
+export default new DataSource(dataSourceOptions(loadConfig().databaseUrl, { extra: { max: 1, application_name: 'kagi-migrations' } }));

@@ -5,7 +5,7 @@
  */
 import { Global, Logger, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { dataSourceOptions } from './data-source-options';
 import { UnitOfWork } from './unit-of-work';
@@ -25,16 +25,33 @@ export async function runMigrations(ds: DataSource, logger = new Logger('Databas
   }
 }
 
-async function connectWithRetry(config: AppConfig): Promise<DataSource> {
+/**
+ * The migrations run on a connection of their own without the request deadlines: a migration
+ * may take minutes on a large table, and an instance waiting for another's migration lock must
+ * not time out. The application's pool (`options`) keeps DATABASE_QUERY_TIMEOUT.
+ */
+function migrationOptions(options: DataSourceOptions): DataSourceOptions {
+  const extra = (options.extra ?? {}) as { connectionTimeoutMillis?: number };
+  return {
+    ...options,
+    extra: { max: 1, connectionTimeoutMillis: extra.connectionTimeoutMillis, application_name: 'kagi-migrations' },
+  };
+}
+
+async function connectWithRetry(options: DataSourceOptions): Promise<DataSource> {
   const logger = new Logger('Database');
   const deadline = Date.now() + 60_000;
   for (let attempt = 1; ; attempt++) {
-    const ds = new DataSource(dataSourceOptions(config.databaseUrl));
+    const migrator = new DataSource(migrationOptions(options));
+    const ds = new DataSource(options);
     try {
+      await migrator.initialize();
+      await runMigrations(migrator, logger);
+      await migrator.destroy();
       await ds.initialize();
-      await runMigrations(ds, logger);
       return ds;
     } catch (e) {
+      if (migrator.isInitialized) await migrator.destroy().catch(() => undefined);
       if (ds.isInitialized) await ds.destroy().catch(() => undefined);
       const msg = e instanceof Error ? e.message : String(e);
       if (Date.now() > deadline || /does not exist|authentication failed|password/i.test(msg)) throw e;
@@ -51,7 +68,7 @@ async function connectWithRetry(config: AppConfig): Promise<DataSource> {
     TypeOrmModule.forRootAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => ({
-        ...dataSourceOptions(config.databaseUrl),
+        ...dataSourceOptions(config.databaseUrl, {}, config.database),
         offline: config.offline === true,
         manualInitialization: config.offline === true,
         // connectWithRetry below owns retries and migrations.
@@ -59,10 +76,10 @@ async function connectWithRetry(config: AppConfig): Promise<DataSource> {
       }),
       dataSourceFactory: async (options) => {
         if (!options) throw new Error('no data source options');
-        const { offline, ...rest } = options as typeof options & { offline: boolean; url: string };
+        const { offline, ...rest } = options as typeof options & { offline: boolean };
         // `cli --help` builds the module graph without touching a database.
         if (offline) return new DataSource(rest);
-        return connectWithRetry({ databaseUrl: rest.url } as AppConfig);
+        return connectWithRetry(rest);
       },
     }),
   ],

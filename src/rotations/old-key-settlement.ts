@@ -96,7 +96,7 @@ export class OldKeySettlement {
       return { state: 'settled' };
     }
     if (Date.now() - s.heldAt.getTime() < this.waitMs) return { state: 'waiting' };
-    const mined = await this.chain.client.getTransactionCount({ address: s.address, blockTag: 'latest' });
+    const mined = await this.chain.pipeline.getTransactionCount({ address: s.address, blockTag: 'latest' });
     // A row below the mined count was mined (its receipt is on the way) or displaced (re-queued
     // by the pipeline shortly): only the others need their nonce consumed.
     const nonces = [...new Set(rows.map((r) => Number(r.nonce)).filter((n) => n >= mined))].sort((a, b) => a - b);
@@ -186,6 +186,6 @@ export class OldKeySettlement {
   private async fundFor(address: `0x${string}`, count: bigint): Promise<void> {
     if (!this.gas.enabled) return;
     const need = TRANSFER_GAS * this.consumeFee * count;
-    if ((await this.chain.client.getBalance({ address })) < need) await this.gas.fund(address);
+    if ((await this.chain.pipeline.getBalance({ address })) < need) await this.gas.fund(address);
   }
 }

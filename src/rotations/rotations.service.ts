@@ -267,10 +267,10 @@ export class RotationsService implements OnModuleInit {
     const revokeFirst = settled.state === 'refused' ? settled.reason : null;
     const fresh = await this.repo.find(r.id);
     const next = getAddress(fresh!.new_address!);
-    let balance = await this.chain.client.getBalance({ address: next });
+    let balance = await this.chain.pipeline.getBalance({ address: next });
     if (balance === 0n && this.gas.enabled) {
       await this.gas.fund(next);
-      balance = await this.chain.client.getBalance({ address: next });
+      balance = await this.chain.pipeline.getBalance({ address: next });
     }
     if (balance === 0n) {
       if (r.status !== 'waiting_for_gas') await this.repo.setStatus(undefined, r.id, 'waiting_for_gas');

@@ -64,7 +64,7 @@ export class Broadcasting {
       if (this.state.stopping) return false;
       const mined = this.state.mined.get(address);
       if (mined !== undefined && nonce - mined < MAX_UNMINED_PER_SIGNER) return true;
-      const count = await this.chain.client.getTransactionCount({ address, blockTag: 'latest' }).catch(() => undefined);
+      const count = await this.chain.pipeline.getTransactionCount({ address, blockTag: 'latest' }).catch(() => undefined);
       if (count !== undefined) this.state.mined.set(address, count);
       if (count !== undefined && nonce - count < MAX_UNMINED_PER_SIGNER) return true;
       await new Promise((r) => setTimeout(r, wait));

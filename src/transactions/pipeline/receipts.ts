@@ -45,7 +45,7 @@ export class Receipts {
       taken.clear();
       return false;
     }
-    const head = await this.chain.client.getBlockNumber().catch(() => undefined);
+    const head = await this.chain.pipeline.getBlockNumber().catch(() => undefined);
     if (head === undefined) return false;
     if (rows.length < RECEIPTS_PER_ROUND) {
       const listed = new Set(rows.map((r) => r.id));
@@ -122,8 +122,8 @@ export class Receipts {
   private async revertReason(receipt: TransactionReceipt): Promise<Problem> {
     const generic = { code: 'REVERTED', message: 'the transaction reverted on chain' };
     try {
-      const tx = await this.chain.client.getTransaction({ hash: receipt.transactionHash });
-      await this.chain.client.call({
+      const tx = await this.chain.pipeline.getTransaction({ hash: receipt.transactionHash });
+      await this.chain.pipeline.call({
         account: tx.from,
         to: tx.to ?? undefined,
         data: tx.input,

@@ -5,7 +5,14 @@
  * re-queued when its nonce went to another transaction (seen twice, REBROADCAST_AFTER_MS apart).
  */
 import { Injectable, Logger } from '@nestjs/common';
-import { keccak256, parseTransaction, type TransactionReceipt } from 'viem';
+import {
+  isAddressEqual,
+  keccak256,
+  parseTransaction,
+  recoverTransactionAddress,
+  type TransactionReceipt,
+  type TransactionSerializedEIP1559,
+} from 'viem';
 import { ChainService } from '../../chain/chain.service';
 import { FeePolicy } from '../../chain/fees';
 import { firstLine } from '../../common/logging';
@@ -35,7 +42,7 @@ export class Recovery {
   /** The receipt of the current hash, or of any earlier one replaced by a fee bump: whichever was mined. */
   async receiptOf(r: Pick<SubmittedRow, 'tx_hash' | 'replaced_hashes'>): Promise<TransactionReceipt | undefined> {
     const hashes = [r.tx_hash, ...(r.replaced_hashes ?? [])];
-    const found = await Promise.all(hashes.map((hash) => this.chain.client.getTransactionReceipt({ hash }).catch(() => undefined)));
+    const found = await Promise.all(hashes.map((hash) => this.chain.pipeline.getTransactionReceipt({ hash }).catch(() => undefined)));
     return found.find((x) => x !== undefined);
   }
 
@@ -60,14 +67,14 @@ export class Recovery {
       if (!mine.length) continue;
       // The signer's mined count first, then the receipts again: a transaction of ours mined in
       // between is then seen, so "nonce used and no receipt" means another transaction took it.
-      const mined = await this.chain.client.getTransactionCount({ address, blockTag: 'latest' }).catch(() => undefined);
+      const mined = await this.chain.pipeline.getTransactionCount({ address, blockTag: 'latest' }).catch(() => undefined);
       if (mined === undefined) continue;
       this.state.mined.set(address, mined);
       const [receipts, known] = await Promise.all([
         Promise.all(mine.map((r) => this.receiptOf(r))),
         Promise.all(
           mine.map((r) =>
-            this.chain.client.getTransaction({ hash: r.tx_hash }).then(
+            this.chain.pipeline.getTransaction({ hash: r.tx_hash }).then(
               () => true,
               () => false,
             ),
@@ -144,6 +151,15 @@ export class Recovery {
         purpose: `fee bump ${row.kind} ${row.id}`,
       },
     );
+    // The signer's key may have changed since it signed this row (a rotation whose old key could
+    // not be opened revokes it first and moves on): bytes from another address at this nonce would
+    // be a new transaction running the old call, not a replacement. Never stored, never sent.
+    if (
+      !isAddressEqual(await recoverTransactionAddress({ serializedTransaction: raw as TransactionSerializedEIP1559 }), row.from_address)
+    ) {
+      this.logger.warn(`transaction ${row.id}: its signer's key is no longer ${row.from_address}; the stuck transaction is not replaced`);
+      return;
+    }
     if (await this.repo.replace(row.id, row.tx_hash, keccak256(raw), raw)) {
       this.logger.log(`replaced stuck transaction ${row.id} (nonce ${nonce}) with a ${this.fees.bumpPercent}% fee bump`);
       await this.broadcasting.send(row.from_address, row.id, raw);

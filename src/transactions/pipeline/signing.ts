@@ -106,7 +106,7 @@ export class Signing {
         ),
         this.fees.quote(),
         Promise.all(built.map((b) => this.estimate(b))),
-        built.length ? this.chain.client.getBalance({ address, blockTag: 'latest' }).catch(() => undefined) : undefined,
+        built.length ? this.chain.pipeline.getBalance({ address, blockTag: 'latest' }).catch(() => undefined) : undefined,
       ]);
 
       const plan: Array<Planned & { gas: bigint }> = [];
@@ -223,7 +223,7 @@ export class Signing {
    */
   private async estimate(b: Planned): Promise<Estimate> {
     if (this.accessLists) {
-      const used = await this.chain.client
+      const used = await this.chain.pipeline
         .createAccessList({ account: b.row.fromAddress, to: b.to ?? undefined, data: b.data, blockTag: 'latest' })
         .then(
           (r) => r.gasUsed,
@@ -237,7 +237,7 @@ export class Signing {
     }
     // Against `latest`, explicitly: without a block, Anvil estimates against its pending block,
     // which costs it time proportional to the chain's length (12 ms per call at 6,000 blocks).
-    return this.chain.client.estimateGas({ account: b.row.fromAddress, to: b.to ?? undefined, data: b.data, blockTag: 'latest' }).then(
+    return this.chain.pipeline.estimateGas({ account: b.row.fromAddress, to: b.to ?? undefined, data: b.data, blockTag: 'latest' }).then(
       (gas) => ({ gas }),
       (error: unknown) => ({ error }),
     );
