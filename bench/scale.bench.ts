@@ -40,6 +40,8 @@ import type { BenchRow, Suite } from './run';
 const IN_FLIGHT = 32;
 /** How long the webhook deliveries of a run may trail its last confirmation. */
 const DELIVERIES_WITHIN_MS = 120_000;
+/** How long the instances' idle CPU is sampled before the load. */
+const IDLE_SAMPLE_MS = 3_000;
 
 /** Counts `transaction.confirmed` deliveries by transaction id (signatures are the webhooks e2e test's business). */
 class Receiver {
@@ -119,6 +121,12 @@ async function runScale(
       others: Object.fromEntries(Object.entries(others).map(([name, pid]) => [name, treeCpu(pid)])) as Record<string, number>,
       self: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     });
+    // What the instances burn with nothing to do (poll timers, leases): part of what each added instance costs.
+    const idle0 = cpuOf();
+    const idleT0 = performance.now();
+    await new Promise((res) => setTimeout(res, IDLE_SAMPLE_MS));
+    const idle1 = cpuOf();
+    const idleMsPerS = apis.map((_, i) => ((idle1.apis[i]! - idle0.apis[i]!) * 1000) / ((performance.now() - idleT0) / 1000));
     const cpu0 = cpuOf();
     const perInstance = apis.map(() => 0);
     const t0 = performance.now();
@@ -174,6 +182,7 @@ async function runScale(
       'requests per instance': perInstance.join(' / '),
       'API CPU ms/op (each)': apiMs.map((x) => x.toFixed(2)).join(' / '),
       'API CPU ms/op (total)': apiTotal,
+      'idle API CPU ms/s (each)': idleMsPerS.map((x) => x.toFixed(1)).join(' / '),
       'PostgreSQL CPU ms/op': msPerOp(cpu0.others.PostgreSQL!, cpu1.others.PostgreSQL!),
       'Anvil CPU ms/op': msPerOp(cpu0.others.Anvil!, cpu1.others.Anvil!),
       'load generator + receiver CPU ms/op': msPerOp(cpu0.self, cpu1.self),
