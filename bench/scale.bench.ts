@@ -40,7 +40,7 @@ import type { BenchRow, Suite } from './run';
 const IN_FLIGHT = 32;
 /** How long the webhook deliveries of a run may trail its last confirmation. */
 const DELIVERIES_WITHIN_MS = 120_000;
-/** How long the instances' idle CPU is sampled before the load. */
+/** How long the instances' idle CPU is sampled after the run. */
 const IDLE_SAMPLE_MS = 3_000;
 
 /** Counts `transaction.confirmed` deliveries by transaction id (signatures are the webhooks e2e test's business). */
@@ -121,12 +121,6 @@ async function runScale(
       others: Object.fromEntries(Object.entries(others).map(([name, pid]) => [name, treeCpu(pid)])) as Record<string, number>,
       self: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     });
-    // What the instances burn with nothing to do (poll timers, leases): part of what each added instance costs.
-    const idle0 = cpuOf();
-    const idleT0 = performance.now();
-    await new Promise((res) => setTimeout(res, IDLE_SAMPLE_MS));
-    const idle1 = cpuOf();
-    const idleMsPerS = apis.map((_, i) => ((idle1.apis[i]! - idle0.apis[i]!) * 1000) / ((performance.now() - idleT0) / 1000));
     const cpu0 = cpuOf();
     const perInstance = apis.map(() => 0);
     const t0 = performance.now();
@@ -166,6 +160,12 @@ async function runScale(
     while (undelivered() > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
     const deliveredSeconds = (performance.now() - t0) / 1000;
     const cpu1 = cpuOf();
+    // What the instances burn with nothing left to do (poll timers, leases), read once every row is final and
+    // every event delivered: part of what each added instance costs, in proportion to a run's duration.
+    const idleT0 = performance.now();
+    await new Promise((res) => setTimeout(res, IDLE_SAMPLE_MS));
+    const idle1 = cpuOf();
+    const idleMsPerS = apis.map((_, i) => ((idle1.apis[i]! - cpu1.apis[i]!) * 1000) / ((performance.now() - idleT0) / 1000));
     const msPerOp = (a: number, b: number) => Number((((b - a) * 1000) / n).toFixed(2));
     const apiMs = apis.map((_, i) => msPerOp(cpu0.apis[i]!, cpu1.apis[i]!));
     const apiTotal = Number(apiMs.reduce((s, x) => s + x, 0).toFixed(2));
