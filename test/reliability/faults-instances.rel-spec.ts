@@ -134,7 +134,10 @@ describe('fault: kill -9 of one of three API instances under load', () => {
     for (let f = 0; f < FIRMS; f++) {
       // Set-up spread over the instances too.
       const { http } = instances[f % INSTANCES]!;
-      const fx = await createFixture(http, stack, { tag: `in${seed}f${f}`, holders: 3 });
+      const fx = await createFixture(http, stack, { tag: `in${seed}f${f}`, holders: 3 }).catch((e: unknown) => {
+        const state = instances.map((i) => `${i.name} ${i.api.alive ? 'alive' : 'dead'}: ${i.api.tail(3)}`).join('\n');
+        throw new Error(`${e instanceof Error ? e.message : String(e)}\n${state}`);
+      });
       const policy = await http.call('PUT', `/v1/operators/${fx.operator.id}/policy`, {
         token: fx.operator.token,
         body: { rules: [{ kinds: ['forced-transfer'], minAmount: '1000000000', approvals: 1 }] },
@@ -224,10 +227,12 @@ describe('fault: kill -9 of one of three API instances under load', () => {
       victim.rec.phase = 'api-down';
       const killAt = Date.now();
       await victim.api.kill9();
-      // What was in flight at the kill (read at once; nothing is final sooner than a receipt round).
+      // The firms' rows in flight at the kill (read at once; nothing is final sooner than a receipt round).
+      // Platform rows (audit anchors, gas funding) are not the workload's and not listed by the firms.
       const { rows: open } = await db.query<{ id: string; status: string; tx_hash: `0x${string}` | null; app: string | null }>(
         `SELECT t.id, t.status, t.tx_hash, (SELECT s.app FROM rel_signed_by s WHERE s.id = t.id ORDER BY s.at DESC LIMIT 1) AS app
-           FROM transactions t WHERE t.status IN ('queued', 'submitted')`,
+           FROM transactions t WHERE t.status IN ('queued', 'submitted') AND t.operator_id = ANY($1)`,
+        [fixtures.map((f) => f.operator.id)],
       );
       const orphans = open.filter((o) => o.status === 'submitted' && o.app === victim.name);
       const known = await Promise.all(
