@@ -20,7 +20,7 @@ import { API_HEAP_MB, freePort, startAnvil, startPostgres, waitFor, type Postgre
 import { treeCpuSeconds } from './proc';
 
 const MNEMONIC = 'test test test test test test test test test test test junk';
-export const ADMIN = { loginId: 'bench-admin', password: 'bench-platform-password' };
+const ADMIN = { loginId: 'bench-admin', password: 'bench-platform-password' };
 
 /** `--name value` from the command line. */
 export const argOf = (name: string): string | undefined => {
@@ -32,8 +32,6 @@ export const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
 };
-
-export const median = (xs: number[]): number => pct(xs, 50);
 
 /** CPU seconds of a process tree; 0 once it is gone. */
 export const treeCpu = (pid: number): number => treeCpuSeconds(pid) ?? 0;

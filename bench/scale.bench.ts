@@ -32,6 +32,7 @@ import {
   startInfra,
   treeCpu,
   type ApiHandle,
+  type Infra,
   type Lane,
 } from './api-harness';
 import type { BenchRow, Suite } from './run';
@@ -96,7 +97,7 @@ async function runScale(
   n: number,
   signers: number,
   env: Record<string, string>,
-  infra: Awaited<ReturnType<typeof startInfra>>,
+  infra: Infra,
   receiver: Receiver,
   hookUrl: string,
 ): Promise<Run> {
