@@ -8,4 +8,5 @@ export function loadSuites(): void {
   registerSuite('pipeline', async () => (await import('./pipeline.bench')).default);
   registerSuite('jobs', async () => (await import('./jobs.bench')).default);
   registerSuite('batches', async () => (await import('./batches.bench')).default);
+  registerSuite('scale', async () => (await import('./scale.bench')).default);
 }
