@@ -2,9 +2,7 @@
  * What a bench needs to drive the API as deployed: the API as its own process(es), a raw
  * viem baseline on the same Anvil, a lane per signer (operator, investor, token), CPU readings.
  *
- * Copied from bench/pipeline.bench.ts (json, startApi, raw, the lane set-up, the env), where
- * these helpers are module-private: importing them is impossible and that file is being
- * rewritten meanwhile. Once merged, pipeline.bench.ts can import them from here instead.
+ * Shared by the pipeline, batches and scale suites.
  */
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -159,8 +157,8 @@ export async function startInfra(): Promise<Infra> {
   };
 }
 
-/** (a) raw: viem signs `mint` calls with an in-memory key and sends them serially — what Anvil accepts. */
-export async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<{ rate: number; cpu: Record<string, number> }> {
+/** A fresh agent key with gas and a token it is agent of, and a signed-`mint` maker for it. */
+async function rawSetup(rpcUrl: string) {
   const chain = defineChain({
     id: 31337,
     name: 'anvil',
@@ -185,11 +183,8 @@ export async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<
   const gas = (await pub.estimateGas({ account: agent.address, to: token, data })) * 2n;
   const fees = await pub.estimateFeesPerGas();
   let nonce = await pub.getTransactionCount({ address: agent.address, blockTag: 'pending' });
-  const cpu0 = { anvil: treeCpu(anvilPid), self: process.cpuUsage() };
-  const t0 = performance.now();
-  let last: `0x${string}` = '0x';
-  for (let i = 0; i < n; i++) {
-    const signed = await agent.signTransaction({
+  const nextSigned = () =>
+    agent.signTransaction({
       chainId: 31337,
       type: 'eip1559',
       nonce: nonce++,
@@ -199,8 +194,16 @@ export async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<
       maxFeePerGas: fees.maxFeePerGas,
       maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
     });
-    last = await pub.sendRawTransaction({ serializedTransaction: signed });
-  }
+  return { pub, nextSigned };
+}
+
+/** (a) raw: viem signs `mint` calls with an in-memory key and sends them serially — what Anvil accepts. */
+export async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<{ rate: number; cpu: Record<string, number> }> {
+  const { pub, nextSigned } = await rawSetup(rpcUrl);
+  const cpu0 = { anvil: treeCpu(anvilPid), self: process.cpuUsage() };
+  const t0 = performance.now();
+  let last: `0x${string}` = '0x';
+  for (let i = 0; i < n; i++) last = await pub.sendRawTransaction({ serializedTransaction: await nextSigned() });
   await pub.waitForTransactionReceipt({ hash: last });
   const rate = n / ((performance.now() - t0) / 1000);
   const self = process.cpuUsage(cpu0.self);
@@ -211,6 +214,19 @@ export async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<
       'Anvil CPU ms/op': Number((((treeCpu(anvilPid) - cpu0.anvil) * 1000) / n).toFixed(2)),
     },
   };
+}
+
+/** Raw send + receipt, one at a time: sign, eth_sendRawTransaction, then eth_getTransactionReceipt until it is there. */
+export async function rawLatency(rpcUrl: string, n: number): Promise<number[]> {
+  const { pub, nextSigned } = await rawSetup(rpcUrl);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const hash = await pub.sendRawTransaction({ serializedTransaction: await nextSigned() });
+    while (!(await pub.getTransactionReceipt({ hash }).catch(() => undefined))) await new Promise((r) => setTimeout(r, 1));
+    out.push(performance.now() - t0);
+  }
+  return out;
 }
 
 export interface Lane {

@@ -6,7 +6,6 @@
  *       with an in-memory key and sent serially, vs (b) a 10,000-row batch through kagi from
  *       POST to `completed`. Target (issue 19): b/a ≥ 0.9; acceptance < 2 s.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +15,8 @@ import { createPublicClient, createWalletClient, defineChain, encodeFunctionData
 import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from 'viem/accounts';
 import { securityTokenAbi, securityTokenBytecode } from '../src/chain/contracts/security-token.abi';
 import { custodyAddressOf } from '../src/chain/custody-address';
-import { API_HEAP_MB, freePort, startAnvil, startPostgres, waitFor } from '../dev/processes';
+import { freePort, startAnvil, startPostgres } from '../dev/processes';
+import { startApi } from './api-harness';
 import { treeCpuSeconds } from './proc';
 import type { BenchRow, Suite } from './run';
 
@@ -32,32 +32,6 @@ async function json(base: string, method: string, path: string, token?: string, 
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: r.status, body: (await r.json().catch(() => ({}))) as Record<string, unknown> };
-}
-
-async function startApi(env: Record<string, string>): Promise<{ base: string; pid: number; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [`--max-old-space-size=${API_HEAP_MB}`, join(process.cwd(), 'dist', 'src', 'main.js')], {
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  await waitFor(
-    async () =>
-      (await fetch(`${base}/health/ready`)
-        .then((r) => r.status)
-        .catch(() => 0)) === 200,
-    60_000,
-    'the API',
-  );
-  return {
-    base,
-    pid: child.pid!,
-    stop: async () => {
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await gone;
-    },
-  };
 }
 
 /** (a) batchMint lots of 100 rows, signed in memory and sent serially: what Anvil accepts. */

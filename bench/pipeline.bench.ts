@@ -7,169 +7,29 @@
  *       1 and 4 signers (operators).
  * Reports ops/s, ratio b/a, p50/p99 accepted→confirmed, KMS calls/op and peak RSS.
  */
-import { randomUUID } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand, DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { Client as PgClient } from 'pg';
-import { createPublicClient, createWalletClient, defineChain, encodeFunctionData, http, parseEther, type Address } from 'viem';
-import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from 'viem/accounts';
-import { securityTokenAbi, securityTokenBytecode } from '../src/chain/contracts/security-token.abi';
-import { custodyAddressOf } from '../src/chain/custody-address';
-import { API_HEAP_MB, findMoto, freePort, startAnvil, startMoto, startPostgres, waitFor } from '../dev/processes';
-import { procStatus, treeCpuSeconds } from './proc';
+import { findMoto, freePort, startAnvil, startMoto, startPostgres } from '../dev/processes';
+import { argOf, json, pct, raw, rawLatency, startApi, treeCpu } from './api-harness';
+import { procStatus } from './proc';
 import type { BenchRow, Suite } from './run';
 
 /** Requests the load generator keeps in flight. */
 const IN_FLIGHT = 32;
 
-const MNEMONIC = 'test test test test test test test test test test test junk';
 const argN = () => {
   const i = process.argv.indexOf('--n');
   return i > 0 ? Number(process.argv[i + 1]) : Number(process.env.BENCH_PIPELINE_N ?? 400);
 };
-
-async function json(base: string, method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}) {
-  const r = await fetch(base + path, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: r.status, body: (await r.json().catch(() => ({}))) as Record<string, string>, headers: r.headers };
-}
-
-/** `--only local` or `--only moto`, and `--signers 1,4`, narrow the run (e.g. for the 10,000-operation RSS check). */
-const argOf = (name: string) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-};
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
-};
-
-/** A fresh agent key with gas and a token it is agent of, and a signed-`mint` maker for it. */
-async function rawSetup(rpcUrl: string) {
-  const chain = defineChain({
-    id: 31337,
-    name: 'anvil',
-    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
-    rpcUrls: { default: { http: [rpcUrl] } },
-  });
-  const pub = createPublicClient({ transport: http(rpcUrl), pollingInterval: 50, cacheTime: 0 });
-  const funder = mnemonicToAccount(MNEMONIC);
-  const agent = privateKeyToAccount(generatePrivateKey()); // bench-only throwaway key
-  const fw = createWalletClient({ account: funder, chain, transport: http(rpcUrl) });
-  await pub.waitForTransactionReceipt({ hash: await fw.sendTransaction({ to: agent.address, value: parseEther('100') }) });
-  const dep = await pub.waitForTransactionReceipt({
-    hash: await createWalletClient({ account: agent, chain, transport: http(rpcUrl) }).deployContract({
-      abi: securityTokenAbi,
-      bytecode: securityTokenBytecode,
-      args: ['Raw', 'RAW', 0, funder.address, agent.address, false, custodyAddressOf(randomUUID())],
-    }),
-  });
-  const token = dep.contractAddress as Address;
-  const holder = privateKeyToAccount(generatePrivateKey()).address;
-  const data = encodeFunctionData({ abi: securityTokenAbi, functionName: 'mint', args: [holder, 1n] });
-  const gas = (await pub.estimateGas({ account: agent.address, to: token, data })) * 2n;
-  const fees = await pub.estimateFeesPerGas();
-  let nonce = await pub.getTransactionCount({ address: agent.address, blockTag: 'pending' });
-  const nextSigned = () =>
-    agent.signTransaction({
-      chainId: 31337,
-      type: 'eip1559',
-      nonce: nonce++,
-      to: token,
-      data,
-      gas,
-      maxFeePerGas: fees.maxFeePerGas,
-      maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-    });
-  return { pub, nextSigned };
-}
-
-async function raw(rpcUrl: string, n: number, anvilPid: number): Promise<{ rate: number; cpu: Record<string, number> }> {
-  const { pub, nextSigned } = await rawSetup(rpcUrl);
-  const cpu0 = { anvil: treeCpu(anvilPid), self: process.cpuUsage() };
-  const t0 = performance.now();
-  let last: `0x${string}` = '0x';
-  for (let i = 0; i < n; i++) last = await pub.sendRawTransaction({ serializedTransaction: await nextSigned() });
-  await pub.waitForTransactionReceipt({ hash: last });
-  const rate = n / ((performance.now() - t0) / 1000);
-  const self = process.cpuUsage(cpu0.self);
-  return {
-    rate,
-    cpu: {
-      'load generator CPU ms/op': Number(((self.user + self.system) / 1000 / n).toFixed(2)),
-      'Anvil CPU ms/op': Number((((treeCpu(anvilPid) - cpu0.anvil) * 1000) / n).toFixed(2)),
-    },
-  };
-}
-
-/** Raw send + receipt, one at a time: sign, eth_sendRawTransaction, then eth_getTransactionReceipt until it is there. */
-async function rawLatency(rpcUrl: string, n: number): Promise<number[]> {
-  const { pub, nextSigned } = await rawSetup(rpcUrl);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const hash = await pub.sendRawTransaction({ serializedTransaction: await nextSigned() });
-    while (!(await pub.getTransactionReceipt({ hash }).catch(() => undefined))) await new Promise((r) => setTimeout(r, 1));
-    out.push(performance.now() - t0);
-  }
-  return out;
-}
-
-/** The API as deployed: `node dist/src/main.js` in its own process, so its RSS is its own. */
-async function startApi(env: Record<string, string>): Promise<{ base: string; pid: number; stop: () => Promise<void> }> {
-  const port = await freePort();
-  // BENCH_API_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the API process.
-  const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(
-    process.execPath,
-    [`--max-old-space-size=${API_HEAP_MB}`, ...nodeArgs, join(process.cwd(), 'dist', 'src', 'main.js')],
-    {
-      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  const base = `http://127.0.0.1:${port}`;
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  await waitFor(
-    async () => {
-      if (exited) throw new Error('the API exited during start-up');
-      return (
-        (await fetch(`${base}/health/ready`)
-          .then((r) => r.status)
-          .catch(() => 0)) === 200
-      );
-    },
-    60_000,
-    'the API',
-  );
-  return {
-    base,
-    pid: child.pid!,
-    stop: async () => {
-      if (exited) return;
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await gone;
-    },
-  };
-}
 
 /** Resident set of a process now and at its peak (MiB). */
 function rssOf(pid: number): { now: number; peak: number } {
   const s = procStatus(pid);
   return { now: (s?.rss ?? 0) / 1048576, peak: (s?.hwm ?? 0) / 1048576 };
 }
-
-/** CPU seconds of a process tree; 0 once it is gone. */
-const treeCpu = (pid: number) => treeCpuSeconds(pid) ?? 0;
 
 /** Sums of the API's counters, by metric name and label set (`name{labels}` → value). */
 async function counters(base: string): Promise<Map<string, number>> {
