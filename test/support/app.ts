@@ -50,6 +50,11 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     ARGON2_ITERATIONS: '1',
     RATE_LIMIT_PER_MINUTE: '100000',
     LOGIN_RATE_LIMIT_PER_MINUTE: '100000',
+    // The e2e files share two cores with their chain, database and KMS; a healthy node or database
+    // can be slower than the production deadlines there. The deadlines themselves (defaults) are
+    // tested against a hung node and a hung database in the reliability suite (faults-hung).
+    CHAIN_READ_TIMEOUT: '5s',
+    DATABASE_QUERY_TIMEOUT: '30s',
     ...overrides,
   };
 }
