@@ -6,4 +6,4 @@ import { dataSourceOptions } from './data-source-options';
 
 loadDevEnvFile();
 // No request deadlines here: a migration may take minutes on a large table.
-export default new DataSource(dataSourceOptions(loadConfig().databaseUrl, { extra: { max: 1, application_name: 'kagi-migrations' } }));
+export default new DataSource(dataSourceOptions(loadConfig().databaseUrl, { extra: { max: 2, application_name: 'kagi-migrations' } }));

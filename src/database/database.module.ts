@@ -26,7 +26,8 @@ export async function runMigrations(ds: DataSource, logger = new Logger('Databas
 }
 
 /**
- * The migrations run on a connection of their own without the request deadlines: a migration
+ * The migrations run on connections of their own (two: the advisory lock holds one) without the
+ * request deadlines: a migration
  * may take minutes on a large table, and an instance waiting for another's migration lock must
  * not time out. The application's pool (`options`) keeps DATABASE_QUERY_TIMEOUT.
  */
@@ -34,7 +35,7 @@ function migrationOptions(options: DataSourceOptions): DataSourceOptions {
   const extra = (options.extra ?? {}) as { connectionTimeoutMillis?: number };
   return {
     ...options,
-    extra: { max: 1, connectionTimeoutMillis: extra.connectionTimeoutMillis, application_name: 'kagi-migrations' },
+    extra: { max: 2, connectionTimeoutMillis: extra.connectionTimeoutMillis, application_name: 'kagi-migrations' },
   };
 }
 
