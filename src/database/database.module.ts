@@ -26,10 +26,10 @@ export async function runMigrations(ds: DataSource, logger = new Logger('Databas
 }
 
 /**
- * The migrations run on connections of their own (two: the advisory lock holds one) without the
- * request deadlines: a migration
- * may take minutes on a large table, and an instance waiting for another's migration lock must
- * not time out. The application's pool (`options`) keeps DATABASE_QUERY_TIMEOUT.
+ * The migrations run on connections of their own (two: the advisory lock holds one) without
+ * the request deadlines: a migration may take minutes on a large table, and an instance waiting
+ * for another's migration lock must not time out. The application's pool (`options`) keeps
+ * DATABASE_QUERY_TIMEOUT.
  */
 function migrationOptions(options: DataSourceOptions): DataSourceOptions {
   const extra = (options.extra ?? {}) as { connectionTimeoutMillis?: number };
