@@ -98,7 +98,12 @@ export type AttemptResult =
 
 /** One delivery attempt under the policy; never throws. */
 export async function deliver(a: Attempt): Promise<AttemptResult> {
-  const deadline = AbortSignal.any([AbortSignal.timeout(DELIVERY_DEADLINE_MS), ...(a.signal ? [a.signal] : [])]);
+  // Our own timer, not AbortSignal.timeout(): inside AbortSignal.any() Node holds a timeout signal
+  // only weakly, and a garbage collection during a slow exchange can take it — the deadline then
+  // never fires (nodejs/node#57736; seen here as a delivery outliving 15 s under load).
+  const timer = new AbortController();
+  const clock = setTimeout(() => timer.abort(new DOMException('the delivery deadline passed', 'TimeoutError')), DELIVERY_DEADLINE_MS);
+  const deadline = a.signal ? AbortSignal.any([timer.signal, a.signal]) : timer.signal;
   try {
     const problem = urlProblem(a.url, a.policy);
     if (problem) return { ok: false, status: null, answer: '', error: problem };
@@ -119,6 +124,8 @@ export async function deliver(a: Attempt): Promise<AttemptResult> {
         ? e.message.split('\n')[0]!.slice(0, 200)
         : 'failed';
     return { ok: false, status: null, answer: '', error };
+  } finally {
+    clearTimeout(clock);
   }
 }
 
