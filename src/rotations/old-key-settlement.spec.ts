@@ -24,7 +24,7 @@ function setup(o: { rows: Array<{ id: string; nonce: number }>; mined: number; o
   const signed: TransactionSerializableEIP1559[] = [];
   const queue = { signedInFlightFrom: async () => o.rows } as unknown as TransactionQueue;
   const chain = {
-    client: { getTransactionCount: async () => o.mined, getBalance: async () => 10n ** 18n },
+    pipeline: { getTransactionCount: async () => o.mined, getBalance: async () => 10n ** 18n },
     sender: {
       sendRawTransaction: async ({ serializedTransaction }: { serializedTransaction: Hex }) => {
         sent.push(serializedTransaction);
