@@ -184,7 +184,9 @@ export class DistributionsService {
     const units = new Map<Address, bigint>();
     for (let lo = from; lo <= to; lo += LOG_RANGE) {
       const hi = lo + LOG_RANGE - 1n < to ? lo + LOG_RANGE - 1n : to;
-      const logs = await this.chain.client
+      // The pipeline's client: its longer deadline (CHAIN_PIPELINE_TIMEOUT) suits a log range of
+      // thousands of transfers; the request deadline is for reads a client waits on in seconds.
+      const logs = await this.chain.pipeline
         .getContractEvents({ address: token, abi: securityTokenAbi, eventName: 'Transfer', fromBlock: lo, toBlock: hi, strict: true })
         .catch(() => {
           throw new ChainUnavailableError();
