@@ -15,6 +15,7 @@ import { securityTokenAbi } from '../../src/chain/contracts/security-token.abi';
 import { freePort, startAnvil, type StartedProcess } from '../../dev/processes';
 import { createTestApp, http, type TestApp } from '../support/app';
 import { adminToken, createOperator, login, uniq, type OperatorFixture } from '../support/api';
+import { dropDatabase, freshDatabase } from '../support/db';
 
 const WAIT = { prefer: 'wait=30' };
 const AGENT_ROLE = keccak256(toHex('AGENT_ROLE'));
@@ -28,6 +29,9 @@ interface Firm {
 describe('key rotation with the old key’s work stuck', () => {
   let t: TestApp;
   let anvil: StartedProcess;
+  // A chain of its own needs a database of its own: the platform's keys (governance, anchors)
+  // carry their nonces in the database, and the shared one has them from the shared chain.
+  let databaseUrl: string;
   let admin: string;
   let admin2: string;
   const chain = () => createPublicClient({ transport: viemHttp(anvil.url), pollingInterval: 50 });
@@ -119,7 +123,10 @@ describe('key rotation with the old key’s work stuck', () => {
 
   beforeAll(async () => {
     anvil = await startAnvil({ port: await freePort(), chainId: inject('chainId') });
-    t = await createTestApp({ env: { CHAIN_RPC_URL: anvil.url, PLATFORM_FOUR_EYES: 'true', TX_STUCK_AFTER_SECONDS: '2' } });
+    databaseUrl = await freshDatabase('rotsettle');
+    t = await createTestApp({
+      env: { CHAIN_RPC_URL: anvil.url, DATABASE_URL: databaseUrl, PLATFORM_FOUR_EYES: 'true', TX_STUCK_AFTER_SECONDS: '2' },
+    });
     admin = await adminToken(t.url);
     const loginId = uniq('settle-admin');
     const a = await http(t.url, 'POST', '/v1/admins', { token: admin, body: { loginId, name: 'Second', email: `${loginId}@example.jp` } });
@@ -130,6 +137,7 @@ describe('key rotation with the old key’s work stuck', () => {
   afterAll(async () => {
     await t?.close();
     await anvil?.stop();
+    if (databaseUrl) await dropDatabase(databaseUrl);
   });
 
   it("consumes a stuck old-key transaction's nonce with a 0-value self-transfer; the issue lands once, signed by the new key", async () => {
@@ -191,7 +199,7 @@ describe('key rotation with the old key’s work stuck', () => {
     await rpc('anvil_setBalance', [old, '0x0']);
     await rpc('anvil_dropTransaction', [stuck.txHash]);
     await rpc('evm_setAutomine', [true]);
-    const db = new Client({ connectionString: inject('databaseUrl') });
+    const db = new Client({ connectionString: databaseUrl });
     await db.connect();
     try {
       // One flipped byte: the envelope no longer authenticates, KMS-backed opening is refused.
