@@ -4,7 +4,8 @@ import { ApiProblems } from '../common/api-problems';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { CurrentPrincipal, RequestId, Roles, StaffRoute, type Principal } from '../common/principal';
 import { OptionalLegalBasisDto } from '../governance/dto/emergency.dto';
-import { RotationsService, type RotationView } from './rotations.service';
+import type { RotationView } from './rotation-view';
+import { RotationsService } from './rotations.service';
 
 const REQUEST_PROBLEMS = [
   'VALIDATION_FAILED',

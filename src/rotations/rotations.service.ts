@@ -45,24 +45,12 @@ import { TokensService } from '../tokens/tokens.service';
 import { TransactionQueue } from '../transactions/queue';
 import { publishRotationCompleted } from '../webhooks/webhook-events';
 import { OldKeySettlement } from './old-key-settlement';
+import { toRotationView, type RotationView } from './rotation-view';
 import { RotationsRepository, type RotationRow, type StepRow } from './rotations.repository';
 
 const RUN_JOB = 'rotation.run';
 const ACTION = 'key-rotation';
 const ENDED = ['failed', 'cancelled', 'rejected', 'expired'];
-
-export interface RotationView {
-  id: string;
-  actionId: string | null;
-  signer: { kind: string; id: string };
-  oldAddress: string;
-  newAddress: string | null;
-  status: string;
-  error: { code: string; message: string } | null;
-  steps: Array<{ kind: string; tokenId: string | null; transactionId: string | null; status: string; error: StepRow['error'] }>;
-  createdAt: string;
-  completedAt: string | null;
-}
 
 type Outcome = 'done' | 'wait' | { failed: { code: string; message: string } };
 
@@ -394,18 +382,6 @@ export class RotationsService implements OnModuleInit {
   private async view(id: string): Promise<RotationView> {
     const r = await this.repo.find(id);
     if (!r) throw new NotFoundError('Rotation');
-    const steps = await this.repo.steps(id);
-    return {
-      id: r.id,
-      actionId: r.action_id,
-      signer: { kind: r.signer_kind, id: r.signer_id },
-      oldAddress: r.old_address,
-      newAddress: r.new_address,
-      status: r.status,
-      error: r.error,
-      steps: steps.map((s) => ({ kind: s.kind, tokenId: s.token_id, transactionId: s.transaction_id, status: s.status, error: s.error })),
-      createdAt: new Date(r.created_at).toISOString(),
-      completedAt: r.completed_at ? new Date(r.completed_at).toISOString() : null,
-    };
+    return toRotationView(r, await this.repo.steps(id));
   }
 }
