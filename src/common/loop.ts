@@ -2,10 +2,17 @@
  * A background loop that never overlaps itself: it runs when woken, or after its poll
  * interval, and at once again when the last run says more work is ready. `stop()` waits
  * for the run in progress.
+ *
+ * `gatherMs` (off by default) is a batching window for work nobody waits on synchronously
+ * (webhook fan-out and sends): a wake-up starts a run no sooner than `gatherMs` after the
+ * previous run started, so wake-ups that arrive one by one are served by one run. A run that
+ * reports more work ready (a full batch) still goes again at once.
  */
 export class Loop {
   private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
   private running: Promise<void> | undefined;
+  private lastStart = 0;
   private again = false;
   private stopped = false;
 
@@ -14,6 +21,7 @@ export class Loop {
     /** Resolves true when more work is ready right now. */
     private readonly run: () => Promise<boolean>,
     private readonly onError: (e: unknown) => void,
+    private readonly gatherMs = 0,
   ) {}
 
   start(): void {
@@ -23,7 +31,7 @@ export class Loop {
   wake(): void {
     if (this.stopped) return;
     if (this.running) this.again = true;
-    else this.schedule(0);
+    else this.schedule(this.gap());
   }
 
   async stop(): Promise<void> {
@@ -32,12 +40,21 @@ export class Loop {
     await this.running;
   }
 
+  /** How long a wake-up waits: what is left of the batching window since the last run started. */
+  private gap(): number {
+    return Math.max(0, this.lastStart + this.gatherMs - Date.now());
+  }
+
   private schedule(ms: number): void {
     if (this.stopped) return;
+    // A wake-up never postpones a run already due sooner.
+    if (this.timer && this.timerAt <= Date.now() + ms) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerAt = Date.now() + ms;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.again = false;
+      this.lastStart = Date.now();
       this.running = this.run()
         .catch((e: unknown) => {
           this.onError(e);
@@ -45,7 +62,7 @@ export class Loop {
         })
         .then((more) => {
           this.running = undefined;
-          this.schedule(more || this.again ? 0 : this.pollMs);
+          this.schedule(more ? 0 : this.again ? this.gap() : this.pollMs);
         });
     }, ms);
   }

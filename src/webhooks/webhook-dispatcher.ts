@@ -28,7 +28,7 @@ import { Notifier } from '../database/notifier';
 import { NotificationsService } from '../notifications/notifications.service';
 import { deliver } from './outbound';
 import { WebhookSecrets } from './webhook-secrets';
-import { WEBHOOK_DELIVERIES_CHANNEL } from './webhook-sequencer';
+import { WEBHOOK_DELIVERIES_CHANNEL, WEBHOOK_GATHER_MS } from './webhook-sequencer';
 import { WebhooksRepository, type EndpointSecrets, type HeadDelivery } from './webhooks.repository';
 
 const CONCURRENCY = 16;
@@ -57,6 +57,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
     POLL_MS,
     () => this.round(),
     (e) => this.logger.warn(`webhook round failed: ${firstLine(e)}`),
+    WEBHOOK_GATHER_MS,
   );
   private unlisten: (() => void) | undefined;
   private readonly attempts;

@@ -8,21 +8,26 @@ import {
   WEBHOOK_EVENTS_CHANNEL,
 } from './webhook-events';
 
-/** A strict fake: answers the outbox INSERT with `stored` rows and records pg_notify; anything else throws. */
+/**
+ * A strict fake: answers the outbox statement (the INSERT, with its wake-up of the sequencer on
+ * the channel in its last parameter) with `stored`; any other statement throws. Whether the
+ * wake-up fires only when something was stored is the statement's own SQL, run for real by the
+ * webhooks e2e.
+ */
 function fakeEm(stored: number) {
   const inserts: unknown[][] = [];
-  const notified: unknown[] = [];
+  const channels: unknown[] = [];
   const em = {
     query: async (sql: string, params: unknown[]) => {
-      if (sql.includes('INSERT INTO webhook_events')) {
-        inserts.push(params);
-        return Array.from({ length: stored }, (_, i) => ({ id: String(i) }));
+      if (sql.includes('INSERT INTO webhook_events') && sql.includes('pg_notify($4')) {
+        inserts.push(params.slice(0, 3));
+        channels.push(params[3]);
+        return [{ stored }];
       }
-      if (sql.includes('pg_notify')) return void notified.push(params[0]);
       throw new Error(`unexpected query: ${sql.slice(0, 60)}`);
     },
   } as unknown as EntityManager;
-  return { em, inserts, notified };
+  return { em, inserts, channels };
 }
 
 describe('webhook outbox writers', () => {
@@ -34,15 +39,14 @@ describe('webhook outbox writers', () => {
       [['firm-1'], ['batch.completed'], [JSON.stringify({ id: 'b1', status: 'completed' })]],
       [[null], ['rotation.completed'], [JSON.stringify({ signer: '0xabc', kind: 'platform' })]],
     ]);
-    expect(f.notified).toEqual([WEBHOOK_EVENTS_CHANNEL, WEBHOOK_EVENTS_CHANNEL]);
+    expect(f.channels).toEqual([WEBHOOK_EVENTS_CHANNEL, WEBHOOK_EVENTS_CHANNEL]);
   });
 
-  it('wakes the sequencer only when a subscriber made the event stick', async () => {
+  it('a wallet issued for the first time is wallet.issued, again wallet.reissued', async () => {
     const f = fakeEm(0);
-    await publishWalletIssued(f.em, { userId: 'u1', operatorId: 'firm-1', address: '0x1', previousAddress: null });
+    await expect(publishWalletIssued(f.em, { userId: 'u1', operatorId: 'firm-1', address: '0x1', previousAddress: null })).resolves.toBe(0);
     await publishWalletIssued(f.em, { userId: 'u1', operatorId: 'firm-1', address: '0x2', previousAddress: '0x1' });
     expect(f.inserts.map((p) => (p[1] as string[])[0])).toEqual(['wallet.issued', 'wallet.reissued']);
-    expect(f.notified).toEqual([]);
   });
 
   it('reports a custody drift when it appears or changes, not on every reconciliation', async () => {

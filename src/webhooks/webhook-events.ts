@@ -11,7 +11,6 @@
  * Never put a secret in `data`: it is stored in clear and sent to the receiver.
  */
 import type { EntityManager } from 'typeorm';
-import { notify } from '../database/notifier';
 import { insertSubscribedEvents } from './webhooks.repository';
 
 export const TRANSACTION_EVENT_TYPES = [
@@ -50,9 +49,8 @@ export const WEBHOOK_EVENTS_CHANNEL = 'kagi_webhook_events';
 /** Writes the events that have a subscriber, in `em`'s transaction. Returns how many were stored. */
 export async function publishWebhookEvents(em: EntityManager, events: readonly WebhookEventInput[]): Promise<number> {
   if (!events.length) return 0;
-  const stored = await insertSubscribedEvents(em, events);
-  if (stored) await notify(em, WEBHOOK_EVENTS_CHANNEL);
-  return stored;
+  // The insert notifies the sequencer itself (one statement; PostgreSQL delivers it at commit).
+  return insertSubscribedEvents(em, events, WEBHOOK_EVENTS_CHANNEL);
 }
 
 /** `user.registered`: called by user registration inside its transaction. */

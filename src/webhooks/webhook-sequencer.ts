@@ -28,6 +28,13 @@ import { WebhooksRepository } from './webhooks.repository';
 const SEQUENCER_LOCK = [0x6b616769, 0x77687371] as const;
 const BATCH = 500;
 const POLL_MS = 250;
+/**
+ * Wake-ups within this window after a pass wait for the next one: events that commit one by one
+ * (one client's operation makes three, tens of milliseconds apart) are fanned out by one pass of
+ * a few statements, not one pass each. Webhooks are asynchronous; 100 ms is far below a
+ * receiver's own latency and saves a third of the statements per operation at low load (measured: see README).
+ */
+export const WEBHOOK_GATHER_MS = 100;
 /** Wakes the dispatchers when deliveries were added. */
 export const WEBHOOK_DELIVERIES_CHANNEL = 'kagi_webhook_deliveries';
 
@@ -40,6 +47,7 @@ export class WebhookSequencer implements OnModuleInit, OnApplicationBootstrap, O
     POLL_MS,
     () => this.pass().then((n) => n === BATCH),
     (e) => this.logger.warn(`sequencer pass failed: ${firstLine(e)}`),
+    WEBHOOK_GATHER_MS,
   );
   private unlisten: (() => void) | undefined;
 
@@ -122,8 +130,8 @@ export class WebhookSequencer implements OnModuleInit, OnApplicationBootstrap, O
         deliveries,
         touched,
         events.map((e) => e.id),
+        WEBHOOK_DELIVERIES_CHANNEL,
       );
-      if (deliveries.length) await this.notifier.notify(em, WEBHOOK_DELIVERIES_CHANNEL);
       return { events: events.length, deliveries: deliveries.length };
     });
     return out.events;

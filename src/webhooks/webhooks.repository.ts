@@ -61,18 +61,23 @@ const ENDPOINT_COLUMNS = `id, operator_id, url, events, enabled, disabled_reason
 export async function insertSubscribedEvents(
   em: EntityManager,
   events: ReadonlyArray<{ tenant: string | null; type: string; data: Record<string, unknown> }>,
+  /** Notified (at commit) by the same statement when anything was stored. */
+  channel: string,
 ): Promise<number> {
-  const rows = await em.query<Array<{ id: string }>>(
-    `INSERT INTO webhook_events (operator_id, type, data)
-     SELECT e.tenant, e.type, e.data
-       FROM unnest($1::uuid[], $2::varchar[], $3::jsonb[]) WITH ORDINALITY AS e(tenant, type, data, n)
-      WHERE EXISTS (SELECT 1 FROM webhook_endpoints w
-                     WHERE w.operator_id IS NOT DISTINCT FROM e.tenant AND e.type = ANY (w.events))
-      ORDER BY e.n
-     RETURNING id`,
-    [events.map((e) => e.tenant), events.map((e) => e.type), events.map((e) => JSON.stringify(e.data))],
+  const [row] = await em.query<Array<{ stored: number }>>(
+    `WITH ins AS (
+       INSERT INTO webhook_events (operator_id, type, data)
+       SELECT e.tenant, e.type, e.data
+         FROM unnest($1::uuid[], $2::varchar[], $3::jsonb[]) WITH ORDINALITY AS e(tenant, type, data, n)
+        WHERE EXISTS (SELECT 1 FROM webhook_endpoints w
+                       WHERE w.operator_id IS NOT DISTINCT FROM e.tenant AND e.type = ANY (w.events))
+        ORDER BY e.n
+       RETURNING id),
+     n AS (SELECT count(*)::int AS stored FROM ins)
+     SELECT stored, CASE WHEN stored > 0 THEN pg_notify($4, '') END AS notified FROM n`,
+    [events.map((e) => e.tenant), events.map((e) => e.type), events.map((e) => JSON.stringify(e.data)), channel],
   );
-  return rows.length;
+  return row?.stored ?? 0;
 }
 
 @Injectable()
@@ -261,24 +266,39 @@ export class WebhooksRepository {
     );
   }
 
+  /**
+   * The pass's writes in one statement: the deliveries, the endpoints' counters, the events
+   * marked sequenced, and (at commit) a wake-up on `channel` when any delivery was added.
+   */
   async fanOut(
     em: EntityManager,
     deliveries: ReadonlyArray<{ endpointId: string; eventId: string; sequence: number }>,
     counters: ReadonlyMap<string, number>,
     eventIds: readonly string[],
+    channel: string,
   ): Promise<void> {
-    if (deliveries.length)
-      await em.query(
-        `INSERT INTO webhook_deliveries (endpoint_id, event_id, sequence)
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[])`,
-        [deliveries.map((d) => d.endpointId), deliveries.map((d) => d.eventId), deliveries.map((d) => d.sequence)],
-      );
-    if (counters.size)
-      await em.query(
-        `UPDATE webhook_endpoints w SET next_sequence = c.next FROM unnest($1::uuid[], $2::bigint[]) AS c(id, next) WHERE w.id = c.id`,
-        [[...counters.keys()], [...counters.values()]],
-      );
-    await em.query(`UPDATE webhook_events SET sequenced_at = now() WHERE id = ANY($1::uuid[])`, [eventIds]);
+    await em.query(
+      `WITH d AS (
+         INSERT INTO webhook_deliveries (endpoint_id, event_id, sequence)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[])
+         RETURNING 1),
+       c AS (
+         UPDATE webhook_endpoints w SET next_sequence = c.next FROM unnest($4::uuid[], $5::bigint[]) AS c(id, next)
+          WHERE w.id = c.id RETURNING 1),
+       e AS (
+         UPDATE webhook_events SET sequenced_at = now() WHERE id = ANY($6::uuid[]) RETURNING 1)
+       SELECT (SELECT count(*) FROM c) AS counters, (SELECT count(*) FROM e) AS events,
+              CASE WHEN (SELECT count(*) FROM d) > 0 THEN pg_notify($7, '') END AS notified`,
+      [
+        deliveries.map((d) => d.endpointId),
+        deliveries.map((d) => d.eventId),
+        deliveries.map((d) => d.sequence),
+        [...counters.keys()],
+        [...counters.values()],
+        eventIds,
+        channel,
+      ],
+    );
   }
 
   // ---- dispatcher -------------------------------------------------------------------------
