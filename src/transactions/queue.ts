@@ -116,23 +116,22 @@ export class TransactionQueue {
       this.repo.insertStatement(row),
       em,
     );
-    await this.hooks.changed(em, [{ ...row, callArgs: q.args }]);
-    return toTxDto({
+    const whole = {
       ...row,
+      callArgs: q.args,
       batchId: null,
       nonce: null,
       txHash: null,
-      rawTx: null,
       replacedHashes: null,
       blockNumber: null,
       approvalsGiven: [],
       attempts: 0,
       error: null,
-      nextAttemptAt: stamps!.created_at,
-      submittedAt: null,
       createdAt: stamps!.created_at,
       updatedAt: stamps!.updated_at,
-    });
+    };
+    await this.hooks.changed(em, [whole]);
+    return toTxDto(whole);
   }
 
   /** After the caller's commit: start signing now rather than at the next poll. */

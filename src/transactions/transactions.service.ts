@@ -4,7 +4,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { getAddress } from 'viem';
-import { In, type EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { AuditSink } from '../audit/audit-sink';
 import { actorOf, type Principal } from '../common/principal';
 import { ChainService, ChainUnavailableError } from '../chain/chain.service';
@@ -14,7 +14,7 @@ import { paginate, PageQuery, type Page } from '../common/pagination';
 import { firmOf } from '../common/principal';
 import { SealedKeyStores } from '../kms/sealed-key-stores';
 import { toTxDto, type TransactionResponse } from './dto/transaction.response';
-import { Transaction, type LegalBasisCode, type TxKind, type TxStatus } from './entities/transaction.entity';
+import type { LegalBasisCode, TxKind, TxStatus } from './entities/transaction.entity';
 import { TransactionHooks } from './hooks';
 import { FinalityWaiters } from './pipeline/waiters';
 import type { ApprovalGiven } from './entities/transaction.entity';
@@ -61,16 +61,6 @@ export class TransactionsService {
     const t = await this.repo.findOne(id, firmOf(p));
     if (!t) throw new NotFoundError('Transaction');
     return toTxDto(t);
-  }
-
-  /**
-   * The rows of `ids` as their routes answer them, read in `em` (a status change's own
-   * transaction sees what it is about to commit); ids not found are absent.
-   */
-  async responsesIn(em: EntityManager, ids: readonly string[]): Promise<Map<string, TransactionResponse>> {
-    if (!ids.length) return new Map();
-    const rows = await em.getRepository(Transaction).findBy({ id: In([...ids]) });
-    return new Map(rows.map((r) => [r.id, toTxDto(r)]));
   }
 
   /**

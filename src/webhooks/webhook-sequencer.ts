@@ -18,9 +18,9 @@ import { firstLine } from '../common/logging';
 import { Loop } from '../common/loop';
 import { AppConfig } from '../config/app-config';
 import { Notifier } from '../database/notifier';
+import { toTxDto } from '../transactions/dto/transaction.response';
 import { TransactionHooks } from '../transactions/hooks';
 import { tenantOf, type Transition } from '../transactions/pipeline/types';
-import { TransactionsService } from '../transactions/transactions.service';
 import { publishWebhookEvents, TRANSACTION_EVENT_TYPES, WEBHOOK_EVENTS_CHANNEL, type WebhookEventType } from './webhook-events';
 import { WebhooksRepository } from './webhooks.repository';
 
@@ -54,7 +54,6 @@ export class WebhookSequencer implements OnModuleInit, OnApplicationBootstrap, O
   constructor(
     private readonly repo: WebhooksRepository,
     private readonly hooks: TransactionHooks,
-    private readonly transactions: TransactionsService,
     private readonly notifier: Notifier,
     private readonly config: AppConfig,
     private readonly http: HttpAdapterHost,
@@ -77,28 +76,15 @@ export class WebhookSequencer implements OnModuleInit, OnApplicationBootstrap, O
 
   /**
    * Inside the status change's transaction: one `transaction.<status>` event per row, with the
-   * Transaction as its routes answer it (read in the same transaction, so it is the state
-   * that commits). Nothing is read when no endpoint subscribes.
+   * Transaction as its routes answer it, built from the changed row itself (the state that
+   * commits; no read). The outbox insert stores it only where an endpoint subscribes.
    */
   async transactionEvents(em: EntityManager, changed: readonly Transition[]): Promise<void> {
     const wanted = changed.filter((t) => CONTRACT_TYPES.has(`transaction.${t.status}`));
     if (!wanted.length) return;
-    const tenants = [...new Set(wanted.map((t) => tenantOf(t)))];
-    const types = [...new Set(wanted.map((t) => `transaction.${t.status}`))];
-    if (!(await this.repo.anySubscriber(em, tenants, types))) return;
-    const byId = await this.transactions.responsesIn(
-      em,
-      wanted.map((t) => t.id),
-    );
     await publishWebhookEvents(
       em,
-      wanted.flatMap((t) => {
-        const dto = byId.get(t.id);
-        if (!dto) return [];
-        // The status of this change (a row may move twice in one transaction).
-        const data = { ...dto, status: t.status };
-        return [{ tenant: tenantOf(t), type: `transaction.${t.status}` as WebhookEventType, data }];
-      }),
+      wanted.map((t) => ({ tenant: tenantOf(t), type: `transaction.${t.status}` as WebhookEventType, data: { ...toTxDto(t) } })),
     );
   }
 

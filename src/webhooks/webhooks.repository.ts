@@ -231,16 +231,6 @@ export class WebhooksRepository {
 
   // ---- sequencer --------------------------------------------------------------------------
 
-  /** Whether any endpoint of these tenants subscribes to one of `types` (one probe, in the caller's transaction). */
-  async anySubscriber(em: EntityManager, tenants: ReadonlyArray<string | null>, types: readonly string[]): Promise<boolean> {
-    const rows = await em.query<Array<{ n: number }>>(
-      `SELECT 1 AS n FROM webhook_endpoints
-        WHERE (operator_id = ANY($1::uuid[]) OR ($2 AND operator_id IS NULL)) AND events && $3::varchar[] LIMIT 1`,
-      [tenants.filter((t) => t !== null), tenants.includes(null), types],
-    );
-    return rows.length > 0;
-  }
-
   /**
    * Committed events not yet fanned out, in (txid, time, id) order, read in one snapshot. An
    * event is taken by the first pass that sees it committed: sequence follows commit order at

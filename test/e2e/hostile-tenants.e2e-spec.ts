@@ -66,13 +66,21 @@ describe("another tenant's ids", () => {
     return { status: r.status, contentType: r.headers.get('content-type'), body: r.text.split(id).join('<id>') };
   }
 
+  /** What the pipeline writes as it works a row it already has. */
+  const PIPELINE_TABLES = ['public.transactions', 'public.signer_nonces', 'public.webhook_events', 'public.webhook_deliveries'];
+
   /** B's answer with A's id must equal B's answer with an unknown id; neither writes anything. */
   async function likeUnknown(label: string, foreign: string, make: (id: string) => Req): Promise<void> {
     const send = async (id: string) => {
       const r = make(id);
       const before = await watcher.quiet();
+      // quiet() gives up waiting on a row out in a retry backoff (2 s unchanged); the pipeline may
+      // move it while this request runs. A write of the request's own would be a new row.
+      const inFlight = await watcher.busy();
       const res = await http(t.url, r.method, r.path, { token: b.op.token, body: r.body });
-      expect(WriteWatcher.changed(before, await watcher.snapshot()), `${label}: tables written`).toEqual([]);
+      let written = WriteWatcher.changed(before, await watcher.snapshot());
+      if (inFlight && !(await watcher.transactionsCreatedSince(before))) written = written.filter((tbl) => !PIPELINE_TABLES.includes(tbl));
+      expect(written, `${label}: tables written ${await watcher.changesSince(before)}`).toEqual([]);
       expect(await watcher.auditSuccessesSince(before), `${label}: audit events`).toEqual([]);
       expectContractAnswer(label, res.status, res.headers.get('content-type'), res.body);
       return res;

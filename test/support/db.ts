@@ -154,6 +154,14 @@ export class WriteWatcher {
     return (r.rows[0]?.n ?? 0) > 0;
   }
 
+  /** Whether a transactions row was created since the snapshot (a request's own write would be one). */
+  async transactionsCreatedSince(s: Snapshot): Promise<boolean> {
+    const r = await this.client.query<{ n: number }>(`SELECT count(*)::int AS n FROM transactions WHERE created_at >= $1::timestamptz`, [
+      s.at,
+    ]);
+    return (r.rows[0]?.n ?? 0) > 0;
+  }
+
   /** What the pipeline and the job runner changed since a snapshot (the message of a failed write check). */
   async changesSince(s: Snapshot): Promise<string> {
     const tx = await this.client.query(

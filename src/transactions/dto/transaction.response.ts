@@ -50,7 +50,7 @@ class LegalBasisView {
 }
 
 /** The requester of rows from before it was recorded: the firm's id (its first staff member's). */
-function requestedByOf(t: Transaction): RequestedByView {
+function requestedByOf(t: TxDtoSource): RequestedByView {
   const r = t.requestedBy;
   if (r) return { type: r.type, id: r.id, ...(r.onBehalfOf ? { onBehalfOf: r.onBehalfOf } : {}) };
   if (t.requestedByType === 'system') return { type: 'system', id: 'kagi', onBehalfOf: t.operatorId };
@@ -83,7 +83,33 @@ export class TransactionResponse {
   @ApiPropertyOptional({ format: 'date-time' }) updatedAt!: string;
 }
 
-export function toTxDto(t: Transaction): TransactionResponse {
+/** What a Transaction answer is built from: these columns of its row. */
+export type TxDtoSource = Pick<
+  Transaction,
+  | 'id'
+  | 'tokenId'
+  | 'kind'
+  | 'status'
+  | 'operatorId'
+  | 'requestedByType'
+  | 'fromAddress'
+  | 'nonce'
+  | 'txHash'
+  | 'replacedHashes'
+  | 'blockNumber'
+  | 'attempts'
+  | 'error'
+  | 'request'
+  | 'requestedBy'
+  | 'approvalsRequired'
+  | 'approvalsGiven'
+  | 'legalBasis'
+  | 'batchId'
+  | 'createdAt'
+  | 'updatedAt'
+>;
+
+export function toTxDto(t: TxDtoSource): TransactionResponse {
   return {
     id: t.id,
     tokenId: t.tokenId,

@@ -39,13 +39,17 @@ export class Receipts {
 
   async round(): Promise<boolean> {
     const { sent, taken } = this.state;
+    // With sends of this instance outstanding (a send just woke this round) the head is read
+    // beside the rows rather than after them; an idle poll reads only the rows.
+    const headRead = () => this.chain.pipeline.getBlockNumber().catch(() => undefined);
+    const early = sent.size ? headRead() : undefined;
     const rows = await this.repo.submitted(RECEIPTS_PER_ROUND, this.state.scope);
     if (!rows.length) {
       sent.clear();
       taken.clear();
       return false;
     }
-    const head = await this.chain.pipeline.getBlockNumber().catch(() => undefined);
+    const head = await (early ?? headRead());
     if (head === undefined) return false;
     if (rows.length < RECEIPTS_PER_ROUND) {
       const listed = new Set(rows.map((r) => r.id));

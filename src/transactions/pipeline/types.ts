@@ -1,5 +1,6 @@
 /** Shapes shared by the pipeline's stages, the repository and the hooks (no logic here, so no cycle). */
 import type { Hex } from 'viem';
+import type { TxDtoSource } from '../dto/transaction.response';
 import type { Transaction, TxStatus } from '../entities/transaction.entity';
 
 export type Problem = { code: string; message: string };
@@ -40,8 +41,11 @@ export interface SubmittedRow {
   requested_by_type: Transaction['requestedByType'];
 }
 
-/** A row whose status just changed, as transition hooks and finality handlers see it (status = the new one). */
-export interface Transition {
+/**
+ * A row whose status just changed, as transition hooks and finality handlers see it (status =
+ * the new one): the whole row as its answer is built from it (TRANSITION_COLUMNS).
+ */
+export interface Transition extends TxDtoSource {
   id: string;
   kind: Transaction['kind'];
   status: TxStatus;
