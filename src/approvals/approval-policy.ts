@@ -12,7 +12,7 @@ import type { LegalBasis } from '../transactions/entities/transaction.entity';
 import { TransactionQueue } from '../transactions/queue';
 import { legalBasisOf, type LegalBasisNeed } from './legal-basis';
 import { PoliciesRepository } from './policies.repository';
-import { requiredApprovals, rulesFor, WINDOW_SECONDS } from './policy-rules';
+import { requiredApprovals, rulesFor, WINDOW_SECONDS, type PolicyRule } from './policy-rules';
 
 export const EXPIRE_JOB = 'approvals.expire';
 
@@ -45,20 +45,25 @@ export class ApprovalPolicy {
     private readonly config: AppConfig,
   ) {}
 
-  /** False when no rule of the firm or the floor names `kind`: the request needs no approval (checked before any transaction). */
-  async mayApply(firmId: string, kind: string): Promise<boolean> {
+  /**
+   * The firm's rules and the floor's when one of them names `kind`, false when none does: the
+   * request needs no approval (checked before any transaction). The accepting transaction then
+   * counts with these rules (`required`): read a moment earlier than it, which under READ
+   * COMMITTED is the same guarantee — no lock orders a policy change against a request.
+   */
+  async mayApply(firmId: string, kind: string): Promise<readonly PolicyRule[] | false> {
     const { firm, floor } = await this.repo.rulesOf(firmId);
-    return rulesFor([...firm, ...floor], kind).length > 0;
+    const rules = [...firm, ...floor];
+    return rulesFor(rules, kind).length > 0 && rules;
   }
 
   /**
    * Approvals the request needs, in the accepting transaction `em`: windowed rules count the
    * firm's requests of their kinds on the token under a lock, so two requests cannot both slip
-   * under a threshold.
+   * under a threshold. `rules`: what `mayApply` answered (read here when not given).
    */
-  async required(em: EntityManager, q: ApprovalQuery): Promise<number> {
-    const { firm, floor } = await this.repo.rulesOf(q.firmId, em);
-    const rules = [...firm, ...floor];
+  async required(em: EntityManager, q: ApprovalQuery, given?: readonly PolicyRule[]): Promise<number> {
+    const rules = given ?? Object.values(await this.repo.rulesOf(q.firmId, em)).flat();
     let locked = false;
     return requiredApprovals(rules, q.kind, q.amount, async (rule) => {
       if (!locked) await this.queue.lockWindow(em, q.firmId, q.tokenId);

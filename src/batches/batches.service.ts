@@ -126,7 +126,7 @@ export class BatchesService implements OnModuleInit {
         const id = randomUUID();
         const required =
           gated && judged.rows.length
-            ? await this.policy.required(em, { firmId: v.firm, tokenId: v.token.id, kind: input.kind, amount: summed(judged.rows) })
+            ? await this.policy.required(em, { firmId: v.firm, tokenId: v.token.id, kind: input.kind, amount: summed(judged.rows) }, gated)
             : 0;
         const createdAt = await this.store(em, p, id, v.firm, v.token, input, judged, required);
         if (required) await this.policy.awaitApproval(em, { type: 'batch', id, firmId: v.firm });

@@ -7,7 +7,14 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
 import type { Problem, Transition } from './pipeline/types';
 import { TRANSITION_COLUMNS } from './transition-columns';
-import { Transaction, type ApprovalGiven, type LegalBasis, type RequestedBy, type TxStatus } from './entities/transaction.entity';
+import {
+  FINAL_STATUSES,
+  Transaction,
+  type ApprovalGiven,
+  type LegalBasis,
+  type RequestedBy,
+  type TxStatus,
+} from './entities/transaction.entity';
 
 /** A `pending_approval` row as approvals read it, locked. */
 export interface PendingRow {
@@ -239,6 +246,14 @@ export class TransactionsRepository {
       [ids],
     );
     return new Map(rows.map((r) => [r.id, r.status]));
+  }
+
+  /** The rows of `ids` that are final, whole (as their answer is built). */
+  finalRowsOf(ids: readonly string[]): Promise<Transition[]> {
+    return this.ds.query<Transition[]>(
+      `SELECT ${TRANSITION_COLUMNS} FROM transactions t WHERE t.id = ANY($1::uuid[]) AND t.status = ANY($2::varchar[])`,
+      [ids, FINAL_STATUSES],
+    );
   }
 
   /** Queue depth and oldest queued row per signer address. */

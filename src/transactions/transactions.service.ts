@@ -196,8 +196,8 @@ export class TransactionsService {
     return changed.length;
   }
 
-  /** Resolves true once the transaction is final, false after `seconds`. */
-  waitFinal(id: string, seconds: number): Promise<boolean> {
+  /** The Transaction once it is final, undefined after `seconds`. */
+  waitFinal(id: string, seconds: number): Promise<TransactionResponse | undefined> {
     return this.waiters.wait(id, seconds);
   }
 

@@ -43,8 +43,10 @@ export class OperationsController {
     let status = 202;
     // A request waiting for approval answers at once (202), also under Prefer: wait.
     if (wait !== undefined && tx.status !== 'pending_approval') {
-      if (await this.transactions.waitFinal(tx.id, wait)) status = 200;
-      tx = await this.transactions.get(p, tx.id);
+      // Final: answered with the row the wait read; otherwise as it stands now.
+      const final = await this.transactions.waitFinal(tx.id, wait);
+      if (final) status = 200;
+      tx = final ?? (await this.transactions.get(p, tx.id));
       res.setHeader('Preference-Applied', `wait=${wait}`);
     }
     res.status(status).location(`/v1/transactions/${tx.id}`).json(tx);

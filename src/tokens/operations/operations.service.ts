@@ -77,7 +77,10 @@ export class TokenOperations implements OnModuleInit {
     if (!spec) throw new NotFoundError('Operation');
     const legalBasis = this.policy.legalBasis(spec.legalBasis ?? 'optional', body);
     const firm = firmOf(p);
-    const [checked, gated] = await Promise.all([this.check(p, tokenId, spec, body), firm ? this.policy.mayApply(firm, spec.kind) : false]);
+    const [checked, gated] = await Promise.all([
+      this.check(p, tokenId, spec, body),
+      firm ? this.policy.mayApply(firm, spec.kind) : (false as const),
+    ]);
     const request = { ...checked.request, legalBasis };
     if (!checked.debit && !gated) return { write: (em) => this.enqueue(em, request), singleStatement: true };
     return {
@@ -86,7 +89,7 @@ export class TokenOperations implements OnModuleInit {
         // Required approvals are fixed now, under the window lock the policy takes (a rolling window counts this request).
         const approvalsRequired =
           gated && firm
-            ? await this.policy.required(em, { firmId: firm, tokenId: checked.tokenId, kind: spec.kind, amount: amountOf(body) })
+            ? await this.policy.required(em, { firmId: firm, tokenId: checked.tokenId, kind: spec.kind, amount: amountOf(body) }, gated)
             : 0;
         const out = await this.enqueue(em, { ...request, approvalsRequired });
         if (approvalsRequired) await this.policy.awaitApproval(em, { type: 'transaction', id: out.id, firmId: firm! });

@@ -1,7 +1,8 @@
 /**
  * `Prefer: wait` without polling per request: waiting requests register here; whatever makes
  * transactions final (a receipt round, a signing round that failed rows, a cancel) wakes them
- * at its commit, and one status query per wake answers every waiter at once. Across instances
+ * at its commit, and one query per wake answers every waiter at once (with the final rows, which
+ * the waiting requests answer). Across instances
  * the wake travels as one PostgreSQL NOTIFY per committing round (never one per row: a NOTIFY
  * serialises commits); a slow safety poll covers a lost notification.
  */
@@ -12,14 +13,16 @@ import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@
 import type { EntityManager } from 'typeorm';
 import { AppConfig } from '../../config/app-config';
 import { Notifier } from '../../database/notifier';
-import { FINAL_STATUSES } from '../entities/transaction.entity';
+import { toTxDto, type TransactionResponse } from '../dto/transaction.response';
 import { TransactionsRepository } from '../transactions.repository';
 
 const SAFETY_POLL_MS = 1_000;
 
+type Resolve = (final: TransactionResponse | undefined) => void;
+
 @Injectable()
 export class FinalityWaiters implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly waiting = new Map<string, Set<() => void>>();
+  private readonly waiting = new Map<string, Set<Resolve>>();
   private checking: Promise<void> | undefined;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
@@ -44,23 +47,24 @@ export class FinalityWaiters implements OnApplicationBootstrap, OnModuleDestroy 
     return this.notifier.notify(em, FINAL_CHANNEL);
   }
 
-  /** True once `id` is final, false after `seconds`. */
-  async wait(id: string, seconds: number): Promise<boolean> {
-    const deadline = Date.now() + seconds * 1000;
-    if (await this.isFinal(id)) return true;
-    return new Promise<boolean>((resolve) => {
+  /**
+   * The Transaction once `id` is final, undefined after `seconds`. The waiter is registered
+   * first and then checked with everyone else waiting (one query for all of them), so a row
+   * that became final just before cannot be missed.
+   */
+  wait(id: string, seconds: number): Promise<TransactionResponse | undefined> {
+    return new Promise((resolve) => {
       const set = this.waiting.get(id) ?? new Set();
       this.waiting.set(id, set);
-      const done = (final: boolean) => {
+      const done: Resolve = (final) => {
         clearTimeout(timeout);
-        set.delete(onFinal);
+        set.delete(done);
         if (!set.size && this.waiting.get(id) === set) this.waiting.delete(id);
         resolve(final);
       };
-      const onFinal = () => done(true);
-      const timeout = setTimeout(() => done(false), Math.max(0, deadline - Date.now()));
-      set.add(onFinal);
-      this.schedule();
+      const timeout = setTimeout(() => done(undefined), seconds * 1000);
+      set.add(done);
+      this.wake();
     });
   }
 
@@ -80,17 +84,11 @@ export class FinalityWaiters implements OnApplicationBootstrap, OnModuleDestroy 
     });
   }
 
-  private async isFinal(id: string): Promise<boolean> {
-    const s = (await this.repo.statusesOf([id])).get(id);
-    return s !== undefined && FINAL_STATUSES.includes(s);
-  }
-
   private async check(): Promise<void> {
-    const ids = [...this.waiting.keys()];
-    const statuses = await this.repo.statusesOf(ids).catch(() => new Map<string, never>());
-    for (const id of ids) {
-      const s = statuses.get(id);
-      if (s !== undefined && FINAL_STATUSES.includes(s)) for (const f of [...(this.waiting.get(id) ?? [])]) f();
+    const final = await this.repo.finalRowsOf([...this.waiting.keys()]).catch(() => []);
+    for (const row of final) {
+      const answer = toTxDto(row);
+      for (const f of [...(this.waiting.get(row.id) ?? [])]) f(answer);
     }
     this.schedule();
   }
