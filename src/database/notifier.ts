@@ -46,6 +46,8 @@ export class Notifier implements OnModuleDestroy {
   private connecting: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
+  /** The tail of the statements sent on the listening connection. */
+  private statements: Promise<void> = Promise.resolve();
   private closed = false;
   /** Bumped on every (re)connect; tests and metrics can watch it. */
   connects = 0;
@@ -68,8 +70,8 @@ export class Notifier implements OnModuleDestroy {
     const fresh = !set;
     if (!set) this.listeners.set(channel, (set = new Set()));
     set.add(cb);
-    const ready = this.ensureConnected().then(async () => {
-      if (fresh && this.client) await this.client.query(`LISTEN ${channel}`);
+    const ready = this.ensureConnected().then(() => {
+      if (fresh && this.client) return this.serially(this.client, `LISTEN ${channel}`);
     });
     // A failed first connect is retried in the background; callers waiting on `ready` still learn of it.
     ready.catch(() => undefined);
@@ -129,6 +131,13 @@ export class Notifier implements OnModuleDestroy {
     await c?.end().catch(() => undefined);
   }
 
+  /** One statement at a time on the listening connection (pg queues overlapping ones, deprecated since pg 8.16). */
+  private serially(client: Client, sql: string): Promise<void> {
+    const next = this.statements.then(() => client.query(sql)).then(() => undefined);
+    this.statements = next.catch(() => undefined);
+    return next;
+  }
+
   private ensureConnected(): Promise<void> {
     if (this.client) return Promise.resolve();
     this.connecting ??= this.connect().finally(() => {
@@ -144,7 +153,7 @@ export class Notifier implements OnModuleDestroy {
     client.on('end', () => this.lost(client, new Error('connection ended')));
     try {
       await client.connect();
-      for (const channel of this.listeners.keys()) await client.query(`LISTEN ${channel}`);
+      for (const channel of this.listeners.keys()) await this.serially(client, `LISTEN ${channel}`);
     } catch (e) {
       await client.end().catch(() => undefined);
       this.scheduleReconnect(e);
