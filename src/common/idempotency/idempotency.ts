@@ -32,7 +32,11 @@ interface Created<T> {
 
 export interface Prepared<T> {
   write: (em: EntityManager) => Promise<Created<T>>;
-  /** The writer issues one SQL statement: without an Idempotency-Key it needs no transaction of its own. */
+  /**
+   * The writer issues one SQL statement, everything it sets off included (a queued transaction
+   * is not one: transition hooks write beside it): without an Idempotency-Key it needs no
+   * transaction of its own.
+   */
   singleStatement?: boolean;
 }
 

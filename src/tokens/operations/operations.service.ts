@@ -82,7 +82,9 @@ export class TokenOperations implements OnModuleInit {
       firm ? this.policy.mayApply(firm, spec.kind) : (false as const),
     ]);
     const request = { ...checked.request, legalBasis };
-    if (!checked.debit && !gated) return { write: (em) => this.enqueue(em, request), singleStatement: true };
+    // Always a transaction: besides the queued row and its audit event (one statement), the
+    // transition hooks write in it too (the webhook outbox's `transaction.queued`), all or none.
+    if (!checked.debit && !gated) return { write: (em) => this.enqueue(em, request) };
     return {
       write: async (em) => {
         await this.confirm(em, checked);
