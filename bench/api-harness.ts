@@ -157,8 +157,8 @@ export async function startInfra(): Promise<Infra> {
   };
 }
 
-/** A fresh agent key with gas and a token it is agent of, and a signed-`mint` maker for it. */
-async function rawSetup(rpcUrl: string) {
+/** A fresh agent key with gas and a token it is agent of (what the raw rows sign with). */
+export async function rawAgent(rpcUrl: string) {
   const chain = defineChain({
     id: 31337,
     name: 'anvil',
@@ -177,7 +177,12 @@ async function rawSetup(rpcUrl: string) {
       args: ['Raw', 'RAW', 0, funder.address, agent.address, false, custodyAddressOf(randomUUID())],
     }),
   });
-  const token = dep.contractAddress as Address;
+  return { pub, agent, token: dep.contractAddress as Address };
+}
+
+/** rawAgent, and a signed-`mint` maker for it. */
+async function rawSetup(rpcUrl: string) {
+  const { pub, agent, token } = await rawAgent(rpcUrl);
   const holder = privateKeyToAccount(generatePrivateKey()).address;
   const data = encodeFunctionData({ abi: securityTokenAbi, functionName: 'mint', args: [holder, 1n] });
   const gas = (await pub.estimateGas({ account: agent.address, to: token, data })) * 2n;

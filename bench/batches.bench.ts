@@ -6,24 +6,20 @@
  *       with an in-memory key and sent serially, vs (b) a 10,000-row batch through kagi from
  *       POST to `completed`. Target (issue 19): b/a ≥ 0.9; acceptance < 2 s.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
-import { createPublicClient, createWalletClient, defineChain, encodeFunctionData, http, parseEther, type Address } from 'viem';
-import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from 'viem/accounts';
-import { securityTokenAbi, securityTokenBytecode } from '../src/chain/contracts/security-token.abi';
-import { custodyAddressOf } from '../src/chain/custody-address';
+import { encodeFunctionData, type Address } from 'viem';
+import { securityTokenAbi } from '../src/chain/contracts/security-token.abi';
 import { freePort, startAnvil, startPostgres } from '../dev/processes';
-import { startApi } from './api-harness';
+import { rawAgent, startApi } from './api-harness';
 import { treeCpuSeconds } from './proc';
 import type { BenchRow, Suite } from './run';
 
 const ROWS = 10_000;
 const LOT = 100;
 const USERS = 100;
-const MNEMONIC = 'test test test test test test test test test test test junk';
 
 async function json(base: string, method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}) {
   const r = await fetch(base + path, {
@@ -36,25 +32,7 @@ async function json(base: string, method: string, path: string, token?: string, 
 
 /** (a) batchMint lots of 100 rows, signed in memory and sent serially: what Anvil accepts. */
 async function raw(rpcUrl: string, holders: Address[], anvilPid: number): Promise<{ rate: number; anvilMsPerLot: number }> {
-  const chain = defineChain({
-    id: 31337,
-    name: 'anvil',
-    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
-    rpcUrls: { default: { http: [rpcUrl] } },
-  });
-  const pub = createPublicClient({ transport: http(rpcUrl), pollingInterval: 50, cacheTime: 0 });
-  const funder = mnemonicToAccount(MNEMONIC);
-  const agent = privateKeyToAccount(generatePrivateKey()); // bench-only throwaway key
-  const fw = createWalletClient({ account: funder, chain, transport: http(rpcUrl) });
-  await pub.waitForTransactionReceipt({ hash: await fw.sendTransaction({ to: agent.address, value: parseEther('100') }) });
-  const dep = await pub.waitForTransactionReceipt({
-    hash: await createWalletClient({ account: agent, chain, transport: http(rpcUrl) }).deployContract({
-      abi: securityTokenAbi,
-      bytecode: securityTokenBytecode,
-      args: ['Raw', 'RAW', 0, funder.address, agent.address, false, custodyAddressOf(randomUUID())],
-    }),
-  });
-  const token = dep.contractAddress as Address;
+  const { pub, agent, token } = await rawAgent(rpcUrl);
   const to = Array.from({ length: LOT }, (_, i) => holders[i % holders.length]!);
   const data = encodeFunctionData({ abi: securityTokenAbi, functionName: 'batchMint', args: [to, to.map(() => 1n)] });
   const gas = ((await pub.estimateGas({ account: agent.address, to: token, data })) * 3n) / 2n;

@@ -48,7 +48,7 @@ describe('hostile tokens', () => {
     suspended = await createOperator(t.url, admin);
     expect((await http(t.url, 'POST', `/v1/operators/${suspended.id}/suspend`, { token: admin })).status).toBe(200);
     watcher = await WriteWatcher.open(db);
-  }, 90_000);
+  }, 150_000);
   afterAll(async () => {
     await watcher?.close();
     await t?.close();

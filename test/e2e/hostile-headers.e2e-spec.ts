@@ -27,7 +27,7 @@ describe('hostile headers', () => {
     admin = await adminToken(t.url);
     a = await createTenant(t.url, admin, 'hdr');
     watcher = await WriteWatcher.open(db);
-  }, 90_000);
+  }, 150_000);
   afterAll(async () => {
     await watcher?.close();
     await t?.close();

@@ -162,7 +162,7 @@ describe('hostile input over every route', () => {
     expect(apiKey.status, apiKey.text).toBe(201);
     creds.keyA = apiKey.body.key as string;
     watcher = await WriteWatcher.open(db);
-  }, 120_000);
+  }, 240_000);
   afterAll(async () => {
     await watcher?.close();
     await t?.close();

@@ -55,7 +55,7 @@ describe("another tenant's ids", () => {
     notificationId = feed.body.items[0]?.id;
     expect(notificationId).toBeTruthy();
     watcher = await WriteWatcher.open(db);
-  }, 120_000);
+  }, 240_000);
   afterAll(async () => {
     await watcher?.close();
     await t?.close();

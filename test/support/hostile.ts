@@ -70,8 +70,14 @@ export async function createTenant(base: string, admin: string, tag: string): Pr
   const token = await http(base, 'POST', '/v1/tokens', {
     token: op.token,
     body: { name: `Token ${tag}`, symbol: tag.slice(0, 8).toUpperCase(), decimals: 0 },
-    headers: { prefer: 'wait=30' },
+    headers: { prefer: 'wait=60' },
   });
+  // Set-up, not the behaviour under test: a loaded CI machine gets the contract's longest wait,
+  // and a deployment still running says where it stands.
+  if (token.body.status !== 'active' && token.body.deployTransactionId) {
+    const tx = await http(base, 'GET', `/v1/transactions/${token.body.deployTransactionId}`, { token: op.token });
+    expect(token.body.status, `${token.text}\ndeployment: ${tx.text}`).toBe('active');
+  }
   expect(token.body.status, token.text).toBe('active');
   const tx = await http(base, 'POST', `/v1/tokens/${token.body.id}/issue`, {
     token: op.token,
