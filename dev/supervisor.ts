@@ -296,7 +296,13 @@ async function main(): Promise<void> {
     return shutdown(1);
   });
   everReady = true;
-  process.stdout.write(`ready ${apiUrl} chain=${rpcUrl} db=${databaseUrl}\n`);
+  // The database password stays out of the console (it is in DATA_DIR/pg-password for the embedded one).
+  process.stdout.write(`ready ${apiUrl} chain=${rpcUrl} db=${withoutPassword(databaseUrl)}\n`);
+}
+
+/** A connection URL with its password replaced by `…`. */
+function withoutPassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):[^@/]*@/i, '$1:…@');
 }
 
 main().catch((e: unknown) => fail(e instanceof Error ? e.message : String(e)));

@@ -51,6 +51,13 @@ function startDev(env: Record<string, string>): Run {
   return { child, ready, exited, output: () => out };
 }
 
+/** The ready line's database URL (password shown as `…`) with the embedded database's password from DATA_DIR. */
+function connectable(db: string, dataDir: string): string {
+  expect(db).toMatch(/^postgres:\/\/postgres:…@127\.0\.0\.1:\d+\/kagi$/);
+  const password = readFileSync(join(dataDir, 'pg-password'), 'utf8').trim();
+  return db.replace(':…@', `:${encodeURIComponent(password)}@`);
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -93,11 +100,13 @@ describe('npm run dev (supervisor)', () => {
     const r1 = await first.ready;
     expect(r1.api).toBe(`http://127.0.0.1:${env.PORT}`);
     expect(r1.chain).toBe(`http://127.0.0.1:${env.ANVIL_PORT}`);
+    // The database password is not printed.
+    expect(first.output()).not.toContain(readFileSync(join(dataDir, 'pg-password'), 'utf8').trim());
     expect((await fetch(`${r1.api}/health/ready`)).status).toBe(200);
     expect((await fetch(`${r1.api}/docs`)).status).toBe(200);
 
     // Leave a mark in the database and on the chain.
-    const db = new Client({ connectionString: r1.db });
+    const db = new Client({ connectionString: connectable(r1.db, dataDir) });
     await db.connect();
     await db.query('CREATE TABLE IF NOT EXISTS dev_marker (v text)');
     await db.query("INSERT INTO dev_marker VALUES ('kept')");
@@ -128,7 +137,7 @@ describe('npm run dev (supervisor)', () => {
     // Second run: data kept; then the supervisor itself is killed -9, leaving orphans.
     const second = startDev(env);
     const r2 = await second.ready;
-    const db2 = new Client({ connectionString: r2.db });
+    const db2 = new Client({ connectionString: connectable(r2.db, dataDir) });
     await db2.connect();
     expect((await db2.query('SELECT v FROM dev_marker')).rows).toEqual([{ v: 'kept' }]);
     await db2.end();
@@ -145,7 +154,7 @@ describe('npm run dev (supervisor)', () => {
     const r3 = await third.ready;
     expect(third.output()).toMatch(/stopping stale/);
     for (const pid of orphans) expect(alive(pid)).toBe(false);
-    const db3 = new Client({ connectionString: r3.db });
+    const db3 = new Client({ connectionString: connectable(r3.db, dataDir) });
     await db3.connect();
     expect((await db3.query('SELECT v FROM dev_marker')).rows).toEqual([{ v: 'kept' }]);
     await db3.end();
