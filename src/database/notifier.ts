@@ -153,6 +153,8 @@ export class Notifier implements OnModuleDestroy {
     client.on('end', () => this.lost(client, new Error('connection ended')));
     try {
       await client.connect();
+      // A fresh connection: nothing queued on a lost one may hold its statements back.
+      this.statements = Promise.resolve();
       for (const channel of this.listeners.keys()) await this.serially(client, `LISTEN ${channel}`);
     } catch (e) {
       await client.end().catch(() => undefined);

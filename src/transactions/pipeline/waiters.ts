@@ -75,13 +75,16 @@ export class FinalityWaiters implements OnApplicationBootstrap, OnModuleDestroy 
       this.again = true;
       return;
     }
-    this.checking = this.check().finally(() => {
-      this.checking = undefined;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      }
-    });
+    // A check that fails leaves its waiters to the next wake-up or the safety poll (scheduled here too).
+    this.checking = this.check()
+      .catch(() => this.schedule())
+      .finally(() => {
+        this.checking = undefined;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
   }
 
   private async check(): Promise<void> {
