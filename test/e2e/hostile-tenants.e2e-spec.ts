@@ -74,14 +74,16 @@ describe("another tenant's ids", () => {
     const send = async (id: string) => {
       const r = make(id);
       const before = await watcher.quiet();
-      // quiet() gives up waiting on a row out in a retry backoff (2 s unchanged); the pipeline may
-      // move it while this request runs. A write of the request's own would be a new row.
-      const inFlight = await watcher.busy();
       const res = await http(t.url, r.method, r.path, { token: b.op.token, body: r.body });
       let written = WriteWatcher.changed(before, await watcher.snapshot());
-      if (inFlight && !(await watcher.transactionsCreatedSince(before))) written = written.filter((tbl) => !PIPELINE_TABLES.includes(tbl));
+      // The pipeline may finish a row of the set-up while this request runs (the lost wallet's
+      // freeze, seen in CI): only the pipeline's states on rows older than the snapshot are let
+      // through, with the pipeline's (system) audit events. A request's own write is a new row,
+      // another state or an audit event of its actor.
+      const pipelineOnly = written.includes('public.transactions') && (await watcher.onlyPipelineSince(before));
+      if (pipelineOnly) written = written.filter((tbl) => !PIPELINE_TABLES.includes(tbl));
       expect(written, `${label}: tables written ${await watcher.changesSince(before)}`).toEqual([]);
-      expect(await watcher.auditSuccessesSince(before), `${label}: audit events`).toEqual([]);
+      expect(await watcher.auditSuccessesSince(before, { exceptSystem: pipelineOnly }), `${label}: audit events`).toEqual([]);
       expectContractAnswer(label, res.status, res.headers.get('content-type'), res.body);
       return res;
     };

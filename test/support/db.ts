@@ -154,12 +154,19 @@ export class WriteWatcher {
     return (r.rows[0]?.n ?? 0) > 0;
   }
 
-  /** Whether a transactions row was created since the snapshot (a request's own write would be one). */
-  async transactionsCreatedSince(s: Snapshot): Promise<boolean> {
-    const r = await this.client.query<{ n: number }>(`SELECT count(*)::int AS n FROM transactions WHERE created_at >= $1::timestamptz`, [
-      s.at,
-    ]);
-    return (r.rows[0]?.n ?? 0) > 0;
+  /**
+   * Whether every transactions row written since the snapshot is the pipeline's work on a row
+   * that existed before it: created earlier and now `submitted`, `confirmed` or `failed` (states
+   * only the pipeline sets; a request's own write would be a new row, or a cancel, an approval…).
+   */
+  async onlyPipelineSince(s: Snapshot): Promise<boolean> {
+    const r = await this.client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM transactions
+        WHERE (updated_at >= $1::timestamptz OR created_at >= $1::timestamptz)
+          AND (created_at >= $1::timestamptz OR status NOT IN ('submitted', 'confirmed', 'failed'))`,
+      [s.at],
+    );
+    return (r.rows[0]?.n ?? 1) === 0;
   }
 
   /** What the pipeline and the job runner changed since a snapshot (the message of a failed write check). */
@@ -176,12 +183,12 @@ export class WriteWatcher {
   }
 
   /** Audit events recorded since a snapshot whose outcome is not a refusal. */
-  async auditSuccessesSince(s: Snapshot): Promise<Array<{ action: string; outcome: string }>> {
+  async auditSuccessesSince(s: Snapshot, opts: { exceptSystem?: boolean } = {}): Promise<Array<{ action: string; outcome: string }>> {
     const r = await this.client.query<{ action: string; outcome: string }>(
       // The anchorer opens its own key on its own schedule (a background worker, like the chainer).
       `SELECT action, outcome FROM audit_events WHERE at >= $1::timestamptz AND outcome NOT IN ('failure', 'denied')
-          AND NOT (action = 'key.open' AND subject_type = 'audit-anchor-key') ORDER BY at`,
-      [s.at],
+          AND NOT (action = 'key.open' AND subject_type = 'audit-anchor-key') AND NOT ($2 AND actor_type = 'system') ORDER BY at`,
+      [s.at, opts.exceptSystem === true],
     );
     return r.rows;
   }
